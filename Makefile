@@ -1,0 +1,37 @@
+# lokaalmeten: `make run` starts the demo, `make test` runs the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LM_HTTP_PORT ?= 8000
+export LM_HTTP_PORT
+
+.PHONY: run test lint bench clean help
+
+help:
+	@echo "make run    broker + gateway + server + 3 simulated kits on http://127.0.0.1:$(LM_HTTP_PORT)"
+	@echo "make test   the whole test suite (starts Mosquitto/InfluxDB, installs them as root)"
+	@echo "make lint   ruff and mypy"
+	@echo "make bench  the benchmarks; results in docs/benchmarks.md"
+
+$(STAMP): pyproject.toml tools/bootstrap-venv
+	tools/bootstrap-venv $(VENV)
+	@touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/lokaalmeten demo
+
+test: $(STAMP)
+	$(PY) tools/ensure-services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check lokaalmeten gateway server tests bench tools
+	$(PY) -m ruff format --check lokaalmeten gateway server tests bench
+	$(PY) tools/typecheck
+
+bench: $(STAMP)
+	$(PY) tools/ensure-services
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""One record of the lokaalmeten protocol, version 1, as the JSON bytes a kit publishes.
+
+    from kit import record
+    payload = record.build("esp32-0a1b2c", 42, 1764324000, {"pm25": 7.5},
+                           sensors={"pm25": "SDS011"}, fw="0.1.0", rssi=-67)
+
+``time`` None means the clock is not synced: the record says so with ``"time": null``
+rather than inventing a time. See docs/protocol.md.
+"""
+
+import json
+
+from kit.clock import iso_utc
+
+PROTOCOL_VERSION = 1
+
+
+def build(node, seq, time, values, sensors=None, fw=None, rssi=None, flags=None):
+    doc = {
+        "v": PROTOCOL_VERSION,
+        "node": node,
+        "seq": seq,
+        "time": None if time is None else iso_utc(time),
+        # Two decimals is finer than any of our sensors resolves, and keeps a 32-bit float's
+        # noise digits (21.399999) out of the payload.
+        "values": {name: round(value, 2) for name, value in values.items()},
+    }
+    if sensors:
+        doc["sensors"] = sensors
+    if fw is not None:
+        doc["fw"] = fw
+    if rssi is not None:
+        doc["rssi"] = rssi
+    if flags:
+        doc["flags"] = flags
+    return json.dumps(doc).encode()
+
+
+def status(state, fw=None, counters=None):
+    """The retained status message: state 'online' or 'offline', plus counters."""
+    doc = {"v": PROTOCOL_VERSION, "state": state}
+    if fw is not None:
+        doc["fw"] = fw
+    if counters:
+        doc["counters"] = counters
+    return json.dumps(doc).encode()

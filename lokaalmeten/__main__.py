@@ -1,0 +1,3 @@
+from lokaalmeten.cli import main
+
+main()

@@ -1,0 +1,214 @@
+"""The ``lokaalmeten`` command: one program for the gateway, the server and the tools.
+
+    lokaalmeten demo                 # everything on this machine, simulated kits
+    lokaalmeten gateway --broker mqtt://127.0.0.1:1883 --store sqlite:///var/lib/lm.db
+    lokaalmeten server --store sqlite:///var/lib/lm.db --port 8000
+    lokaalmeten simulate --kits 3 --broker mqtt://127.0.0.1:1883
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from lokaalmeten import __version__
+
+app = typer.Typer(
+    name="lokaalmeten",
+    help="Citizen 'lokaal meten' networks: sensor kits, gateway and open-data server.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _settings_error(exc: ValidationError) -> NoReturn:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    _fail("; ".join(problems))
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+
+
+def _stop_on_signals(stop: Any) -> None:
+    def _handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+
+
+@app.command()
+def version() -> None:
+    """Print the lokaalmeten version."""
+    typer.echo(f"lokaalmeten {__version__}")
+
+
+@app.command()
+def gateway(
+    broker: Annotated[
+        str | None, typer.Option(help="MQTT broker, mqtt://[user[:pass]@]host[:port].")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL, e.g. sqlite:///var/lib/lokaalmeten/lm.db.")
+    ] = None,
+    client_id: Annotated[str | None, typer.Option(help="Fixed MQTT client id.")] = None,
+    stats: Annotated[
+        float | None, typer.Option(help="Seconds between counter log lines.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Receive kit records over MQTT, validate them and write them to the store.
+
+    Options not given come from LM_* environment variables (LM_BROKER, LM_STORE, ...),
+    then from the defaults in docs/configuration.md.
+    """
+    from lokaalmeten.gateway.pipeline import Gateway
+    from lokaalmeten.settings import GatewaySettings
+    from lokaalmeten.store import StoreError
+
+    overrides = {"broker": broker, "store": store, "client_id": client_id, "stats_interval": stats}
+    try:
+        settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        _settings_error(exc)
+    _setup_logging(verbose)
+    try:
+        gw = Gateway(settings)
+    except StoreError as exc:
+        _fail(str(exc))
+    _stop_on_signals(gw.stop)
+    try:
+        gw.run()
+    except StoreError as exc:
+        _fail(f"stopped with readings not stored (the broker keeps them): {exc}", 1)
+
+
+@app.command()
+def server(
+    store: Annotated[str | None, typer.Option(help="Store URL to read.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default LM_HTTP_PORT, else 8000).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+) -> None:
+    """Serve the open-data API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from lokaalmeten.server.app import create_app
+    from lokaalmeten.settings import ServerSettings
+    from lokaalmeten.store import StoreError
+
+    overrides = {"store": store, "http_port": port, "host": host}
+    try:
+        settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        application = create_app(settings)
+    except ValidationError as exc:
+        _settings_error(exc)
+    except StoreError as exc:
+        _fail(str(exc))
+    _setup_logging(False)
+    uvicorn.run(application, host=settings.host, port=settings.http_port, log_level="warning")
+
+
+@app.command()
+def simulate(
+    kits: Annotated[int, typer.Option(min=1, max=500, help="Number of simulated kits.")] = 3,
+    broker: Annotated[str, typer.Option(help="MQTT broker the kits publish to.")] = (
+        "mqtt://127.0.0.1:1883"
+    ),
+    interval: Annotated[
+        float, typer.Option(min=1.0, help="Seconds between records of one kit.")
+    ] = 5.0,
+    cycles: Annotated[
+        int, typer.Option(min=0, help="Records per kit, then stop (0: until Ctrl-C).")
+    ] = 0,
+    heap: Annotated[str, typer.Option(help="MicroPython heap per kit, as on an ESP32.")] = "64k",
+    prefix: Annotated[str, typer.Option(help="Node ids are PREFIX-1, PREFIX-2, ...")] = "sim",
+    quiet: Annotated[bool, typer.Option(help="Only problems and the summary.")] = False,
+) -> None:
+    """Run kits from this firmware under the real MicroPython interpreter.
+
+    Each kit runs the firmware's own record and MQTT code with simulated sensor values and
+    publishes to the broker, as a real kit would.
+    """
+    from lokaalmeten.settings import parse_broker_url
+    from lokaalmeten.simulate import KitPlan, SimulationError, run_kits
+
+    try:
+        address = parse_broker_url(broker)
+    except ValueError as exc:
+        _fail(str(exc))
+    plan = KitPlan(kits, address.host, address.port, interval, cycles, heap, prefix)
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+
+    def report(event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "published" and not quiet:
+            values = " ".join(f"{k}={v}" for k, v in event.get("values", {}).items())
+            typer.echo(f"{event['node']} seq {event['seq']}: {values}")
+        elif kind in ("broker_unreachable", "publish_failed", "output"):
+            typer.echo(f"{event.get('node')}: {kind} {event.get('error', event.get('text', ''))}")
+
+    try:
+        results = run_kits(plan, report, stop)
+    except SimulationError as exc:
+        _fail(str(exc))
+    failed = False
+    for result in results:
+        status = "ok" if result.exit_code in (0, -signal.SIGTERM) else f"exit {result.exit_code}"
+        typer.echo(f"{result.node}: {result.published} records published, {status}")
+        for line in result.errors[-5:]:
+            typer.echo(f"  {line}", err=True)
+        failed = failed or status != "ok"
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[
+        int | None, typer.Option(help="HTTP port (default LM_HTTP_PORT, else 8000).")
+    ] = None,
+    kits: Annotated[int, typer.Option(min=1, max=50, help="Simulated kits.")] = 3,
+    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between records.")] = 5.0,
+) -> None:
+    """Run broker, gateway, server and simulated kits together on this machine."""
+    from lokaalmeten.demo import DemoError, DemoPlan, run_demo
+
+    http_port = port or int(os.environ.get("LM_HTTP_PORT", "8000"))
+    try:
+        code = run_demo(DemoPlan(http_port=http_port, kits=kits, interval=interval), typer.echo)
+    except DemoError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,130 @@
+"""The one-command demo: broker, gateway, server and simulated kits on this machine.
+
+Everything runs as the real programs in separate processes (as on a gateway Pi), writes under
+``var/demo/`` and stops together on Ctrl-C::
+
+    run_demo(DemoPlan(http_port=8000, kits=3))
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from lokaalmeten.services.mosquitto import BrokerError, Mosquitto, find_mosquitto
+from lokaalmeten.services.ports import free_port, wait_listening
+from lokaalmeten.services.processes import spawn, stop_all
+
+
+class DemoError(RuntimeError):
+    """The demo could not start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    http_port: int = 8000
+    kits: int = 3
+    interval: float = 5.0
+    folder: Path = Path("var/demo")
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lokaalmeten", *args]
+
+
+def _start_broker(folder: Path, port: int, say: Any) -> subprocess.Popen[Any]:
+    if find_mosquitto() is not None:
+        broker = Mosquitto.start(folder / "mosquitto", port=port)
+        say(f"broker:  Mosquitto on 127.0.0.1:{port} (log: {broker.log_path})")
+        return broker.process
+    try:
+        import amqtt  # noqa: F401
+    except ImportError:
+        raise DemoError(
+            "no MQTT broker: install Mosquitto (apt-get install mosquitto) or the embedded "
+            "broker (pip install 'lokaalmeten[demo]')"
+        ) from None
+    say(
+        f"broker:  Mosquitto is not installed, so the demo uses the embedded broker (amqtt) "
+        f"on 127.0.0.1:{port}; for a real gateway, apt-get install mosquitto"
+    )
+    return spawn([sys.executable, "-m", "lokaalmeten.services.embedded_broker", str(port)])
+
+
+def run_demo(plan: DemoPlan, say: Any = print) -> int:
+    """Run until Ctrl-C/SIGTERM or until a part fails; returns the exit code."""
+    folder = plan.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    if not _port_is_free(plan.http_port):
+        raise DemoError(
+            f"port {plan.http_port} is in use; choose another with LM_HTTP_PORT=8080 make run"
+        )
+    broker_port = free_port()
+    store = f"sqlite:{folder / 'readings.db'}"
+    broker_url = f"mqtt://127.0.0.1:{broker_port}"
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    processes: list[tuple[str, subprocess.Popen[Any]]] = []
+    try:
+        try:
+            processes.append(("broker", _start_broker(folder, broker_port, say)))
+        except BrokerError as exc:
+            raise DemoError(str(exc)) from None
+        if not wait_listening("127.0.0.1", broker_port, 15, alive=_alive(processes)):
+            raise DemoError("the MQTT broker did not start; see the messages above")
+        gateway = _python("gateway", "--broker", broker_url, "--store", store, "--stats", "30")
+        processes.append(("gateway", spawn(gateway)))
+        server = _python("server", "--store", store, "--port", str(plan.http_port))
+        processes.append(("server", spawn(server)))
+        if not wait_listening("127.0.0.1", plan.http_port, 20, alive=_alive(processes)):
+            raise DemoError("the server did not start; see the messages above")
+        simulate = _python(
+            "simulate", "--kits", str(plan.kits), "--broker", broker_url,
+            "--interval", str(plan.interval), "--quiet",
+        )
+        processes.append(("kits", spawn(simulate)))
+        url = f"http://127.0.0.1:{plan.http_port}"
+        say("")
+        say(f"lokaalmeten demo is running: {plan.kits} simulated kits -> gateway -> {store}")
+        say(f"  API docs:  {url}/docs")
+        say(f"  nodes:     {url}/v1/nodes")
+        say(f"  readings:  {url}/v1/readings?quantity=pm25")
+        say("Press Ctrl-C to stop.")
+        while not stopping.wait(0.5):
+            for name, process in processes:
+                if process.poll() is not None:
+                    say(f"the {name} stopped (exit code {process.returncode}); stopping the demo")
+                    return 1
+        say("stopping ...")
+        return 0
+    finally:
+        # Producers first, so that the gateway stores what was already published.
+        stop_all(process for _, process in reversed(processes))
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _alive(processes: list[tuple[str, subprocess.Popen[Any]]]) -> Any:
+    return lambda: all(p.poll() is None for _, p in processes)
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

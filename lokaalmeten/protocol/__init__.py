@@ -1,0 +1,1 @@
+"""The reading protocol shared by firmware, gateway and server: quantities, records, topics."""

@@ -1,0 +1,41 @@
+"""MQTT topic layout: ``<prefix>/<node>/<kind>``.
+
+The node id as a topic level lets one broker ACL line (``pattern write lokaalmeten/%u/#``)
+confine every kit to its own subtree::
+
+    >>> readings_topic("esp32-0a1b2c")
+    'lokaalmeten/esp32-0a1b2c/readings'
+    >>> node_of("lokaalmeten/esp32-0a1b2c/readings")
+    'esp32-0a1b2c'
+"""
+
+from __future__ import annotations
+
+DEFAULT_PREFIX = "lokaalmeten"
+READINGS = "readings"  # QoS 1, not retained: one record per message
+STATUS = "status"  # QoS 1, retained; the Last Will sets it to offline
+COMMAND = "command"  # optional, gateway to kit
+
+
+def readings_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/{node}/{READINGS}"
+
+
+def status_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/{node}/{STATUS}"
+
+
+def command_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/{node}/{COMMAND}"
+
+
+def readings_subscription(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/+/{READINGS}"
+
+
+def node_of(topic: str, prefix: str = DEFAULT_PREFIX) -> str | None:
+    """The node level of a topic under ``prefix``, or None when the topic is not ours."""
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != prefix or not parts[1]:
+        return None
+    return parts[1]

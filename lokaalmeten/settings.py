@@ -1,0 +1,115 @@
+"""Settings of the gateway and the server, in one typed place.
+
+Every setting has a default stated once here, can be set by an ``LM_…`` environment variable
+and is overridden by the matching command-line option; ``docs/configuration.md`` is checked
+against these classes by the tests::
+
+    >>> GatewaySettings(broker="mqtt://127.0.0.1:1884").broker_address.port
+    1884
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lokaalmeten.protocol.topics import DEFAULT_PREFIX
+
+DEFAULT_STORE = "sqlite:var/lokaalmeten.db"
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """``mqtt://[user[:password]@]host[:port]``; raises ValueError saying what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        raise ValueError(f"{url!r}: a broker URL starts with mqtt://, e.g. mqtt://127.0.0.1:1883")
+    if not parts.hostname:
+        raise ValueError(f"{url!r}: the broker URL names no host, e.g. mqtt://127.0.0.1:1883")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        raise ValueError(f"{url!r}: the port must be a number from 1 to 65535") from None
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class GatewaySettings(BaseSettings):
+    """The gateway: MQTT in, validated readings out to the store."""
+
+    model_config = SettingsConfigDict(env_prefix="LM_", extra="forbid")
+
+    broker: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="MQTT broker the kits publish to, mqtt://[user[:password]@]host[:port].",
+    )
+    store: str = Field(
+        DEFAULT_STORE,
+        description="Where readings are stored: sqlite:///absolute/path.db or sqlite:rel.db.",
+    )
+    client_id: str = Field(
+        "lokaalmeten-gateway",
+        description=(
+            "MQTT client id. Fixed, so the broker keeps the gateway's session (and the "
+            "messages not yet stored) while the gateway is away."
+        ),
+    )
+    topic_prefix: str = Field(DEFAULT_PREFIX, description="First level of every kit topic.")
+    mqtt_password: SecretStr | None = Field(
+        None, description="MQTT password, if not given in the broker URL."
+    )
+    batch_size: int = Field(
+        1000, ge=1, le=100_000, description="Most messages written to the store in one batch."
+    )
+    batch_wait: float = Field(
+        0.2, gt=0, le=60, description="Seconds a batch waits to fill before it is written."
+    )
+    stats_interval: float = Field(
+        60, gt=0, description="Seconds between log lines with the gateway's counters."
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_is_url(cls, value: str) -> str:
+        parse_broker_url(value)
+        return value
+
+    @property
+    def broker_address(self) -> BrokerAddress:
+        address = parse_broker_url(self.broker)
+        if address.password is None and self.mqtt_password is not None:
+            return BrokerAddress(
+                address.host, address.port, address.username, self.mqtt_password.get_secret_value()
+            )
+        return address
+
+
+class ServerSettings(BaseSettings):
+    """The open-data server: reads the store, answers HTTP."""
+
+    model_config = SettingsConfigDict(env_prefix="LM_", extra="forbid")
+
+    store: str = Field(DEFAULT_STORE, description="The store to read, as for the gateway.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    http_port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    max_limit: int = Field(
+        10_000, ge=1, description="Most readings one request may ask for (the limit parameter)."
+    )
+    default_limit: int = Field(1000, ge=1, description="Readings per page when none is asked.")
+    max_range_days: int = Field(
+        366, ge=1, description="Longest time range, in days, one readings request may span."
+    )

@@ -1,0 +1,310 @@
+"""SQLite store, the embedded default: one writer process, any number of reader processes.
+
+WAL mode lets the gateway write while server processes read. A reading's identity
+(node, quantity, time) is the table's primary key, so a re-sent reading is ignored; an
+AFTER INSERT trigger keeps hourly roll-ups (count, sum, min, max) current, so that long-range
+aggregates never scan raw rows::
+
+    store = SQLiteStore("/var/lib/lokaalmeten/readings.db")
+    store.write(batch)          # one transaction, durable on return (synchronous=FULL)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from lokaalmeten.readings import Reading
+from lokaalmeten.store.base import (
+    NodeSummary,
+    ReadingQuery,
+    Store,
+    StoreError,
+    WriteResult,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS node (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS quantity (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS sensor (id INTEGER PRIMARY KEY, model TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS reading (
+    node_id INTEGER NOT NULL,
+    quantity_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    value REAL NOT NULL,
+    sensor_id INTEGER,
+    flags INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (node_id, quantity_id, time)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hourly (
+    node_id INTEGER NOT NULL,
+    quantity_id INTEGER NOT NULL,
+    hour INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    PRIMARY KEY (node_id, quantity_id, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_sensor (
+    node_id INTEGER NOT NULL,
+    quantity_id INTEGER NOT NULL,
+    sensor_id INTEGER NOT NULL,
+    PRIMARY KEY (node_id, quantity_id, sensor_id)
+) WITHOUT ROWID;
+-- Fires only for rows that were really inserted: INSERT OR IGNORE skips repeats silently.
+CREATE TRIGGER IF NOT EXISTS reading_hourly AFTER INSERT ON reading BEGIN
+    INSERT INTO hourly VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 3600,
+                               1, NEW.value, NEW.value, NEW.value)
+    ON CONFLICT DO UPDATE SET n = n + 1, sum = sum + excluded.sum,
+        min = min(min, excluded.min), max = max(max, excluded.max);
+END;
+"""
+
+_SYNCHRONOUS = ("off", "normal", "full", "extra")
+
+
+class SQLiteStore(Store):
+    """Readings in one SQLite file. ``read_only`` opens no write connection at all."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        synchronous: str = "full",
+        query_timeout: float = 10.0,
+    ) -> None:
+        if synchronous not in _SYNCHRONOUS:
+            raise StoreError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}")
+        self.path = Path(path)
+        self.url = f"sqlite://{self.path.resolve()}"
+        self.read_only = read_only
+        self.query_timeout = query_timeout
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._ids: dict[tuple[str, str], int] = {}
+        self._writer: sqlite3.Connection | None = None
+        # Readers need the file and its WAL set up; creating them is harmless in a reader
+        # process and lets the server start before the gateway's first write.
+        self._create_schema()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self, uri_mode: str) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode={uri_mode}",
+                uri=True,
+                timeout=30,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    def _create_schema(self) -> None:
+        conn = self._connect("rwc")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer lokaalmeten (schema {version}); "
+                    "upgrade lokaalmeten to read it"
+                )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Every statement is IF NOT EXISTS, so concurrent openers (gateway and server
+            # starting together) cannot conflict; executescript runs it as one transaction.
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable SQLite store: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _write_conn(self) -> sqlite3.Connection:
+        if self.read_only:
+            raise StoreError("this store was opened read-only")
+        if self._writer is None:
+            conn = self._connect("rw")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._writer = conn
+        return self._writer
+
+    def _read_conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect("ro")
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _bounded(self) -> Iterator[sqlite3.Connection]:
+        """A read connection that aborts a query running longer than ``query_timeout``."""
+        conn = self._read_conn()
+        deadline = time.monotonic() + self.query_timeout
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield conn
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise StoreError(
+                    f"query took longer than {self.query_timeout:g} s; ask for a shorter "
+                    "time range or fewer nodes"
+                ) from None
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write(self, readings: Sequence[Reading]) -> WriteResult:
+        if not readings:
+            return WriteResult(0, 0)
+        with self._write_lock:
+            conn = self._write_conn()
+            try:
+                with _transaction(conn):
+                    rows = [
+                        (
+                            self._id(conn, "node", r.node),
+                            self._id(conn, "quantity", r.quantity),
+                            r.time,
+                            r.value,
+                            None if r.sensor is None else self._id(conn, "sensor", r.sensor),
+                            r.flags,
+                        )
+                        for r in readings
+                    ]
+                    # rowcount counts rows the statement inserted, not repeats it ignored
+                    # and not the trigger's roll-up rows.
+                    stored = conn.executemany(
+                        "INSERT OR IGNORE INTO reading VALUES (?, ?, ?, ?, ?, ?)", rows
+                    ).rowcount
+                    sensors = {(row[0], row[1], row[4]) for row in rows if row[4] is not None}
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO node_sensor VALUES (?, ?, ?)", sensors
+                    )
+            except sqlite3.Error as exc:
+                self._ids.clear()  # ids made in the rolled-back transaction are gone
+                raise StoreError(f"writing to {self.path} failed: {exc}") from exc
+            except BaseException:
+                self._ids.clear()
+                raise
+        return WriteResult(received=len(readings), stored=stored)
+
+    def _id(self, conn: sqlite3.Connection, table: str, name: str) -> int:
+        key = (table, name)
+        found = self._ids.get(key)
+        if found is not None:
+            return found
+        column = "model" if table == "sensor" else "name"
+        conn.execute(f"INSERT OR IGNORE INTO {table} ({column}) VALUES (?)", (name,))
+        row = conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (name,)).fetchone()
+        self._ids[key] = row[0]
+        return int(row[0])
+
+    # -- reading -----------------------------------------------------------------------
+
+    def nodes(self) -> list[NodeSummary]:
+        with self._bounded() as conn:
+            streams = conn.execute(
+                """
+                SELECT n.name, q.name, h.count,
+                       (SELECT min(time) FROM reading
+                        WHERE node_id = h.node_id AND quantity_id = h.quantity_id),
+                       (SELECT max(time) FROM reading
+                        WHERE node_id = h.node_id AND quantity_id = h.quantity_id)
+                FROM (SELECT node_id, quantity_id, sum(n) AS count
+                      FROM hourly GROUP BY node_id, quantity_id) AS h
+                JOIN node n ON n.id = h.node_id
+                JOIN quantity q ON q.id = h.quantity_id
+                ORDER BY n.name, q.id
+                """
+            ).fetchall()
+            sensor_rows = conn.execute(
+                """
+                SELECT DISTINCT n.name, s.model FROM node_sensor ns
+                JOIN node n ON n.id = ns.node_id JOIN sensor s ON s.id = ns.sensor_id
+                ORDER BY n.name, s.model
+                """
+            ).fetchall()
+        sensors: dict[str, list[str]] = {}
+        for node, model in sensor_rows:
+            sensors.setdefault(node, []).append(model)
+        summaries: dict[str, NodeSummary] = {}
+        for node, quantity, count, first, last in streams:
+            known = summaries.get(node)
+            if known is None:
+                summaries[node] = NodeSummary(
+                    node, (quantity,), tuple(sensors.get(node, ())), first, last, count
+                )
+            else:
+                summaries[node] = NodeSummary(
+                    node,
+                    (*known.quantities, quantity),
+                    known.sensors,
+                    min(known.first_time, first),
+                    max(known.last_time, last),
+                    known.readings + count,
+                )
+        return list(summaries.values())
+
+    def readings(self, query: ReadingQuery) -> list[Reading]:
+        where = ["r.time >= ?", "r.time < ?"]
+        params: list[object] = [query.start, query.end]
+        if query.nodes:
+            where.append(f"n.name IN ({','.join('?' * len(query.nodes))})")
+            params.extend(query.nodes)
+        if query.quantities:
+            where.append(f"q.name IN ({','.join('?' * len(query.quantities))})")
+            params.extend(query.quantities)
+        if query.after is not None:
+            where.append("(n.name, q.name, r.time) > (?, ?, ?)")
+            params.extend(query.after)
+        sql = f"""
+            SELECT n.name, q.name, r.time, r.value, s.model, r.flags
+            FROM reading r
+            JOIN node n ON n.id = r.node_id
+            JOIN quantity q ON q.id = r.quantity_id
+            LEFT JOIN sensor s ON s.id = r.sensor_id
+            WHERE {" AND ".join(where)}
+            ORDER BY n.name, q.name, r.time
+            LIMIT ?
+        """
+        params.append(query.limit)
+        with self._bounded() as conn:
+            return [Reading(*row) for row in conn.execute(sql, params)]
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    # BEGIN IMMEDIATE takes the write lock up front, so a busy reader never turns a
+    # half-done write transaction into SQLITE_BUSY.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

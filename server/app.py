@@ -1,0 +1,43 @@
+"""The FastAPI application, built from settings so that tests can make their own.
+
+    app = create_app(ServerSettings(store="sqlite:var/lokaalmeten.db"))
+    uvicorn.run(app, port=8000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lokaalmeten import __version__
+from lokaalmeten.server.errors import install_error_handlers
+from lokaalmeten.server.routes import nodes, readings
+from lokaalmeten.settings import ServerSettings
+from lokaalmeten.store import open_store
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    store = open_store(settings.store, read_only=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="lokaalmeten open data",
+        version=__version__,
+        description=(
+            "Readings of a citizen measurement network: particulate matter, temperature, "
+            "humidity, pressure, CO2 and noise. Times are UTC; units are stated per reading."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    install_error_handlers(app)
+    app.include_router(nodes.router)
+    app.include_router(readings.router)
+    return app

@@ -1,0 +1,67 @@
+"""One error body for every refusal: ``{"error": {"status", "message", "parameter"}}``.
+
+A client that sent a bad parameter is told which one and what to send instead; no request
+ever answers with a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lokaalmeten.store import StoreError
+
+log = logging.getLogger("lokaalmeten.server")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.parameter = parameter
+
+
+def error_response(status: int, message: str, parameter: str | None = None) -> JSONResponse:
+    body: dict[str, object] = {"status": status, "message": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.parameter)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path")]
+        parameter = ".".join(location) or None
+        received = first.get("input")
+        message = f"{parameter}: {first.get('msg', 'invalid value')}"
+        if received is not None and not isinstance(received, dict):
+            message += f" (got {received!r})"
+        return error_response(400, message, parameter)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404:
+            message = f"no such resource: {request.url.path}; see /docs for the API"
+        return error_response(exc.status_code, message)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+        log.warning("store error on %s: %s", request.url.path, exc)
+        return error_response(503, f"the store could not answer: {exc}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, "internal error; the server log has the details")

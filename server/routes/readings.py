@@ -1,0 +1,169 @@
+"""``/v1/readings``: raw readings, filtered by node, quantity and time, paged by cursor.
+
+Every request is bounded: the time range (default the last 24 hours) may not exceed
+``max_range_days`` and a page holds at most ``max_limit`` readings. The next page is linked
+from ``@nextLink``; its cursor is the identity of the last reading, so pages never skip or
+repeat a reading even while new ones arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, iso_utc
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.store import ReadingQuery
+
+router = APIRouter(prefix="/v1", tags=["readings"])
+
+_DEFAULT_SPAN = 24 * 3600
+_FLAG_NAMES = ((FLAG_TIME_ESTIMATED, "time_estimated"), (FLAG_CLIPPED, "clipped"))
+
+
+class ReadingPublic(BaseModel):
+    node: str
+    quantity: str
+    time: str = Field(description="End of the measurement interval, ISO 8601 UTC.")
+    value: float
+    unit: str
+    sensor: str | None = Field(description="Sensor model, when the kit reported it.")
+    flags: list[str] = Field(
+        description="'time_estimated': the kit's clock was not synced and the gateway's "
+        "receive time is used; 'clipped': the sensor's input clipped."
+    )
+
+
+class ReadingList(BaseModel):
+    value: list[ReadingPublic]
+    next_link: str | None = Field(None, alias="@nextLink", serialization_alias="@nextLink")
+
+
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    """Accept both ``node=a&node=b`` and ``node=a,b``."""
+    if not values:
+        return ()
+    return tuple(part for value in values for part in value.split(",") if part)
+
+
+def _parse_time(text: str, parameter: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "+"))  # '+' arrives as ' ' if unescaped
+    except ValueError:
+        raise ApiError(
+            400,
+            f"{parameter}: {text!r} is not an ISO 8601 time; "
+            "send e.g. 2026-11-28T10:00:00Z or 2026-11-28",
+            parameter,
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # documented: times without an offset are UTC
+    return int(moment.timestamp())
+
+
+def _encode_cursor(identity: tuple[str, str, int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(identity).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> tuple[str, str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        node, quantity, moment = json.loads(raw)
+        if isinstance(node, str) and isinstance(quantity, str) and isinstance(moment, int):
+            return (node, quantity, moment)
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    raise ApiError(400, "cursor: not a cursor this server made; follow @nextLink as given", "cursor")
+
+
+@router.get(
+    "/readings",
+    response_model=ReadingList,
+    response_model_by_alias=True,
+    response_model_exclude_none=True,
+    summary="Raw readings",
+)
+def list_readings(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    node: Annotated[
+        list[str] | None, Query(description="Node id(s); repeat or separate with commas.")
+    ] = None,
+    quantity: Annotated[
+        list[str] | None,
+        Query(description="Quantities, e.g. pm25,pm10; repeat or separate with commas."),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="Start, inclusive; ISO 8601 (UTC if no offset)."),
+    ] = None,
+    to: Annotated[
+        str | None, Query(description="End, exclusive; ISO 8601 (UTC if no offset).")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Readings per page.")] = None,
+    cursor: Annotated[str | None, Query(description="Opaque; taken from @nextLink.")] = None,
+) -> ReadingList:
+    quantities = _split(quantity)
+    unknown = [q for q in quantities if q not in QUANTITIES]
+    if unknown:
+        raise ApiError(
+            400,
+            f"quantity: unknown {', '.join(map(repr, unknown))}; known: {', '.join(QUANTITIES)}",
+            "quantity",
+        )
+    end = _parse_time(to, "to") if to else int(time.time()) + 1
+    start = _parse_time(from_, "from") if from_ else end - _DEFAULT_SPAN
+    if start >= end:
+        raise ApiError(400, "from: must be earlier than to", "from")
+    if end - start > settings.max_range_days * 86400:
+        raise ApiError(
+            400,
+            f"from/to: the range may span at most {settings.max_range_days} days; "
+            "ask for a shorter range and page through it",
+            "from",
+        )
+    limit = limit or settings.default_limit
+    if limit > settings.max_limit:
+        raise ApiError(400, f"limit: at most {settings.max_limit}", "limit")
+    query = ReadingQuery(
+        start=start,
+        end=end,
+        limit=limit,
+        nodes=_split(node),
+        quantities=quantities,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
+    rows = store.readings(query)
+    next_link = None
+    if len(rows) == limit:
+        # Pin the range, so the next page answers the same question as this one.
+        next_url = request.url.include_query_params(
+            cursor=_encode_cursor(rows[-1].identity),
+            **{"from": iso_utc(start), "to": iso_utc(end), "limit": limit},
+        )
+        next_link = str(next_url)
+    return ReadingList(
+        value=[
+            ReadingPublic(
+                node=r.node,
+                quantity=r.quantity,
+                time=iso_utc(r.time),
+                value=r.value,
+                unit=QUANTITIES[r.quantity].unit,
+                sensor=r.sensor,
+                flags=[name for bit, name in _FLAG_NAMES if r.flags & bit],
+            )
+            for r in rows
+        ],
+        **{"@nextLink": next_link},
+    )
