@@ -7,7 +7,7 @@ from collections import Counter
 
 
 class GatewayMetrics:
-    """Thread-safe counters; ``snapshot()`` gives a consistent copy for logs and tests."""
+    """Thread-safe counters, read by the log summary and the tests."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -22,15 +22,23 @@ class GatewayMetrics:
         with self._lock:
             self._refused[reason] += amount
 
-    def snapshot(self) -> dict[str, object]:
+    def count(self, name: str) -> int:
         with self._lock:
-            return {**self._counts, "refused": dict(self._refused)}
+            return self._counts[name]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def refusals(self) -> dict[str, int]:
+        """Refused messages (or values) per reason."""
+        with self._lock:
+            return dict(self._refused)
 
     def summary(self) -> str:
-        snap = self.snapshot()
-        refused = snap.pop("refused")
-        parts = [f"{name}={value}" for name, value in sorted(snap.items())]
-        if isinstance(refused, dict) and refused:
+        parts = [f"{name}={value}" for name, value in sorted(self.counts().items())]
+        refused = self.refusals()
+        if refused:
             reasons = ",".join(f"{reason}:{n}" for reason, n in sorted(refused.items()))
             parts.append(f"refused[{reasons}]")
         return " ".join(parts) or "nothing received yet"

@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from lokaalmeten.gateway.metrics import GatewayMetrics
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
 from lokaalmeten.protocol.topics import readings_subscription
 from lokaalmeten.settings import GatewaySettings
 
@@ -99,7 +100,7 @@ class MqttIngest:
         client: mqtt.Client,
         userdata: object,
         flags: mqtt.ConnectFlags,
-        reason: mqtt.ReasonCode,
+        reason: ReasonCode,
         properties: object,
     ) -> None:
         if reason.is_failure:
@@ -116,7 +117,7 @@ class MqttIngest:
         client: mqtt.Client,
         userdata: object,
         flags: mqtt.DisconnectFlags,
-        reason: mqtt.ReasonCode,
+        reason: ReasonCode,
         properties: object,
     ) -> None:
         if self.connected and not self._stopping:
@@ -125,4 +126,5 @@ class MqttIngest:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.metrics.add("messages_received")
-        self._inbox.put(Message(msg.topic, msg.payload, msg.mid, msg.qos, int(time.time())))
+        payload = bytes(msg.payload)
+        self._inbox.put(Message(msg.topic, payload, msg.mid, msg.qos, int(time.time())))

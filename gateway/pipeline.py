@@ -19,6 +19,7 @@ import time
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
 from lokaalmeten.gateway.validate import RecordValidator
+
 from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.store import Store, StoreError, open_store

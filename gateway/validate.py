@@ -12,6 +12,7 @@ import logging
 import time
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
+
 from lokaalmeten.protocol.record import RecordError, parse_record
 from lokaalmeten.protocol.topics import node_of
 from lokaalmeten.readings import Reading

@@ -1,9 +1,9 @@
 """The ``lokaalmeten`` command: one program for the gateway, the server and the tools.
 
-    lokaalmeten demo                 # everything on this machine, simulated kits
-    lokaalmeten gateway --broker mqtt://127.0.0.1:1883 --store sqlite:///var/lib/lm.db
-    lokaalmeten server --store sqlite:///var/lib/lm.db --port 8000
-    lokaalmeten simulate --kits 3 --broker mqtt://127.0.0.1:1883
+lokaalmeten demo                 # everything on this machine, simulated kits
+lokaalmeten gateway --broker mqtt://127.0.0.1:1883 --store sqlite:///var/lib/lm.db
+lokaalmeten server --store sqlite:///var/lib/lm.db --port 8000
+lokaalmeten simulate --kits 3 --broker mqtt://127.0.0.1:1883
 """
 
 from __future__ import annotations
@@ -75,9 +75,7 @@ def gateway(
         str | None, typer.Option(help="Store URL, e.g. sqlite:///var/lib/lokaalmeten/lm.db.")
     ] = None,
     client_id: Annotated[str | None, typer.Option(help="Fixed MQTT client id.")] = None,
-    stats: Annotated[
-        float | None, typer.Option(help="Seconds between counter log lines.")
-    ] = None,
+    stats: Annotated[float | None, typer.Option(help="Seconds between counter log lines.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Receive kit records over MQTT, validate them and write them to the store.
@@ -89,7 +87,12 @@ def gateway(
     from lokaalmeten.settings import GatewaySettings
     from lokaalmeten.store import StoreError
 
-    overrides = {"broker": broker, "store": store, "client_id": client_id, "stats_interval": stats}
+    overrides: dict[str, Any] = {
+        "broker": broker,
+        "store": store,
+        "client_id": client_id,
+        "stats_interval": stats,
+    }
     try:
         settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
@@ -121,7 +124,7 @@ def server(
     from lokaalmeten.settings import ServerSettings
     from lokaalmeten.store import StoreError
 
-    overrides = {"store": store, "http_port": port, "host": host}
+    overrides: dict[str, Any] = {"store": store, "http_port": port, "host": host}
     try:
         settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
         application = create_app(settings)
@@ -195,13 +198,23 @@ def demo(
     ] = None,
     kits: Annotated[int, typer.Option(min=1, max=50, help="Simulated kits.")] = 3,
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between records.")] = 5.0,
+    embedded_broker: Annotated[
+        bool, typer.Option(help="Use the embedded broker (amqtt) even if Mosquitto is installed.")
+    ] = False,
 ) -> None:
-    """Run broker, gateway, server and simulated kits together on this machine."""
+    """Run broker, gateway, server and simulated kits together on this machine.
+
+    Files go to var/demo/ under the current folder. Uses Mosquitto when installed, otherwise
+    an embedded broker. Ctrl-C stops everything.
+    """
     from lokaalmeten.demo import DemoError, DemoPlan, run_demo
 
     http_port = port or int(os.environ.get("LM_HTTP_PORT", "8000"))
     try:
-        code = run_demo(DemoPlan(http_port=http_port, kits=kits, interval=interval), typer.echo)
+        plan = DemoPlan(
+            http_port=http_port, kits=kits, interval=interval, embedded_broker=embedded_broker
+        )
+        code = run_demo(plan, typer.echo)
     except DemoError as exc:
         _fail(str(exc))
     raise typer.Exit(code)

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lokaalmeten.services.mosquitto import BrokerError, Mosquitto, find_mosquitto
+from lokaalmeten.services.local_server import ServiceError
+from lokaalmeten.services.mosquitto import Mosquitto, find_mosquitto
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn, stop_all
 
@@ -32,14 +33,15 @@ class DemoPlan:
     kits: int = 3
     interval: float = 5.0
     folder: Path = Path("var/demo")
+    embedded_broker: bool = False  # use amqtt even where Mosquitto is installed
 
 
 def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", "lokaalmeten", *args]
 
 
-def _start_broker(folder: Path, port: int, say: Any) -> subprocess.Popen[Any]:
-    if find_mosquitto() is not None:
+def _start_broker(folder: Path, port: int, embedded: bool, say: Any) -> subprocess.Popen[Any]:
+    if not embedded and find_mosquitto() is not None:
         broker = Mosquitto.start(folder / "mosquitto", port=port)
         say(f"broker:  Mosquitto on 127.0.0.1:{port} (log: {broker.log_path})")
         return broker.process
@@ -50,9 +52,10 @@ def _start_broker(folder: Path, port: int, say: Any) -> subprocess.Popen[Any]:
             "no MQTT broker: install Mosquitto (apt-get install mosquitto) or the embedded "
             "broker (pip install 'lokaalmeten[demo]')"
         ) from None
+    reason = "as asked" if embedded else "because Mosquitto is not installed"
     say(
-        f"broker:  Mosquitto is not installed, so the demo uses the embedded broker (amqtt) "
-        f"on 127.0.0.1:{port}; for a real gateway, apt-get install mosquitto"
+        f"broker:  the embedded broker (amqtt) on 127.0.0.1:{port}, {reason}; "
+        "a real gateway runs Mosquitto (apt-get install mosquitto)"
     )
     return spawn([sys.executable, "-m", "lokaalmeten.services.embedded_broker", str(port)])
 
@@ -77,8 +80,10 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
     processes: list[tuple[str, subprocess.Popen[Any]]] = []
     try:
         try:
-            processes.append(("broker", _start_broker(folder, broker_port, say)))
-        except BrokerError as exc:
+            processes.append(
+                ("broker", _start_broker(folder, broker_port, plan.embedded_broker, say))
+            )
+        except ServiceError as exc:
             raise DemoError(str(exc)) from None
         if not wait_listening("127.0.0.1", broker_port, 15, alive=_alive(processes)):
             raise DemoError("the MQTT broker did not start; see the messages above")
@@ -89,8 +94,14 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
         if not wait_listening("127.0.0.1", plan.http_port, 20, alive=_alive(processes)):
             raise DemoError("the server did not start; see the messages above")
         simulate = _python(
-            "simulate", "--kits", str(plan.kits), "--broker", broker_url,
-            "--interval", str(plan.interval), "--quiet",
+            "simulate",
+            "--kits",
+            str(plan.kits),
+            "--broker",
+            broker_url,
+            "--interval",
+            str(plan.interval),
+            "--quiet",
         )
         processes.append(("kits", spawn(simulate)))
         url = f"http://127.0.0.1:{plan.http_port}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
@@ -113,3 +113,39 @@ class ServerSettings(BaseSettings):
     max_range_days: int = Field(
         366, ge=1, description="Longest time range, in days, one readings request may span."
     )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> ServerSettings:
+        if self.default_limit > self.max_limit:
+            raise ValueError(
+                f"default_limit ({self.default_limit}) may not exceed max_limit ({self.max_limit})"
+            )
+        return self
+
+
+def settings_table(settings_class: type[BaseSettings]) -> str:
+    """A Markdown table of a settings class: option, environment variable, default, meaning."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for name, info in settings_class.model_fields.items():
+        default = "(none)" if info.default is None else f"`{info.default}`"
+        rows.append(f"| `{name}` | `LM_{name.upper()}` | {default} | {info.description} |")
+    return "\n".join(rows)
+
+
+def render_configuration_doc(template: str) -> str:
+    """Fill the generated tables of docs/configuration.md between their markers."""
+    for marker, settings_class in (("gateway", GatewaySettings), ("server", ServerSettings)):
+        start = f"<!-- settings:{marker} -->\n"
+        end = "<!-- /settings -->"
+        head, rest = template.split(start, 1)
+        _, tail = rest.split(end, 1)
+        template = f"{head}{start}{settings_table(settings_class)}\n{end}{tail}"
+    return template
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+    doc.write_text(render_configuration_doc(doc.read_text()))
+    print(f"wrote {doc}")

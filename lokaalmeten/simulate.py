@@ -98,8 +98,9 @@ def run_kits(
     stop = stop or threading.Event()
     env = micropython_env()
     processes = [
-        spawn(kit_command(plan, i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-              text=True)
+        spawn(
+            kit_command(plan, i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+        )
         for i in range(plan.kits)
     ]
     results = [KitResult(plan.node(i)) for i in range(plan.kits)]

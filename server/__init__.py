@@ -1,4 +1,4 @@
 """The open-data server: FastAPI over the store, one router per API family.
 
-    app = create_app(ServerSettings(store="sqlite:///var/lib/lokaalmeten/readings.db"))
+app = create_app(ServerSettings(store="sqlite:///var/lib/lokaalmeten/readings.db"))
 """

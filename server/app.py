@@ -1,7 +1,7 @@
 """The FastAPI application, built from settings so that tests can make their own.
 
-    app = create_app(ServerSettings(store="sqlite:var/lokaalmeten.db"))
-    uvicorn.run(app, port=8000)
+app = create_app(ServerSettings(store="sqlite:var/lokaalmeten.db"))
+uvicorn.run(app, port=8000)
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
-from lokaalmeten import __version__
 from lokaalmeten.server.errors import install_error_handlers
 from lokaalmeten.server.routes import nodes, readings
+
+from lokaalmeten import __version__
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
 

@@ -7,6 +7,7 @@ Only the zero-install demo uses it; a gateway in service runs Mosquitto. Run it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 
@@ -29,10 +30,8 @@ async def _serve(port: int) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     port = int(sys.argv[1])
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ def open_store(url: str, *, read_only: bool = False) -> Store:
                 "or sqlite:relative/path.db"
             )
         path = unquote(parts.path)
+        if path.startswith("//"):  # sqlite:////abs/path.db, as SQLAlchemy writes it
+            path = "/" + path.lstrip("/")
         if not path or path == "/":
             raise StoreError(f"{url!r}: name the database file, e.g. sqlite:///var/lib/lm.db")
         unknown = set(options) - {"synchronous", "timeout"}

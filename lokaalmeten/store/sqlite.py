@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from lokaalmeten.readings import Reading
 from lokaalmeten.store.base import (
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS node_sensor (
     sensor_id INTEGER NOT NULL,
     PRIMARY KEY (node_id, quantity_id, sensor_id)
 ) WITHOUT ROWID;
--- Fires only for rows that were really inserted: INSERT OR IGNORE skips repeats silently.
+-- Fires only for rows really inserted: a repeated identity is skipped by ON CONFLICT.
 CREATE TRIGGER IF NOT EXISTS reading_hourly AFTER INSERT ON reading BEGIN
     INSERT INTO hourly VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 3600,
                                1, NEW.value, NEW.value, NEW.value)
@@ -102,7 +103,7 @@ class SQLiteStore(Store):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                f"file:{self.path}?mode={uri_mode}",
+                f"file:{quote(str(self.path.resolve()))}?mode={uri_mode}",
                 uri=True,
                 timeout=30,
                 isolation_level=None,
@@ -187,15 +188,15 @@ class SQLiteStore(Store):
                         )
                         for r in readings
                     ]
-                    # rowcount counts rows the statement inserted, not repeats it ignored
-                    # and not the trigger's roll-up rows.
+                    # ON CONFLICT skips only repeats of an identity (OR IGNORE would also
+                    # skip a NULL value silently). rowcount counts the rows inserted, not
+                    # the repeats and not the trigger's roll-up rows.
                     stored = conn.executemany(
-                        "INSERT OR IGNORE INTO reading VALUES (?, ?, ?, ?, ?, ?)", rows
+                        "INSERT INTO reading VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        rows,
                     ).rowcount
                     sensors = {(row[0], row[1], row[4]) for row in rows if row[4] is not None}
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO node_sensor VALUES (?, ?, ?)", sensors
-                    )
+                    conn.executemany("INSERT OR IGNORE INTO node_sensor VALUES (?, ?, ?)", sensors)
             except sqlite3.Error as exc:
                 self._ids.clear()  # ids made in the rolled-back transaction are gone
                 raise StoreError(f"writing to {self.path} failed: {exc}") from exc

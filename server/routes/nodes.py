@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from lokaalmeten.server.deps import StoreDep
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
-from lokaalmeten.server.deps import StoreDep
 
 router = APIRouter(prefix="/v1", tags=["nodes"])
 

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, iso_utc
-from lokaalmeten.server.deps import SettingsDep, StoreDep
-from lokaalmeten.server.errors import ApiError
 from lokaalmeten.store import ReadingQuery
 
 router = APIRouter(prefix="/v1", tags=["readings"])
@@ -82,7 +82,9 @@ def _decode_cursor(text: str) -> tuple[str, str, int]:
             return (node, quantity, moment)
     except (binascii.Error, ValueError, TypeError):
         pass
-    raise ApiError(400, "cursor: not a cursor this server made; follow @nextLink as given", "cursor")
+    raise ApiError(
+        400, "cursor: not a cursor this server made; follow @nextLink as given", "cursor"
+    )
 
 
 @router.get(

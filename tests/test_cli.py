@@ -1,0 +1,77 @@
+"""The `lokaalmeten` command: help that helps, and errors without stack traces."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lokaalmeten import __version__
+
+COMMANDS = ["gateway", "server", "simulate", "demo", "version"]
+
+
+def lm(
+    *args: str, cwd: Path | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lokaalmeten", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def test_help_lists_every_command() -> None:
+    out = lm("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    out = lm(command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "Usage:" in out.stdout
+
+
+def test_version() -> None:
+    assert lm("version").stdout.strip() == f"lokaalmeten {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gateway", "--broker", "http://127.0.0.1:1883"], "starts with mqtt://"),
+        (["gateway", "--broker", "mqtt://127.0.0.1:99999"], "port must be a number"),
+        (["gateway", "--store", "mysql://db/lm"], "unknown store"),
+        (["server", "--store", "sqlite://host/lm.db"], "has no host"),
+        (["server", "--port", "0"], "http_port"),
+        (["simulate", "--broker", "tcp://127.0.0.1"], "starts with mqtt://"),
+        (["simulate", "--interval", "0.1"], "greater than or equal to 1"),
+    ],
+)
+def test_bad_options_fail_with_a_message_not_a_traceback(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    out = lm(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_settings_come_from_the_environment(tmp_path: Path) -> None:
+    env_out = subprocess.run(
+        [sys.executable, "-m", "lokaalmeten", "gateway"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**__import__("os").environ, "LM_BROKER": "ftp://nowhere"},
+        timeout=30,
+    )
+    assert env_out.returncode == 2
+    assert "ftp://nowhere" in env_out.stderr and "Traceback" not in env_out.stderr

@@ -1,0 +1,103 @@
+"""`lokaalmeten demo` (what `make run` starts): readings reach the API; Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lokaalmeten.services.ports import free_port
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.micropython
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process whose parent chain leads to ``pid`` (read from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+@pytest.mark.parametrize(
+    "broker",
+    [
+        pytest.param("mosquitto", marks=pytest.mark.mosquitto),
+        pytest.param("embedded", id="embedded-amqtt"),
+    ],
+)
+def test_demo_serves_readings_and_ctrl_c_stops_every_process(
+    micropython: str, broker: str, tmp_path: Path
+) -> None:
+    from lokaalmeten.services.mosquitto import find_mosquitto
+
+    if broker == "mosquitto" and find_mosquitto() is None:
+        from tests.conftest import _unavailable
+
+        _unavailable("mosquitto", "apt-get install mosquitto")
+    port = free_port()
+    flags = ["--embedded-broker"] if broker == "embedded" else []
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "lokaalmeten", "demo", "--interval", "1", *flags],
+        cwd=tmp_path,
+        env={**os.environ, "LM_HTTP_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def three_kits_stored() -> bool:
+            try:
+                nodes = httpx.get(f"{base}/v1/nodes", timeout=2).json()["value"]
+            except httpx.HTTPError:
+                return False
+            return {n["node"] for n in nodes} == {"sim-1", "sim-2", "sim-3"}
+
+        wait_until(three_kits_stored, 40, "the demo's three kits in the API")
+        children = descendants(demo.pid)
+        assert len(children) >= 4  # broker, gateway, server, simulator (and its kits)
+        demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        output, _ = demo.communicate(timeout=30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, output
+    assert f"{base}/docs" in output
+    assert ("embedded broker (amqtt)" in output) == (broker == "embedded")
+    assert "Traceback" not in output
+    deadline = time.monotonic() + 10
+    while alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(children) == set(), "processes left behind after Ctrl-C"
+    assert (tmp_path / "var" / "demo" / "readings.db").exists()
