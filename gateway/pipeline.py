@@ -1,9 +1,14 @@
-"""The gateway's pipeline, top to bottom: take a batch, validate, store, acknowledge.
+"""The gateway's pipeline, top to bottom.
 
-A batch is acknowledged to the broker only after the store committed it. If the store fails,
-the same batch is retried with exponential back-off and jitter; nothing is acknowledged in the
-meantime, so a crash at any point leaves the messages with the broker, which sends them again.
-Repeats are harmless: a reading's identity makes the store ignore it::
+    MQTT (QoS 1, persistent session) ─┐
+    HTTP (/v1/records, airRohr)      ─┴─> validate ─> spool (durable commit) ─> acknowledge
+    spool ─> one writer per store (batches, back-off) ─> store(s)
+
+An MQTT message is acknowledged, and an HTTP request answered 2xx, only after its readings
+(or its refusal) are committed to the spool. A reading leaves the spool only after every store
+accepted it. So a crash or a kill at any point loses nothing: what is not in the spool is
+still with the broker (or the kit), and what is in the spool is written again; stores ignore
+repeats by a reading's identity::
 
     gateway = Gateway(GatewaySettings(broker="mqtt://127.0.0.1:1883"))
     gateway.run()          # until stop() or SIGTERM
@@ -12,72 +17,170 @@ Repeats are harmless: a reading's identity makes the store ignore it::
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
-from lokaalmeten.gateway.validate import RecordValidator
+from lokaalmeten.gateway.registry import Registry
+from lokaalmeten.gateway.spool import Spool, SpoolFull
+from lokaalmeten.gateway.validate import Checked, RecordValidator
+from lokaalmeten.gateway.writer import StoreWriter
 
-from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
-from lokaalmeten.store import Store, StoreError, open_store
+from lokaalmeten.store import Store, open_store
 
 log = logging.getLogger("lokaalmeten.gateway")
 
-_BACKOFF_FIRST = 0.5
-_BACKOFF_MAX = 30.0
+_SPOOL_FULL_RETRY = 1.0
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, store: Store | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, stores: list[Store] | None = None) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
-        self.store = store if store is not None else open_store(settings.store)
+        if stores is None:
+            stores = [open_store(url) for url in (settings.store, *settings.extra_stores)]
+        self.stores = stores
+        self.spool = Spool(
+            Path(settings.spool),
+            [store.url for store in stores],
+            max_readings=settings.spool_max_readings,
+            full_policy=settings.spool_full_policy,
+            synchronous=settings.spool_synchronous,
+        )
+        self.registry = Registry(Path(settings.registry)) if settings.require_registration else None
+        self.validator = RecordValidator(
+            self.metrics,
+            settings.topic_prefix,
+            known=self.registry.known if self.registry is not None else None,
+        )
         self.ingest = MqttIngest(settings, self.metrics)
-        self.validator = RecordValidator(self.metrics, settings.topic_prefix)
+        self.writers = [
+            StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
+        ]
         self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.http_port: int | None = None
+        self._http_server: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> None:
-        log.info("gateway: %s -> %s", self.settings.broker, self.store.url)
+        stores = ", ".join(store.url for store in self.stores)
+        log.info("gateway: %s -> spool %s -> %s", self.settings.broker, self.settings.spool, stores)
+        for writer in self.writers:
+            self._start_thread(writer.run, f"writer {writer.consumer}", self._stopping)
+        if self.settings.http_port:
+            self._start_http()
         self.ingest.start()
         next_stats = time.monotonic() + self.settings.stats_interval
         try:
             while not self._stopping.is_set():
                 batch = self.ingest.take(self.settings.batch_size, self.settings.batch_wait)
                 if batch:
-                    self._store_batch(batch)
-                    self.ingest.ack(batch)
+                    self._spool_then_ack(batch)
                 if time.monotonic() >= next_stats:
-                    log.info("gateway counters: %s", self.metrics.summary())
+                    log.info(
+                        "gateway counters: %s; spool depth %d",
+                        self.metrics.summary(),
+                        self.spool.depth(),
+                    )
                     next_stats = time.monotonic() + self.settings.stats_interval
         finally:
             self.ingest.stop()
-            self.store.close()
-            log.info("gateway stopped; counters: %s", self.metrics.summary())
+            self._stopping.set()
+            if self._http_server is not None:
+                self._http_server.should_exit = True
+            for thread in self._threads:
+                thread.join(10)
+            for store in self.stores:
+                store.close()
+            self.spool.close()
+            log.info(
+                "gateway stopped; counters: %s; %d readings left in the spool",
+                self.metrics.summary(),
+                self.spool.depth(),
+            )
 
     def stop(self) -> None:
         self._stopping.set()
 
-    def _store_batch(self, batch: list[Message]) -> None:
-        readings: list[Reading] = []
-        for message in batch:
-            readings.extend(
-                self.validator.readings(message.topic, message.payload, message.received_at)
+    def _start_thread(self, target: Any, name: str, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _start_http(self) -> None:
+        import uvicorn
+        from lokaalmeten.gateway.http_ingest import create_ingest_app
+
+        config = uvicorn.Config(
+            create_ingest_app(self),
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="warning",
+            access_log=False,
+        )
+        server = uvicorn.Server(config)
+        self._http_server = server
+        self._start_thread(server.run, "http")
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not server.started:
+            raise RuntimeError(
+                f"the HTTP ingest could not listen on {self.settings.http_host}:"
+                f"{self.settings.http_port}; is the port in use? (LM_HTTP_PORT=0 turns it off)"
             )
-        delay = _BACKOFF_FIRST
+        self.http_port = server.servers[0].sockets[0].getsockname()[1]
+        log.info(
+            "HTTP ingest, /health and /metrics on %s:%d", self.settings.http_host, self.http_port
+        )
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def _spool_then_ack(self, batch: list[Message]) -> None:
+        checked = Checked()
+        for message in batch:
+            one = self.validator.mqtt(message.topic, message.payload, message.received_at)
+            checked.readings.extend(one.readings)
+            checked.refusals.extend(one.refusals)
         while True:
             try:
-                result = self.store.write(readings)
+                self.spool.put(checked.readings, checked.refusals)
                 break
-            except StoreError as exc:
-                # Keep the batch: the broker holds the unacknowledged messages, and so do we.
-                self.metrics.add("store_errors")
-                wait = delay * random.uniform(0.5, 1.0)
-                log.error("store write failed, retrying in %.1f s: %s", wait, exc)
-                if self._stopping.wait(wait):
-                    raise
-                delay = min(delay * 2, _BACKOFF_MAX)
-        self.metrics.add("readings_stored", result.stored)
-        self.metrics.add("readings_repeated", result.received - result.stored)
+            except SpoolFull as exc:
+                # Not acknowledging is the back-pressure: the broker keeps the messages.
+                self.metrics.add("spool_full_waits")
+                log.error("SPOOL FULL, not acknowledging %d messages: %s", len(batch), exc)
+                if self._stopping.wait(_SPOOL_FULL_RETRY):
+                    return
+        self.metrics.add("readings_spooled", len(checked.readings))
+        self.ingest.ack(batch)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def gauges(self) -> dict[str, Any]:
+        return {
+            "spool_depth": self.spool.depth(),
+            "spool_readings_dropped": self.spool.dropped(),
+            "mqtt_connected": int(self.ingest.connected),
+            "store_healthy": {w.consumer: int(w.healthy) for w in self.writers},
+            "store_backlog": {w.consumer: self.spool.depth(w.consumer) for w in self.writers},
+        }
+
+    def health(self) -> dict[str, Any]:
+        problems = []
+        if not self.ingest.connected:
+            problems.append(f"not connected to the broker {self.settings.broker}")
+        for writer in self.writers:
+            if not writer.healthy:
+                problems.append(f"{writer.consumer}: {writer.last_error}")
+        return {
+            "status": "ok" if not problems else "degraded",
+            "problems": problems,
+            "spool_depth": self.spool.depth(),
+        }

@@ -1,17 +1,23 @@
-"""Validation stage: a message becomes readings, or a refusal with a counted reason.
+"""Validation stage: input becomes readings, or refusals with a counted reason.
 
-Refusals are logged (rate-limited per reason) and never stop the gateway::
+Every refusal keeps the original payload, so that it lands in the spool's quarantine, where an
+operator can see it and replay it after fixing the cause (registering a kit, say). Refusals
+are logged (one line per reason per 10 s) and never stop the gateway::
 
-    validator = RecordValidator(metrics, topic_prefix="lokaalmeten")
-    readings = validator.readings(topic, payload, received_at)
+    validator = RecordValidator(metrics, topic_prefix="lokaalmeten", known=registry.known)
+    checked = validator.mqtt(topic, payload, received_at)
+    spool.put(checked.readings, checked.refusals)
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
+from lokaalmeten.gateway.spool import Refusal
 
 from lokaalmeten.protocol.record import RecordError, parse_record
 from lokaalmeten.protocol.topics import node_of
@@ -23,29 +29,84 @@ log = logging.getLogger("lokaalmeten.gateway")
 _LOG_EVERY = 10.0
 
 
+@dataclass(slots=True)
+class Checked:
+    readings: list[Reading] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+
+
 class RecordValidator:
-    def __init__(self, metrics: GatewayMetrics, topic_prefix: str) -> None:
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        topic_prefix: str,
+        known: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``known`` says whether a node is registered; None accepts every node."""
         self.metrics = metrics
         self.topic_prefix = topic_prefix
+        self.known = known
         self._last_logged: dict[str, float] = {}
 
-    def readings(self, topic: str, payload: bytes, received_at: int) -> list[Reading]:
-        """The readings of one message; an empty list when it was refused."""
+    def mqtt(self, topic: str, payload: bytes, received_at: int) -> Checked:
+        """One MQTT message on ``<prefix>/<node>/readings``."""
         node = node_of(topic, self.topic_prefix)
         if node is None:
-            self._refuse("bad_topic", f"topic {topic!r} is not {self.topic_prefix}/<node>/…")
-            return []
+            detail = f"topic {topic!r} is not {self.topic_prefix}/<node>/readings"
+            return self._refused(topic, "bad_topic", detail, payload, received_at)
+        return self.record(topic, node, payload, received_at)
+
+    def record(self, source: str, node: str, payload: bytes, received_at: int) -> Checked:
+        """One record of our protocol, sent by ``node`` (from its topic or credentials)."""
         try:
             parsed = parse_record(payload, node, received_at)
         except RecordError as exc:
-            self._refuse(exc.reason, f"{topic}: {exc.detail}")
-            return []
-        for quantity, value in parsed.out_of_range:
-            self._refuse("out_of_range", f"{topic} seq {parsed.seq}: {quantity}={value!r}")
-        return parsed.readings
+            return self._refused(source, exc.reason, exc.detail, payload, received_at)
+        problems = [("out_of_range", f"{q}={v!r}") for q, v in parsed.out_of_range]
+        return self.readings(source, node, parsed.readings, problems, payload, received_at)
 
-    def _refuse(self, reason: str, detail: str) -> None:
+    def readings(
+        self,
+        source: str,
+        node: str,
+        readings: list[Reading],
+        problems: Sequence[tuple[str, str]],
+        payload: bytes,
+        received_at: int,
+    ) -> Checked:
+        """Readings already parsed from some format: the node check, then accept.
+
+        ``problems`` are (reason, description) of values left out while parsing; each is
+        counted, and the payload is quarantined once per reason.
+        """
+        if self.known is not None and not self.known(node):
+            detail = f"{node} is not registered; 'lokaalmeten nodes add {node}' registers it"
+            return self._refused(source, "unknown_node", detail, payload, received_at)
+        checked = Checked(readings=readings)
+        by_reason: dict[str, list[str]] = {}
+        for reason, description in problems:
+            self.metrics.refuse(reason)
+            by_reason.setdefault(reason, []).append(description)
+        for reason, descriptions in by_reason.items():
+            detail = f"{node}: left out {', '.join(descriptions)}"
+            self._log(reason, f"{source}: {detail}")
+            checked.refusals.append(Refusal(source, reason, detail, payload, received_at))
+        return checked
+
+    def refuse(
+        self, source: str, reason: str, detail: str, payload: bytes, received_at: int
+    ) -> Checked:
+        """Refuse input that failed a check made outside this class (e.g. HTTP parsing)."""
+        return self._refused(source, reason, detail, payload, received_at)
+
+    def _refused(
+        self, source: str, reason: str, detail: str, payload: bytes, received_at: int
+    ) -> Checked:
         self.metrics.refuse(reason)
+        self._log(reason, f"{source}: {detail}")
+        return Checked(refusals=[Refusal(source, reason, detail, payload, received_at)])
+
+    def _log(self, reason: str, detail: str) -> None:
         now = time.monotonic()
         if now - self._last_logged.get(reason, -_LOG_EVERY) >= _LOG_EVERY:
             self._last_logged[reason] = now

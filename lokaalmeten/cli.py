@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
@@ -28,6 +30,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _register_groups() -> None:
+    from lokaalmeten.gateway.cli import nodes_app
+
+    app.add_typer(nodes_app, name="nodes")
+
+
+_register_groups()
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -74,39 +85,45 @@ def gateway(
     store: Annotated[
         str | None, typer.Option(help="Store URL, e.g. sqlite:///var/lib/lokaalmeten/lm.db.")
     ] = None,
+    extra_store: Annotated[
+        list[str] | None, typer.Option(help="Another store that gets every reading; repeatable.")
+    ] = None,
+    spool: Annotated[str | None, typer.Option(help="Spool file (SQLite).")] = None,
+    registry: Annotated[str | None, typer.Option(help="Kit registry file (SQLite).")] = None,
+    open_network: Annotated[
+        bool,
+        typer.Option("--open", help="Accept readings of unregistered nodes (test networks)."),
+    ] = False,
+    http_host: Annotated[str | None, typer.Option(help="Address of the HTTP ingest.")] = None,
+    http_port: Annotated[
+        int | None, typer.Option(help="Port of the HTTP ingest, /health, /metrics; 0: off.")
+    ] = None,
     client_id: Annotated[str | None, typer.Option(help="Fixed MQTT client id.")] = None,
     stats: Annotated[float | None, typer.Option(help="Seconds between counter log lines.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Receive kit records over MQTT, validate them and write them to the store.
+    """Receive kit records (MQTT, HTTP), spool them durably and write them to the store(s).
 
     Options not given come from LM_* environment variables (LM_BROKER, LM_STORE, ...),
     then from the defaults in docs/configuration.md.
     """
-    from lokaalmeten.gateway.pipeline import Gateway
-    from lokaalmeten.settings import GatewaySettings
-    from lokaalmeten.store import StoreError
+    from lokaalmeten.gateway.cli import run_gateway
 
     overrides: dict[str, Any] = {
         "broker": broker,
         "store": store,
+        "extra_stores": extra_store or None,
+        "spool": spool,
+        "registry": registry,
+        "require_registration": False if open_network else None,
+        "http_host": http_host,
+        "http_port": http_port,
         "client_id": client_id,
         "stats_interval": stats,
+        "log_format": log_format,
     }
-    try:
-        settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        _settings_error(exc)
-    _setup_logging(verbose)
-    try:
-        gw = Gateway(settings)
-    except StoreError as exc:
-        _fail(str(exc))
-    _stop_on_signals(gw.stop)
-    try:
-        gw.run()
-    except StoreError as exc:
-        _fail(f"stopped with readings not stored (the broker keeps them): {exc}", 1)
+    run_gateway(overrides, verbose)
 
 
 @app.command()
@@ -146,25 +163,60 @@ def simulate(
         float, typer.Option(min=1.0, help="Seconds between records of one kit.")
     ] = 5.0,
     cycles: Annotated[
-        int, typer.Option(min=0, help="Records per kit, then stop (0: until Ctrl-C).")
+        int, typer.Option(min=0, help="Measurement cycles per kit, then stop (0: until Ctrl-C).")
     ] = 0,
-    heap: Annotated[str, typer.Option(help="MicroPython heap per kit, as on an ESP32.")] = "64k",
+    heap: Annotated[
+        str, typer.Option(help="MicroPython heap per kit, e.g. 64k as on an ESP32.")
+    ] = "64k",
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="Compress time: a simulated clock advances one interval per cycle, starting "
+            "in the past, so records keep distinct timestamps that never lie in the future.",
+        ),
+    ] = False,
+    sensors: Annotated[
+        str,
+        typer.Option(
+            help="sim: random-walk sensors; drivers: the real drivers on simulated devices."
+        ),
+    ] = "sim",
+    folder: Annotated[
+        Path, typer.Option(help="Each kit's flash (config, outbox) is FOLDER/<node>/.")
+    ] = Path("var/sim"),
     prefix: Annotated[str, typer.Option(help="Node ids are PREFIX-1, PREFIX-2, ...")] = "sim",
     quiet: Annotated[bool, typer.Option(help="Only problems and the summary.")] = False,
 ) -> None:
     """Run kits from this firmware under the real MicroPython interpreter.
 
-    Each kit runs the firmware's own record and MQTT code with simulated sensor values and
-    publishes to the broker, as a real kit would.
+    Each kit runs the kit runtime (measurement cycle, outbox on its own folder, MQTT with
+    QoS 1) with simulated hardware, publishes to the broker as a real kit would, and the
+    summary gives records, publishes and the lowest free heap each kit saw.
     """
     from lokaalmeten.settings import parse_broker_url
     from lokaalmeten.simulate import KitPlan, SimulationError, run_kits
 
+    if sensors not in ("sim", "drivers"):
+        _fail(f"--sensors must be sim or drivers, not {sensors!r}")
+    if not re.fullmatch(r"\d+[kKmM]?", heap):
+        _fail(f"--heap must be a size such as 64k or 2m, not {heap!r}")
     try:
         address = parse_broker_url(broker)
     except ValueError as exc:
         _fail(str(exc))
-    plan = KitPlan(kits, address.host, address.port, interval, cycles, heap, prefix)
+    plan = KitPlan(
+        kits,
+        address.host,
+        address.port,
+        interval,
+        cycles,
+        heap,
+        prefix,
+        fast=fast,
+        folder=folder,
+        sensors=sensors,
+    )
     stop = threading.Event()
     _stop_on_signals(stop.set)
 
@@ -173,8 +225,9 @@ def simulate(
         if kind == "published" and not quiet:
             values = " ".join(f"{k}={v}" for k, v in event.get("values", {}).items())
             typer.echo(f"{event['node']} seq {event['seq']}: {values}")
-        elif kind in ("broker_unreachable", "publish_failed", "output"):
-            typer.echo(f"{event.get('node')}: {kind} {event.get('error', event.get('text', ''))}")
+        elif kind in ("broker_unreachable", "publish_failed", "output", "crash", "safe_mode"):
+            detail = event.get("error", event.get("text", ""))
+            typer.echo(f"{event.get('node')}: {kind} {detail}")
 
     try:
         results = run_kits(plan, report, stop)
@@ -183,10 +236,14 @@ def simulate(
     failed = False
     for result in results:
         status = "ok" if result.exit_code in (0, -signal.SIGTERM) else f"exit {result.exit_code}"
-        typer.echo(f"{result.node}: {result.published} records published, {status}")
+        heap_text = "" if result.min_free is None else f", min free heap {result.min_free} B"
+        typer.echo(f"{result.node}: {result.published} records published{heap_text}, {status}")
         for line in result.errors[-5:]:
             typer.echo(f"  {line}", err=True)
         failed = failed or status != "ok"
+    lows = [r.min_free for r in results if r.min_free is not None]
+    if lows:
+        typer.echo(f"minimum free heap seen: {min(lows)} bytes (heap {heap} per kit)")
     if failed:
         raise typer.Exit(1)
 

@@ -8,6 +8,7 @@ Everything runs as the real programs in separate processes (as on a gateway Pi),
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -87,7 +88,25 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
             raise DemoError(str(exc)) from None
         if not wait_listening("127.0.0.1", broker_port, 15, alive=_alive(processes)):
             raise DemoError("the MQTT broker did not start; see the messages above")
-        gateway = _python("gateway", "--broker", broker_url, "--store", store, "--stats", "30")
+        registry = folder / "registry.db"
+        _register_kits(registry, plan.kits)
+        gateway = _python(
+            "gateway",
+            "--broker",
+            broker_url,
+            "--store",
+            store,
+            "--stats",
+            "30",
+            "--spool",
+            str(folder / "spool.db"),
+            "--registry",
+            str(registry),
+            "--http-host",
+            "127.0.0.1",
+            "--http-port",
+            str(free_port()),
+        )
         processes.append(("gateway", spawn(gateway)))
         server = _python("server", "--store", store, "--port", str(plan.http_port))
         processes.append(("server", spawn(server)))
@@ -123,6 +142,17 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
         stop_all(process for _, process in reversed(processes))
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _register_kits(registry_path: Path, kits: int) -> None:
+    """The gateway accepts registered kits only: register the simulated ones (sim-1 …)."""
+    from lokaalmeten.gateway.registry import Registry, RegistryError
+
+    registry = Registry(registry_path)
+    for index in range(1, kits + 1):
+        with contextlib.suppress(RegistryError):  # registered by an earlier demo run
+            registry.add(f"sim-{index}", note="simulated kit of the demo")
+    registry.close()
 
 
 def _alive(processes: list[tuple[str, subprocess.Popen[Any]]]) -> Any:

@@ -11,10 +11,11 @@ against these classes by the tests::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
 
@@ -72,15 +73,76 @@ class GatewaySettings(BaseSettings):
     mqtt_password: SecretStr | None = Field(
         None, description="MQTT password, if not given in the broker URL."
     )
+    extra_stores: Annotated[list[str], NoDecode] = Field(
+        [],
+        description=(
+            "More stores that receive every reading too, comma-separated; each drains the "
+            "spool at its own pace."
+        ),
+    )
+    spool: str = Field(
+        "var/spool.db",
+        description=(
+            "SQLite file of the spool: readings wait here, durably, until every store has "
+            "them; refused input is kept in its quarantine table."
+        ),
+    )
+    spool_max_readings: int = Field(
+        5_000_000, ge=1000, description="Most readings the spool holds (about 100 bytes each)."
+    )
+    spool_full_policy: Literal["block", "drop_oldest"] = Field(
+        "block",
+        description=(
+            "When the spool is full: 'block' stops acknowledging (the broker keeps the "
+            "messages, HTTP kits get 503 and retry); 'drop_oldest' deletes the oldest readings."
+        ),
+    )
+    spool_synchronous: Literal["full", "normal"] = Field(
+        "full",
+        description=(
+            "'full' makes each spool commit survive power loss before it is acknowledged; "
+            "'normal' survives crashes of the program only, and is faster on an SD card."
+        ),
+    )
+    registry: str = Field("var/registry.db", description="SQLite file of the kit registry.")
+    require_registration: bool = Field(
+        True,
+        description=(
+            "Refuse readings of nodes not in the registry (they go to the quarantine). Turn "
+            "off only for a closed test network."
+        ),
+    )
+    http_host: str = Field(
+        "0.0.0.0", description="Address of the HTTP ingest, /health and /metrics."
+    )
+    http_port: int = Field(
+        8081, ge=0, le=65535, description="Port of the HTTP ingest; 0 turns HTTP off."
+    )
     batch_size: int = Field(
-        1000, ge=1, le=100_000, description="Most messages written to the store in one batch."
+        1000,
+        ge=1,
+        le=100_000,
+        description="Most MQTT messages committed to the spool (and acknowledged) at once.",
     )
     batch_wait: float = Field(
-        0.2, gt=0, le=60, description="Seconds a batch waits to fill before it is written."
+        0.05, gt=0, le=60, description="Seconds a batch of messages waits to fill."
+    )
+    write_batch: int = Field(
+        5000, ge=1, le=100_000, description="Most readings written to a store in one request."
     )
     stats_interval: float = Field(
         60, gt=0, description="Seconds between log lines with the gateway's counters."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or as one JSON object per line."
+    )
+
+    @field_validator("extra_stores", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("broker")
     @classmethod

@@ -50,7 +50,19 @@ def pipeline(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "services.log").open("w")
     processes = [
         spawn(
-            [*lm, "gateway", "--broker", mosquitto.url, "--store", store],
+            [
+                *lm,
+                "gateway",
+                "--broker",
+                mosquitto.url,
+                "--store",
+                store,
+                "--open",
+                "--spool",
+                str(tmp_path / "spool.db"),
+                "--http-port",
+                "0",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         ),

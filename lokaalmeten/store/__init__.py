@@ -8,14 +8,25 @@ URL forms:
 
 - ``sqlite:///absolute/path.db`` or ``sqlite:relative/path.db``; query options
   ``synchronous=full|normal`` (default full) and ``timeout=SECONDS`` (query time limit).
-- ``influxdb://user:pass@host:8086/database`` (InfluxDB 1.x): not yet available.
+- ``influxdb://[user[:password]@]host[:port]/database`` (InfluxDB 1.x, and 2.x/3 through
+  their v1 API); ``influxdbs://`` for HTTPS; option ``timeout=SECONDS``. The password may
+  come from ``LM_INFLUXDB_PASSWORD`` instead of the URL.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urlsplit
+import os
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from lokaalmeten.store.base import NodeSummary, ReadingQuery, Store, StoreError, WriteResult
+from lokaalmeten.store.base import (
+    NodeSummary,
+    ReadingQuery,
+    Store,
+    StoreError,
+    StoreRejected,
+    StoreTooLarge,
+    WriteResult,
+)
 from lokaalmeten.store.sqlite import SQLiteStore
 
 __all__ = [
@@ -24,6 +35,8 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "StoreRejected",
+    "StoreTooLarge",
     "WriteResult",
     "open_store",
 ]
@@ -60,9 +73,38 @@ def open_store(url: str, *, read_only: bool = False) -> Store:
             synchronous=options.get("synchronous", "full").lower(),
             query_timeout=timeout,
         )
-    if parts.scheme in ("influxdb", "influxdb2"):
-        raise StoreError(f"{url!r}: the InfluxDB stores are not available in this version yet")
+    if parts.scheme in ("influxdb", "influxdbs"):
+        return _open_influxdb(url, parts, options)
     raise StoreError(
-        f"{url!r}: unknown store; use sqlite:///path/to/file.db "
-        "(InfluxDB follows as influxdb://host:8086/database)"
+        f"{url!r}: unknown store; use sqlite:///path/to/file.db or influxdb://host:8086/database"
+    )
+
+
+def _open_influxdb(url: str, parts: SplitResult, options: dict[str, str]) -> Store:
+    from lokaalmeten.store.influxdb import InfluxDBStore
+
+    database = unquote(parts.path.strip("/"))
+    if not parts.hostname or not database or "/" in database:
+        raise StoreError(
+            f"{url!r}: write influxdb://[user[:password]@]host[:port]/database, "
+            "e.g. influxdb://127.0.0.1:8086/lokaalmeten"
+        )
+    unknown = set(options) - {"timeout"}
+    if unknown:
+        raise StoreError(
+            f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; influxdb URLs take timeout"
+        )
+    try:
+        port = parts.port or 8086
+        timeout = float(options.get("timeout", "30"))
+    except ValueError:
+        raise StoreError(f"{url!r}: the port and timeout must be numbers") from None
+    scheme = "https" if parts.scheme == "influxdbs" else "http"
+    password = unquote(parts.password) if parts.password else os.environ.get("LM_INFLUXDB_PASSWORD")
+    return InfluxDBStore(
+        f"{scheme}://{parts.hostname}:{port}",
+        database,
+        username=unquote(parts.username) if parts.username else None,
+        password=password,
+        timeout=timeout,
     )

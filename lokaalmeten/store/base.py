@@ -20,7 +20,19 @@ from lokaalmeten.readings import Reading
 
 
 class StoreError(Exception):
-    """The store could not carry out a request; the message says what to fix."""
+    """The store could not carry out a request; the message says what to fix.
+
+    Plain StoreErrors are taken as passing (the store is down, busy, out of disk): the
+    gateway retries the same batch with back-off. The subclasses say otherwise.
+    """
+
+
+class StoreRejected(StoreError):
+    """The store refused the data itself (e.g. InfluxDB's 400); sending it again won't help."""
+
+
+class StoreTooLarge(StoreError):
+    """The batch is larger than the store accepts in one request (e.g. HTTP 413)."""
 
 
 @dataclass(frozen=True, slots=True)

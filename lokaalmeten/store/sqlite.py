@@ -176,7 +176,7 @@ class SQLiteStore(Store):
         with self._write_lock:
             conn = self._write_conn()
             try:
-                with _transaction(conn):
+                with immediate_transaction(conn):
                     rows = [
                         (
                             self._id(conn, "node", r.node),
@@ -299,7 +299,8 @@ class SQLiteStore(Store):
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
     # BEGIN IMMEDIATE takes the write lock up front, so a busy reader never turns a
     # half-done write transaction into SQLITE_BUSY.
     conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,178 @@
+"""The gateway's commands: ``lokaalmeten gateway`` and ``lokaalmeten nodes …``.
+
+lokaalmeten nodes add esp32-0a1b2c3d4e5f       # prints the kit's token once
+lokaalmeten nodes list
+lokaalmeten nodes rotate esp32-0a1b2c3d4e5f
+lokaalmeten nodes remove esp32-0a1b2c3d4e5f
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from lokaalmeten.gateway.registry import Registry, RegistryError
+from pydantic import ValidationError
+
+nodes_app = typer.Typer(
+    help="Register kits and manage their credentials (MQTT password and HTTP token).",
+    no_args_is_help=True,
+)
+
+RegistryOption = Annotated[
+    Path | None,
+    typer.Option("--registry", help="Registry file (default: LM_REGISTRY, else var/registry.db)."),
+]
+MosquittoDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--mosquitto-dir",
+        help="Also write Mosquitto's 'passwd' and 'acl' files into this folder.",
+    ),
+]
+ReloadOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--reload-pid-file",
+        help="Send SIGHUP to the Mosquitto whose pid is in this file, so it reloads them.",
+    ),
+]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _registry(path: Path | None) -> Registry:
+    return Registry(path or Path(os.environ.get("LM_REGISTRY", "var/registry.db")))
+
+
+def _update_broker(registry: Registry, folder: Path | None, pid_file: Path | None) -> None:
+    if folder is None:
+        return
+    passwd, acl = registry.write_mosquitto_files(folder)
+    typer.echo(f"wrote {passwd} and {acl}")
+    if pid_file is not None:
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGHUP)
+        except (OSError, ValueError) as exc:
+            _fail(f"could not make Mosquitto reload ({pid_file}): {exc}")
+        typer.echo(f"Mosquitto (pid {pid}) reloads its password and ACL files")
+    else:
+        typer.echo("make Mosquitto reload them: systemctl reload mosquitto")
+
+
+@nodes_app.command("add")
+def add(
+    node: Annotated[str, typer.Argument(help="Node id, e.g. esp32-0a1b2c3d4e5f.")],
+    gateway: Annotated[
+        bool, typer.Option("--gateway", help="A gateway's broker account, not a kit.")
+    ] = False,
+    note: Annotated[str, typer.Option(help="Free text, e.g. the owner's street.")] = "",
+    registry_path: RegistryOption = None,
+    mosquitto_dir: MosquittoDirOption = None,
+    reload_pid_file: ReloadOption = None,
+) -> None:
+    """Register a kit; prints its token, which is shown only this once."""
+    registry = _registry(registry_path)
+    try:
+        token = registry.add(node, "gateway" if gateway else "kit", note)
+    except RegistryError as exc:
+        _fail(str(exc))
+    typer.echo(f"registered {node}")
+    typer.echo(f"token: {token}")
+    typer.echo(
+        "Put the token in the kit's configuration (MQTT user = node id, password = "
+        "token); it is not shown again."
+    )
+    _update_broker(registry, mosquitto_dir, reload_pid_file)
+
+
+@nodes_app.command("rotate")
+def rotate(
+    node: Annotated[str, typer.Argument(help="Node id.")],
+    registry_path: RegistryOption = None,
+    mosquitto_dir: MosquittoDirOption = None,
+    reload_pid_file: ReloadOption = None,
+) -> None:
+    """Give a kit a new token; the old one stops working."""
+    registry = _registry(registry_path)
+    try:
+        token = registry.rotate(node)
+    except RegistryError as exc:
+        _fail(str(exc))
+    typer.echo(f"new token for {node}: {token}")
+    _update_broker(registry, mosquitto_dir, reload_pid_file)
+
+
+@nodes_app.command("remove")
+def remove(
+    node: Annotated[str, typer.Argument(help="Node id.")],
+    registry_path: RegistryOption = None,
+    mosquitto_dir: MosquittoDirOption = None,
+    reload_pid_file: ReloadOption = None,
+) -> None:
+    """Remove a kit; its readings stay in the store, new ones are refused."""
+    registry = _registry(registry_path)
+    try:
+        registry.remove(node)
+    except RegistryError as exc:
+        _fail(str(exc))
+    typer.echo(f"removed {node}")
+    _update_broker(registry, mosquitto_dir, reload_pid_file)
+
+
+@nodes_app.command("list")
+def list_nodes(registry_path: RegistryOption = None) -> None:
+    """List the registered kits (never their tokens)."""
+    from lokaalmeten.readings import iso_utc
+
+    entries = _registry(registry_path).entries()
+    if not entries:
+        typer.echo("no nodes registered; 'lokaalmeten nodes add NODE' registers one")
+        return
+    for entry in entries:
+        role = " (gateway)" if entry.role == "gateway" else ""
+        note = f"  {entry.note}" if entry.note else ""
+        typer.echo(
+            f"{entry.name}{role}  registered {iso_utc(entry.created)}  "
+            f"token from {iso_utc(entry.rotated)}{note}"
+        )
+
+
+def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
+    """Build the settings, start the gateway, stop it on SIGINT/SIGTERM."""
+    from lokaalmeten.gateway.pipeline import Gateway
+
+    from lokaalmeten.logs import setup_logging
+    from lokaalmeten.settings import GatewaySettings
+    from lokaalmeten.store import StoreError
+
+    try:
+        settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
+        _fail("; ".join(problems))
+    setup_logging(verbose, settings.log_format)
+    try:
+        gateway = Gateway(settings)
+    except (StoreError, OSError, RegistryError) as exc:
+        _fail(str(exc))
+
+    def _stop(signum: int, frame: object) -> None:
+        gateway.stop()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        gateway.run()
+    except RuntimeError as exc:
+        _fail(str(exc))

@@ -1,0 +1,102 @@
+"""Writer stage: one thread per store drains the spool through that store's cursor.
+
+A batch leaves the spool only after the store accepted it. Store errors are sorted as
+Telegraf sorts HTTP errors: a passing failure (down, busy, 5xx) is retried with exponential
+back-off and jitter, forever, while the spool keeps the readings; a batch the store is too
+large for is halved; a batch the store refuses outright is split until the refused reading is
+found, and that reading goes to the quarantine instead of blocking the rest::
+
+    writer = StoreWriter(store, spool, metrics, batch_size=5000)
+    threading.Thread(target=writer.run, args=(stopping,)).start()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+
+from lokaalmeten.gateway.metrics import GatewayMetrics
+from lokaalmeten.gateway.spool import Refusal, Spool
+
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import Store, StoreError, StoreRejected, StoreTooLarge
+
+log = logging.getLogger("lokaalmeten.gateway")
+
+_BACKOFF_FIRST = 0.5
+_BACKOFF_MAX = 30.0
+_IDLE_WAIT = 0.5
+
+
+class StoreWriter:
+    def __init__(
+        self, store: Store, spool: Spool, metrics: GatewayMetrics, batch_size: int = 5000
+    ) -> None:
+        self.store = store
+        self.spool = spool
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.consumer = store.url
+        self.healthy = True
+        self.last_error: str | None = None
+
+    def run(self, stopping: threading.Event) -> None:
+        delay = _BACKOFF_FIRST
+        limit = self.batch_size
+        while not stopping.is_set():
+            batch = self.spool.take(self.consumer, limit)
+            if not batch:
+                self.spool.wait_for_readings(_IDLE_WAIT)
+                continue
+            try:
+                self._write(batch)
+            except StoreTooLarge:
+                limit = max(1, len(batch) // 2)
+                log.warning("%s: batch too large, now at most %d readings", self.consumer, limit)
+                continue
+            except StoreError as exc:
+                self.healthy = False
+                self.last_error = str(exc)
+                self.metrics.add("store_errors")
+                wait = delay * random.uniform(0.5, 1.0)
+                log.error("%s: write failed, retrying in %.1f s: %s", self.consumer, wait, exc)
+                stopping.wait(wait)
+                delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            if not self.healthy:
+                log.info(
+                    "%s: writing again; %d readings spooled",
+                    self.consumer,
+                    self.spool.depth(self.consumer),
+                )
+            self.healthy = True
+            delay = _BACKOFF_FIRST
+
+    def _write(self, batch: list[tuple[int, Reading]]) -> None:
+        readings = [reading for _, reading in batch]
+        started = time.perf_counter()
+        try:
+            result = self.store.write(readings)
+        except StoreRejected as exc:
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                self._write(batch[:middle])
+                self._write(batch[middle:])
+                return
+            self._quarantine(batch[0][1], str(exc))
+        else:
+            self.metrics.observe_store_latency(time.perf_counter() - started)
+            self.metrics.add("readings_stored", result.stored)
+            self.metrics.add("readings_repeated", result.received - result.stored)
+        self.spool.done(self.consumer, batch[-1][0])
+
+    def _quarantine(self, reading: Reading, why: str) -> None:
+        self.metrics.refuse("store_rejected")
+        payload = json.dumps(reading._asdict()).encode()
+        log.error("%s refused %s: %s", self.consumer, reading, why)
+        self.spool.put(
+            [], [Refusal(self.consumer, "store_rejected", why, payload, int(time.time()))]
+        )
