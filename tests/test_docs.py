@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 from lokaalmeten.settings import render_configuration_doc
@@ -29,7 +30,7 @@ def test_readme_justifies_every_dependency() -> None:
     for extra in project["optional-dependencies"].values():
         requirements.extend(extra)
     for requirement in requirements:
-        name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
+        name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
         assert f"**{name}**" in section, f"README's dependency list does not justify {name}"
 
 

@@ -31,7 +31,7 @@ class InfluxDB(LocalServer):
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def command(cls, binary: str, folder: Path, port: int) -> list[str]:
+    def command(cls, binary: str, folder: Path, port: int, **options: object) -> list[str]:
         root = folder.resolve()
         coordinator = "\n".join(f"  {key} = {value}" for key, value in GUARDRAILS.items())
         config = f"""\

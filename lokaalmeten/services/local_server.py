@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn
@@ -44,10 +44,13 @@ class LocalServer:
     debian_package: ClassVar[str]
     start_timeout: ClassVar[float] = 15.0
 
-    def __init__(self, folder: Path, port: int, process: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, folder: Path, port: int, process: subprocess.Popen[bytes], options: dict[str, Any]
+    ) -> None:
         self.folder = folder
         self.port = port
         self.process = process
+        self.options = options  # what start() was given, so restart() starts the same server
 
     @property
     def log_path(self) -> Path:
@@ -58,7 +61,8 @@ class LocalServer:
         return find_binary(cls.binary_name)
 
     @classmethod
-    def start(cls, folder: Path, *, port: int | None = None) -> Self:
+    def start(cls, folder: Path, *, port: int | None = None, **options: Any) -> Self:
+        """Start on ``port`` (a free one if None); ``options`` go to :meth:`command`."""
         binary = cls.find()
         if binary is None:
             raise ServiceError(
@@ -66,11 +70,11 @@ class LocalServer:
             )
         folder.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
-        command = cls.command(binary, folder, port)
+        command = cls.command(binary, folder, port, **options)
         log = cls._log_file(folder).open("ab")
         process = spawn(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        server = cls(folder, port, process)
+        server = cls(folder, port, process, options)
         if not wait_listening("127.0.0.1", port, cls.start_timeout, alive=server.running):
             server.stop(kill=True)
             raise ServiceError(f"{cls.binary_name} did not start: {server.diagnostics()}")
@@ -81,7 +85,7 @@ class LocalServer:
         return folder / f"{cls.binary_name}.log"
 
     @classmethod
-    def command(cls, binary: str, folder: Path, port: int) -> list[str]:
+    def command(cls, binary: str, folder: Path, port: int, **options: Any) -> list[str]:
         raise NotImplementedError
 
     def running(self) -> bool:
@@ -103,4 +107,4 @@ class LocalServer:
     def restart(self) -> None:
         """Stop and start again on the same port, keeping the folder (and its data)."""
         self.stop()
-        self.process = type(self).start(self.folder, port=self.port).process
+        self.process = type(self).start(self.folder, port=self.port, **self.options).process

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Any
 
 from lokaalmeten.services.local_server import LocalServer
 
@@ -22,14 +23,16 @@ class Mosquitto(LocalServer):
         return f"mqtt://127.0.0.1:{self.port}"
 
     @classmethod
-    def command(cls, binary: str, folder: Path, port: int) -> list[str]:
+    def command(cls, binary: str, folder: Path, port: int, **options: Any) -> list[str]:
+        """Option ``auth`` = (password file, ACL file) turns anonymous access off."""
+        auth: tuple[Path, Path] | None = options.get("auth")
         config = folder / "mosquitto.conf"
         lines = [
             # Started as root, mosquitto would drop to the 'mosquitto' user and could not
             # write its persistence file in our folder; stay the user who started it.
             f"user {getpass.getuser()}",
             f"listener {port} 127.0.0.1",
-            "allow_anonymous true",
+            "allow_anonymous false" if auth else "allow_anonymous true",
             "persistence true",
             f"persistence_location {folder.resolve()}/",
             "autosave_interval 1",
@@ -43,6 +46,8 @@ class Mosquitto(LocalServer):
             "log_type warning",
             "log_type notice",
         ]
+        if auth:
+            lines += [f"password_file {auth[0].resolve()}", f"acl_file {auth[1].resolve()}"]
         config.write_text("\n".join(lines) + "\n")
         return [binary, "-c", str(config)]
 

@@ -33,6 +33,10 @@ from lokaalmeten.store.base import (
     WriteResult,
 )
 
+# InfluxDB keeps time as int64 nanoseconds: about 1677 to 2262.
+_TIME_MIN = -(2**63 - 1) // 10**9 + 1
+_TIME_MAX = (2**63 - 1) // 10**9 - 1
+
 _TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
 
 
@@ -193,11 +197,12 @@ class InfluxDBStore(Store):
         nodes = self._node_names(quantities)
         if query.nodes:
             nodes = [n for n in nodes if n in query.nodes]
+        end = min(query.end, _TIME_MAX)
         found: list[Reading] = []
         # Identity order, as the SQLite store: node, then quantity name, then time.
         for node in nodes:
             for quantity in quantities:
-                start = query.start
+                start = max(query.start, _TIME_MIN)
                 if query.after is not None:
                     if (node, quantity) < query.after[:2]:
                         continue
@@ -209,7 +214,7 @@ class InfluxDBStore(Store):
                 statement = (
                     f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
                     f'WHERE "node" = {_quote(node)} AND time >= {start}s AND '
-                    f"time < {query.end}s ORDER BY time LIMIT {remaining}"
+                    f"time < {end}s ORDER BY time LIMIT {remaining}"
                 )
                 for series in self._query(statement):
                     for moment, value, flags, sensor in series["values"]:

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from lokaalmeten.readings import Reading
 from lokaalmeten.services.mosquitto import Mosquitto
+from lokaalmeten.services.ports import free_port
 from lokaalmeten.services.processes import spawn
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.store import ReadingQuery, SQLiteStore
@@ -75,8 +76,10 @@ def gateway_process(broker: Mosquitto, folder: Path, *extra: str) -> subprocess.
             "--registry",
             str(folder / "registry.db"),
             "--open",
+            "--http-host",
+            "127.0.0.1",
             "--http-port",
-            "0",
+            str(free_port()),
             *extra,
         ],
         stdout=log,

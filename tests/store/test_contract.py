@@ -1,0 +1,111 @@
+"""One contract, every store: the same writes give the same answers on SQLite and InfluxDB."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import ReadingQuery, Store, StoreError, StoreRejected, open_store
+
+T0 = 1795824000
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.influxdb)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = open_store(f"sqlite:///{tmp_path / 'lm.db'}")
+    else:
+        server = request.getfixturevalue("influxdb")
+        opened = open_store(f"influxdb://127.0.0.1:{server.port}/contract{next(_databases)}")
+    yield opened
+    opened.close()
+
+
+BATCH = [
+    Reading("kit-2", "pm25", T0, 5.0, "SDS011"),
+    Reading("kit-1", "pm25", T0 + 60, 7.25, "SDS011", 1),
+    Reading("kit-1", "pm25", T0, 7.0, "SDS011"),
+    Reading("kit-1", "temperature", T0, -3.5, None),
+    Reading("kit 3,odd=name", "pm10", T0, 2.0, "A B"),
+]
+
+
+def everything(store: Store, **kwargs: object) -> list[Reading]:
+    return store.readings(ReadingQuery(start=0, end=2**34, limit=1000, **kwargs))  # type: ignore[arg-type]
+
+
+def test_reads_back_in_identity_order(store: Store) -> None:
+    store.write(BATCH)
+    assert everything(store) == sorted(BATCH, key=lambda r: (r.node, r.quantity, r.time))
+
+
+def test_a_repeat_is_one_reading(store: Store) -> None:
+    store.write(BATCH)
+    store.write(BATCH[:2])
+    assert len(everything(store)) == len(BATCH)
+
+
+def test_filters_and_keyset_paging(store: Store) -> None:
+    store.write(BATCH)
+    only = everything(store, nodes=("kit-1",), quantities=("pm25",))
+    assert [r.time for r in only] == [T0, T0 + 60]
+    pages: list[Reading] = []
+    after = None
+    while True:
+        page = store.readings(ReadingQuery(0, 2**34, 2, after=after))
+        pages += page
+        if len(page) < 2:
+            break
+        after = page[-1].identity
+    assert pages == everything(store)
+
+
+def test_half_open_time_range(store: Store) -> None:
+    store.write(BATCH)
+    found = store.readings(ReadingQuery(start=T0 + 1, end=T0 + 61, limit=10))
+    assert [(r.node, r.time) for r in found] == [("kit-1", T0 + 60)]
+
+
+def test_node_summaries(store: Store) -> None:
+    store.write(BATCH)
+    summaries = {s.node: s for s in store.nodes()}
+    assert sorted(summaries) == ["kit 3,odd=name", "kit-1", "kit-2"]
+    kit1 = summaries["kit-1"]
+    assert kit1.quantities == ("pm25", "temperature")
+    assert kit1.sensors == ("SDS011",)
+    assert (kit1.first_time, kit1.last_time, kit1.readings) == (T0, T0 + 60, 3)
+
+
+def test_an_empty_store_answers_empty(store: Store) -> None:
+    assert everything(store) == []
+    assert store.nodes() == []
+
+
+@pytest.mark.influxdb
+def test_influxdb_down_is_a_passing_error_and_a_type_conflict_is_a_rejection(
+    influxdb: object, tmp_path: Path
+) -> None:
+    from lokaalmeten.services.ports import free_port
+
+    nowhere = open_store(f"influxdb://127.0.0.1:{free_port()}/lm")
+    with pytest.raises(StoreError, match="cannot reach InfluxDB") as caught:
+        nowhere.write(BATCH)
+    assert not isinstance(caught.value, StoreRejected)
+    port = influxdb.port  # type: ignore[attr-defined]
+    store = open_store(f"influxdb://127.0.0.1:{port}/conflict")
+    store.write([Reading("kit-1", "pm25", T0, 1.0)])
+    # Someone else's tool wrote a string into our 'value' field: InfluxDB refuses the type.
+    import httpx
+
+    httpx.post(
+        f"http://127.0.0.1:{port}/write",
+        params={"db": "conflict", "precision": "s"},
+        content=b'co2,node=kit-1 value="high" 1795824000',
+    )
+    with pytest.raises(StoreRejected, match="400"):
+        store.write([Reading("kit-1", "co2", T0 + 1, 400.0)])
