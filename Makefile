@@ -10,7 +10,7 @@ export LM_HTTP_PORT
 help:
 	@echo "make run    broker + gateway + server + 3 simulated kits on http://127.0.0.1:$(LM_HTTP_PORT)"
 	@echo "make test   the whole test suite (starts Mosquitto/InfluxDB, installs them as root)"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy, and mypy over the sensor drivers with the ESP32 stubs"
 	@echo "make bench  the benchmarks; results in docs/benchmarks.md"
 
 $(STAMP): pyproject.toml tools/bootstrap-venv
@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check lokaalmeten gateway server tests bench tools
 	$(PY) -m ruff format --check lokaalmeten gateway server tests bench
 	$(PY) tools/typecheck
+	$(PY) tools/typecheck-firmware
 
 bench: $(STAMP)
 	$(PY) tools/ensure-services
