@@ -34,8 +34,10 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     from lokaalmeten.gateway.cli import nodes_app
+    from lokaalmeten.noise import noise_app
 
     app.add_typer(nodes_app, name="nodes")
+    app.add_typer(noise_app, name="noise")
 
 
 _register_groups()

@@ -365,7 +365,7 @@ class NoiseMeter:
     """LAeq, LAFmin, LAFmax, LAF10 and LAF90 per interval from an I2S microphone.
 
     sensitivity_dbfs: the microphone's output for a 94 dB SPL 1 kHz sine, peak-referenced
-    (INMP441 -26, ICS-43434 -26, SPH0645 -26 in their datasheets); offset_db: calibration
+    (INMP441 datasheet: -26); offset_db: calibration
     correction added to every level; eq: name of a microphone whose low-frequency roll-off
     to undo (keys of noise.coeffs.EQ) or None; nonblocking: use the I2S irq so poll() never
     waits (the kit), else poll() reads one block and waits for it (analysing recordings).
@@ -456,22 +456,32 @@ class NoiseMeter:
     def _block_done(self, i2s):
         self._ready = True
 
-    def poll(self):
-        """Process the audio that has arrived; True if a block was processed."""
+    def poll(self, limit=0):
+        """Process the audio that has arrived; returns the number of samples (0: none).
+
+        limit (blocking mode only) reads at most that many samples, to end an interval on
+        an exact sample; it allocates a small view, so the kit does not use it.
+        """
         if not self._running:
-            return False
+            return 0
         if self._nonblocking:
             if not self._ready:
-                return False
+                return 0
             self._ready = False
-            _process(self._buf, len(self._buf), self._st, self._co)
+            n = len(self._buf)
+            _process(self._buf, n, self._st, self._co)
             self._i2s.readinto(self._mv)
-            return True
-        got = self._i2s.readinto(self._mv) >> 2
+            return n
+        view = self._mv[:limit] if 0 < limit < len(self._buf) else self._mv
+        got = self._i2s.readinto(view) >> 2
         if got <= 0:
-            return False
+            return 0
         _process(self._buf, got, self._st, self._co)
-        return True
+        return got
+
+    def warmup_samples(self):
+        """Samples after start() that warm the meter up and are not counted."""
+        return self._warm_blocks * _SUB
 
     def _level(self, m, e):
         if m <= 0:

@@ -105,9 +105,9 @@ def check_weighting(rate):
         error = got - a_iec
         if error > plus or (minus is not None and error < -minus):
             problems.append((nominal, got, a_iec, "outside class 2"))
-        # the design itself (docs/noise.md): within 0.4 dB of the analytic curve everywhere,
+        # the design itself (docs/noise.md): within 0.5 dB of the analytic curve everywhere,
         # 0.25 dB below 0.45 * rate (the table rounds to 0.1 dB)
-        if abs(got - a_analytic(f)) > (0.25 if f < 0.45 * rate else 0.4):
+        if abs(got - a_analytic(f)) > (0.25 if f < 0.45 * rate else 0.5):
             problems.append((nominal, got, a_analytic(f), "design"))
     assert not problems, (rate, problems)
 
@@ -224,15 +224,19 @@ def test_nonblocking_poll_uses_the_irq_and_matches_blocking_reads():
     assert meter.read() is None  # nothing measured yet
     meter.start()
     blocks = 0
-    while meter.poll():
+    while True:
+        n = meter.poll()
+        if not n:
+            break
+        assert n == 256, n  # whole DMA buffers
         blocks += 1
     assert blocks == 2.0 * 16000 // 256, blocks
-    assert meter.poll() is False  # the sound ended: no block, no wait
+    assert meter.poll() == 0  # the sound ended: no block, no wait
     values = meter.read()
     _, blocking = measure(fake_i2s.Signal(16000).tone(2.0, 500, -30.0))
     assert abs(values["noise_laeq"] - blocking["noise_laeq"]) < 0.02, (values, blocking)
     meter.stop()
-    assert meter.poll() is False
+    assert meter.poll() == 0
 
 
 def test_read_returns_none_until_warm_and_then_counts_seconds():
