@@ -15,7 +15,8 @@ form of the datasheet and bme280.c) with the chip's own calibration registers::
 
 from micropython import const
 
-from drivers.bus import I2CDevice, NoDataError, SensorError, sleep_ms
+from drivers.bus import I2CDevice, sleep_ms
+from drivers.errors import SensorError
 
 ADDRESS = const(0x76)
 _CHIP_ID = const(0xD0)
@@ -122,6 +123,9 @@ class BME280(I2CDevice):
         self._write_reg(_CONFIG, byte)
         return self.MODEL
 
+    def stop(self):
+        """Nothing to stop: the sensor idles between single measurements."""
+
     def read(self):
         if not self.calibration:
             self.start()  # also after a failed start: the driver recovers on the next read
@@ -148,7 +152,7 @@ class BME280(I2CDevice):
         adc_p = burst[0] << 12 | burst[1] << 4 | burst[2] >> 4
         adc_t = burst[3] << 12 | burst[4] << 4 | burst[5] >> 4
         if adc_t == _SKIPPED_20 or adc_p == _SKIPPED_20:
-            raise NoDataError(
+            raise SensorError(
                 "%s at I2C 0x%02x: no measurement in the data registers" % (self.MODEL, self.address)
             )
         values = self.values
@@ -157,7 +161,7 @@ class BME280(I2CDevice):
         if self.humidity:
             adc_h = burst[6] << 8 | burst[7]
             if adc_h == _SKIPPED_16:
-                raise NoDataError("BME280 at I2C 0x%02x: humidity was not measured" % self.address)
+                raise SensorError("BME280 at I2C 0x%02x: humidity was not measured" % self.address)
             values["humidity"] = self.compensate_humidity(adc_h)
         self.reads += 1
         return values

@@ -1,4 +1,4 @@
-"""The thin bus interface the sensor drivers depend on, and the drivers' errors.
+"""The thin bus interface the sensor drivers depend on, and their I2C base class.
 
 A driver is built on a bus object it is given; it never creates one. On the ESP32 the bus
 is ``machine.UART`` or ``machine.I2C``/``SoftI2C``; under the unix port the fakes in
@@ -18,14 +18,17 @@ Every driver has the same shape::
     sensor.stop()
 
 ``read()`` returns the driver's own dict of canonical quantities (the protocol's names and
-units), updated in place at each read: copy it to keep it. Failures raise ``SensorError``
-or a subclass, with a message that names the sensor and what to check; a failed read leaves
-the driver ready for the next one.
+units), updated in place at each read (copy it to keep it), or ``None`` while there is no
+new valid measurement; it never waits long. Failures raise ``drivers.errors.SensorError``
+with a message that names the sensor and what to check (NACK, time-out, a checksum or CRC
+that does not match, no frames at all); a failed read leaves the driver ready for the next.
 """
 
 import time
 
 from micropython import const
+
+from drivers.errors import SensorError
 
 _ENODEV = const(19)
 _EIO = const(5)
@@ -33,24 +36,8 @@ _ETIMEDOUT = const(110)
 _ETIMEDOUT_NEWLIB = const(116)  # ESP-IDF (newlib) numbers ETIMEDOUT 116
 
 
-class SensorError(Exception):
-    """A sensor could not be read; the message says which and what to check."""
-
-
-class BusError(SensorError):
-    """The bus failed: no acknowledge (NACK), a time-out, or a write that did not complete."""
-
-
-class ChecksumError(SensorError):
-    """A frame or word arrived with a wrong checksum or CRC; it was rejected and counted."""
-
-
-class NoDataError(SensorError):
-    """No valid measurement arrived within the time allowed."""
-
-
 def bus_error(name, address, exc):
-    """A BusError for an OSError from ``machine.I2C``, with a message that says what to fix."""
+    """A SensorError for an OSError from ``machine.I2C``, with a message that says what to fix."""
     code = exc.args[0] if exc.args else 0
     if code == _ENODEV:
         why = "no acknowledge (NACK): check power, SDA/SCL wiring and the address"
@@ -60,11 +47,11 @@ def bus_error(name, address, exc):
         why = "I/O error on the bus"
     else:
         why = "bus error " + str(code)
-    return BusError("%s at I2C 0x%02x: %s" % (name, address, why))
+    return SensorError("%s at I2C 0x%02x: %s" % (name, address, why))
 
 
 class I2CDevice:
-    """Base of the I2C drivers: counts bus errors and turns OSError into BusError."""
+    """Base of the I2C drivers: counts bus errors and turns OSError into SensorError."""
 
     MODEL = "I2C sensor"
 

@@ -18,7 +18,7 @@ import time
 
 from micropython import const
 
-from drivers.bus import NoDataError, SensorError
+from drivers.errors import SensorError
 from drivers.sensirion import SensirionDevice
 
 ADDRESS = const(0x55)
@@ -47,6 +47,9 @@ class DNMS(SensirionDevice):
         version = self.version()
         self._command(_CALCULATE_LEQ)
         return version
+
+    def stop(self):
+        """Nothing to stop: the DNMS measures all the time; ``read()`` closes intervals."""
 
     def reset(self):
         self._command(_RESET, 10)
@@ -77,7 +80,9 @@ class DNMS(SensirionDevice):
                 if self._word(self._word_buf, 0):
                     break
                 if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
-                    raise NoDataError("DNMS: levels not ready within %d ms" % timeout_ms)
+                    raise SensorError(
+                        "DNMS: levels not ready within %d ms after calculate Leq" % timeout_ms
+                    )
                 time.sleep_ms(_POLL_MS)
             data = self._data
             self._read_words(_READ_LEQ, data)

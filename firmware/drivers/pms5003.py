@@ -24,7 +24,7 @@ from array import array
 
 from micropython import const
 
-from drivers.bus import NoDataError
+from drivers.errors import SensorError
 
 _HEAD1 = const(0x42)
 _HEAD2 = const(0x4D)
@@ -43,6 +43,7 @@ class PMS5003:
     MODEL = "PMS5003"
     QUANTITIES: tuple[str, ...] = ("pm1", "pm25", "pm10")
     WARMUP_MS = 30000
+    STALE_MS = 10000
 
     def __init__(self, uart, passive=False):
         self._uart = uart
@@ -57,6 +58,8 @@ class PMS5003:
         self._replay_end = 0
         self._command_buf = bytearray(7)
         self._fresh = 0
+        self._awake = True  # it powers up measuring
+        self._last_ms = time.ticks_ms()
         self.values: dict[str, float | None] = {"pm1": None, "pm25": None, "pm10": None}
         # The 13 data words of the newest valid frame.
         self.words = array("H", [0] * 13)
@@ -138,6 +141,7 @@ class PMS5003:
                 for k in range(13):
                     words[k] = frame[4 + 2 * k] << 8 | frame[5 + 2 * k]
                 self.frames += 1
+                self._last_ms = time.ticks_ms()
                 new += 1
             else:
                 self.acks += 1
@@ -169,27 +173,36 @@ class PMS5003:
 
     # -- measurements ----------------------------------------------------------------------
 
-    def read(self, timeout_ms=3000):
-        """The newest atmospheric-environment PM values (µg/m³), waiting for a new frame."""
-        if self.passive:
-            self.poll()
-            self._fresh = 0
+    def read(self, timeout_ms=0):
+        """The newest atmospheric-environment PM values (µg/m³) not read before, or None.
+
+        In passive mode each read also asks for the next frame. An awake sensor that sent
+        no valid frame for ``STALE_MS`` is an error: wiring, power or the SET pin.
+        """
+        self.poll()
+        if self.passive and not self._fresh:
             self._send(_CMD_READ, 0)
+            self.poll()
         start = time.ticks_ms()
         while not self._fresh:
-            if not self.poll():
-                if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
-                    raise NoDataError(
-                        "PMS5003: no valid data frame within %d ms; check the sensor's TX to the "
-                        "ESP32's RX pin, its 5 V supply and SET pin (high = awake)" % timeout_ms
+            if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
+                if self._awake and time.ticks_diff(time.ticks_ms(), self._last_ms) > self.STALE_MS:
+                    raise SensorError(
+                        "PMS5003: no valid frame for %d s; check the sensor's TX to the ESP32's "
+                        "RX pin, its 5 V supply and its SET pin (high = awake)"
+                        % (time.ticks_diff(time.ticks_ms(), self._last_ms) // 1000)
                     )
-                time.sleep_ms(_POLL_MS)
+                return None
+            time.sleep_ms(_POLL_MS)
+            self.poll()
         self._fresh = 0
         words = self.words
         values = self.values
         values["pm1"] = words[3]
         values["pm25"] = words[4]
         values["pm10"] = words[5]
+        if self.passive:
+            self._send(_CMD_READ, 0)
         return values
 
     def counts(self):
@@ -207,10 +220,14 @@ class PMS5003:
 
     def sleep(self):
         self._send(_CMD_SLEEP, 0)
+        self._awake = False
+        self._fresh = 0
 
     def wake(self):
         """Fan on; data is stable about 30 s after waking (Plantower's datasheet)."""
         self._send(_CMD_SLEEP, 1)
+        self._awake = True
+        self._last_ms = time.ticks_ms()
 
     def set_passive(self, on):
         """Passive mode: the sensor sends a frame only when asked (``read()`` asks)."""

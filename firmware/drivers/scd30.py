@@ -16,7 +16,6 @@ import time
 
 from micropython import const
 
-from drivers.bus import NoDataError
 from drivers.sensirion import SensirionDevice
 
 ADDRESS = const(0x61)
@@ -85,13 +84,12 @@ class SCD30(SensirionDevice):
         self._read_words(_READY, self._word_buf, _GAP_MS)
         return self._word(self._word_buf, 0) == 1
 
-    def read(self, timeout_ms=3000):
+    def read(self, timeout_ms=0):
+        """The newest measurement not read before, or None if the sensor has none (yet)."""
         start = time.ticks_ms()
         while not self.ready():
             if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
-                raise NoDataError(
-                    "SCD30: no new measurement within %d ms; was start() called?" % timeout_ms
-                )
+                return None
             time.sleep_ms(_POLL_MS)
         data = self._data
         self._read_words(_READ, data, _GAP_MS)

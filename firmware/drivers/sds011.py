@@ -23,7 +23,7 @@ import time
 
 from micropython import const
 
-from drivers.bus import NoDataError
+from drivers.errors import SensorError
 
 _HEAD = const(0xAA)
 _TAIL = const(0xAB)
@@ -46,6 +46,7 @@ class SDS011:
     MODEL = "SDS011"
     QUANTITIES: tuple[str, ...] = ("pm25", "pm10")
     WARMUP_MS = 30000
+    STALE_MS = 10000
 
     def __init__(self, uart, query_mode=False):
         self._uart = uart
@@ -55,6 +56,8 @@ class SDS011:
         self._pos = 0
         self._command_buf = bytearray(19)
         self._fresh = 0
+        self._awake = True  # it powers up measuring
+        self._last_ms = time.ticks_ms()
         self._reply_command = -1
         self._reply = bytearray(4)
         self.values: dict[str, float | None] = {"pm25": None, "pm10": None}
@@ -110,6 +113,7 @@ class SDS011:
                         self.pm10_tenths = frame[4] | frame[5] << 8
                         self.device_id = frame[6] << 8 | frame[7]
                         self.frames += 1
+                        self._last_ms = time.ticks_ms()
                         new += 1
                     else:
                         self._reply_command = frame[2]
@@ -135,25 +139,35 @@ class SDS011:
 
     # -- measurements ----------------------------------------------------------------------
 
-    def read(self, timeout_ms=3000):
-        """The newest measurement, waiting up to ``timeout_ms`` for one not read before."""
-        if self.query_mode:
-            self.poll()
-            self._fresh = 0
+    def read(self, timeout_ms=0):
+        """The newest measurement not read before, or None if none arrived (in ``timeout_ms``).
+
+        In query mode each read also asks for the next measurement, so that its answer is
+        there for the next read. An awake sensor that sent no valid frame for ``STALE_MS``
+        is an error: wiring, power or baud rate.
+        """
+        self.poll()
+        if self.query_mode and not self._fresh:
             self._send(_CMD_QUERY, 0, 0)
+            self.poll()
         start = time.ticks_ms()
         while not self._fresh:
-            if not self.poll():
-                if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
-                    raise NoDataError(
-                        "SDS011: no valid measurement within %d ms; check the sensor's TXD to the "
-                        "ESP32's RX pin, its 5 V supply, and that it is awake (start())" % timeout_ms
+            if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
+                if self._awake and time.ticks_diff(time.ticks_ms(), self._last_ms) > self.STALE_MS:
+                    raise SensorError(
+                        "SDS011: no valid frame for %d s; check the sensor's TXD to the ESP32's "
+                        "RX pin, its 5 V supply and the baud rate (9600)"
+                        % (time.ticks_diff(time.ticks_ms(), self._last_ms) // 1000)
                     )
-                time.sleep_ms(_POLL_MS)
+                return None
+            time.sleep_ms(_POLL_MS)
+            self.poll()
         self._fresh = 0
         values = self.values
         values["pm25"] = self.pm25_tenths / 10
         values["pm10"] = self.pm10_tenths / 10
+        if self.query_mode:
+            self._send(_CMD_QUERY, 0, 0)
         return values
 
     # -- commands --------------------------------------------------------------------------
@@ -169,10 +183,13 @@ class SDS011:
     def sleep(self):
         """Fan and laser off; ``wake()`` turns them on again."""
         self._set(_CMD_SLEEP_WORK, 0)
+        self._awake = False
         self._fresh = 0  # what arrived before is no measurement of the coming period
 
     def wake(self):
         self._set(_CMD_SLEEP_WORK, 1)
+        self._awake = True
+        self._last_ms = time.ticks_ms()
 
     def set_query_mode(self, on):
         """Query mode: the sensor measures only when asked (``read()`` asks)."""
@@ -194,7 +211,7 @@ class SDS011:
     def _set(self, command, value, timeout_ms=1000):
         self._ask(command, _SET, value, timeout_ms)
         if self._reply[1] != value:
-            raise NoDataError(
+            raise SensorError(
                 "SDS011 answered command 0x%02x with %d instead of %d" % (command, self._reply[1], value)
             )
 
@@ -205,7 +222,7 @@ class SDS011:
         start = time.ticks_ms()
         while self._reply_command != command:
             if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
-                raise NoDataError(
+                raise SensorError(
                     "SDS011 did not answer command 0x%02x within %d ms; check the ESP32's TX pin "
                     "to the sensor's RXD and the 5 V supply" % (command, timeout_ms)
                 )

@@ -8,13 +8,14 @@ example is CRC(0xBEEF) = 0x92::
     crc8(b"\\xbe\\xef") == 0x92
 
 A word whose CRC does not match is never turned into a value: the whole answer is
-rejected, counted in ``checksum_errors`` and reported as ``ChecksumError``.
+rejected, counted in ``checksum_errors`` and reported as ``SensorError``.
 """
 
 import uctypes
 from micropython import const
 
-from drivers.bus import ChecksumError, I2CDevice, sleep_ms
+from drivers.bus import I2CDevice, sleep_ms
+from drivers.errors import SensorError
 
 _POLYNOMIAL = const(0x31)
 
@@ -86,7 +87,7 @@ class SensirionDevice(I2CDevice):
         for i in range(0, len(buf) - 2, 3):
             if table[table[0xFF ^ buf[i]] ^ buf[i + 1]] != buf[i + 2]:
                 self.checksum_errors += 1
-                raise ChecksumError(
+                raise SensorError(
                     "%s: CRC mismatch in word %d of the answer to command 0x%04x; reading "
                     "rejected (noise on the bus? check cable length and pull-ups)"
                     % (self.MODEL, i // 3, command)

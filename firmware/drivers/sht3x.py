@@ -41,6 +41,9 @@ class SHT3x(SensirionDevice):
         self._command(_SOFT_RESET, 2)
         return self.status()
 
+    def stop(self):
+        """Nothing to stop: the sensor idles between single measurements."""
+
     def status(self):
         self._read_words(_STATUS, self._status_buf)
         return self._word(self._status_buf, 0)

@@ -45,6 +45,9 @@ class SHT4x(SensirionDevice):
         self._command1(_SOFT_RESET, 1)
         return self.serial()
 
+    def stop(self):
+        """Nothing to stop: the sensor idles between single measurements."""
+
     def serial(self):
         self._command1(_SERIAL, 1)
         data = self._data

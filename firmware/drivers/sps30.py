@@ -17,7 +17,8 @@ from array import array
 
 from micropython import const
 
-from drivers.bus import BusError, NoDataError, sleep_ms
+from drivers.bus import sleep_ms
+from drivers.errors import SensorError
 from drivers.sensirion import SensirionDevice, crc_word
 
 ADDRESS = const(0x69)
@@ -62,14 +63,12 @@ class SPS30(SensirionDevice):
         self._read_words(_READY, self._ready_buf)
         return self._word(self._ready_buf, 0) & 1 == 1
 
-    def read(self, timeout_ms=1500):
-        """The newest measurement, waiting up to ``timeout_ms`` for the data-ready flag."""
+    def read(self, timeout_ms=0):
+        """The newest measurement not read before, or None if the sensor has none (yet)."""
         start = time.ticks_ms()
         while not self.ready():
             if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
-                raise NoDataError(
-                    "SPS30: no new measurement within %d ms; was start() called?" % timeout_ms
-                )
+                return None
             time.sleep_ms(_POLL_MS)
         data = self._data
         self._read_words(_READ, data)
@@ -113,7 +112,7 @@ class SPS30(SensirionDevice):
         """Wake from sleep: the first command only pulses SDA and is not acknowledged."""
         try:
             self._command(_WAKE)
-        except BusError:
+        except SensorError:
             self.bus_errors -= 1
         self._command(_WAKE, 5)
 

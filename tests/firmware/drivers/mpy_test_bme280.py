@@ -3,7 +3,7 @@
 # the calibration layout, BMP280 recognition and bus faults.
 import fake_i2c
 from drivers.bme280 import BME280
-from drivers.bus import BusError, NoDataError, SensorError
+from drivers.errors import SensorError
 from fake_bme280 import BMP280_ID, DATASHEET_CALIBRATION, FakeBME280
 from machine import I2C
 
@@ -159,11 +159,11 @@ def test_nack_at_start_then_the_next_read_recovers():
     fake = FakeBME280()
     i2c, sensor = sensor_with(fake)
     i2c.fail(0x76, fake_i2c.ENODEV)
-    msg = raises(BusError, sensor.read)
+    msg = raises(SensorError, sensor.read)
     assert "BME280 at I2C 0x76" in msg and "NACK" in msg, msg
     assert abs(sensor.read()["temperature"] - 25.08) < 0.005
     i2c.fail(0x76, fake_i2c.ETIMEDOUT)
-    raises(BusError, sensor.read)
+    raises(SensorError, sensor.read)
     assert sensor.bus_errors == 2
     assert abs(sensor.read()["pressure"] - 1006.53) < 0.005
 
@@ -172,4 +172,4 @@ def test_measurement_not_done_is_an_error():
     device = RegisterMap()
     device.regs[0xFA:0xFD] = b"\x80\x00\x00"  # the reset value: temperature skipped
     _, sensor = sensor_with(device)
-    assert "no measurement" in raises(NoDataError, sensor.read)
+    assert "no measurement" in raises(SensorError, sensor.read)

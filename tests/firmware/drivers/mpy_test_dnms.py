@@ -1,8 +1,8 @@
 # MicroPython tests of the DNMS driver: airRohr's command sequence, a literal answer with
 # CRCs, the version check, the correction offset and recovery after errors.
 import fake_i2c
-from drivers.bus import BusError, ChecksumError, SensorError
 from drivers.dnms import DNMS
+from drivers.errors import SensorError
 from fake_sensirion import FakeDNMS
 from machine import I2C
 
@@ -77,9 +77,9 @@ def test_error_resets_the_module_and_next_read_works():
     i2c, sensor = sensor_with(fake)
     sensor.start()
     fake.corrupt_next = 3
-    raises(ChecksumError, sensor.read)
+    raises(SensorError, sensor.read)
     assert fake.resets == 1
     i2c.fail(0x55, fake_i2c.ENODEV)
-    raises(BusError, sensor.read)
+    raises(SensorError, sensor.read)
     assert fake.resets == 2
     assert abs(sensor.read()["noise_laeq"] - 48.3) < 1e-5

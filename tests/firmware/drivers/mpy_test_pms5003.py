@@ -1,8 +1,9 @@
 # MicroPython tests of the PMS5003/PMS7003 driver (run by tests/firmware/conftest.py),
 # against a real capture, the command frames Plantower documents and the fake sensor.
 import gc
+import time
 
-from drivers.bus import NoDataError
+from drivers.errors import SensorError
 from drivers.pms5003 import PMS5003
 from fake_pm_uart import FakePMS5003, pms_frame
 from machine import UART
@@ -86,7 +87,9 @@ def test_commands_are_the_documented_bytes():
     sensor.sleep()
     sensor.wake()
     sensor.set_passive(False)
-    assert bytes(uart.written) == PASSIVE + READ + SLEEP + WAKE + ACTIVE, uart.written
+    # the passive read asks for its frame and for the next read's
+    expected = PASSIVE + READ + READ + SLEEP + WAKE + ACTIVE
+    assert bytes(uart.written) == expected, uart.written
 
 
 def test_stream_that_starts_mid_frame():
@@ -114,7 +117,7 @@ def test_bad_checksum_is_rejected_and_counted():
     uart.feed(bad)
     assert sensor.poll() == 0
     assert sensor.checksum_errors == 1
-    raises(NoDataError, sensor.read, timeout_ms=0)
+    assert sensor.read() is None
     uart.feed(frame(9))
     assert sensor.read(timeout_ms=0)["pm25"] == 5
 
@@ -164,7 +167,7 @@ def test_passive_mode_asks_for_each_frame():
     assert fake.passive and fake.awake
     sent = fake.frames_sent
     assert sensor.read() == {"pm1": 4, "pm25": 11, "pm10": 17}
-    assert fake.frames_sent == sent + 1
+    assert fake.frames_sent == sent + 2  # this read's frame, and the next one asked for
     assert sensor.acks == 1  # the mode change
 
 
@@ -176,11 +179,20 @@ def test_sleep_stops_frames():
     sensor.read()
     sensor.stop()
     sensor.poll()
-    msg = raises(NoDataError, sensor.read, timeout_ms=30)
-    assert "PMS5003" in msg and "SET pin" in msg, msg
+    assert sensor.read(timeout_ms=30) is None
     assert sensor.last_ack == 0xE4
+    sensor.STALE_MS = 0
+    assert sensor.read() is None  # asleep: silence is expected
     sensor.start()
-    assert sensor.read()["pm10"] == 9
+    assert sensor.read(timeout_ms=200)["pm10"] == 9
+
+
+def test_silent_sensor_is_an_error_that_names_the_pins():
+    _, sensor = quiet()
+    sensor.STALE_MS = 20
+    time.sleep_ms(30)
+    msg = raises(SensorError, sensor.read)
+    assert "PMS5003" in msg and "SET pin" in msg, msg
 
 
 def test_steady_state_read_allocates_nothing():

@@ -1,8 +1,9 @@
 # MicroPython tests of the SDS011 driver (run by tests/firmware/conftest.py), against a real
 # capture, the examples of Nova's control protocol V1.3 and the fake sensor in firmware/sim.
 import gc
+import time
 
-from drivers.bus import NoDataError
+from drivers.errors import SensorError
 from drivers.sds011 import SDS011
 from fake_pm_uart import FakeSDS011, sds011_frame
 from machine import UART
@@ -103,8 +104,7 @@ def test_bad_checksum_is_rejected_and_counted():
     uart.feed(bad)
     assert sensor.poll() == 0
     assert sensor.checksum_errors == 1
-    msg = raises(NoDataError, sensor.read, timeout_ms=0)
-    assert "SDS011" in msg and "RX" in msg, msg
+    assert sensor.read() is None  # nothing valid yet
     uart.feed(CAPTURE, 10, 20)
     assert sensor.read(timeout_ms=0)["pm25"] == 0.9
 
@@ -161,10 +161,15 @@ def test_query_mode_asks_for_each_measurement():
     sensor = SDS011(uart, query_mode=True)
     sensor.start()
     assert fake.query_mode
+    assert sensor.read() == {"pm25": 3.1, "pm10": 4.2}
+    # each read asks for the next measurement, to be there for the next read
+    assert fake.commands[-1] == (4, 0, 0)
     sent = fake.frames_sent
     assert sensor.read() == {"pm25": 3.1, "pm10": 4.2}
-    assert fake.frames_sent == sent + 1
-    assert fake.commands[-1] == (4, 0, 0)
+    assert fake.frames_sent == sent + 1  # one query, one answer per read
+    fake.set(pm25=5.5, pm10=6.6)
+    assert sensor.read() == {"pm25": 3.1, "pm10": 4.2}  # asked before the change
+    assert sensor.read() == {"pm25": 5.5, "pm10": 6.6}
 
 
 def test_sleep_stops_measurements():
@@ -176,7 +181,7 @@ def test_sleep_stops_measurements():
     sensor.stop()
     assert not fake.awake
     uart.clear()
-    raises(NoDataError, sensor.read, timeout_ms=30)
+    assert sensor.read(timeout_ms=30) is None
     sensor.start()
     assert sensor.read()["pm10"] == 12.1
 
@@ -194,8 +199,19 @@ def test_working_period_and_firmware_version():
 
 def test_unanswered_command_names_the_wire_to_check():
     _, sensor = quiet()
-    msg = raises(NoDataError, sensor._set, 6, 0, 20)
+    msg = raises(SensorError, sensor._set, 6, 0, 20)
     assert "did not answer" in msg and "TX" in msg, msg
+
+
+def test_silent_sensor_is_an_error_that_names_the_wires():
+    uart, sensor = quiet()
+    assert sensor.read() is None  # just started: no frame yet is no error
+    sensor.STALE_MS = 20
+    time.sleep_ms(30)
+    msg = raises(SensorError, sensor.read)
+    assert "no valid frame" in msg and "RX pin" in msg and "9600" in msg, msg
+    uart.feed(CAPTURE, 0, 10)
+    assert sensor.read() == {"pm25": 0.6, "pm10": 0.6}
 
 
 def test_steady_state_parsing_allocates_nothing():

@@ -1,7 +1,7 @@
 # MicroPython tests of the SHT3x driver: the datasheet's conversion at its end points and a
 # literal frame, the fake sensor, CRC rejection and bus faults.
 import fake_i2c
-from drivers.bus import BusError, ChecksumError
+from drivers.errors import SensorError
 from drivers.sht3x import SHT3x
 from fake_sensirion import FakeSHT3x
 from machine import I2C
@@ -65,7 +65,7 @@ def test_bad_crc_and_recovery():
     fake = FakeSHT3x()
     _, sensor = sensor_with(fake)
     fake.corrupt_next = 1
-    assert "SHT3x" in raises(ChecksumError, sensor.read)
+    assert "SHT3x" in raises(SensorError, sensor.read)
     assert sensor.values == {"temperature": None, "humidity": None}
     assert abs(sensor.read()["humidity"] - 48.2) < 0.002
 
@@ -74,6 +74,6 @@ def test_timeout_then_recovery():
     fake = FakeSHT3x()
     i2c, sensor = sensor_with(fake)
     i2c.fail(0x44, fake_i2c.ETIMEDOUT)
-    assert "pull-ups" in raises(BusError, sensor.read)
+    assert "pull-ups" in raises(SensorError, sensor.read)
     assert sensor.bus_errors == 1
     sensor.read()
