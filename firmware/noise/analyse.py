@@ -17,6 +17,7 @@ steps) and at the end of the file.
 import json
 import sys
 
+import fake_audio
 import fake_i2s
 from drivers.errors import SensorError
 from noise.meter import NoiseMeter
@@ -34,7 +35,7 @@ def main(argv):
     path, sensitivity, offset, chunk, eq = argv[1], float(argv[2]), float(argv[3]), argv[4], argv[5]
     chunk = float(chunk)
     try:
-        source = fake_i2s.WavSource(path)
+        source = fake_audio.WavSource(path)
     except (OSError, ValueError) as exc:
         _emit("error", error="%s: %s" % (path, exc))
         return 2

@@ -3,6 +3,7 @@
 import gc
 import math
 
+import fake_audio
 import fake_i2s
 from drivers.errors import SensorError
 from machine import I2S, Pin
@@ -80,14 +81,14 @@ def measure(signal, rate=16000, **options):
 
 def warm(rate, level_dbfs=-40.0, freq=1000):
     # the meter skips its first WARMUP_MS; play the same sound through it
-    return fake_i2s.Signal(rate).tone(NoiseMeter.WARMUP_MS / 1000, freq, level_dbfs)
+    return fake_audio.Signal(rate).tone(NoiseMeter.WARMUP_MS / 1000, freq, level_dbfs)
 
 
 def response(rate, freq, dbfs=-30.0):
     nyquist = freq * 2 == rate
     # at Nyquist a sine sampled at its peaks is +-peak: its RMS equals its peak
     phase = 0.25 if nyquist else 0.0
-    signal = fake_i2s.Signal(rate).tone(2.0, freq, dbfs, phase)
+    signal = fake_audio.Signal(rate).tone(2.0, freq, dbfs, phase)
     _, values = measure(signal, rate)
     level_in = sine_spl(dbfs) + (3.0103 if nyquist else 0.0)
     return values["noise_laeq"] - level_in
@@ -129,7 +130,7 @@ def test_1khz_tone_reads_its_spl_for_the_configured_sensitivity():
     for sensitivity, dbfs in ((-26.0, -26.0), (-26.0, -60.0), (-38.0, -38.0), (-29.0, -10.0)):
         for rate in (16000, 48000):
             _, values = measure(
-                fake_i2s.Signal(rate).tone(2.0, 1000, dbfs), rate, sensitivity_dbfs=sensitivity
+                fake_audio.Signal(rate).tone(2.0, 1000, dbfs), rate, sensitivity_dbfs=sensitivity
             )
             expected = sine_spl(dbfs, sensitivity)
             assert abs(values["noise_laeq"] - expected) <= 0.5, (sensitivity, dbfs, values)
@@ -137,13 +138,13 @@ def test_1khz_tone_reads_its_spl_for_the_configured_sensitivity():
 
 
 def test_calibration_offset_is_added():
-    _, values = measure(fake_i2s.Signal(16000).tone(2.0, 1000, -26.0), offset_db=1.7)
+    _, values = measure(fake_audio.Signal(16000).tone(2.0, 1000, -26.0), offset_db=1.7)
     assert abs(values["noise_laeq"] - 95.7) < 0.05, values
 
 
 def test_dc_offset_is_removed():
-    _, plain = measure(fake_i2s.Signal(16000).tone(2.0, 250, -30.0))
-    _, shifted = measure(fake_i2s.Signal(16000).tone(2.0, 250, -30.0, dc=0.3))
+    _, plain = measure(fake_audio.Signal(16000).tone(2.0, 250, -30.0))
+    _, shifted = measure(fake_audio.Signal(16000).tone(2.0, 250, -30.0, dc=0.3))
     assert abs(plain["noise_laeq"] - shifted["noise_laeq"]) < 0.01, (plain, shifted)
 
 
@@ -188,13 +189,13 @@ def test_la10_and_la90_of_a_level_distribution():
 
 
 def test_clipping_is_flagged_for_the_interval():
-    meter, _ = measure(fake_i2s.Signal(16000).tone(2.0, 1000, -0.5))
+    meter, _ = measure(fake_audio.Signal(16000).tone(2.0, 1000, -0.5))
     assert meter.clipped is False
-    meter, values = measure(fake_i2s.Signal(16000).tone(2.0, 1000, 3.0))
+    meter, values = measure(fake_audio.Signal(16000).tone(2.0, 1000, 3.0))
     assert meter.clipped is True and meter.clipped_samples > 100, meter.clipped_samples
     assert values["noise_laeq"] < sine_spl(3.0)  # the clipped sine reads low
     # the flag belongs to one interval: the next read() starts clean
-    fake_i2s.attach(0, fake_i2s.Signal(16000).tone(1.0, 1000, -40.0))
+    fake_i2s.attach(0, fake_audio.Signal(16000).tone(1.0, 1000, -40.0))
     while meter.poll():
         pass
     meter.read()
@@ -202,22 +203,22 @@ def test_clipping_is_flagged_for_the_interval():
 
 
 def test_a_16_bit_full_scale_sample_counts_as_clipped():
-    words = fake_i2s.Signal(16000).tone(2.0, 1000, 0.0)
+    words = fake_audio.Signal(16000).tone(2.0, 1000, 0.0)
     meter, _ = measure(words)
     assert meter.clipped is True
 
 
 def test_microphone_equaliser_undoes_a_60_hz_roll_off():
     for f in (31.5, 63.0, 125.0, 250.0):
-        _, flat = measure(fake_i2s.Signal(16000).tone(2.0, f, -30.0))
-        _, eq = measure(fake_i2s.Signal(16000).tone(2.0, f, -30.0), eq="INMP441")
+        _, flat = measure(fake_audio.Signal(16000).tone(2.0, f, -30.0))
+        _, eq = measure(fake_audio.Signal(16000).tone(2.0, f, -30.0), eq="INMP441")
         # a first-order high-pass at 60 Hz, normalised at 1 kHz where sensitivity is given
         boost = 10 * math.log10((1 + (60 / f) ** 2) / (1 + (60 / 1000) ** 2))
         assert abs(eq["noise_laeq"] - flat["noise_laeq"] - boost) <= 0.1, (f, flat, eq)
 
 
 def test_nonblocking_poll_uses_the_irq_and_matches_blocking_reads():
-    signal = fake_i2s.Signal(16000).tone(2.0, 500, -30.0)
+    signal = fake_audio.Signal(16000).tone(2.0, 500, -30.0)
     fake_i2s.attach(0, signal)
     mic = open_i2s(I2S, Pin, 32, 25, 33)
     meter = NoiseMeter(mic, nonblocking=True)
@@ -233,25 +234,25 @@ def test_nonblocking_poll_uses_the_irq_and_matches_blocking_reads():
     assert blocks == 2.0 * 16000 // 256, blocks
     assert meter.poll() == 0  # the sound ended: no block, no wait
     values = meter.read()
-    _, blocking = measure(fake_i2s.Signal(16000).tone(2.0, 500, -30.0))
+    _, blocking = measure(fake_audio.Signal(16000).tone(2.0, 500, -30.0))
     assert abs(values["noise_laeq"] - blocking["noise_laeq"]) < 0.02, (values, blocking)
     meter.stop()
     assert meter.poll() == 0
 
 
 def test_read_returns_none_until_warm_and_then_counts_seconds():
-    fake_i2s.attach(0, fake_i2s.Signal(16000).tone(0.9, 1000, -30.0))
+    fake_i2s.attach(0, fake_audio.Signal(16000).tone(0.9, 1000, -30.0))
     meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33), nonblocking=False)
     meter.start()
     while meter.poll():
         pass
     assert meter.read() is None  # 0.9 s is all warm-up
-    _, values = measure(fake_i2s.Signal(16000).tone(2.5, 1000, -30.0))
+    _, values = measure(fake_audio.Signal(16000).tone(2.5, 1000, -30.0))
     assert values is not None
 
 
 def test_silent_bus_raises_sensor_error_with_wiring_hint():
-    fake_i2s.attach(0, fake_i2s.Signal(16000).silence(2.0))
+    fake_i2s.attach(0, fake_audio.Signal(16000).silence(2.0))
     meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33), nonblocking=False)
     meter.start()
     while meter.poll():
@@ -294,7 +295,7 @@ def test_sensor_contract():
 
 def test_steady_state_allocates_nothing():
     for rate in (16000, 48000):
-        fake_i2s.attach(0, fake_i2s.Signal(rate).noise(None, -30.0))
+        fake_i2s.attach(0, fake_audio.Signal(rate).noise(None, -30.0))
         meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33, rate=rate), rate=rate, nonblocking=False)
         meter.start()
         for _ in range(20):

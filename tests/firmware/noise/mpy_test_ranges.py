@@ -1,6 +1,7 @@
 # The meter's integer arithmetic stays within 32 bits (the ESP32's viper word) on the worst
 # sound a 24-bit microphone can deliver. The unix port computes in 64 bits, so an overflow
 # would pass unnoticed there: the meter's probe mode records the largest values instead.
+import fake_audio
 import fake_i2s
 from machine import I2S, Pin
 from noise.coeffs import RATES
@@ -11,7 +12,7 @@ LIMIT = 1 << 31
 
 
 def worst_sounds(rate):
-    s = fake_i2s.Signal(rate)
+    s = fake_audio.Signal(rate)
     # full-scale square waves (sines driven 40 dB into saturation) from 1 Hz (full-scale
     # steps) to Nyquist, clipped white noise, and a full-scale tone at each section's pole
     for freq in (1, 20.6, 50, 107.7, 300, 737.9, 2000, 5000, rate / 4, rate / 2.5):
