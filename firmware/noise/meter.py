@@ -44,8 +44,9 @@ class NoiseMeter:
     sensitivity_dbfs: the microphone's output for a 94 dB SPL 1 kHz sine, peak-referenced
     (INMP441 datasheet: -26); offset_db: calibration
     correction added to every level; eq: name of a microphone whose low-frequency roll-off
-    to undo (keys of noise.coeffs.EQ) or None; nonblocking: use the I2S irq so poll() never
-    waits (the kit), else poll() reads one block and waits for it (analysing recordings).
+    to undo (keys of noise.coeffs.EQ) or None; block: samples per I2S read (default 20 ms of
+    audio, the kit loop's longest sleep); nonblocking: use the I2S irq so poll() never waits
+    (the kit), else poll() reads one block and waits for it (analysing recordings).
     """
 
     MODEL = "INMP441"
@@ -55,7 +56,7 @@ class NoiseMeter:
 
     def __init__(
         self, i2s, sensitivity_dbfs=-26.0, rate=16000, offset_db=0.0, eq=None,
-        model=None, block=256, nonblocking=True,
+        model=None, block=None, nonblocking=True,
     ):
         if rate not in RATES:
             raise SensorError(
@@ -86,7 +87,7 @@ class NoiseMeter:
         self._running = False
         self._ready = False
         self._on_block = self._block_done  # bound once: the irq must not allocate
-        self._buf = array.array("i", bytes(4 * block))
+        self._buf = array.array("i", bytes(4 * (block or rate // 50)))
         self._mv = memoryview(self._buf)
         self._st = dsp.new_state()
         self._co = dsp.new_coefficients(kz, kp, fir, beta)
@@ -130,13 +131,16 @@ class NoiseMeter:
         if not self._running:
             return 0
         if self._nonblocking:
-            if not self._ready:
-                return 0
-            self._ready = False
+            # Every block that has arrived, up to four: a loop that sleeps a little longer
+            # than a block lasts catches up instead of losing audio when the DMA fills.
             n = len(self._buf)
-            dsp.process(self._buf, n, self._st, self._co)
-            self._i2s.readinto(self._mv)
-            return n
+            done = 0
+            while self._ready and done < 4 * n:
+                self._ready = False
+                dsp.process(self._buf, n, self._st, self._co)
+                done += n
+                self._i2s.readinto(self._mv)
+            return done
         view = self._mv[:limit] if 0 < limit < len(self._buf) else self._mv
         got = self._i2s.readinto(view) >> 2
         if got <= 0:
