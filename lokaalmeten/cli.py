@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import re
 import signal
 import sys
 import threading
+from pathlib import Path
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
@@ -168,8 +170,12 @@ def simulate(
         int, typer.Option(min=0, help="Measurement cycles per kit, then stop (0: until Ctrl-C).")
     ] = 0,
     heap: Annotated[
-        str, typer.Option(help="MicroPython heap per kit, e.g. 64k as on an ESP32.")
-    ] = "64k",
+        str,
+        typer.Option(
+            help="MicroPython heap per kit (-X heapsize). An ESP32's grows to about 110 KB; "
+            "the default adds room for the fake hardware (docs/kit.md)."
+        ),
+    ] = "160k",
     fast: Annotated[
         bool,
         typer.Option(

@@ -93,11 +93,17 @@ def api_readings(base: str, node: str, start: int, end: int) -> list[dict[str, A
 
 
 def test_api_returns_exactly_what_the_kits_published(
-    mosquitto: Mosquitto, pipeline: str, micropython: str
+    mosquitto: Mosquitto, pipeline: str, micropython: str, tmp_path: Path
 ) -> None:
     events: list[dict[str, Any]] = []
     plan = KitPlan(
-        kits=2, host="127.0.0.1", port=mosquitto.port, interval=1.0, cycles=3, prefix="e2e"
+        kits=2,
+        host="127.0.0.1",
+        port=mosquitto.port,
+        interval=1.0,
+        cycles=3,
+        prefix="e2e",
+        folder=tmp_path / "kits",
     )
     results = run_kits(plan, events.append)
     assert [(r.published, r.exit_code) for r in results] == [(3, 0), (3, 0)], results

@@ -113,6 +113,20 @@ def test_long_recordings_show_progress(micropython: str, tmp_path: Path) -> None
     assert "analysed 10 of 75 s" in out.stderr and "analysed 70 of 75 s" in out.stderr
 
 
+def test_extensible_24_bit_wav_is_read(micropython: str, tmp_path: Path) -> None:
+    # WAVE_FORMAT_EXTENSIBLE, as 24-bit recorders write it: the sub-format GUID says PCM
+    samples = tone(48000, 2.5, 1000, -36.0)
+    data = b"".join(round(v * 8388607).to_bytes(3, "little", signed=True) for v in samples)
+    pcm_guid = bytes.fromhex("0100000000001000800000aa00389b71")
+    fmt = struct.pack("<HHIIHHHHI", 0xFFFE, 1, 48000, 48000 * 3, 3, 24, 22, 24, 4) + pcm_guid
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "recorder.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert read_wav_header(path).bits == 24
+    assert analyse(path, sensitivity=-26.0).total.laeq == pytest.approx(84.0, abs=0.05)
+
+
 def float_wav(path: Path) -> Path:
     data = struct.pack("<4f", 0.0, 0.5, 0.0, -0.5) * 8000
     fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)
