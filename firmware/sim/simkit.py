@@ -1,81 +1,246 @@
-"""One simulated kit under the unix port: simulated sensors, the firmware's record and MQTT.
+"""One simulated kit under the unix port: the kit runtime itself, with simulated hardware.
 
-    micropython simkit.py node=sim-1 host=127.0.0.1 port=1883 interval=5 cycles=10 seed=1
+    micropython simkit.py node=sim-1 folder=var/sim/sim-1 host=127.0.0.1 port=1883 \
+        interval=5 cycles=10 seed=1 fast=0 sensors=sim
 
-Prints one JSON line per event on stdout, for ``lokaalmeten simulate`` to read. A record
-that could not be published is kept and sent again after reconnecting.
+The folder is the kit's flash: ``config.json``, the outbox and the boot counters live there
+and survive a restart of the kit. Each start writes the simulation's settings (node,
+gateway, interval, sensors) into ``config.json``; the rest of the file is kept. The kit's
+Wi-Fi network ``sim-wifi`` exists (fake ``network``), NTP answers unless ``ntp=fail``.
+
+Options: ``fast=1`` runs on a simulated clock that advances one interval per cycle and
+starts ``cycles`` intervals in the past, so records get distinct, past timestamps;
+``sensors=sim`` uses random-walk sensors, ``sensors=drivers`` every real driver against
+simulated devices on the fake buses (firmware/sim/devices_bus.py), ``sensors=file`` keeps
+the table in ``config.json`` (with simulated devices for it);
+``wifi=none`` leaves Wi-Fi unconfigured (the kit opens its portal on ``portal_port``);
+``trace=1`` prints the free heap after every cycle; ``pause_at=N`` stops inside the outbox
+write of record N (tests kill the process there).
+
+Prints one JSON line per event on stdout for ``lokaalmeten simulate`` to read; the last is
+``done`` with the counts and the lowest and highest free heap seen. A crash is reported and
+the kit restarts, as ``main.py`` resets an ESP32.
 """
 
+import gc
 import json
+import os
+import random
 import sys
-import time
 
-from kit import clock, record, topics
-from kit.mqtt import MQTTClient, MQTTError
-from sim.sensors import SimulatedAirKit
+import network
+import ntptime
 
-FIRMWARE_VERSION = "0.1.0-sim"
+from kit import clock, runtime
+from kit.timebase import FastTime, RealTime
+from sim import sensors as simulated
+
+SIM_SSID = "sim-wifi"
+SIM_PASSWORD = "simulated"
+MAX_REBOOTS = 20
 
 
 def _options(argv):
-    options = {"host": "127.0.0.1", "port": "1883", "interval": "5", "cycles": "0", "seed": "1"}
+    options = {
+        "host": "127.0.0.1",
+        "port": "1883",
+        "interval": "5",
+        "cycles": "0",
+        "seed": "1",
+        "fast": "0",
+        "sensors": "sim",
+        "wifi": "sim",
+        "ntp": "ok",
+        "trace": "0",
+        "portal_port": "0",
+    }
     for arg in argv:
         key, _, value = arg.partition("=")
         options[key] = value
     if "node" not in options:
         raise SystemExit("simkit: node=NAME is required")
+    options.setdefault("folder", "var/sim/" + options["node"])
     return options
 
 
-def _emit(event, **fields):
-    fields["event"] = event
-    print(json.dumps(fields))
+def _makedirs(path):
+    built = ""
+    for part in path.split("/"):
+        built = built + "/" + part if built or path.startswith("/") else part
+        if part:
+            try:
+                os.mkdir(built)
+            except OSError:
+                pass
 
 
-def _connect(client, node):
-    delay = 0.5
-    while True:
-        try:
-            client.connect()
-            client.publish(topics.status(node), record.status("online", FIRMWARE_VERSION), True, 1)
-            return
-        except MQTTError as exc:
-            _emit("broker_unreachable", node=node, error=str(exc), retry_in=delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 10)
+def _days(year, month, day):
+    """Days from 1970-01-01 to a civil date (proleptic Gregorian)."""
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def unix_of(iso):
+    if iso is None:
+        return None
+    days = _days(int(iso[0:4]), int(iso[5:7]), int(iso[8:10]))
+    return days * 86400 + int(iso[11:13]) * 3600 + int(iso[14:16]) * 60 + int(iso[17:19])
+
+
+# Every driver once, on the suggested pins (hardware/wiring/README.md); the first sensor in
+# the table that delivers a quantity owns it in the record.
+DRIVER_TABLE = [
+    {"type": "sds011", "uart": 2, "rx": 16, "tx": 17},
+    {"type": "pms5003", "uart": 1, "rx": 18, "tx": 19},
+    {"type": "sps30", "i2c": 0},
+    {"type": "bme280", "i2c": 0, "address": 0x76},
+    {"type": "sht3x", "i2c": 0, "address": 0x44},
+    {"type": "sht4x", "i2c": 0, "address": 0x45},
+    {"type": "scd30", "i2c": 0},
+    {"type": "scd4x", "i2c": 0},
+    {"type": "dnms", "i2c": 0},
+    {"type": "noise", "i2s": 0},
+]
+
+
+def _write_config(options):
+    from kit import config
+
+    current, problem = config.load()
+    if problem:
+        current = config.defaults()
+    current["node"] = options["node"]
+    current["gateway_host"] = options["host"]
+    current["gateway_port"] = int(options["port"])
+    interval = float(options["interval"])
+    current["interval_s"] = interval
+    current["sample_s"] = min(5, interval)
+    if options["wifi"] == "sim":
+        current["wifi_ssid"] = SIM_SSID
+        current["wifi_password"] = SIM_PASSWORD
+    elif options["wifi"] == "none":
+        current["wifi_ssid"] = ""
+        current["wifi_password"] = ""
+    if int(options["portal_port"]):
+        current["portal_port"] = int(options["portal_port"])
+    if options["sensors"] == "sim":
+        current["sensors"] = [{"type": "sim-pm"}, {"type": "sim-climate"}]
+    elif options["sensors"] == "drivers":
+        current["sensors"] = DRIVER_TABLE
+    config.save(current)
+    runtime.forget("kit.config")
+    return current["sensors"]
+
+
+class Emitter:
+    def __init__(self, node, trace, wander=None):
+        self.node = node
+        self.trace = trace
+        self.wander = wander
+
+    def __call__(self, kind, info):
+        if kind == "published":
+            doc = json.loads(bytes(info["payload"]))
+            self.emit("published", seq=doc["seq"], time=unix_of(doc["time"]), values=doc["values"])
+        elif kind == "recorded" and self.wander:
+            self.wander()
+            self.emit(kind, **info)
+        elif kind == "heap":
+            if self.trace:
+                self.emit("heap", free=info["free"])
+        else:
+            self.emit(kind, **(info or {}))
+
+    def emit(self, event, **fields):
+        fields["event"] = event
+        fields["node"] = self.node
+        print(json.dumps(fields))
 
 
 def main():
     options = _options(sys.argv[1:])
     node = options["node"]
+    _makedirs(options["folder"])
+    os.chdir(options["folder"])
+    random.seed(int(options["seed"]))
+    simulated.register()
+    table = _write_config(options)
+    wander = None
+    if options["sensors"] == "sim":
+        make_bus = _no_bus
+    else:
+        from sim import devices_bus
+
+        devices_bus.prepare(table)
+        make_bus = None  # machine_bus: the kit opens its buses as on the ESP32
+        wander = devices_bus.wander
+    network.NETWORKS[SIM_SSID] = SIM_PASSWORD
+    if options["ntp"] == "fail":
+        ntptime.FAIL = "no answer from the NTP server (simulated)"
     interval = float(options["interval"])
     cycles = int(options["cycles"])
-    sensors = SimulatedAirKit(int(options["seed"]))
-    client = MQTTClient(node, options["host"], int(options["port"]), keepalive=60)
-    client.set_last_will(topics.status(node), record.status("offline"), retain=True, qos=1)
-    _connect(client, node)
-    seq = 0
-    next_at = time.time()
-    while cycles == 0 or seq < cycles:
-        seq += 1
-        values = sensors.read()
-        when = clock.unix_time() if clock.synced() else None
-        payload = record.build(node, seq, when, values, sensors.sensors, FIRMWARE_VERSION, -60)
-        while True:
-            try:
-                client.publish(topics.readings(node), payload, qos=1)
-                break
-            except MQTTError as exc:
-                _emit("publish_failed", node=node, seq=seq, error=str(exc))
-                _connect(client, node)
-        _emit("published", node=node, seq=seq, time=when, values=json.loads(payload)["values"])
-        next_at += interval
-        pause = next_at - time.time()
-        if pause > 0 and (cycles == 0 or seq < cycles):
-            time.sleep(pause)
-    client.publish(topics.status(node), record.status("offline", FIRMWARE_VERSION), True, 1)
-    client.disconnect()
-    _emit("done", node=node, published=seq)
+    if options["fast"] == "1":
+        # Start in the past so that the last record of a finite run is stamped about now.
+        span = int((cycles or 86400 / interval) * interval) + 1
+        timebase = FastTime(clock.unix_time() - span)
+    else:
+        timebase = RealTime()
+    emit = Emitter(node, options["trace"] == "1", wander)
+    pause_at = int(options.get("pause_at", "0"))
+    reboots = 0
+    published = 0
+    records = 0
+    low = 1 << 30
+    high = 0
+    while True:
+        kit = None
+        try:
+            kit = runtime.Kit(timebase, make_bus, emit)
+            if pause_at:
+                _pause_at(kit, pause_at, emit)
+            # A restarted kit goes on with the intervals still to do.
+            reason = kit.run(cycles - records if cycles else 0)
+        except Exception as exc:  # noqa: BLE001 - what main.py does on the ESP32
+            runtime.record_crash(exc)
+            emit.emit("crash", error="%s: %s" % (type(exc).__name__, exc))
+            reason = "crash"
+            if kit is not None:
+                kit.link.close()
+        if kit is not None:
+            published += kit.published
+            records += kit.records
+            low = min(low, kit.mem_min)
+            high = max(high, kit.mem_max)
+        if reason == "done":
+            break
+        reboots += 1
+        if reboots > MAX_REBOOTS:
+            emit.emit("gave_up", reboots=reboots)
+            sys.exit(3)
+        kit = None
+        gc.collect()
+    emit.emit("done", published=published, records=records, min_free=low, max_free=high,
+              reboots=reboots)
+
+
+def _no_bus(kind, spec):
+    return None
+
+
+def _pause_at(kit, seq, emit):
+    """Test hook: stop for a minute inside the outbox write of record ``seq``, after its
+    payload and before its commit marker, so that a test can kill the process right there."""
+    import time
+
+    def pause():
+        if kit.seq == seq:
+            emit.emit("pausing_in_write", seq=seq)
+            time.sleep(60)
+
+    kit.outbox.pause = pause
 
 
 main()

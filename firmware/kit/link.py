@@ -1,0 +1,274 @@
+"""The kit's way out: Wi-Fi, NTP time, the MQTT session, sending the outbox, the portal.
+
+``Kit`` calls ``step(now_ms)`` every turn of its loop; nothing here waits long, so the loop
+(and the watchdog) keep turning while the network is down::
+
+    link = Link(kit)
+    link.step(kit.tb.now_ms())     # connect, sync the clock, send up to 20 records
+    link.rssi()                    # dBm, or None when not connected
+
+Wi-Fi: with no network configured, or none reached within ``wifi_timeout_s``, the kit
+opens its access point ``lokaalmeten-<id>`` with the set-up portal for ``portal_minutes``
+(for good when nothing is configured, or in safe mode), then tries the network again.
+MQTT: connect with the node id as client id, clean session off and the offline status as
+Last Will; on connect publish the retained online status with counters; then send records
+oldest first with QoS 1, removing each from the outbox only after its PUBACK. A failure
+closes the connection; the next attempt waits 1 s, doubling to 5 minutes, with jitter.
+"""
+
+import os
+
+import network
+from micropython import const
+
+from kit import record, topics
+from kit.errors import KitError
+from kit.mqtt import MQTTClient
+
+_IDLE = const(0)
+_CONNECTING = const(1)
+_PORTAL = const(2)
+_UP = const(3)
+_BACKOFF_MIN_MS = const(1000)
+_BACKOFF_MAX_MS = const(300000)
+_NTP_RETRY_MS = const(60000)
+_NTP_REFRESH_MS = const(21600000)  # resync every 6 h: the RTC drifts seconds a day
+_STATUS_MS = const(600000)
+_KEEPALIVE_S = const(60)
+_BATCH = const(20)  # records per loop turn, so the loop keeps turning while draining
+_PORTAL_POLL_MS = const(50)
+_PORTAL_BUSY_MS = const(120000)  # keep the portal while someone is using it
+
+
+def _iface(name):
+    # IF_STA/IF_AP since MicroPython 1.25; STA_IF/AP_IF before.
+    if hasattr(network.WLAN, "IF_" + name):
+        return getattr(network.WLAN, "IF_" + name)
+    return getattr(network, name + "_IF")
+
+
+class Link:
+    def __init__(self, kit):
+        self.kit = kit
+        self.conf = kit.conf
+        self.sta = network.WLAN(_iface("STA"))
+        self.state = _IDLE
+        self.since = 0
+        self.portal = None
+        self.portal_until = 0  # 0: open for good
+        self.client = None
+        self.mqtt_up = False
+        self.next_mqtt = 0
+        self.backoff = _BACKOFF_MIN_MS
+        self.next_ntp = 0
+        self.next_status = 0
+        self.status_dropped = -1
+        self.last_activity = 0
+        self.reconnects = 0
+        self.connects = 0
+        self.last_error = None
+        self.last_publish = None  # UTC seconds of the last PUBACK
+        self._readings_topic = topics.readings(kit.node, self.conf["topic_prefix"])
+        self._status_topic = topics.status(kit.node, self.conf["topic_prefix"])
+
+    # -- Wi-Fi and the portal ----------------------------------------------------------
+
+    def step(self, now):
+        if self.portal:
+            self.portal.step(now)
+            if self.portal_until and now > self.portal_until and not self.portal.busy(now):
+                self._close_portal()
+                self.state = _IDLE
+        conf = self.conf
+        if not conf["wifi_ssid"] or self.kit.safe_mode:
+            if not self.portal:
+                self._open_portal(now, 0)
+            if not conf["wifi_ssid"]:
+                return
+        if not self.sta.isconnected():
+            if self.mqtt_up:
+                self._lost("Wi-Fi connection lost")
+            if self.state == _UP or self.state == _IDLE:
+                try:
+                    self.sta.active(True)
+                    self.sta.connect(conf["wifi_ssid"], conf["wifi_password"])
+                except OSError as exc:
+                    self.last_error = "Wi-Fi: %s" % exc
+                self.state = _CONNECTING
+                self.since = now
+            elif self.state == _CONNECTING and now - self.since > conf["wifi_timeout_s"] * 1000:
+                self.last_error = "Wi-Fi: no connection to %r" % conf["wifi_ssid"]
+                self.kit.event("wifi_failed", {"ssid": conf["wifi_ssid"]})
+                self.state = _PORTAL
+                if not self.portal:
+                    self._open_portal(now, now + conf["portal_minutes"] * 60000)
+            return
+        if self.state != _UP:
+            self.state = _UP
+            self.kit.event("wifi_up", {"rssi": self.rssi()})
+            if self.portal and self.portal_until:
+                self._close_portal()
+        if now >= self.next_ntp:
+            self._sync_clock(now)
+        if conf["gateway_host"]:
+            self._mqtt(now)
+
+    def _open_portal(self, now, until):
+        from kit.portal import Portal
+
+        ap = network.WLAN(_iface("AP"))
+        ap.active(True)
+        ssid = "lokaalmeten-" + self.kit.node[-6:]
+        if self.conf["portal_password"]:
+            ap.config(ssid=ssid, key=self.conf["portal_password"], security=3)  # WPA2-PSK
+        else:
+            ap.config(ssid=ssid)
+        address = ap.ifconfig()[0]
+        self.ap = ap
+        self.portal = Portal(self.kit, address, self.conf["portal_port"])
+        self.portal_until = until
+        self.kit.event("portal_open", {"ssid": ssid, "address": address,
+                                       "port": self.portal.port})
+
+    def _close_portal(self):
+        from kit.runtime import forget
+
+        self.portal.close()
+        self.portal = None
+        self.ap.active(False)
+        forget("kit.portal")
+        forget("kit.config")
+        self.kit.event("portal_closed", None)
+
+    def rssi(self):
+        if not self.sta.isconnected():
+            return None
+        try:
+            return self.sta.status("rssi")
+        except (OSError, ValueError):
+            return None
+
+    def _sync_clock(self, now):
+        import ntptime
+
+        ntptime.host = self.conf["ntp_host"]
+        try:
+            ntptime.settime()
+        except (OSError, OverflowError, IndexError) as exc:
+            # Records keep "time": null until this works; never an invented time.
+            self.next_ntp = now + _NTP_RETRY_MS
+            self.last_error = "NTP: %s" % exc
+            self.kit.event("ntp_failed", {"error": str(exc)})
+            return
+        self.next_ntp = now + _NTP_REFRESH_MS
+        if not self.kit.tb.synced:
+            self.kit.tb.synced = True
+            self.kit.event("ntp_synced", {"time": self.kit.tb.unix()})
+
+    # -- MQTT --------------------------------------------------------------------------
+
+    def _mqtt(self, now):
+        kit = self.kit
+        if not self.mqtt_up:
+            if now < self.next_mqtt:
+                return
+            self._connect(now)
+            if not self.mqtt_up:
+                return
+        box = kit.outbox
+        client = self.client
+        for _ in range(_BATCH):
+            item = box.peek()
+            if item is None:
+                break
+            try:
+                client.publish(self._readings_topic, item[1], False, 1)
+            except (KitError, OSError) as exc:
+                self._lost("publish: %s" % exc)
+                kit.event("publish_failed", {"seq": item[0], "error": str(exc)})
+                return
+            box.ack()
+            kit.published += 1
+            self.last_activity = now
+            self.last_publish = kit.tb.unix()
+            kit.event("published", {"seq": item[0], "payload": item[1]})
+        try:
+            if now >= self.next_status or box.dropped != self.status_dropped:
+                self._publish_status(now)
+            elif now - self.last_activity > _KEEPALIVE_S * 500:
+                client.ping()
+                self.last_activity = now
+        except (KitError, OSError) as exc:
+            self._lost("status: %s" % exc)
+
+    def _connect(self, now):
+        kit = self.kit
+        conf = self.conf
+        if self.client is None:
+            self.client = MQTTClient(
+                kit.node,
+                conf["gateway_host"],
+                conf["gateway_port"],
+                user=conf["mqtt_user"] or kit.node,
+                password=conf["mqtt_password"] or None,
+                keepalive=_KEEPALIVE_S,
+            )
+            self.client.set_last_will(
+                self._status_topic, record.status("offline", kit.fw), retain=True, qos=1
+            )
+        try:
+            self.client.connect()
+            self.mqtt_up = True
+            self._publish_status(now)
+        except (KitError, OSError) as exc:
+            self.client.close()
+            self.mqtt_up = False
+            wait = self.backoff + (self.backoff * os.urandom(1)[0] >> 10)  # up to +25 %
+            self.next_mqtt = now + wait
+            self.backoff = min(self.backoff * 2, _BACKOFF_MAX_MS)
+            self.last_error = "MQTT: %s" % exc
+            kit.event("broker_unreachable", {"error": str(exc), "retry_in": wait / 1000})
+            return
+        self.backoff = _BACKOFF_MIN_MS
+        self.last_activity = now
+        if self.connects:
+            self.reconnects += 1
+        self.connects += 1
+        kit.event("connected", {"reconnects": self.reconnects})
+
+    def _publish_status(self, now):
+        kit = self.kit
+        payload = record.status("online", kit.fw, kit.counters(), kit.location())
+        self.client.publish(self._status_topic, payload, True, 1)
+        self.status_dropped = kit.outbox.dropped
+        self.next_status = now + _STATUS_MS
+        self.last_activity = now
+
+    def _lost(self, why):
+        self.last_error = why
+        self.mqtt_up = False
+        if self.client:
+            self.client.close()
+        self.next_mqtt = 0  # try again at once; the back-off starts if that fails
+
+    def next_due(self, now):
+        if self.portal:
+            return now + _PORTAL_POLL_MS
+        if self.state != _UP:
+            return now + 200
+        if self.mqtt_up:
+            return now if self.kit.outbox.count else now + _STATUS_MS
+        return self.next_mqtt if self.conf["gateway_host"] else now + _STATUS_MS
+
+    def close(self):
+        """Leave cleanly: the retained status says offline, as the Last Will would."""
+        if self.mqtt_up:
+            try:
+                self.client.publish(self._status_topic, record.status("offline", self.kit.fw),
+                                    True, 1)
+                self.client.disconnect()
+            except (KitError, OSError):
+                pass
+            self.mqtt_up = False
+        if self.portal:
+            self._close_portal()

@@ -1,0 +1,291 @@
+"""The kit runtime: boot, the main loop, the watchdog and the crash-loop guard.
+
+``main.py`` on the ESP32 is little more than::
+
+    from kit.runtime import Kit, record_crash
+    try:
+        Kit().run()
+    except Exception as exc:
+        record_crash(exc)
+    machine.reset()
+
+One loop does everything, so the watchdog can be fed in one place: it is fed only while the
+loop turns and records keep coming (a loop stuck anywhere, or one that stopped recording,
+lets the ESP32 reset). Each turn: sample the sensors that are due, close the interval into a
+record and append it to the outbox, keep Wi-Fi, NTP and MQTT up (``kit.link``), send what
+the outbox holds, answer the set-up portal when it is open, then sleep until the next thing
+is due. Three boots in a row that did not reach three records put the kit in safe mode: no
+sensor drivers, the portal open, the outbox still sent, the status saying why.
+"""
+
+import gc
+import os
+import sys
+
+import machine
+from micropython import const
+
+from kit import record, sensors
+from kit.errors import KitError
+from kit.link import Link
+from kit.outbox import Outbox
+from kit.sampler import Sampler
+from kit.timebase import RealTime
+
+FIRMWARE_VERSION = "0.2.0"
+BOOT_FILE = "boot.txt"
+CRASH_FILE = "crash.txt"
+_CRASHES_FOR_SAFE_MODE = const(3)
+_HEALTHY_RECORDS = const(3)
+_SAFE_MODE_MS = const(1800000)  # then try normal operation again
+_MAX_SLEEP_MS = const(1000)
+_AUDIO_SLEEP_MS = const(20)  # the I2S DMA buffer holds about 128 ms of audio
+_DRAIN_MS = const(30000)  # after the last cycle of a finite run: time to send the rest
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def forget(name):
+    """Unload a module used only at boot, so that its bytecode's heap is free again."""
+    module = sys.modules.pop(name, None)
+    package, _, short = name.rpartition(".")
+    parent = sys.modules.get(package)
+    if module is not None and parent is not None and hasattr(parent, short):
+        delattr(parent, short)
+
+
+def record_crash(exc):
+    """Keep the reason of a crash for the next boot's status (main.py calls this)."""
+    try:
+        _write_text(CRASH_FILE, "%s: %s" % (type(exc).__name__, exc))
+    except OSError:
+        pass
+    sys.print_exception(exc)
+
+
+class Kit:
+    def __init__(self, timebase=None, make_bus=None, on_event=None, fw=FIRMWARE_VERSION):
+        self.tb = timebase or RealTime()
+        self.on_event = on_event
+        self.fw = fw
+        self.restart = False
+        self.published = 0
+        self.records = 0
+        self.last_time = 0
+        self.mem_min = 1 << 30
+        self.mem_max = 0
+        self.crashes = _read_int(BOOT_FILE)
+        _write_text(BOOT_FILE, "%d\n" % (self.crashes + 1))  # cleared once healthy
+        self.safe_mode = self.crashes >= _CRASHES_FOR_SAFE_MODE
+        try:
+            with open(CRASH_FILE) as f:
+                self.last_crash = f.read()
+        except OSError:
+            self.last_crash = None
+        from kit import config
+
+        self.conf, self.config_problem = config.load()
+        forget("kit.config")  # needed again only by the portal: give its bytecode back
+        conf = self.conf
+        self.node = conf["node"] or "esp32-" + "".join("%02x" % b for b in machine.unique_id())
+        self.outbox = Outbox("outbox", conf["outbox_records"])
+        self.seq = self.outbox.last_seq
+        self.interval_ms = int(conf["interval_s"] * 1000)
+        self.stall_ms = 3 * self.interval_ms + 60000  # no record for this long: not healthy
+        self.sensor_problems = []
+        entries = []
+        if not self.safe_mode:
+            buses = {}
+            for index, spec in enumerate(conf["sensors"]):
+                try:
+                    driver, flags = sensors.open_sensor(index, spec, buses, make_bus or
+                                                        sensors.machine_bus)
+                    entries.append((spec, driver, flags))
+                except (KitError,) + sensors.SENSOR_ERRORS as exc:
+                    # One broken sensor must not stop the others; the status names it.
+                    self.sensor_problems.append(str(exc))
+        self.sampler = Sampler(
+            entries,
+            self.interval_ms,
+            int(conf["sample_s"] * 1000),
+            conf["pm_warmup_s"] * 1000,
+            conf["pm_sample_s"] * 1000,
+            conf["calibration"],
+        )
+        self.max_sleep = _MAX_SLEEP_MS
+        for _spec, driver, flags in entries:
+            if flags & sensors.INTERVAL and hasattr(driver, "poll"):
+                self.max_sleep = _AUDIO_SLEEP_MS
+        self.link = Link(self)
+        self.wdt = machine.WDT(0, conf["watchdog_s"] * 1000)
+        if self.safe_mode:
+            self.event("safe_mode", {"crashes": self.crashes, "last_crash": self.last_crash})
+        if self.config_problem:
+            self.event("config_invalid", {"error": self.config_problem})
+
+    # -- events and status -------------------------------------------------------------
+
+    def event(self, kind, info=None):
+        if self.on_event:
+            self.on_event(kind, info)
+
+    def counters(self):
+        box = self.outbox
+        return {
+            "seq": self.seq,
+            "queued": box.count,
+            "published": self.published,
+            "dropped": box.dropped,
+            "torn": box.torn,
+            "sensor_errors": self.sampler.errors,
+            "invalid_samples": self.sampler.invalid,
+            "reconnects": self.link.reconnects,
+            "crashes": self.crashes,
+            "safe_mode": self.safe_mode,
+            "heap_min": self.mem_min,
+        }
+
+    def location(self):
+        lat = self.conf["latitude"]
+        if lat is None:
+            return None
+        lon = self.conf["longitude"]
+        if not self.conf["location_exact"]:
+            # About 100 m: enough for a map, not enough to find the house.
+            lat = round(lat, 3)
+            lon = round(lon, 3)
+        return {"lat": lat, "lon": lon, "exact": self.conf["location_exact"]}
+
+    def problems(self):
+        found = list(self.sensor_problems)
+        for problem in (self.config_problem, self.sampler.last_error, self.link.last_error):
+            if problem:
+                found.append(problem)
+        if self.safe_mode:
+            found.append("safe mode after %d failed boots; last: %s" % (self.crashes,
+                                                                         self.last_crash))
+        return found
+
+    def apply_config(self, doc):
+        """Save new settings (validated; raises KitError) and restart the kit with them."""
+        from kit import config
+
+        config.save(doc)
+        _write_text(BOOT_FILE, "0\n")  # a citizen fixed the settings: leave safe mode
+        self.restart = True
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, cycles=0):
+        """Measure and send until ``cycles`` intervals passed (0: forever) or a restart.
+
+        Returns "restart" when new settings need a fresh start, "done" after ``cycles``.
+        """
+        tb = self.tb
+        now = tb.now_ms()
+        start = now
+        end = now + self.interval_ms
+        self.sampler.begin(now)
+        done = 0
+        drain_until = None
+        last_record = now
+        while True:
+            now = tb.now_ms()
+            # Fed only while records keep coming: a loop that turns without recording is
+            # as broken as one that hangs.
+            if now - last_record < self.stall_ms:
+                self._feed()
+            self.sampler.poll()
+            if drain_until is None:
+                self.sampler.step(now, end)
+                if now >= end:
+                    self._record()
+                    last_record = now
+                    done += 1
+                    end += self.interval_ms
+                    if end <= now:  # the loop was held up: skip intervals, not records
+                        end = now + self.interval_ms
+                    if cycles and done >= cycles:
+                        drain_until = self._real_ms() + _DRAIN_MS
+            self.link.step(now)
+            if self.restart:
+                return self._leave("restart")
+            if drain_until is not None and (
+                not self.outbox.count
+                or not self.conf["gateway_host"]
+                or self._real_ms() > drain_until
+            ):
+                return self._leave("done")
+            if self.safe_mode and now - start > _SAFE_MODE_MS:
+                _write_text(BOOT_FILE, "0\n")
+                return "restart"
+            due = end if drain_until is None else now + self.max_sleep
+            due = min(due, self.sampler.next_due(end), self.link.next_due(now))
+            tb.sleep_ms(max(0, min(due - now, self.max_sleep)))
+
+    def _real_ms(self):
+        import time
+
+        return time.ticks_ms()
+
+    def _leave(self, reason):
+        self.link.close()
+        _write_text(BOOT_FILE, "0\n")
+        return reason
+
+    def _feed(self):
+        wdt = self.wdt
+        # Under the unix port the fake WDT can tell whether an ESP32 would have reset.
+        if hasattr(wdt, "expired") and wdt.expired():
+            self.event("watchdog_expired", None)
+        wdt.feed()
+
+    def _record(self):
+        values, models, flags = self.sampler.finish(self.tb.now_ms())
+        self.records += 1
+        if self.records == _HEALTHY_RECORDS and not self.safe_mode:
+            _write_text(BOOT_FILE, "0\n")
+            self.crashes = 0
+        if values:
+            self.seq += 1
+            when = self.tb.unix() if self.tb.synced else None
+            if when is not None and when <= self.last_time:
+                # A late wake-up followed by a punctual one can land two records in one
+                # second, and a reading's identity is (node, quantity, whole second).
+                when = self.last_time + 1
+            if when is not None:
+                self.last_time = when
+            payload = record.build(
+                self.node, self.seq, when, values, models, self.fw, self.link.rssi(), flags
+            )
+            self.outbox.append(self.seq, payload)
+            self.event("recorded", {"seq": self.seq, "time": when})
+        else:
+            self.event("no_values", {"errors": self.sampler.errors})
+        gc.collect()
+        free = gc.mem_free()
+        if free < self.mem_min:
+            self.mem_min = free
+        if free > self.mem_max:
+            self.mem_max = free
+        self.event("heap", {"free": free})
+
+
+def remove_state():
+    """Forget outbox, boot counters and crash notes (for tests and a factory reset)."""
+    for name in (BOOT_FILE, CRASH_FILE):
+        try:
+            os.remove(name)
+        except OSError:
+            pass

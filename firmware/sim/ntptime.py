@@ -1,0 +1,14 @@
+"""A fake `ntptime` for the unix port: the host clock is already UTC, so "syncing" only checks
+whether the simulation lets NTP answer. Set ``FAIL`` to an error message to make every
+``settime()`` fail as it does on a kit without Internet (records then carry ``"time": null``).
+No packet leaves the machine: tests talk to nothing outside 127.0.0.0/8.
+"""
+
+host = "pool.ntp.org"
+timeout = 1
+FAIL = None
+
+
+def settime():
+    if FAIL:
+        raise OSError(FAIL)

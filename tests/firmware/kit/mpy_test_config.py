@@ -1,0 +1,76 @@
+# MicroPython tests of the kit configuration (firmware/kit/config.py).
+import json
+
+from kit import config
+from kit.errors import KitError
+from mpy_test_support import drop_flash, fresh_flash
+
+MPY_HEAP = "64k"
+
+
+def _refused(doc, *words):
+    try:
+        config.validate(doc)
+    except KitError as exc:
+        for word in words:
+            assert word in str(exc), (word, str(exc))
+        return
+    raise AssertionError("accepted %r" % (doc,))
+
+
+def test_missing_keys_get_the_defaults():
+    conf = config.validate({"wifi_ssid": "home"})
+    assert conf["interval_s"] == 145 and conf["gateway_port"] == 1883
+    assert conf["wifi_ssid"] == "home" and conf["sensors"] == []
+
+
+def test_errors_name_the_bad_key():
+    _refused({"intervall_s": 10}, "intervall_s", "unknown")
+    _refused({"interval_s": "often"}, "interval_s", "number")
+    _refused({"interval_s": 0}, "interval_s", "1")
+    _refused({"gateway_port": 1883.5}, "gateway_port", "whole")
+    _refused({"node": "Kit One"}, "node")
+    _refused({"wifi_password": "short"}, "wifi_password", "8")
+    _refused({"latitude": 52.1}, "latitude", "longitude")
+    _refused({"location_exact": "yes"}, "location_exact")
+    _refused({"calibration": {"pm2.5": 1}}, "calibration", "pm2.5")
+
+
+def test_sensor_table_is_checked_with_defaults_for_pins():
+    conf = config.validate({"sensors": [{"type": "sds011"}, {"type": "bme280", "address": 0x77}]})
+    assert conf["sensors"][0] == {"type": "sds011", "uart": 2, "rx": 16, "tx": 17}
+    assert conf["sensors"][1]["sda"] == 21 and conf["sensors"][1]["address"] == 0x77
+    _refused({"sensors": [{"type": "sds012"}]}, "sensors[0]", "sds012")
+    _refused({"sensors": [{"type": "sds011", "rx": 99}]}, "sensors[0].rx")
+    _refused({"sensors": [{"type": "bme280", "pin": 4}]}, "sensors[0]", "pin")
+    _refused({"sensors": [{"type": "sds011"}, {"type": "pms5003"}]}, "sensors[1]", "uart 2")
+
+
+def test_an_invalid_file_falls_back_to_defaults_with_the_reason():
+    flash = fresh_flash()
+    try:
+        assert config.load() == (config.defaults(), None)  # no file: first boot
+        with open(config.PATH, "w") as f:
+            f.write('{"wifi_ssid": "home", ')
+        conf, problem = config.load()
+        assert conf == config.defaults() and "not valid JSON" in problem
+        with open(config.PATH, "w") as f:
+            json.dump({"interval_s": -5}, f)
+        conf, problem = config.load()
+        assert conf["interval_s"] == 145 and "interval_s" in problem
+    finally:
+        drop_flash(flash)
+
+
+def test_save_refuses_bad_settings_and_keeps_the_old_file():
+    flash = fresh_flash()
+    try:
+        config.save({"wifi_ssid": "home", "interval_s": 300})
+        try:
+            config.save({"wifi_ssid": "home", "interval_s": "soon"})
+        except KitError:
+            pass
+        conf, problem = config.load()
+        assert problem is None and conf["interval_s"] == 300
+    finally:
+        drop_flash(flash)

@@ -1,0 +1,68 @@
+# No tests here: helpers shared by the kit runtime's MicroPython tests (a fresh "flash" folder
+# per test, a tiny sensor class that follows the driver contract). Named mpy_test_* so that
+# CPython tools (mypy) leave this MicroPython code alone.
+import os
+
+from drivers.errors import SensorError
+
+
+def _rmtree(path):
+    for entry in os.ilistdir(path):
+        name = path + "/" + entry[0]
+        if entry[1] == 0x4000:
+            _rmtree(name)
+        else:
+            os.remove(name)
+    os.rmdir(path)
+
+
+_home = os.getcwd()
+
+
+def fresh_flash():
+    """chdir into a new empty folder under /tmp, as the kit's flash; returns its path."""
+    os.chdir(_home)
+    path = "/tmp/lm-kit-" + "".join("%02x" % b for b in os.urandom(6))
+    os.mkdir(path)
+    os.chdir(path)
+    return path
+
+
+def drop_flash(path):
+    os.chdir(_home)
+    _rmtree(path)
+
+
+class ScriptedSensor:
+    """Answers read() from a script: a dict, None (no data yet), or an exception to raise."""
+
+    MODEL = "TEST1"
+    QUANTITIES = ("pm25", "temperature")
+    WARMUP_MS = 0
+
+    def __init__(self, bus=None, address=None, script=None):
+        self.script = list(script or [])
+        self.started = 0
+        self.stopped = 0
+        self.reads = 0
+
+    def start(self):
+        self.started += 1
+
+    def stop(self):
+        self.stopped += 1
+
+    def read(self):
+        self.reads += 1
+        item = self.script.pop(0) if self.script else {"pm25": 5.0, "temperature": 20.0}
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+class BrokenSensor(ScriptedSensor):
+    MODEL = "BROKEN"
+    QUANTITIES = ("co2",)
+
+    def read(self):
+        raise SensorError("TEST1: no answer (simulated)")
