@@ -27,7 +27,9 @@ from lokaalmeten.store import Store, StoreError, StoreRejected, StoreTooLarge
 log = logging.getLogger("lokaalmeten.gateway")
 
 _BACKOFF_FIRST = 0.5
-_BACKOFF_MAX = 30.0
+# Short enough that a store back from an outage is written to within seconds; a failed
+# write to a store that is down costs next to nothing.
+_BACKOFF_MAX = 5.0
 _IDLE_WAIT = 0.5
 
 

@@ -119,7 +119,7 @@ class GatewaySettings(BaseSettings):
         8081, ge=0, le=65535, description="Port of the HTTP ingest; 0 turns HTTP off."
     )
     batch_size: int = Field(
-        1000,
+        5000,
         ge=1,
         le=100_000,
         description="Most MQTT messages committed to the spool (and acknowledged) at once.",

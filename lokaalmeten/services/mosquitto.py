@@ -40,7 +40,7 @@ class Mosquitto(LocalServer):
             # no per-client queue limit (default 1000), and a wide in-flight window so that
             # the gateway can acknowledge in batches.
             "max_queued_messages 0",
-            "max_inflight_messages 1000",
+            "max_inflight_messages 10000",
             "log_dest stdout",
             "log_type error",
             "log_type warning",

@@ -134,7 +134,7 @@ def test_gateway_killed_repeatedly_loses_nothing(
         wait_gateway_ready(tmp_path, kill + 1)
     time.sleep(1)
     stream.stop()
-    stream.wait_all_acked(20)
+    stream.wait_all_acked(60)
     expected = stream.expected()
     assert len(expected) > 2000
     wait_until(
@@ -168,7 +168,7 @@ def test_influxdb_outage_loses_nothing_and_the_spool_drains(
         influx.restart()
         time.sleep(1)
         stream.stop()
-        stream.wait_all_acked(20)
+        stream.wait_all_acked(60)
         expected = stream.expected()
         store = open_store(url)
 
@@ -193,7 +193,7 @@ def test_broker_restart_loses_nothing(
     mosquitto.restart()
     time.sleep(2)
     stream.stop()
-    stream.wait_all_acked(30)
+    stream.wait_all_acked(60)
     expected = stream.expected()
     wait_until(
         lambda: set(identities(tmp_path / "lm.db")) >= expected,
