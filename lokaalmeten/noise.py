@@ -21,10 +21,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-SUPPORTED_RATES = (16000, 32000, 44100, 48000)  # lokaalmeten.noise_design.RATES
+from lokaalmeten.noise_design import MICROPHONE_CORNERS
+from lokaalmeten.noise_design import RATES as SUPPORTED_RATES
+
 SUPPORTED_BITS = (8, 16, 24, 32)
-WARMUP_S = 1.0  # NoiseMeter.WARMUP_MS
-EQUALISERS = ("INMP441",)
+WARMUP_S = 1.0  # NoiseMeter.WARMUP_MS (a test compares)
+EQUALISERS = tuple(MICROPHONE_CORNERS)
 _PCM = 1
 _EXTENSIBLE = 0xFFFE
 

@@ -171,3 +171,14 @@ def test_bad_sensitivity_and_equaliser_fail_clearly(micropython: str, tmp_path: 
         out = lm(str(path), *args)
         assert out.returncode == 2 and message in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
+
+
+def test_cpython_side_agrees_with_the_firmware() -> None:
+    import re
+
+    from lokaalmeten.noise import WARMUP_S
+    from lokaalmeten.simulate import firmware_dir
+
+    meter = (firmware_dir() / "noise" / "meter.py").read_text()
+    found = re.search(r"WARMUP_MS = (\d+)", meter)
+    assert found is not None and int(found.group(1)) == WARMUP_S * 1000
