@@ -277,9 +277,12 @@ def analyse_command(
         _fail(str(exc))
     typer.echo(f"{file}: {_describe(info)}; the first {WARMUP_S:.0f} s warm the meter up")
     show_progress = info.seconds >= 60
+    shown = [-1]  # the last 5 % step reported: about 20 lines however long the file
 
     def progress(done: float, total: float) -> None:
-        if show_progress:
+        step = int(20 * done / total)
+        if show_progress and step > shown[0]:
+            shown[0] = step
             typer.echo(
                 f"analysed {done:.0f} of {total:.0f} s ({100 * done / total:.0f} %)", err=True
             )

@@ -111,6 +111,7 @@ def test_long_recordings_show_progress(micropython: str, tmp_path: Path) -> None
     out = lm(str(path), "--sensitivity", "-26")
     assert out.returncode == 0, out.stderr
     assert "analysed 10 of 75 s" in out.stderr and "analysed 70 of 75 s" in out.stderr
+    assert out.stderr.count("analysed") == 7  # every 10 s of audio, each a new 5 % step
 
 
 def test_extensible_24_bit_wav_is_read(micropython: str, tmp_path: Path) -> None:
@@ -125,6 +126,21 @@ def test_extensible_24_bit_wav_is_read(micropython: str, tmp_path: Path) -> None
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
     assert read_wav_header(path).bits == 24
     assert analyse(path, sensitivity=-26.0).total.laeq == pytest.approx(84.0, abs=0.05)
+
+
+def test_progress_of_a_ten_minute_recording_stays_short(micropython: str, tmp_path: Path) -> None:
+    period = array("h", (round(3000 * math.sin(2 * math.pi * i / 16)) for i in range(16)))
+    path = tmp_path / "ten.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(period.tobytes() * (16000 * 600 // 16))
+    out = lm(str(path), "--sensitivity", "-26")
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.count("analysed")
+    assert 19 <= lines <= 21, out.stderr  # a line per 5 %, not per 10 s of audio
+    assert "analysed 600 of 600 s (100 %)" in out.stderr
 
 
 def float_wav(path: Path) -> Path:
