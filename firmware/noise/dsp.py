@@ -15,7 +15,8 @@ FIR that shapes the top octave) -> sums of squares per 32 samples -> Fast time w
 Everything per sample and per block runs in one viper function on 32-bit integers and
 allocates nothing. Viper integers are the machine word: 32 bits on the ESP32, 64 on the unix
 port, so every intermediate is kept below 2**31 by design (bounds in the comments); the
-tests run a probe mode that records the largest values and check them.
+tests run a probe mode that records the largest values, and replay this function under
+CPython in checked 32-bit arithmetic (tests/firmware/noise/test_int32.py).
 """
 
 import array
