@@ -2,7 +2,7 @@
 
 The recording is checked here (a clear error for anything the meter cannot read), then the
 firmware's NoiseMeter measures it under the real MicroPython interpreter
-(firmware/noise/analyse.py), so the numbers are the ones a kit would publish::
+(firmware/sim/noise_analyse.py), so the numbers are the ones a kit would publish::
 
     lokaalmeten noise analyse street.wav --sensitivity -26
     analysis = analyse(Path("street.wav"), sensitivity=-26.0)
@@ -167,7 +167,7 @@ def analyse(
         micropython = find_micropython()
     except SimulationError as exc:
         raise NoiseAnalysisError(str(exc)) from exc
-    script = firmware_dir() / "noise" / "analyse.py"
+    script = firmware_dir() / "sim" / "noise_analyse.py"
     # Long files in chunks of at most an hour: the meter's energy sum is sized for that.
     chunk = interval if interval > 0 else 3600.0
     command = [

@@ -1,10 +1,11 @@
-"""Measure a WAV recording with the meter's own code, under the unix port (a host tool).
+"""Measure a WAV recording with the meter's own code, under the unix port (a host tool,
+kept in sim/ with the fakes it needs: not part of a kit's firmware).
 
 The fake I2S plays the file's first channel as a 24-bit microphone would deliver it, and the
 same NoiseMeter that runs on the kit measures it. ``lokaalmeten noise analyse`` runs this
 and reads its output, one JSON object per line::
 
-    micropython analyse.py FILE.wav SENSITIVITY OFFSET CHUNK_S EQ
+    micropython noise_analyse.py FILE.wav SENSITIVITY OFFSET CHUNK_S EQ
     {"event": "start", "rate": 16000, "bits": 16, "channels": 1, "frames": 160000}
     {"event": "progress", "seconds": 10.0}
     {"event": "interval", "start": 1.0, "seconds": 9.0, "values": {...}, "clipped": 0}
