@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCHMARKS = ["store_write", "firmware_drivers", "gateway_ingest", "noise"]
+BENCHMARKS = ["store_write", "firmware_drivers", "gateway_ingest", "noise", "kit_runtime"]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 

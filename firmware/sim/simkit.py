@@ -15,7 +15,8 @@ simulated devices on the fake buses (firmware/sim/devices_bus.py), ``sensors=fil
 the table in ``config.json`` (with simulated devices for it);
 ``wifi=none`` leaves Wi-Fi unconfigured (the kit opens its portal on ``portal_port``);
 ``trace=1`` prints the free heap after every cycle; ``pause_at=N`` stops inside the outbox
-write of record N (tests kill the process there).
+write of record N (tests kill the process there); ``reserve=BYTES`` keeps that much heap
+in one piece while the code loads (benchmarks: the data heap of a kit with frozen code).
 
 Prints one JSON line per event on stdout for ``lokaalmeten simulate`` to read; the last is
 ``done`` with the counts and the lowest and highest free heap seen. A crash is reported and
@@ -28,12 +29,8 @@ import os
 import random
 import sys
 
-import network
-import ntptime
-
-from kit import clock, runtime
-from kit.timebase import FastTime, RealTime
-from sim import sensors as simulated
+# The firmware is imported in main(), after the optional heap reserve (see there).
+runtime = None
 
 SIM_SSID = "sim-wifi"
 SIM_PASSWORD = "simulated"
@@ -161,7 +158,21 @@ class Emitter:
 
 
 def main():
+    global runtime
     options = _options(sys.argv[1:])
+    # reserve=BYTES keeps one block free while the code loads, then gives it back: the kit's
+    # data then finds contiguous room, as on a kit whose code is frozen in flash (loading
+    # .mpy files into the heap leaves it full of small holes).
+    reserve = bytearray(int(options.get("reserve", "0")))
+    import network
+    import ntptime
+
+    from kit import clock
+    from kit import runtime as kit_runtime
+    from kit.timebase import FastTime, RealTime
+    from sim import sensors as simulated
+
+    runtime = kit_runtime
     node = options["node"]
     _makedirs(options["folder"])
     os.chdir(options["folder"])
@@ -177,6 +188,17 @@ def main():
         devices_bus.prepare(table)
         make_bus = None  # machine_bus: the kit opens its buses as on the ESP32
         wander = devices_bus.wander
+    # Load every module the kit will use before it starts, so that the heap they take (their
+    # bytecode: in flash on a kit with frozen firmware; and the simulated hardware, which a
+    # kit does not have) can be told apart from the kit's data.
+    from kit import config, link, outbox, sampler  # noqa: F401
+
+    for spec in table:
+        __import__(runtime.sensors.REGISTRY[spec["type"]][0])
+    gc.collect()
+    code = gc.mem_alloc() - len(reserve)
+    reserve = None
+    gc.collect()
     network.NETWORKS[SIM_SSID] = SIM_PASSWORD
     if options["ntp"] == "fail":
         ntptime.FAIL = "no answer from the NTP server (simulated)"
@@ -189,6 +211,7 @@ def main():
     else:
         timebase = RealTime()
     emit = Emitter(node, options["trace"] == "1", wander)
+    emit.emit("boot", code=code, heap=gc.mem_alloc() + gc.mem_free())
     pause_at = int(options.get("pause_at", "0"))
     reboots = 0
     published = 0
