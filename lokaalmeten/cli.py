@@ -35,9 +35,11 @@ app = typer.Typer(
 def _register_groups() -> None:
     from lokaalmeten.gateway.cli import nodes_app
     from lokaalmeten.noise import noise_app
+    from lokaalmeten.server.cli import places_app
 
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
+    app.add_typer(places_app, name="places")
 
 
 _register_groups()

@@ -175,6 +175,40 @@ class ServerSettings(BaseSettings):
     max_range_days: int = Field(
         366, ge=1, description="Longest time range, in days, one readings request may span."
     )
+    max_points: int = Field(
+        100_000,
+        ge=1,
+        description="Most aggregate windows (nodes x quantities x windows) one request may ask "
+        "for, and most observations one SensorThings request may examine.",
+    )
+    max_radius_m: float = Field(
+        50_000, gt=0, description="Largest radius, in metres, of a `near` area filter."
+    )
+    location_decimals: int = Field(
+        3,
+        ge=0,
+        le=6,
+        description="Decimals home locations are rounded to wherever they leave the server "
+        "(3 is about 100 m); a node whose owner chose exact publication is not rounded.",
+    )
+    measurement_interval: float = Field(
+        145,
+        gt=0,
+        description="Seconds between a kit's readings when its metadata names no interval; "
+        "coverage and online status are computed from it.",
+    )
+    rate_limit: int = Field(
+        600, ge=0, description="Requests per minute one client address may make (0: no limit)."
+    )
+    licence: Literal["CC0-1.0", "CC-BY-4.0"] = Field(
+        "CC0-1.0", description="Licence of the published data (SPDX id)."
+    )
+    publisher: str = Field(
+        "lokaalmeten network", description="Who publishes the dataset (DCAT publisher)."
+    )
+    contact_email: str = Field(
+        "", description="Contact point of the dataset (DCAT contactPoint); empty: none stated."
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServerSettings:

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from lokaalmeten.server.errors import install_error_handlers
-from lokaalmeten.server.routes import nodes, readings
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 
 from lokaalmeten import __version__
+from lokaalmeten.server.errors import install_error_handlers
+from lokaalmeten.server.guard import RateLimit
+from lokaalmeten.server.routes import aggregates, export, metadata, nodes, readings
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
 
@@ -38,6 +41,22 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     install_error_handlers(app)
-    app.include_router(nodes.router)
-    app.include_router(readings.router)
+    for router in (
+        metadata.router,
+        nodes.router,
+        readings.router,
+        aggregates.router,
+        export.router,
+    ):
+        app.include_router(router)
+    # Outermost first: the rate limit refuses before any work; CORS is open for reading.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["Retry-After", "Content-Disposition"],
+    )
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit)
     return app

@@ -19,17 +19,24 @@ import os
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from lokaalmeten.store.base import (
+    Aggregate,
+    AggregateQuery,
+    NodeMeta,
     NodeSummary,
     ReadingQuery,
     Store,
     StoreError,
     StoreRejected,
     StoreTooLarge,
+    StreamRow,
     WriteResult,
 )
 from lokaalmeten.store.sqlite import SQLiteStore
 
 __all__ = [
+    "Aggregate",
+    "AggregateQuery",
+    "NodeMeta",
     "NodeSummary",
     "ReadingQuery",
     "SQLiteStore",
@@ -37,6 +44,7 @@ __all__ = [
     "StoreError",
     "StoreRejected",
     "StoreTooLarge",
+    "StreamRow",
     "WriteResult",
     "open_store",
 ]

@@ -13,8 +13,8 @@ always bounded::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from lokaalmeten.readings import Reading
 
@@ -59,6 +59,57 @@ class ReadingQuery:
     nodes: tuple[str, ...] = ()
     quantities: tuple[str, ...] = ()
     after: tuple[str, str, int] | None = None
+    descending: bool = False  # time order within a (node, quantity) stream; cursor follows it
+
+
+@dataclass(frozen=True, slots=True)
+class NodeMeta:
+    """What the operator tells the server about a node; a location is never published exactly
+    unless ``exact`` (the owner's opt-in) is set."""
+
+    node: str
+    latitude: float | None = None
+    longitude: float | None = None
+    exact: bool = False
+    name: str = ""
+    description: str = ""
+    interval: float | None = None  # seconds between readings, when not the network's default
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateQuery:
+    """Windows of ``window`` seconds (3600 or 86400, UTC-aligned) between ``start`` and ``end``.
+
+    A window's ``valid_hours`` counts its hours holding at least the node's threshold of
+    readings (``thresholds`` by node, else ``default_threshold``).
+    """
+
+    start: int
+    end: int
+    window: int
+    nodes: tuple[str, ...] = ()
+    quantities: tuple[str, ...] = ()
+    default_threshold: int = 19
+    thresholds: Mapping[str, int] = field(default_factory=dict)
+
+    def threshold(self, node: str) -> int:
+        return self.thresholds.get(node, self.default_threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    node: str
+    quantity: str
+    start: int  # window start, epoch seconds
+    count: int
+    mean: float
+    minimum: float
+    maximum: float
+    valid_hours: int
+
+
+# One stream's rows in time order: (time, value, sensor model or None, flags).
+StreamRow = tuple[int, float, str | None, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +134,60 @@ class Store(ABC):
     @abstractmethod
     def readings(self, query: ReadingQuery) -> list[Reading]:
         """At most ``query.limit`` readings matching the query, in identity order."""
+
+    @abstractmethod
+    def streams(
+        self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        """Every (node, quantity) with readings, in that order; empty filters match all."""
+
+    @abstractmethod
+    def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
+        """Count, mean, min, max and valid hours per window, ordered by node, quantity, start."""
+
+    @abstractmethod
+    def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
+        """The newest reading of every (node, quantity), in identity order."""
+
+    def stream(
+        self, query: ReadingQuery, batch: int = 10_000
+    ) -> Iterator[tuple[str, str, list[StreamRow]]]:
+        """Every reading the query matches (its limit ignored), as (node, quantity, rows)
+        batches in identity order; memory stays bounded by ``batch``."""
+        after = query.after
+        while True:
+            page = self.readings(
+                ReadingQuery(
+                    query.start,
+                    query.end,
+                    batch,
+                    query.nodes,
+                    query.quantities,
+                    after,
+                    query.descending,
+                )
+            )
+            if not page:
+                return
+            key = (page[0].node, page[0].quantity)
+            run: list[StreamRow] = []
+            for reading in page:
+                if (reading.node, reading.quantity) != key:
+                    yield (key[0], key[1], run)
+                    key, run = (reading.node, reading.quantity), []
+                run.append((reading.time, reading.value, reading.sensor, reading.flags))
+            yield (key[0], key[1], run)
+            if len(page) < batch:
+                return
+            after = page[-1].identity
+
+    @abstractmethod
+    def node_meta(self) -> dict[str, NodeMeta]:
+        """The operator's metadata of every node that has some, by node id."""
+
+    @abstractmethod
+    def set_node_meta(self, meta: NodeMeta) -> None:
+        """Store (replace) one node's metadata."""
 
     @abstractmethod
     def close(self) -> None:

@@ -24,6 +24,9 @@ import httpx
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import Reading
 from lokaalmeten.store.base import (
+    Aggregate,
+    AggregateQuery,
+    NodeMeta,
     NodeSummary,
     ReadingQuery,
     Store,
@@ -37,11 +40,17 @@ from lokaalmeten.store.base import (
 _TIME_MIN = -(2**63 - 1) // 10**9 + 1
 _TIME_MAX = (2**63 - 1) // 10**9 - 1
 
+_META = "lm_node_meta"  # node metadata: tag node, fields latitude, longitude, exact, ...
+
 _TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
 
 
 def _tag(value: str) -> str:
     return value.translate(_TAG_ESCAPES)
+
+
+def _field_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _quote(text: str) -> str:
@@ -203,18 +212,23 @@ class InfluxDBStore(Store):
         for node in nodes:
             for quantity in quantities:
                 start = max(query.start, _TIME_MIN)
+                stop = end
                 if query.after is not None:
                     if (node, quantity) < query.after[:2]:
                         continue
                     if (node, quantity) == query.after[:2]:
-                        start = max(start, query.after[2] + 1)
+                        if query.descending:
+                            stop = min(stop, query.after[2])
+                        else:
+                            start = max(start, query.after[2] + 1)
                 remaining = query.limit - len(found)
                 if remaining <= 0:
                     return found
                 statement = (
                     f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
                     f'WHERE "node" = {_quote(node)} AND time >= {start}s AND '
-                    f"time < {end}s ORDER BY time LIMIT {remaining}"
+                    f"time < {stop}s ORDER BY time {'DESC' if query.descending else 'ASC'} "
+                    f"LIMIT {remaining}"
                 )
                 for series in self._query(statement):
                     for moment, value, flags, sensor in series["values"]:
@@ -238,6 +252,141 @@ class InfluxDBStore(Store):
             for row in series["values"]
         }
         return sorted(names)
+
+    @staticmethod
+    def _node_condition(nodes: Sequence[str]) -> str:
+        if not nodes:
+            return ""
+        return " AND (" + " OR ".join(f'"node" = {_quote(n)}' for n in nodes) + ")"
+
+    def streams(
+        self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        found = []
+        for quantity in self._measurements():
+            if quantities and quantity not in quantities:
+                continue
+            for node in self._node_names([quantity]):
+                if not nodes or node in nodes:
+                    found.append((node, quantity))
+        return sorted(found)
+
+    def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
+        quantities = [
+            q for q in self._measurements() if not query.quantities or q in query.quantities
+        ]
+        start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
+        span = f"time >= {start}s AND time < {end}s"
+        found: dict[tuple[str, str, int], list[Any]] = {}
+        for quantity in quantities:
+            source = _identifier(quantity)
+            nodes = self._node_names([quantity])
+            if query.nodes:
+                nodes = [n for n in nodes if n in query.nodes]
+            if not nodes:
+                continue
+            statement = (
+                f'SELECT count("value"), sum("value"), min("value"), max("value") FROM {source} '
+                f"WHERE {span}{self._node_condition(nodes)} "
+                f'GROUP BY time({query.window}s), "node" fill(none)'
+            )
+            for series in self._query(statement):
+                node = series["tags"]["node"]
+                for moment, count, total, low, high in series["values"]:
+                    found[(node, quantity, int(moment))] = [count, total, low, high, 0]
+            # Valid hours: hours with at least the node's threshold of readings.
+            by_threshold: dict[int, list[str]] = {}
+            for node in nodes:
+                by_threshold.setdefault(query.threshold(node), []).append(node)
+            for threshold, group in by_threshold.items():
+                statement = (
+                    f'SELECT count("n") FROM (SELECT count("value") AS "n" FROM {source} '
+                    f"WHERE {span}{self._node_condition(group)} "
+                    f'GROUP BY time(1h), "node" fill(none)) WHERE {span} AND "n" >= {threshold} '
+                    f'GROUP BY time({query.window}s), "node" fill(none)'
+                )
+                for series in self._query(statement):
+                    node = series["tags"]["node"]
+                    for moment, valid in series["values"]:
+                        entry = found.get((node, quantity, int(moment)))
+                        if entry is not None:
+                            entry[4] = int(valid)
+        return [
+            Aggregate(node, quantity, moment, int(n), float(total) / n, low, high, valid)
+            for (node, quantity, moment), (n, total, low, high, valid) in sorted(found.items())
+        ]
+
+    def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
+        found: list[Reading] = []
+        for quantity in self._measurements():
+            names = self._node_names([quantity])
+            if nodes:
+                names = [n for n in names if n in nodes]
+            if not names:
+                continue
+            statement = (
+                f'SELECT last("value"), "flags", "sensor" FROM {_identifier(quantity)} '
+                f'WHERE time <= {_TIME_MAX}s{self._node_condition(names)} GROUP BY "node"'
+            )
+            for series in self._query(statement):
+                for moment, value, flags, sensor in series["values"]:
+                    found.append(
+                        Reading(
+                            series["tags"]["node"],
+                            quantity,
+                            int(moment),
+                            float(value),
+                            sensor or None,
+                            int(flags or 0),
+                        )
+                    )
+        return sorted(found, key=lambda r: r.identity)
+
+    def node_meta(self) -> dict[str, NodeMeta]:
+        found: dict[str, NodeMeta] = {}
+        for series in self._query(f'SELECT * FROM {_identifier(_META)} GROUP BY "node"'):
+            columns = series["columns"]
+            for row in series["values"]:
+                field = dict(zip(columns, row, strict=True))
+                node = series["tags"]["node"]
+                found[node] = NodeMeta(
+                    node,
+                    field.get("latitude"),
+                    field.get("longitude"),
+                    bool(field.get("exact")),
+                    field.get("name") or "",
+                    field.get("description") or "",
+                    field.get("interval"),
+                )
+        return dict(sorted(found.items()))
+
+    def set_node_meta(self, meta: NodeMeta) -> None:
+        # One point per node at time 0; the old one is dropped first, so that a field set to
+        # nothing does not keep its previous value (InfluxDB merges the fields of a point).
+        fields = [f"exact={'true' if meta.exact else 'false'}"]
+        fields.append(f'name="{_field_text(meta.name)}"')
+        fields.append(f'description="{_field_text(meta.description)}"')
+        for key, value in (
+            ("latitude", meta.latitude),
+            ("longitude", meta.longitude),
+            ("interval", meta.interval),
+        ):
+            if value is not None:
+                fields.append(f"{key}={float(value)!r}")
+        body = f"{_META},node={_tag(meta.node)} {','.join(fields)} 0".encode()
+        self._query(
+            f'DROP SERIES FROM {_identifier(_META)} WHERE "node" = {_quote(meta.node)}',
+            method="POST",
+        )
+        response = self._request(
+            "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
+        )
+        if response.status_code == 404 and "database not found" in response.text:
+            self._create_database()
+            response = self._request(
+                "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
+            )
+        self._raise_for_write(response)
 
     def close(self) -> None:
         self._client.close()

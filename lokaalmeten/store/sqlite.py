@@ -21,14 +21,18 @@ from urllib.parse import quote
 
 from lokaalmeten.readings import Reading
 from lokaalmeten.store.base import (
+    Aggregate,
+    AggregateQuery,
+    NodeMeta,
     NodeSummary,
     ReadingQuery,
     Store,
     StoreError,
+    StreamRow,
     WriteResult,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: node_meta
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS node (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -59,6 +63,17 @@ CREATE TABLE IF NOT EXISTS node_sensor (
     sensor_id INTEGER NOT NULL,
     PRIMARY KEY (node_id, quantity_id, sensor_id)
 ) WITHOUT ROWID;
+-- The operator's metadata of a node (location, its public exactness, name), keyed by node id
+-- text so that a node can be located before its first reading.
+CREATE TABLE IF NOT EXISTS node_meta (
+    node TEXT PRIMARY KEY,
+    latitude REAL,
+    longitude REAL,
+    exact INTEGER NOT NULL DEFAULT 0,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    interval REAL
+);
 -- Fires only for rows really inserted: a repeated identity is skipped by ON CONFLICT.
 CREATE TRIGGER IF NOT EXISTS reading_hourly AFTER INSERT ON reading BEGIN
     INSERT INTO hourly VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 3600,
@@ -272,8 +287,13 @@ class SQLiteStore(Store):
             where.append(f"q.name IN ({','.join('?' * len(query.quantities))})")
             params.extend(query.quantities)
         if query.after is not None:
-            where.append("(n.name, q.name, r.time) > (?, ?, ?)")
-            params.extend(query.after)
+            node, quantity, moment = query.after
+            later = "<" if query.descending else ">"
+            where.append(
+                f"((n.name, q.name) > (?, ?) OR (n.name = ? AND q.name = ? AND r.time {later} ?))"
+            )
+            params.extend((node, quantity, node, quantity, moment))
+        order = "DESC" if query.descending else ""
         sql = f"""
             SELECT n.name, q.name, r.time, r.value, s.model, r.flags
             FROM reading r
@@ -281,12 +301,154 @@ class SQLiteStore(Store):
             JOIN quantity q ON q.id = r.quantity_id
             LEFT JOIN sensor s ON s.id = r.sensor_id
             WHERE {" AND ".join(where)}
-            ORDER BY n.name, q.name, r.time
+            ORDER BY n.name, q.name, r.time {order}
             LIMIT ?
         """
         params.append(query.limit)
         with self._bounded() as conn:
             return [Reading(*row) for row in conn.execute(sql, params)]
+
+    def _streams(
+        self, conn: sqlite3.Connection, nodes: tuple[str, ...], quantities: tuple[str, ...]
+    ) -> list[tuple[int, int, str, str]]:
+        """(node id, quantity id, node, quantity) of every stream, in name order."""
+        # Index seeks per (node, quantity) pair; the tables of names are small.
+        found: list[tuple[int, int, str, str]] = conn.execute(
+            "SELECT n.id, q.id, n.name, q.name FROM node n, quantity q WHERE EXISTS "
+            "(SELECT 1 FROM hourly h WHERE h.node_id = n.id AND h.quantity_id = q.id) "
+            "ORDER BY n.name, q.name"
+        ).fetchall()
+        return [
+            s
+            for s in found
+            if (not nodes or s[2] in nodes) and (not quantities or s[3] in quantities)
+        ]
+
+    def streams(
+        self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
+    ) -> list[tuple[str, str]]:
+        with self._bounded() as conn:
+            return [(s[2], s[3]) for s in self._streams(conn, nodes, quantities)]
+
+    def stream(
+        self, query: ReadingQuery, batch: int = 10_000
+    ) -> Iterator[tuple[str, str, list[StreamRow]]]:
+        # Stream by stream along the primary key: no sort, no temporary table, whatever the size.
+        with self._bounded() as conn:
+            streams = self._streams(conn, query.nodes, query.quantities)
+        order = "DESC" if query.descending else ""
+        sql = f"""
+            SELECT r.time, r.value, s.model, r.flags FROM reading r
+            LEFT JOIN sensor s ON s.id = r.sensor_id
+            WHERE r.node_id = ? AND r.quantity_id = ? AND r.time >= ? AND r.time < ?
+            ORDER BY r.time {order}
+        """
+        # A connection of its own: a long export must not share another request's time limit.
+        conn = self._connect("ro")
+        try:
+            yield from self._stream_rows(conn, sql, streams, query, batch)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _stream_rows(
+        conn: sqlite3.Connection,
+        sql: str,
+        streams: list[tuple[int, int, str, str]],
+        query: ReadingQuery,
+        batch: int,
+    ) -> Iterator[tuple[str, str, list[StreamRow]]]:
+        for node_id, quantity_id, node, quantity in streams:
+            if query.after is not None and (node, quantity) < query.after[:2]:
+                continue
+            start, end = query.start, query.end
+            if query.after is not None and (node, quantity) == query.after[:2]:
+                if query.descending:
+                    end = min(end, query.after[2])
+                else:
+                    start = max(start, query.after[2] + 1)
+            cursor = conn.execute(sql, (node_id, quantity_id, start, end))
+            while rows := cursor.fetchmany(batch):
+                yield node, quantity, rows
+
+    def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
+        where = ["h.hour >= ?", "h.hour < ?"]
+        params: list[object] = [query.start, query.end]
+        if query.nodes:
+            where.append(f"n.name IN ({','.join('?' * len(query.nodes))})")
+            params.extend(query.nodes)
+        if query.quantities:
+            where.append(f"q.name IN ({','.join('?' * len(query.quantities))})")
+            params.extend(query.quantities)
+        threshold = "?"
+        threshold_params: list[object] = []
+        if query.thresholds:
+            cases = " ".join("WHEN ? THEN ?" for _ in query.thresholds)
+            threshold = f"CASE n.name {cases} ELSE ? END"
+            for node, count in query.thresholds.items():
+                threshold_params.extend((node, count))
+        threshold_params.append(query.default_threshold)
+        sql = f"""
+            SELECT n.name, q.name, h.hour - h.hour % ? AS w, sum(h.n), sum(h.sum),
+                   min(h.min), max(h.max), sum(h.n >= {threshold})
+            FROM hourly h
+            JOIN node n ON n.id = h.node_id
+            JOIN quantity q ON q.id = h.quantity_id
+            WHERE {" AND ".join(where)}
+            GROUP BY h.node_id, h.quantity_id, w
+            ORDER BY n.name, q.name, w
+        """
+        with self._bounded() as conn:
+            rows = conn.execute(sql, [query.window, *threshold_params, *params]).fetchall()
+        return [
+            Aggregate(node, quantity, start, n, total / n, low, high, valid)
+            for node, quantity, start, n, total, low, high, valid in rows
+        ]
+
+    def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
+        with self._bounded() as conn:
+            streams = self._streams(conn, nodes, ())
+            found = []
+            for node_id, quantity_id, node, quantity in streams:
+                row = conn.execute(
+                    "SELECT r.time, r.value, s.model, r.flags FROM reading r "
+                    "LEFT JOIN sensor s ON s.id = r.sensor_id "
+                    "WHERE r.node_id = ? AND r.quantity_id = ? ORDER BY r.time DESC LIMIT 1",
+                    (node_id, quantity_id),
+                ).fetchone()
+                if row is not None:
+                    found.append(Reading(node, quantity, *row))
+        return found
+
+    def node_meta(self) -> dict[str, NodeMeta]:
+        with self._bounded() as conn:
+            rows = conn.execute(
+                "SELECT node, latitude, longitude, exact, name, description, interval "
+                "FROM node_meta ORDER BY node"
+            ).fetchall()
+        return {
+            row[0]: NodeMeta(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6])
+            for row in rows
+        }
+
+    def set_node_meta(self, meta: NodeMeta) -> None:
+        with self._write_lock:
+            conn = self._write_conn()
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO node_meta VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        meta.node,
+                        meta.latitude,
+                        meta.longitude,
+                        int(meta.exact),
+                        meta.name,
+                        meta.description,
+                        meta.interval,
+                    ),
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"writing node metadata to {self.path} failed: {exc}") from exc
 
     def close(self) -> None:
         if self._writer is not None:

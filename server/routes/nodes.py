@@ -1,44 +1,187 @@
-"""``/v1/nodes``: the kits that have sent readings."""
+"""``/v1/nodes``, ``/v1/quantities`` and ``/v1/latest``: what is measured where, and now."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from lokaalmeten.server.deps import StoreDep
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
+from lokaalmeten.server.catalogue import NodeView, node_views
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.params import nodes_in_area, split
 
 router = APIRouter(prefix="/v1", tags=["nodes"])
 
-_VOCABULARY_ORDER = {name: i for i, name in enumerate(QUANTITIES)}
+
+class Place(BaseModel):
+    latitude: float = Field(description="WGS84 degrees, as published (see exactness).")
+    longitude: float
+    exactness: str = Field(
+        description="'exact' when the owner chose so, else 'rounded-<n>dp' (n decimals)."
+    )
 
 
 class NodePublic(BaseModel):
     node: str = Field(description="Node id, as in the MQTT topic and the readings.")
+    name: str = Field(description="Name the operator gave the node; may be empty.")
+    description: str
+    location: Place | None = Field(description="Published location; null when not located.")
     quantities: list[str] = Field(description="Quantities the node has readings of.")
     sensors: list[str] = Field(description="Sensor models the node reported.")
     first_reading: str = Field(description="Time of the earliest reading, ISO 8601 UTC.")
     last_reading: str = Field(description="Time of the latest reading, ISO 8601 UTC.")
     readings: int = Field(description="Number of readings stored.")
+    interval_s: float = Field(description="Seconds between readings expected of the node.")
+    online: bool = Field(
+        description="Last reading at most 3 x interval_s old (at least 15 minutes allowed)."
+    )
 
 
 class NodeList(BaseModel):
     value: list[NodePublic]
 
 
+class QuantityPublic(BaseModel):
+    name: str
+    unit: str
+    description: str
+    minimum: float = Field(description="Lowest value a sensor can report.")
+    maximum: float
+
+
+class QuantityList(BaseModel):
+    value: list[QuantityPublic]
+
+
+class LatestValue(BaseModel):
+    value: float
+    unit: str
+    time: str
+    sensor: str | None
+
+
+class NodeLatest(BaseModel):
+    node: str
+    location: Place | None
+    online: bool
+    values: dict[str, LatestValue]
+
+
+class LatestList(BaseModel):
+    value: list[NodeLatest]
+
+
+def place_of(view: NodeView) -> Place | None:
+    if view.place is None:
+        return None
+    return Place(
+        latitude=view.place.latitude,
+        longitude=view.place.longitude,
+        exactness=view.place.exactness,
+    )
+
+
+def node_public(view: NodeView) -> NodePublic:
+    s = view.summary
+    return NodePublic(
+        node=view.node,
+        name=view.meta.name,
+        description=view.meta.description,
+        location=place_of(view),
+        quantities=view.quantities,
+        sensors=list(s.sensors),
+        first_reading=iso_utc(s.first_time),
+        last_reading=iso_utc(s.last_time),
+        readings=s.readings,
+        interval_s=view.interval,
+        online=view.online,
+    )
+
+
+NodeFilter = Annotated[
+    list[str] | None, Query(description="Node id(s); repeat or separate with commas.")
+]
+BboxFilter = Annotated[
+    str | None,
+    Query(description="min_lon,min_lat,max_lon,max_lat: nodes published inside the box."),
+]
+NearFilter = Annotated[
+    str | None, Query(description="lat,lon,radius_m: nodes published within the radius.")
+]
+
+
 @router.get("/nodes", response_model=NodeList, summary="List the nodes (kits)")
-def list_nodes(store: StoreDep) -> NodeList:
-    return NodeList(
+def list_nodes(
+    store: StoreDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+) -> NodeList:
+    chosen = nodes_in_area(store, settings, split(node), bbox, near)
+    views = node_views(store, settings)
+    return NodeList(value=[node_public(v) for n, v in views.items() if not chosen or n in chosen])
+
+
+@router.get(
+    "/nodes/{node}",
+    response_model=NodePublic,
+    summary="One node",
+    responses={404: {"description": "No node with this id has readings."}},
+)
+def get_node(
+    store: StoreDep, settings: SettingsDep, node: Annotated[str, Path(description="Node id.")]
+) -> NodePublic:
+    view = node_views(store, settings).get(node)
+    if view is None:
+        raise ApiError(404, f"node: no node {node!r} has readings; see /v1/nodes", "node")
+    return node_public(view)
+
+
+@router.get("/quantities", response_model=QuantityList, summary="The quantities and their units")
+def list_quantities() -> QuantityList:
+    return QuantityList(
         value=[
-            NodePublic(
-                node=s.node,
-                quantities=sorted(s.quantities, key=_VOCABULARY_ORDER.__getitem__),
-                sensors=list(s.sensors),
-                first_reading=iso_utc(s.first_time),
-                last_reading=iso_utc(s.last_time),
-                readings=s.readings,
+            QuantityPublic(
+                name=q.name,
+                unit=q.unit,
+                description=q.description,
+                minimum=q.minimum,
+                maximum=q.maximum,
             )
-            for s in store.nodes()
+            for q in QUANTITIES.values()
+        ]
+    )
+
+
+@router.get("/latest", response_model=LatestList, summary="The latest value of every quantity")
+def list_latest(
+    store: StoreDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+) -> LatestList:
+    chosen = nodes_in_area(store, settings, split(node), bbox, near)
+    views = node_views(store, settings)
+    latest: dict[str, dict[str, LatestValue]] = {}
+    for r in store.latest(chosen):
+        latest.setdefault(r.node, {})[r.quantity] = LatestValue(
+            value=r.value, unit=QUANTITIES[r.quantity].unit, time=iso_utc(r.time), sensor=r.sensor
+        )
+    return LatestList(
+        value=[
+            NodeLatest(
+                node=node_id,
+                location=place_of(views[node_id]),
+                online=views[node_id].online,
+                values=values,
+            )
+            for node_id, values in latest.items()
+            if node_id in views
         ]
     )

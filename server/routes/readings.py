@@ -11,22 +11,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from lokaalmeten.server.deps import SettingsDep, StoreDep
-from lokaalmeten.server.errors import ApiError
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, iso_utc
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
+from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
 from lokaalmeten.store import ReadingQuery
 
 router = APIRouter(prefix="/v1", tags=["readings"])
 
-_DEFAULT_SPAN = 24 * 3600
 _FLAG_NAMES = ((FLAG_TIME_ESTIMATED, "time_estimated"), (FLAG_CLIPPED, "clipped"))
 
 
@@ -46,28 +45,6 @@ class ReadingPublic(BaseModel):
 class ReadingList(BaseModel):
     value: list[ReadingPublic]
     next_link: str | None = Field(None, alias="@nextLink", serialization_alias="@nextLink")
-
-
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    """Accept both ``node=a&node=b`` and ``node=a,b``."""
-    if not values:
-        return ()
-    return tuple(part for value in values for part in value.split(",") if part)
-
-
-def _parse_time(text: str, parameter: str) -> int:
-    try:
-        moment = datetime.fromisoformat(text.replace(" ", "+"))  # '+' arrives as ' ' if unescaped
-    except ValueError:
-        raise ApiError(
-            400,
-            f"{parameter}: {text!r} is not an ISO 8601 time; "
-            "send e.g. 2026-11-28T10:00:00Z or 2026-11-28",
-            parameter,
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # documented: times without an offset are UTC
-    return int(moment.timestamp())
 
 
 def _encode_cursor(identity: tuple[str, str, int]) -> str:
@@ -98,13 +75,13 @@ def list_readings(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    node: Annotated[
-        list[str] | None, Query(description="Node id(s); repeat or separate with commas.")
-    ] = None,
+    node: NodeFilter = None,
     quantity: Annotated[
         list[str] | None,
         Query(description="Quantities, e.g. pm25,pm10; repeat or separate with commas."),
     ] = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
     from_: Annotated[
         str | None,
         Query(alias="from", description="Start, inclusive; ISO 8601 (UTC if no offset)."),
@@ -115,25 +92,8 @@ def list_readings(
     limit: Annotated[int | None, Query(ge=1, description="Readings per page.")] = None,
     cursor: Annotated[str | None, Query(description="Opaque; taken from @nextLink.")] = None,
 ) -> ReadingList:
-    quantities = _split(quantity)
-    unknown = [q for q in quantities if q not in QUANTITIES]
-    if unknown:
-        raise ApiError(
-            400,
-            f"quantity: unknown {', '.join(map(repr, unknown))}; known: {', '.join(QUANTITIES)}",
-            "quantity",
-        )
-    end = _parse_time(to, "to") if to else int(time.time()) + 1
-    start = _parse_time(from_, "from") if from_ else end - _DEFAULT_SPAN
-    if start >= end:
-        raise ApiError(400, "from: must be earlier than to", "from")
-    if end - start > settings.max_range_days * 86400:
-        raise ApiError(
-            400,
-            f"from/to: the range may span at most {settings.max_range_days} days; "
-            "ask for a shorter range and page through it",
-            "from",
-        )
+    wanted = quantities(quantity)
+    start, end = time_range(settings, from_, to)
     limit = limit or settings.default_limit
     if limit > settings.max_limit:
         raise ApiError(400, f"limit: at most {settings.max_limit}", "limit")
@@ -141,8 +101,8 @@ def list_readings(
         start=start,
         end=end,
         limit=limit,
-        nodes=_split(node),
-        quantities=quantities,
+        nodes=nodes_in_area(store, settings, split(node), bbox, near),
+        quantities=wanted,
         after=_decode_cursor(cursor) if cursor else None,
     )
     rows = store.readings(query)

@@ -1,44 +1,12 @@
-"""The REST API over a real SQLite store: answers, paging, and 400s that say what to fix."""
+"""The REST API over both real stores: answers, paging, and 400s that say what to fix."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from lokaalmeten.server.app import create_app
 
-from lokaalmeten.readings import FLAG_TIME_ESTIMATED, Reading
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import SQLiteStore
-
-T0 = 1795824000  # 2026-11-28T00:00:00Z
-DAY = "from=2026-11-28T00:00:00Z&to=2026-11-29T00:00:00Z"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    path = tmp_path / "lm.db"
-    writer = SQLiteStore(path)
-    writer.write(
-        [Reading("kit-1", "pm25", T0 + 60 * i, 5.0 + i, "SDS011") for i in range(30)]
-        + [Reading("kit-1", "temperature", T0, 9.5, "BME280", FLAG_TIME_ESTIMATED)]
-        + [Reading("kit-2", "pm25", T0 + 60 * i, 20.0 + i, "SPS30") for i in range(5)]
-    )
-    writer.close()
-    settings = ServerSettings(
-        store=f"sqlite:///{path}", max_limit=50, default_limit=40, max_range_days=31
-    )
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def get_ok(client: TestClient, url: str) -> Any:
-    response = client.get(url)
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.server.conftest import DAY, get_ok
 
 
 def test_nodes_list_every_kit_with_quantities_in_vocabulary_order(client: TestClient) -> None:
@@ -46,12 +14,23 @@ def test_nodes_list_every_kit_with_quantities_in_vocabulary_order(client: TestCl
     assert [n["node"] for n in nodes] == ["kit-1", "kit-2"]
     assert nodes[0] == {
         "node": "kit-1",
+        "name": "Balkon Lombok",
+        "description": "",
+        "location": {"latitude": 52.091, "longitude": 5.122, "exactness": "rounded-3dp"},
         "quantities": ["pm25", "temperature"],
         "sensors": ["BME280", "SDS011"],
         "first_reading": "2026-11-28T00:00:00Z",
         "last_reading": "2026-11-28T00:29:00Z",
         "readings": 31,
+        "interval_s": 145.0,
+        "online": False,
     }
+    assert nodes[1]["location"] == {
+        "latitude": 52.100049,
+        "longitude": 5.200051,
+        "exactness": "exact",
+    }
+    assert nodes[1]["interval_s"] == 60
 
 
 def test_readings_carry_unit_sensor_flags_and_utc_time(client: TestClient) -> None:

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from lokaalmeten.readings import Reading
-from lokaalmeten.store import ReadingQuery, Store, StoreError, StoreRejected, open_store
+from lokaalmeten.store import (
+    Aggregate,
+    AggregateQuery,
+    NodeMeta,
+    ReadingQuery,
+    Store,
+    StoreError,
+    StoreRejected,
+    open_store,
+)
 
 T0 = 1795824000
 _databases = itertools.count()
@@ -109,3 +118,69 @@ def test_influxdb_down_is_a_passing_error_and_a_type_conflict_is_a_rejection(
     )
     with pytest.raises(StoreRejected, match="400"):
         store.write([Reading("kit-1", "co2", T0 + 1, 400.0)])
+
+
+def test_descending_pages_walk_back_in_time(store: Store) -> None:
+    store.write(BATCH)
+    first = store.readings(ReadingQuery(0, 2**34, 1, ("kit-1",), ("pm25",), descending=True))
+    assert [r.time for r in first] == [T0 + 60]
+    rest = store.readings(
+        ReadingQuery(0, 2**34, 5, ("kit-1",), ("pm25",), first[0].identity, descending=True)
+    )
+    assert [r.time for r in rest] == [T0]
+
+
+def test_streams_and_stream_batches(store: Store) -> None:
+    store.write(BATCH)
+    assert store.streams() == [
+        ("kit 3,odd=name", "pm10"),
+        ("kit-1", "pm25"),
+        ("kit-1", "temperature"),
+        ("kit-2", "pm25"),
+    ]
+    assert store.streams(("kit-1",), ("temperature",)) == [("kit-1", "temperature")]
+    batches = list(store.stream(ReadingQuery(0, 2**34, 1000), batch=1))
+    assert [(node, quantity, len(rows)) for node, quantity, rows in batches] == [
+        ("kit 3,odd=name", "pm10", 1),
+        ("kit-1", "pm25", 1),
+        ("kit-1", "pm25", 1),
+        ("kit-1", "temperature", 1),
+        ("kit-2", "pm25", 1),
+    ]
+    assert batches[2][2] == [(T0 + 60, 7.25, "SDS011", 1)]
+    assert batches[3][2] == [(T0, -3.5, None, 0)]
+
+
+def test_latest_per_stream(store: Store) -> None:
+    store.write(BATCH)
+    assert store.latest(("kit-1",)) == [
+        Reading("kit-1", "pm25", T0 + 60, 7.25, "SDS011", 1),
+        Reading("kit-1", "temperature", T0, -3.5, None),
+    ]
+    assert len(store.latest()) == 4
+
+
+def test_aggregates_count_valid_hours_per_node_threshold(store: Store) -> None:
+    hour = [Reading("a", "pm25", T0 + 600 * k, float(k), None) for k in range(6)]
+    store.write([*hour, *(r._replace(node="b") for r in hour[:3])])
+    query = AggregateQuery(T0, T0 + 86400, 86400, default_threshold=4, thresholds={"b": 3})
+    assert store.aggregates(query) == [
+        Aggregate("a", "pm25", T0, 6, 2.5, 0.0, 5.0, 1),
+        Aggregate("b", "pm25", T0, 3, 1.0, 0.0, 2.0, 1),
+    ]
+    strict = AggregateQuery(T0, T0 + 3600, 3600, ("b",), ("pm25",), default_threshold=4)
+    assert store.aggregates(strict) == [Aggregate("b", "pm25", T0, 3, 1.0, 0.0, 2.0, 0)]
+
+
+def test_node_meta_is_replaced_whole(store: Store) -> None:
+    assert store.node_meta() == {}
+    store.set_node_meta(NodeMeta("kit-1", 52.1, 5.1, True, 'Dak "Oost"', "op, het dak", 60.0))
+    store.set_node_meta(NodeMeta("kit-2", name="no place yet"))
+    assert store.node_meta()["kit-1"] == NodeMeta(
+        "kit-1", 52.1, 5.1, True, 'Dak "Oost"', "op, het dak", 60.0
+    )
+    store.set_node_meta(NodeMeta("kit-1", name="moved"))
+    assert store.node_meta() == {
+        "kit-1": NodeMeta("kit-1", name="moved"),
+        "kit-2": NodeMeta("kit-2", name="no place yet"),
+    }

@@ -1,0 +1,118 @@
+"""``/v1/aggregates``: hourly and daily mean, min, max, count and coverage, from roll-ups.
+
+Coverage is the share of the expected readings a window holds: a node is expected to read
+every ``interval_s`` seconds (its metadata, else the server's ``measurement_interval``), so an
+hour expects ``3600 / interval_s`` readings. An hour is valid with at least 75 % coverage; a
+day is valid with at least 18 valid hours. Windows below that are flagged, not hidden.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.readings import iso_utc
+from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresholds
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
+from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.store import AggregateQuery
+
+router = APIRouter(prefix="/v1", tags=["aggregates"])
+
+VALID_HOURS_PER_DAY = 18
+VALID_COVERAGE = 0.75
+
+
+class Window(StrEnum):
+    hour = "1h"
+    day = "1d"
+
+
+_SECONDS = {Window.hour: 3600, Window.day: 86400}
+
+
+class AggregatePublic(BaseModel):
+    node: str
+    quantity: str
+    start: str = Field(description="Window start, ISO 8601 UTC (inclusive).")
+    end: str = Field(description="Window end, ISO 8601 UTC (exclusive).")
+    mean: float
+    min: float
+    max: float
+    count: int = Field(description="Readings in the window.")
+    unit: str
+    coverage: float = Field(description="count / expected readings, at most 1.")
+    valid_hours: int = Field(description="Hours in the window with at least 75 % coverage.")
+    valid: bool = Field(
+        description="Hour: coverage >= 0.75. Day: at least 18 valid hours. "
+        "Invalid windows are listed, flagged."
+    )
+
+
+class AggregateList(BaseModel):
+    window: Window
+    value: list[AggregatePublic]
+
+
+@router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
+def list_aggregates(
+    store: StoreDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    quantity: Annotated[
+        list[str] | None, Query(description="Quantities; repeat or separate with commas.")
+    ] = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+    window: Annotated[Window, Query(description="1h or 1d (UTC days).")] = Window.hour,
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="Start; rounded down to the window. ISO 8601."),
+    ] = None,
+    to: Annotated[str | None, Query(description="End; rounded up to the window.")] = None,
+) -> AggregateList:
+    wanted = quantities(quantity)
+    start, end = time_range(settings, from_, to)
+    size = _SECONDS[window]
+    start, end = start - start % size, end + (-end) % size
+    nodes = nodes_in_area(store, settings, split(node), bbox, near)
+    streams = len(store.streams(nodes, wanted))
+    points = max(1, streams) * ((end - start) // size)
+    if points > settings.max_points:
+        raise ApiError(
+            400,
+            f"from/to: {points} windows asked (nodes x quantities x windows); at most "
+            f"{settings.max_points} per request: ask for fewer nodes or quantities, a "
+            "shorter range, or window=1d",
+            "from",
+        )
+    default, per_node = thresholds(store, settings)
+    rows = store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
+    metas = store.node_meta()
+    value = []
+    for a in rows:
+        expected = expected_per_hour(interval_of(metas.get(a.node), settings)) * size / 3600
+        valid_hours = a.valid_hours
+        value.append(
+            AggregatePublic(
+                node=a.node,
+                quantity=a.quantity,
+                start=iso_utc(a.start),
+                end=iso_utc(a.start + size),
+                mean=a.mean,
+                min=a.minimum,
+                max=a.maximum,
+                count=a.count,
+                unit=QUANTITIES[a.quantity].unit,
+                coverage=round(min(1.0, a.count / expected), 4),
+                valid_hours=valid_hours,
+                valid=valid_hours >= (VALID_HOURS_PER_DAY if window is Window.day else 1),
+            )
+        )
+    return AggregateList(window=window, value=value)

@@ -1,0 +1,127 @@
+"""``/v1/export``: readings as streaming CSV, nodes as a GeoJSON FeatureCollection.
+
+The CSV is RFC 4180, UTF-8, one header row, times ISO 8601 UTC, a unit column; with
+``delimiter=semicolon`` fields are separated by ``;`` and decimals written with a comma, for
+Dutch spreadsheets. Every parameter is checked before the first byte is sent; rows are then
+streamed in batches, so memory stays flat whatever the size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.readings import iso_utc
+from lokaalmeten.server.catalogue import node_views
+from lokaalmeten.server.csvfmt import CsvWriter
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
+from lokaalmeten.server.privacy import public_places
+from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.store import ReadingQuery, Store
+
+router = APIRouter(prefix="/v1/export", tags=["export"])
+
+
+class Delimiter(StrEnum):
+    comma = "comma"
+    semicolon = "semicolon"
+
+
+def csv_body(store: Store, query: ReadingQuery, writer: CsvWriter) -> Iterator[bytes]:
+    yield writer.header().encode()
+    for node, quantity, rows in store.stream(query):
+        yield writer.rows(node, quantity, rows).encode()
+
+
+@router.get(
+    "/readings.csv",
+    summary="Readings as CSV (streamed)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
+)
+def export_csv(
+    store: StoreDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    quantity: Annotated[
+        list[str] | None, Query(description="Quantities; repeat or separate with commas.")
+    ] = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="Start, inclusive; ISO 8601.")
+    ] = None,
+    to: Annotated[str | None, Query(description="End, exclusive; ISO 8601.")] = None,
+    delimiter: Annotated[
+        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
+    ] = Delimiter.comma,
+) -> StreamingResponse:
+    wanted = quantities(quantity)
+    start, end = time_range(settings, from_, to)
+    nodes = nodes_in_area(store, settings, split(node), bbox, near)
+    writer = CsvWriter(public_places(store, settings), delimiter is Delimiter.semicolon)
+    query = ReadingQuery(start, end, settings.max_limit, nodes, wanted)
+    name = f"lokaalmeten-{iso_utc(start)[:10]}-{iso_utc(end)[:10]}.csv"
+    return StreamingResponse(
+        csv_body(store, query, writer),
+        media_type="text/csv; charset=utf-8; header=present",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
+
+
+@router.get(
+    "/nodes.geojson",
+    summary="Nodes with their latest values as GeoJSON",
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def export_geojson(
+    store: StoreDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+) -> GeoJSONResponse:
+    chosen = nodes_in_area(store, settings, split(node), bbox, near)
+    views = node_views(store, settings)
+    latest: dict[str, dict[str, Any]] = {}
+    for r in store.latest(chosen):
+        latest.setdefault(r.node, {})[r.quantity] = {
+            "value": r.value,
+            "unit": QUANTITIES[r.quantity].unit,
+            "time": iso_utc(r.time),
+        }
+    features = []
+    for node_id, view in views.items():
+        if view.place is None or (chosen and node_id not in chosen):
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "id": node_id,
+                # RFC 7946: longitude first, WGS84.
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [view.place.longitude, view.place.latitude],
+                },
+                "properties": {
+                    "node": node_id,
+                    "name": view.meta.name,
+                    "exactness": view.place.exactness,
+                    "online": view.online,
+                    "last_reading": iso_utc(view.summary.last_time),
+                    "latest": latest.get(node_id, {}),
+                },
+            }
+        )
+    return GeoJSONResponse({"type": "FeatureCollection", "features": features})

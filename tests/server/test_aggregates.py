@@ -1,0 +1,104 @@
+"""Hourly and daily aggregates with coverage: the same answers from SQLite and InfluxDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import NodeMeta
+from tests.server.conftest import T0, fill, get_ok, serve
+
+H = 3600
+
+
+def _readings() -> list[Reading]:
+    """kit-3 reads every 600 s (6 an hour, 5 needed). 28 Nov: hours 0-19 full, 20-23 four
+    readings each (invalid). 29 Nov: hours 0-9 full. Values 0..5 within an hour."""
+    found = []
+    for hour in range(34):
+        per_hour = 4 if 20 <= hour < 24 else 6
+        found += [
+            Reading("kit-3", "pm10", T0 + hour * H + 600 * k, float(k), "SDS011")
+            for k in range(per_hour)
+        ]
+    return found
+
+
+@pytest.fixture
+def client(store_url: str) -> Iterator[TestClient]:
+    fill(store_url, _readings(), [NodeMeta("kit-3", 51.5, 4.5, interval=600)])
+    with serve(store_url, max_points=200) as test_client:
+        yield test_client
+
+
+WINDOW = "node=kit-3&from=2026-11-28T00:00:00Z&to=2026-11-30T00:00:00Z"
+
+
+def test_hourly_means_carry_coverage_and_flag_thin_hours(client: TestClient) -> None:
+    body = get_ok(client, f"/v1/aggregates?{WINDOW}&window=1h")
+    assert body["window"] == "1h"
+    hours = body["value"]
+    assert len(hours) == 34  # empty hours are absent; thin ones are listed, flagged
+    assert hours[0] == {
+        "node": "kit-3",
+        "quantity": "pm10",
+        "start": "2026-11-28T00:00:00Z",
+        "end": "2026-11-28T01:00:00Z",
+        "mean": 2.5,
+        "min": 0.0,
+        "max": 5.0,
+        "count": 6,
+        "unit": "µg/m³",
+        "coverage": 1.0,
+        "valid_hours": 1,
+        "valid": True,
+    }
+    thin = hours[20]
+    assert (thin["start"], thin["count"], thin["mean"], thin["max"]) == (
+        "2026-11-28T20:00:00Z",
+        4,
+        1.5,
+        3.0,
+    )
+    assert (thin["coverage"], thin["valid"], thin["valid_hours"]) == (0.6667, False, 0)
+
+
+def test_daily_means_need_18_valid_hours(client: TestClient) -> None:
+    days = get_ok(client, f"/v1/aggregates?{WINDOW}&window=1d")["value"]
+    assert [(d["start"], d["count"], d["valid_hours"], d["valid"]) for d in days] == [
+        ("2026-11-28T00:00:00Z", 136, 20, True),
+        ("2026-11-29T00:00:00Z", 60, 10, False),
+    ]
+    assert days[0]["mean"] == 324 / 136
+    assert days[0]["coverage"] == round(136 / 144, 4)
+    assert days[1]["coverage"] == round(60 / 144, 4)
+
+
+def test_range_is_widened_to_whole_windows(client: TestClient) -> None:
+    days = get_ok(
+        client, "/v1/aggregates?node=kit-3&window=1d&from=2026-11-28T13:00Z&to=2026-11-28T14:00Z"
+    )["value"]
+    assert [d["start"] for d in days] == ["2026-11-28T00:00:00Z"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "phrase"),
+    [
+        ("window=2h", "window", "'1h' or '1d'"),
+        ("from=2026-11-01&to=2026-11-30&window=1h", "from", "at most 200 per request"),
+        ("quantity=pm2,5", "quantity", "unknown 'pm2'"),
+        ("near=52,5", "near", "send 3 numbers"),
+        ("bbox=5,52,4,53", "bbox", "min above max"),
+    ],
+)
+def test_oversized_or_bad_aggregate_queries_get_a_clear_400(
+    client: TestClient, query: str, parameter: str, phrase: str
+) -> None:
+    response = client.get(f"/v1/aggregates?{query}")
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["parameter"] == parameter
+    assert phrase in error["message"]

@@ -1,0 +1,73 @@
+"""Streaming CSV: RFC 4180, loads in pandas with the right types, `;` variant, checks first."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from lokaalmeten.readings import Reading
+from tests.server.conftest import T0, fill, serve
+
+DAY = "from=2026-11-28&to=2026-11-29"
+
+
+def test_csv_loads_in_pandas_with_types_and_utc(client: TestClient) -> None:
+    response = client.get(f"/v1/export/readings.csv?{DAY}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv; charset=utf-8")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.content.startswith(b"time,node,latitude,longitude,quantity,value,unit,")
+    assert b"\r\n" in response.content  # RFC 4180 line breaks
+    frame = pd.read_csv(io.BytesIO(response.content), parse_dates=["time"])
+    assert len(frame) == 36
+    assert str(frame["time"].dtype).startswith("datetime64") and str(frame["time"].dt.tz) == "UTC"
+    assert frame["value"].dtype == "float64"
+    assert frame["flags"].dtype == "int64"
+    assert frame["latitude"].dtype == "float64"
+    first = frame.iloc[0]
+    assert first["time"] == pd.Timestamp("2026-11-28T00:00:00Z")
+    assert (first["node"], first["quantity"], first["value"], first["unit"]) == (
+        "kit-1",
+        "pm25",
+        5.0,
+        "µg/m³",
+    )
+    estimated = frame[frame["quantity"] == "temperature"].iloc[0]
+    assert (estimated["sensor"], estimated["flags"]) == ("BME280", 1)
+
+
+def test_semicolon_variant_uses_a_decimal_comma(client: TestClient) -> None:
+    text = client.get(
+        f"/v1/export/readings.csv?node=kit-1&quantity=pm25&{DAY}&delimiter=semicolon"
+    ).text
+    lines = text.split("\r\n")
+    assert lines[0] == "time;node;latitude;longitude;quantity;value;unit;sensor;flags"
+    assert lines[1] == "2026-11-28T00:00:00Z;kit-1;52,091;5,122;pm25;5,0;µg/m³;SDS011;0"
+    frame = pd.read_csv(io.StringIO(text), sep=";", decimal=",")
+    assert frame["value"].sum() == sum(5.0 + i for i in range(30))
+
+
+def test_awkward_names_are_quoted(store_url: str) -> None:
+    fill(store_url, [Reading('kit "7", west', "pm25", T0, 1.25, "A,B")], [])
+    with serve(store_url) as client:
+        text = client.get(f"/v1/export/readings.csv?{DAY}").text
+    assert text.split("\r\n")[1] == (
+        '2026-11-28T00:00:00Z,"kit ""7"", west",,,pm25,1.25,µg/m³,"A,B",0'
+    )
+    assert pd.read_csv(io.StringIO(text))["node"][0] == 'kit "7", west'
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [("delimiter=tab", "delimiter"), ("from=2020-01-01&to=2026-01-01", "from"), ("to=soon", "to")],
+)
+def test_bad_parameters_are_refused_before_streaming(
+    client: TestClient, query: str, parameter: str
+) -> None:
+    response = client.get(f"/v1/export/readings.csv?{query}")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["parameter"] == parameter
