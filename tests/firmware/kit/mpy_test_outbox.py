@@ -65,11 +65,13 @@ def test_a_write_cut_in_the_middle_loses_only_that_record():
         box = Outbox("outbox", max_records=256, segment_records=8)
         for seq in range(1, 4):
             box.append(seq, _payload(seq))
-        segment = "outbox/%d.seg" % box.segments[-1]
-        whole = open(segment, "rb").read()
+        segment = f"outbox/{box.segments[-1]}.seg"
+        with open(segment, "rb") as f:
+            whole = f.read()
         # The power goes off while record 4 is written: its header and half its payload.
         box.append(4, _payload(4))
-        torn = open(segment, "rb").read()[: len(whole) + 11 + 10]
+        with open(segment, "rb") as f:
+            torn = f.read()[: len(whole) + 11 + 10]
         with open(segment, "wb") as f:
             f.write(torn)
         box = Outbox("outbox", max_records=256, segment_records=8)
@@ -86,9 +88,10 @@ def test_a_cut_before_the_commit_marker_is_not_a_record():
     try:
         box = Outbox("outbox", max_records=256, segment_records=8)
         box.append(1, _payload(1))
-        segment = "outbox/%d.seg" % box.segments[-1]
+        segment = f"outbox/{box.segments[-1]}.seg"
         box.append(2, _payload(2))
-        data = open(segment, "rb").read()
+        with open(segment, "rb") as f:
+            data = f.read()
         with open(segment, "wb") as f:
             f.write(data[:-1])  # everything but the final commit byte
         box = Outbox("outbox", max_records=256, segment_records=8)
@@ -103,8 +106,9 @@ def test_a_flipped_bit_fails_the_crc_and_is_never_sent():
         box = Outbox("outbox", max_records=256, segment_records=4)
         for seq in range(1, 9):
             box.append(seq, _payload(seq))
-        first = "outbox/%d.seg" % box.segments[0]
-        data = bytearray(open(first, "rb").read())
+        first = f"outbox/{box.segments[0]}.seg"
+        with open(first, "rb") as f:
+            data = bytearray(f.read())
         data[11 + 3] ^= 0x01  # inside the first record's payload
         with open(first, "wb") as f:
             f.write(data)

@@ -23,4 +23,3 @@ def test_optional_keys_are_left_out_when_not_given():
 
 def test_iso_utc_of_a_leap_day():
     assert clock.iso_utc(1709164800) == "2024-02-29T00:00:00Z"
-

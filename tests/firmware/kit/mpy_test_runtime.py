@@ -5,7 +5,6 @@ import os
 
 import network
 import ntptime
-
 from kit import config, runtime, sensors
 from kit.outbox import Outbox
 from kit.timebase import FastTime
@@ -55,7 +54,7 @@ def test_each_cycle_appends_one_numbered_timestamped_record():
         assert kit.run(cycles=5) == "done"
         docs = _records()
         assert [d["seq"] for d in docs] == [1, 2, 3, 4, 5]
-        assert [d["time"][11:19] for d in docs] == [  # noqa
+        assert [d["time"][11:19] for d in docs] == [
             "23:01:00",
             "23:02:00",
             "23:03:00",
@@ -167,7 +166,7 @@ def test_the_watchdog_is_not_fed_when_records_stop_coming():
                 raise Stop()
 
         kit.tb.sleep_ms = sleep_and_watch
-        try:
+        try:  # noqa: SIM105 - MicroPython has no contextlib
             kit.run()
         except Stop:
             pass

@@ -22,7 +22,7 @@ _home = os.getcwd()
 def fresh_flash():
     """chdir into a new empty folder under /tmp, as the kit's flash; returns its path."""
     os.chdir(_home)
-    path = "/tmp/lm-kit-" + "".join("%02x" % b for b in os.urandom(6))
+    path = "/tmp/lm-kit-" + "".join(f"{b:02x}" for b in os.urandom(6))
     os.mkdir(path)
     os.chdir(path)
     return path

@@ -7,6 +7,7 @@ simulate`` runs it: compiled with mpy-cross, 64 KB heap, fake radio and real soc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -18,8 +19,8 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port
@@ -101,10 +102,8 @@ class Subscriber:
         found: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while len({doc["seq"] for doc in found}) < seqs and time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(queue.Empty):
                 found.append(json.loads(self.messages.get(timeout=0.1)))
-            except queue.Empty:
-                pass
         return found
 
     def close(self) -> None:
