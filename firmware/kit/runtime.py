@@ -128,7 +128,7 @@ class Kit:
             if flags & sensors.INTERVAL and hasattr(driver, "poll"):
                 self.max_sleep = _AUDIO_SLEEP_MS
         self.link = Link(self)
-        self.wdt = machine.WDT(0, conf["watchdog_s"] * 1000)
+        self.wdt = machine.WDT(timeout=conf["watchdog_s"] * 1000)
         if self.safe_mode:
             self.event("safe_mode", {"crashes": self.crashes, "last_crash": self.last_crash})
         if self.config_problem:

@@ -174,3 +174,27 @@ def test_the_watchdog_is_not_fed_when_records_stop_coming():
         assert feeds[19] == feeds[10]  # then left to starve: the ESP32 resets
     finally:
         drop_flash(flash)
+
+
+def test_broker_reconnects_back_off_from_one_second_doubling_with_jitter():
+    flash = fresh_flash()
+    try:
+        _setup(gateway_host="127.0.0.1", gateway_port=1)  # nothing listens on port 1
+        waits = []
+        kit = runtime.Kit(
+            FastTime(START),
+            None,
+            lambda kind, info: (
+                waits.append(info["retry_in"]) if kind == "broker_unreachable" else None
+            ),
+        )
+        now = 0
+        while len(waits) < 6:
+            kit.link.step(now)
+            now += 100
+        for attempt, wait in enumerate(waits):
+            base = 2**attempt
+            assert base <= wait <= base * 1.25, (attempt, wait)
+        assert kit.link.mqtt_up is False and kit.outbox.count == 0
+    finally:
+        drop_flash(flash)
