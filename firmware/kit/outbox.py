@@ -15,7 +15,9 @@ append-only. An entry is ``A5 | length u16 | seq u32 | crc32 u32 | payload | 5A`
 little-endian; the CRC covers seq and payload, and the final 5A byte is the commit marker,
 written last. A cut in the middle of a write leaves an entry without a valid CRC or marker:
 at boot the scan stops there, so that entry (the record being written) is the only loss, and
-writing continues in a new segment. ``head`` holds the read position and counters, replaced
+writing continues in a new segment. A whole entry whose CRC fails (a flipped bit) is skipped,
+never sent. When a write fails (flash full), the oldest records are dropped and the write
+is tried once more in a new segment. ``head`` holds the read position and counters, replaced
 atomically (write ``head.tmp``, rename) after each acknowledgement; if it is lost, sending
 restarts at the oldest segment: duplicates, never loss.
 """
@@ -167,15 +169,24 @@ class Outbox:
         crc = binascii.crc32(payload, binascii.crc32(header[3:7]))
         struct.pack_into("<I", self._buf, 7, crc)
         self._loaded = -1  # _buf now holds the header being written
-        try:
-            with open(self._path(self.segments[-1]), "ab") as f:
-                f.write(header)
-                f.write(payload)
-                if self.pause:
-                    self.pause()
-                f.write(_COMMIT)
-        except OSError as exc:
-            raise KitError("outbox: cannot write to flash: %s" % exc)
+        for attempt in (0, 1):
+            try:
+                with open(self._path(self.segments[-1]), "ab") as f:
+                    f.write(header)
+                    f.write(payload)
+                    if self.pause:
+                        self.pause()
+                    f.write(_COMMIT)
+                break
+            except OSError as exc:
+                # Flash full (or failing): what was written is an uncommitted tail, so go on
+                # in a new segment, after making room by dropping the oldest records.
+                if attempt or len(self.segments) < 2:
+                    raise KitError("outbox: cannot write to flash: %s" % exc)
+                self._drop_oldest()
+                self.segments.append(self._next_number)
+                self.sizes.append(0)
+                self._next_number += 1
         self.sizes[-1] += 1
         self.count += 1
         self.last_seq = seq

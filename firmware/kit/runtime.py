@@ -153,7 +153,7 @@ class Kit:
             "reconnects": self.link.reconnects,
             "crashes": self.crashes,
             "safe_mode": self.safe_mode,
-            "heap_min": self.mem_min,
+            "heap_min": self.mem_min if self.mem_max else None,  # None before a cycle
         }
 
     def location(self):

@@ -151,3 +151,26 @@ def test_a_lost_head_file_means_duplicates_not_losses():
         assert [s for s, _ in _drain(box)] == [1, 2, 3, 4, 5]
     finally:
         drop_flash(flash)
+
+
+def test_a_failed_write_drops_the_oldest_and_goes_on_in_a_new_segment():
+    flash = fresh_flash()
+    try:
+        box = Outbox("outbox", max_records=256, segment_records=4)
+        for seq in range(1, 10):
+            box.append(seq, _payload(seq))
+        failures = [OSError(28)]  # ENOSPC once, after the payload, before the commit marker
+
+        def flash_full():
+            if failures:
+                raise failures.pop()
+
+        box.pause = flash_full
+        box.append(10, _payload(10))
+        box.pause = None
+        assert box.dropped == 4  # the oldest segment, records 1-4, made room
+        box = Outbox("outbox", max_records=256, segment_records=4)  # and after a reboot
+        assert box.torn == 1 and box.dropped == 4
+        assert _drain(box) == [(s, _payload(s)) for s in range(5, 11)]
+    finally:
+        drop_flash(flash)
