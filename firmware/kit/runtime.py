@@ -21,6 +21,7 @@ sensor drivers, the portal open, the outbox still sent, the status saying why.
 import gc
 import os
 import sys
+import time
 
 import machine
 from micropython import const
@@ -198,7 +199,7 @@ class Kit:
         end = now + self.interval_ms
         self.sampler.begin(now)
         done = 0
-        drain_until = None
+        drain_from = None
         last_record = now
         while True:
             now = tb.now_ms()
@@ -207,7 +208,7 @@ class Kit:
             if now - last_record < self.stall_ms:
                 self._feed()
             self.sampler.poll()
-            if drain_until is None:
+            if drain_from is None:
                 self.sampler.step(now, end)
                 if now >= end:
                     self._record()
@@ -217,27 +218,22 @@ class Kit:
                     if end <= now:  # the loop was held up: skip intervals, not records
                         end = now + self.interval_ms
                     if cycles and done >= cycles:
-                        drain_until = self._real_ms() + _DRAIN_MS
+                        drain_from = time.ticks_ms()  # real time, also under --fast
             self.link.step(now)
             if self.restart:
                 return self._leave("restart")
-            if drain_until is not None and (
+            if drain_from is not None and (
                 not self.outbox.count
                 or not self.conf["gateway_host"]
-                or self._real_ms() > drain_until
+                or time.ticks_diff(time.ticks_ms(), drain_from) > _DRAIN_MS
             ):
                 return self._leave("done")
             if self.safe_mode and now - start > _SAFE_MODE_MS:
                 _write_text(BOOT_FILE, "0\n")
                 return "restart"
-            due = end if drain_until is None else now + self.max_sleep
+            due = end if drain_from is None else now + self.max_sleep
             due = min(due, self.sampler.next_due(end), self.link.next_due(now))
             tb.sleep_ms(max(0, min(due - now, self.max_sleep)))
-
-    def _real_ms(self):
-        import time
-
-        return time.ticks_ms()
 
     def _leave(self, reason):
         self.link.close()
