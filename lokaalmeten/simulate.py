@@ -176,10 +176,12 @@ def run_kits(
 ) -> list[KitResult]:
     """Run the kits until they finish their cycles or ``stop`` is set; one event per line."""
     stop = stop or threading.Event()
-    plan.folder.mkdir(parents=True, exist_ok=True)
-    env = micropython_env(
-        fakes=True, compiled=compile_firmware(plan.folder.resolve() / ".firmware")
-    )
+    try:
+        plan.folder.mkdir(parents=True, exist_ok=True)
+        compiled = compile_firmware(plan.folder.resolve() / ".firmware")
+    except OSError as exc:
+        raise SimulationError(f"cannot use {plan.folder} for the kits' flash: {exc}") from None
+    env = micropython_env(fakes=True, compiled=compiled)
     processes = [
         spawn(
             kit_command(plan, i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True

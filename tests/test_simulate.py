@@ -56,6 +56,7 @@ def test_fast_kits_publish_their_cycles_and_report_the_lowest_free_heap(
         (["--heap", "lots"], "--heap must be a size such as 64k"),
         (["--sensors", "real"], "--sensors must be sim or drivers"),
         (["--kits", "0"], "kits"),
+        (["--folder", "/proc/lm-kits", "--cycles", "1"], "cannot use /proc/lm-kits"),
     ],
 )
 def test_bad_simulate_options_get_a_message_not_a_traceback(
