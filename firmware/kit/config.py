@@ -40,6 +40,7 @@ FIELDS = {
     "portal_minutes": (10, int, 1, 1440),
     "portal_port": (80, int, 1, 65535),
     "portal_password": ("", str, 0, 63),
+    "portal_dns": (True, bool, 0, 0),
     "ntp_host": ("pool.ntp.org", str, 1, 64),
     "watchdog_s": (60, int, 10, 600),
     "sensors": ([], list, 0, 12),

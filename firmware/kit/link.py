@@ -125,7 +125,8 @@ class Link:
             ap.config(ssid=ssid)
         address = ap.ifconfig()[0]
         self.ap = ap
-        self.portal = Portal(self.kit, address, self.conf["portal_port"])
+        dns_port = 53 if self.conf["portal_dns"] else 0
+        self.portal = Portal(self.kit, address, self.conf["portal_port"], dns_port)
         self.portal_until = until
         self.kit.event("portal_open", {"ssid": ssid, "address": address,
                                        "port": self.portal.port})
@@ -137,6 +138,7 @@ class Link:
         self.portal = None
         self.ap.active(False)
         forget("kit.portal")
+        forget("kit.captive")
         forget("kit.config")
         self.kit.event("portal_closed", None)
 

@@ -138,9 +138,18 @@ def form_to_config(fields, current):
 
 
 class Portal:
-    def __init__(self, kit, address, port):
+    def __init__(self, kit, address, port, dns_port=0):
         self.kit = kit
         self.port = port
+        self.dns = None
+        if dns_port:
+            from kit.captive import CaptiveDNS
+
+            try:
+                self.dns = CaptiveDNS(address, dns_port)
+            except OSError as exc:
+                # The form still works at the address; phones just do not open it by themselves.
+                kit.event("portal_dns_failed", {"error": str(exc)})
         self.buf = bytearray(_REQUEST_MAX)  # one request at a time, in one buffer
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -160,8 +169,12 @@ class Portal:
 
     def close(self):
         self.sock.close()
+        if self.dns:
+            self.dns.close()
 
     def step(self, now):
+        if self.dns:
+            self.dns.step()
         try:
             conn, _ = self.sock.accept()
         except OSError:

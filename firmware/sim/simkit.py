@@ -121,6 +121,8 @@ def _write_config(options):
     elif options["wifi"] == "none":
         current["wifi_ssid"] = ""
         current["wifi_password"] = ""
+    # Never answer DNS on the host: its resolver may well listen on 127.0.0.1.
+    current["portal_dns"] = False
     if int(options["portal_port"]):
         current["portal_port"] = int(options["portal_port"])
     if options["sensors"] == "sim":
