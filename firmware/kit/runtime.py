@@ -26,6 +26,7 @@ import time
 import machine
 from micropython import const
 
+from drivers.errors import SensorError
 from kit import record, sensors
 from kit.errors import KitError
 from kit.link import Link
@@ -113,7 +114,7 @@ class Kit:
                     driver, flags = sensors.open_sensor(index, spec, buses, make_bus or
                                                         sensors.machine_bus)
                     entries.append((spec, driver, flags))
-                except (KitError,) + sensors.SENSOR_ERRORS as exc:
+                except (KitError, SensorError) as exc:
                     # One broken sensor must not stop the others; the status names it.
                     self.sensor_problems.append(str(exc))
         self.sampler = Sampler(

@@ -21,9 +21,9 @@ from array import array
 
 from micropython import const
 
+from drivers.errors import SensorError
 from kit.quantities import QUANTITIES
 from kit.sensors import DUTY, INTERVAL
-from kit.sensors import SENSOR_ERRORS
 
 _PM_READ_MS = const(1000)  # PM sensors send a frame a second while sampling
 _RETRY_MS = const(10000)  # after a failed start()
@@ -87,7 +87,7 @@ class Sampler:
         driver = self.entries[index][1]
         try:
             driver.start()
-        except SENSOR_ERRORS as exc:
+        except SensorError as exc:
             self._error(exc)
             self.next_read[index] = now + _RETRY_MS
             return
@@ -105,7 +105,7 @@ class Sampler:
             if flags & INTERVAL and hasattr(driver, "poll"):
                 try:
                     driver.poll()
-                except SENSOR_ERRORS as exc:
+                except SensorError as exc:
                     self._error(exc)
 
     def step(self, now, end):
@@ -148,7 +148,7 @@ class Sampler:
         driver = self.entries[index][1]
         try:
             sample = driver.read()
-        except SENSOR_ERRORS as exc:
+        except SensorError as exc:
             self._error(exc)
             return
         if not sample:
@@ -198,7 +198,7 @@ class Sampler:
             if kind & INTERVAL:
                 try:
                     sample = driver.read()
-                except SENSOR_ERRORS as exc:
+                except SensorError as exc:
                     self._error(exc)
                     sample = None
                 if sample:
@@ -211,7 +211,7 @@ class Sampler:
             elif kind & DUTY and self.duty_cycling and self.on[index]:
                 try:
                     driver.stop()  # fan and laser off until the next warm-up
-                except SENSOR_ERRORS as exc:
+                except SensorError as exc:
                     self._error(exc)
                 self.on[index] = False
         for quantity, offset in self.calibration.items():

@@ -14,17 +14,7 @@ Drivers are imported only when configured, so a kit pays heap only for the senso
 
 from micropython import const
 
-from drivers.errors import SensorError
 from kit.errors import KitError
-
-try:
-    # Drivers built on drivers/bus.py raise its SensorError family; catch both until the
-    # two are one class.
-    from drivers.bus import SensorError as _BusSensorError
-
-    SENSOR_ERRORS = (SensorError, _BusSensorError)
-except ImportError:
-    SENSOR_ERRORS = (SensorError,)
 
 # Flags: DUTY sensors have a fan and a laser to spare (on only for warm-up and sampling
 # before each record); INTERVAL sensors aggregate themselves and are read once per record.
