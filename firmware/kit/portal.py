@@ -325,7 +325,7 @@ class Portal:
                 kind = "text"
             parts.append(
                 "<label>%s<input name='%s' type='%s' value=\"%s\"></label>"
-                % (label, key, kind, _escape(value))
+                % (_escape(label), key, kind, _escape(value))
             )
         exact = shown.get("location_exact") == "on" if submitted else conf["location_exact"]
         parts.append(

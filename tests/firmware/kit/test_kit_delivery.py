@@ -209,6 +209,7 @@ def test_the_portal_form_updates_the_configuration_and_refuses_bad_input(
     page = httpx.get(base + "/", timeout=10)
     assert page.status_code == 200 and "<form" in page.text and "wifi_ssid" in page.text
     assert "not connected" in page.text  # status: no Wi-Fi yet
+    assert "<MAC>" not in page.text and "esp32-&lt;MAC&gt;" in page.text  # escaped
     before = (flash / "config.json").read_text()
 
     bad = httpx.post(base + "/", data={"wifi_ssid": "sim-wifi", "interval_s": "often"}, timeout=10)
