@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from lokaalmeten.gateway.registry import Registry, RegistryError
 from pydantic import ValidationError
+
+from lokaalmeten.gateway.registry import Registry, RegistryError
 
 nodes_app = typer.Typer(
     help="Register kits and manage their credentials (MQTT password and HTTP token).",
@@ -148,7 +149,6 @@ def list_nodes(registry_path: RegistryOption = None) -> None:
 def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     """Build the settings, start the gateway, stop it on SIGINT/SIGTERM."""
     from lokaalmeten.gateway.pipeline import Gateway
-
     from lokaalmeten.logs import setup_logging
     from lokaalmeten.settings import GatewaySettings
     from lokaalmeten.store import StoreError

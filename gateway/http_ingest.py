@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
 from lokaalmeten.gateway.airrohr import AirRohrError, parse_airrohr_json, parse_line_protocol
 from lokaalmeten.gateway.metrics import PrometheusCollector
 from lokaalmeten.gateway.spool import SpoolFull
 from lokaalmeten.gateway.validate import Checked
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
     from lokaalmeten.gateway.pipeline import Gateway

@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from lokaalmeten.gateway.metrics import GatewayMetrics
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.protocol.topics import readings_subscription
 from lokaalmeten.settings import GatewaySettings
 

@@ -25,12 +25,11 @@ from typing import Any
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
 from lokaalmeten.gateway.registry import Registry
+from lokaalmeten.gateway.sensor_community import open_output
 from lokaalmeten.gateway.spool import Spool, SpoolFull
 from lokaalmeten.gateway.validate import Checked, RecordValidator
-from lokaalmeten.gateway.writer import StoreWriter
-
+from lokaalmeten.gateway.writer import Output, StoreWriter
 from lokaalmeten.settings import GatewaySettings
-from lokaalmeten.store import Store, open_store
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -38,11 +37,11 @@ _SPOOL_FULL_RETRY = 1.0
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, stores: list[Store] | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, stores: list[Output] | None = None) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
         if stores is None:
-            stores = [open_store(url) for url in (settings.store, *settings.extra_stores)]
+            stores = [open_output(url) for url in (settings.store, *settings.extra_stores)]
         self.stores = stores
         self.spool = Spool(
             Path(settings.spool),
@@ -115,6 +114,7 @@ class Gateway:
 
     def _start_http(self) -> None:
         import uvicorn
+
         from lokaalmeten.gateway.http_ingest import create_ingest_app
 
         config = uvicorn.Config(
@@ -143,23 +143,48 @@ class Gateway:
     # -- ingest --------------------------------------------------------------------------
 
     def _spool_then_ack(self, batch: list[Message]) -> None:
-        checked = Checked()
-        for message in batch:
-            one = self.validator.mqtt(message.topic, message.payload, message.received_at)
-            checked.readings.extend(one.readings)
-            checked.refusals.extend(one.refusals)
-        while True:
-            try:
-                self.spool.put(checked.readings, checked.refusals)
-                break
-            except SpoolFull as exc:
+        checks = [
+            self.validator.mqtt(message.topic, message.payload, message.received_at)
+            for message in batch
+        ]
+        pending = list(zip(batch, checks, strict=True))
+        while pending:
+            fits = self._prefix_that_fits(pending)
+            if not fits:
                 # Not acknowledging is the back-pressure: the broker keeps the messages.
                 self.metrics.add("spool_full_waits")
-                log.error("SPOOL FULL, not acknowledging %d messages: %s", len(batch), exc)
+                log.error(
+                    "SPOOL FULL (%d readings): not acknowledging %d messages until "
+                    "the stores drain it",
+                    self.spool.max_readings,
+                    len(pending),
+                )
                 if self._stopping.wait(_SPOOL_FULL_RETRY):
                     return
-        self.metrics.add("readings_spooled", len(checked.readings))
-        self.ingest.ack(batch)
+                continue
+            taken, pending = pending[:fits], pending[fits:]
+            readings = [r for _, checked in taken for r in checked.readings]
+            refusals = [r for _, checked in taken for r in checked.refusals]
+            try:
+                self.spool.put(readings, refusals)
+            except SpoolFull:
+                pending = taken + pending  # the room shrank meanwhile (HTTP ingest)
+                continue
+            self.metrics.add("readings_spooled", len(readings))
+            self.ingest.ack([message for message, _ in taken])
+
+    def _prefix_that_fits(self, pending: list[tuple[Message, Checked]]) -> int:
+        """How many of the first messages fit in the spool together (policy block)."""
+        if self.spool.full_policy != "block":
+            return len(pending)
+        room = self.spool.room()
+        count = used = 0
+        for _, checked in pending:
+            used += len(checked.readings)
+            if used > room:
+                break
+            count += 1
+        return count
 
     # -- state ---------------------------------------------------------------------------
 

@@ -215,6 +215,10 @@ class Spool:
         ).fetchone()
         return max(0, int(high) - int(low))
 
+    def room(self) -> int:
+        """How many more readings fit before the spool is full."""
+        return max(0, self.max_readings - self._depth(self._conn()))
+
     def dropped(self) -> int:
         row = (
             self._conn()

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.spool import Refusal
-
 from lokaalmeten.protocol.record import RecordError, parse_record
 from lokaalmeten.protocol.topics import node_of
 from lokaalmeten.readings import Reading

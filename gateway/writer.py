@@ -17,12 +17,13 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
+from typing import Protocol
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.spool import Refusal, Spool
-
 from lokaalmeten.readings import Reading
-from lokaalmeten.store import Store, StoreError, StoreRejected, StoreTooLarge
+from lokaalmeten.store import StoreError, StoreRejected, StoreTooLarge, WriteResult
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -33,9 +34,19 @@ _BACKOFF_MAX = 5.0
 _IDLE_WAIT = 0.5
 
 
+class Output(Protocol):
+    """What the gateway writes to: every Store, and write-only outputs such as forwarders."""
+
+    url: str
+
+    def write(self, readings: Sequence[Reading]) -> WriteResult: ...
+
+    def close(self) -> None: ...
+
+
 class StoreWriter:
     def __init__(
-        self, store: Store, spool: Spool, metrics: GatewayMetrics, batch_size: int = 5000
+        self, store: Output, spool: Spool, metrics: GatewayMetrics, batch_size: int = 5000
     ) -> None:
         self.store = store
         self.spool = spool

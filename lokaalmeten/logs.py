@@ -38,3 +38,5 @@ def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # httpx logs every request at INFO: thousands of lines an hour from the store writers.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from lokaalmeten.gateway.pipeline import Gateway
 from paho.mqtt.enums import CallbackAPIVersion
 
+from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.readings import Reading
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from lokaalmeten.gateway.airrohr import AirRohrError, parse_airrohr_json, parse_line_protocol
 
+from lokaalmeten.gateway.airrohr import AirRohrError, parse_airrohr_json, parse_line_protocol
 from lokaalmeten.readings import Reading
 
 NOW = 1795824000

@@ -33,31 +33,24 @@ NODES = 5
 
 
 class Stream:
-    """Publishes records at a steady rate with QoS 1 and remembers which were PUBACKed."""
+    """Publishes records at a steady rate with QoS 1 and remembers which were PUBACKed.
+
+    Each message's MQTTMessageInfo says whether its PUBACK arrived; no callback and no lock
+    of our own, which could deadlock against paho's internal locks.
+    """
 
     def __init__(self, broker: Mosquitto, rate: float) -> None:
-        self.acked: set[tuple[str, int]] = set()
-        self._sent: dict[int, tuple[str, int]] = {}
-        self._lock = threading.Lock()
+        self._infos: list[tuple[mqtt.MQTTMessageInfo, tuple[str, int]]] = []
         self.rate = rate
         self.count = 0
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id="durability-publisher", clean_session=False
         )
-        self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _on_publish(
-        self, client: object, userdata: object, mid: int, reason: object, properties: object
-    ) -> None:
-        with self._lock:
-            key = self._sent.pop(mid, None)
-            if key is not None:
-                self.acked.add(key)
 
     def _run(self) -> None:
         started = time.monotonic()
@@ -74,9 +67,8 @@ class Stream:
                     "values": {"pm25": seq % 500 / 10, "pm10": 1.0},
                 }
             )
-            with self._lock:
-                info = self.client.publish(f"lokaalmeten/{node}/readings", payload, qos=1)
-                self._sent[info.mid] = (node, seq)
+            info = self.client.publish(f"lokaalmeten/{node}/readings", payload, qos=1)
+            self._infos.append((info, (node, seq)))
             self.count += 1
             pause = started + self.count / self.rate - time.monotonic()
             if pause > 0:
@@ -89,13 +81,31 @@ class Stream:
         self._stop.set()
         self._thread.join(10)
 
+    @staticmethod
+    def _acked(info: mqtt.MQTTMessageInfo) -> bool | None:
+        """True: PUBACKed; False: refused at once (not connected); None: still in flight."""
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        return True if info.is_published() else None
+
     def wait_all_acked(self, timeout: float) -> None:
-        wait_until(lambda: not self._sent, timeout, "the broker to acknowledge every message")
+        wait_until(
+            lambda: all(self._acked(info) is not None for info, _ in self._infos),
+            timeout,
+            "the broker to answer every message",
+        )
         self.client.loop_stop()
         self.client.disconnect()
 
     def expected(self) -> set[tuple[str, str, int]]:
-        return {(node, q, T0 + seq) for node, seq in self.acked for q in ("pm10", "pm25")}
+        """Readings of the messages the broker acknowledged: each must be stored."""
+        acked = [key for info, key in self._infos if self._acked(info)]
+        return {(node, q, T0 + seq) for node, seq in acked for q in ("pm10", "pm25")}
+
+    def published(self) -> set[tuple[str, str, int]]:
+        """Readings of every message handed to paho; paho may deliver ones whose publish()
+        reported 'not connected' after it reconnects, so these may be stored too."""
+        return {(node, q, T0 + seq) for _, (node, seq) in self._infos for q in ("pm10", "pm25")}
 
 
 def wait_gateway_ready(folder: Path, times: int = 1) -> None:
@@ -144,7 +154,7 @@ def test_gateway_killed_repeatedly_loses_nothing(
     )
     found = identities(tmp_path / "lm.db")
     assert len(found) == len(set(found))  # exactly once
-    assert set(found) == expected
+    assert expected <= set(found) <= stream.published()
 
 
 @pytest.mark.influxdb
@@ -177,7 +187,7 @@ def test_influxdb_outage_loses_nothing_and_the_spool_drains(
             return {(r.node, r.quantity, r.time) for r in rows}
 
         wait_until(lambda: influx_identities() >= expected, 60, "every reading in InfluxDB")
-        assert influx_identities() == expected
+        assert expected <= influx_identities() <= stream.published()
     finally:
         influx.stop()
 
@@ -201,7 +211,8 @@ def test_broker_restart_loses_nothing(
         "every acknowledged reading in the store",
     )
     found = identities(tmp_path / "lm.db")
-    assert len(found) == len(set(found)) and set(found) == expected
+    assert len(found) == len(set(found))  # exactly once
+    assert expected <= set(found) <= stream.published()
 
 
 def _http_port(folder: Path) -> int:

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from lokaalmeten.gateway.http_ingest import create_ingest_app
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.validate import RecordValidator
-
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.services.mosquitto import Mosquitto
 from tests.gateway.harness import RunningGateway, publish, publisher, settings_for

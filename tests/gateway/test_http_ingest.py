@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from lokaalmeten.gateway.http_ingest import MAX_BODY, create_ingest_app
 from lokaalmeten.gateway.pipeline import Gateway
-
 from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
 from tests.gateway.test_airrohr import COMBINED

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from lokaalmeten.gateway.registry import Registry, RegistryError, mosquitto_hash
 from paho.mqtt.enums import CallbackAPIVersion
 
+from lokaalmeten.gateway.registry import Registry, RegistryError, mosquitto_hash
 from lokaalmeten.services.local_server import find_binary
 from lokaalmeten.services.mosquitto import Mosquitto
 from tests.helpers import wait_until

@@ -1,0 +1,155 @@
+"""Optional output: forward chosen kits' readings to the Sensor.Community API.
+
+Off unless configured as an extra store, and only for the kits named in it (Sensor.Community
+publishes the location registered there, so forwarding is the kit owner's choice)::
+
+    lokaalmeten gateway --extra-store \\
+        "sensorcommunity+https://api.sensor.community/v1/push-sensor-data/?nodes=esp32-0a1b2c"
+
+Each kit must be registered at Sensor.Community under the same id (``esp32-<chip id>``).
+Readings are posted as an airRohr kit posts them (research/firmware.md §1.5-1.6): one POST per
+sensor, headers ``X-Sensor`` and ``X-PIN``, value types without prefix, values as strings,
+pressure in pascal. The API stamps data with its arrival time, so readings older than
+``max_age`` seconds (default 600) are skipped rather than sent late. A refusal (4xx) is
+logged and the readings are dropped for this output only; a failure to reach the API (or a
+5xx) is retried by the gateway's writer like any store outage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from lokaalmeten.gateway.writer import Output
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import StoreError, WriteResult, open_store
+
+log = logging.getLogger("lokaalmeten.gateway")
+
+# X-PIN by sensor model, as airRohr numbers its sensor kinds.
+PINS = {
+    "SDS011": 1,
+    "PMS5003": 1,
+    "PMS7003": 1,
+    "SPS30": 1,
+    "HPM": 1,
+    "NextPM": 1,
+    "BME280": 11,
+    "BMP280": 3,
+    "BMP180": 3,
+    "SHT3x": 7,
+    "SHT4x": 7,
+    "HTU21D": 7,
+    "DHT22": 7,
+    "DNMS": 15,
+    "SCD30": 17,
+    "SCD4x": 17,
+}
+# Our quantity -> (Sensor.Community value type, factor from our unit to theirs).
+VALUE_TYPES = {
+    "pm1": ("P0", 1.0),
+    "pm10": ("P1", 1.0),
+    "pm25": ("P2", 1.0),
+    "pm4": ("P4", 1.0),
+    "temperature": ("temperature", 1.0),
+    "humidity": ("humidity", 1.0),
+    "pressure": ("pressure", 100.0),
+    "co2": ("co2_ppm", 1.0),
+    "noise_laeq": ("noise_LAeq", 1.0),
+    "noise_lamin": ("noise_LA_min", 1.0),
+    "noise_lamax": ("noise_LA_max", 1.0),
+}
+SOFTWARE_VERSION = "lokaalmeten-gateway"
+
+
+def requests_for(readings: Sequence[Reading]) -> list[tuple[dict[str, str], bytes]]:
+    """(headers, body) of the POSTs that carry these readings, one per node, time and pin."""
+    groups: dict[tuple[str, int, int], list[dict[str, str]]] = defaultdict(list)
+    for reading in readings:
+        pin = PINS.get(reading.sensor or "")
+        mapped = VALUE_TYPES.get(reading.quantity)
+        if pin is None or mapped is None:
+            continue
+        value_type, factor = mapped
+        groups[(reading.node, reading.time, pin)].append(
+            {"value_type": value_type, "value": f"{reading.value * factor:.2f}"}
+        )
+    return [
+        (
+            {"X-Sensor": node, "X-PIN": str(pin), "Content-Type": "application/json"},
+            json.dumps({"software_version": SOFTWARE_VERSION, "sensordatavalues": values}).encode(),
+        )
+        for (node, _, pin), values in sorted(groups.items())
+    ]
+
+
+class SensorCommunityForwarder:
+    """A write-only output of the gateway that posts to the Sensor.Community API."""
+
+    def __init__(
+        self, endpoint: str, nodes: Sequence[str], max_age: float = 600.0, timeout: float = 20.0
+    ) -> None:
+        self.endpoint = endpoint
+        self.kits = frozenset(nodes)  # the kits whose owners chose to forward
+        self.max_age = max_age
+        self.url = "sensorcommunity+" + endpoint
+        self._client = httpx.Client(timeout=timeout)
+
+    def write(self, readings: Sequence[Reading]) -> WriteResult:
+        oldest = time.time() - self.max_age
+        chosen = [r for r in readings if r.node in self.kits and r.time >= oldest]
+        sent = 0
+        for headers, body in requests_for(chosen):
+            try:
+                response = self._client.post(self.endpoint, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise StoreError(f"cannot reach Sensor.Community ({self.endpoint}): {exc}") from exc
+            if response.status_code >= 500:
+                raise StoreError(f"Sensor.Community answered {response.status_code}")
+            if response.status_code >= 400:
+                log.warning(
+                    "Sensor.Community refused %s (pin %s): HTTP %d %s",
+                    headers["X-Sensor"],
+                    headers["X-PIN"],
+                    response.status_code,
+                    response.text[:200],
+                )
+                continue
+            sent += len(json.loads(body)["sensordatavalues"])
+        return WriteResult(received=len(readings), stored=sent)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_forwarder(url: str) -> SensorCommunityForwarder:
+    """``sensorcommunity+https://host/path?nodes=a,b[&max_age=600]``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.removeprefix("sensorcommunity+")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    nodes = [n for n in options.get("nodes", "").split(",") if n]
+    if scheme not in ("http", "https") or not parts.netloc:
+        raise StoreError(
+            f"{url!r}: write sensorcommunity+https://api.sensor.community"
+            "/v1/push-sensor-data/?nodes=esp32-…"
+        )
+    if not nodes:
+        raise StoreError(f"{url!r}: name the kits to forward, ?nodes=esp32-0a1b2c,esp32-…")
+    try:
+        max_age = float(options.get("max_age", "600"))
+    except ValueError:
+        raise StoreError(f"{url!r}: max_age must be a number of seconds") from None
+    return SensorCommunityForwarder(f"{scheme}://{parts.netloc}{parts.path or '/'}", nodes, max_age)
+
+
+def open_output(url: str) -> Output:
+    """A store, or the Sensor.Community forwarder, by URL: the gateway's outputs."""
+    if url.startswith("sensorcommunity+"):
+        return open_forwarder(url)
+    return open_store(url)
