@@ -16,7 +16,14 @@ from fastapi.middleware.gzip import GZipMiddleware
 from lokaalmeten import __version__
 from lokaalmeten.server.errors import install_error_handlers
 from lokaalmeten.server.guard import RateLimit
-from lokaalmeten.server.routes import aggregates, export, metadata, nodes, readings
+from lokaalmeten.server.routes import (
+    aggregates,
+    export,
+    metadata,
+    nodes,
+    readings,
+    sensorthings,
+)
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
 
@@ -47,6 +54,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         readings.router,
         aggregates.router,
         export.router,
+        sensorthings.router,
     ):
         app.include_router(router)
     # Outermost first: the rate limit refuses before any work; CORS is open for reading.

@@ -1,0 +1,321 @@
+"""``/v1.1``: OGC SensorThings API v1.1, the read part (Sensing Core, Filtering, DataArray).
+
+Paths: entity sets (``/v1.1/Things``), single entities (``/v1.1/Things('kit-1')``),
+navigation (``/v1.1/Things('kit-1')/Datastreams``), properties (``…/name``, ``…/name/$value``)
+and association links (``…/$ref``). Write methods answer 405: readings enter through the
+gateway. See docs/api.md for the mapping of nodes and readings onto entities.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.sta_model import (
+    ENTITY_SETS,
+    NAVIGATION,
+    PROPERTIES,
+    SET_OF,
+    Catalogue,
+    Entity,
+    quote_id,
+)
+from lokaalmeten.server.sta_observations import observation_page
+from lokaalmeten.server.sta_query import (
+    Options,
+    json_value,
+    matches,
+    parse_options,
+    sort_key,
+)
+from lokaalmeten.settings import ServerSettings
+
+router = APIRouter(prefix="/v1.1", tags=["SensorThings API v1.1"])
+
+_REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+CONFORMANCE = [
+    f"{_REQ}datamodel",
+    f"{_REQ}resource-path/resource-path-to-entities",
+    f"{_REQ}request-data",
+    f"{_REQ}data-array/data-array",
+]
+_SEGMENT = re.compile(r"^([A-Za-z]+)(?:\((?:'((?:[^']|'')*)'|(-?\d+))\))?$")
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/v1.1"
+
+
+@router.get("", summary="SensorThings landing page with the conformance classes")
+@router.get("/", include_in_schema=False)
+def landing(request: Request) -> dict[str, Any]:
+    base = _base(request)
+    return {
+        "value": [{"name": name, "url": f"{base}/{name}"} for name in ENTITY_SETS],
+        "serverSettings": {"conformance": CONFORMANCE},
+    }
+
+
+@router.api_route(
+    "/{path:path}",
+    methods=["POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+def refuse_writes(path: str) -> Response:
+    raise ApiError(
+        405, "SensorThings here is read-only: readings enter through the gateway; use GET"
+    )
+
+
+@router.get(
+    "/{path:path}",
+    summary="SensorThings resources: entity sets, entities, navigation, properties",
+    responses={400: {"description": "bad path or query option"}, 404: {}, 501: {}},
+)
+def resource(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    base = _base(request)
+    segments = [s for s in path.split("/") if s]
+    if not segments:
+        return JSONResponse(landing(request))
+    catalogue = Catalogue(store, settings, base)
+    # -- walk the path -------------------------------------------------------------------
+    head = _SEGMENT.match(segments[0])
+    if head is None or head.group(1) not in ENTITY_SETS:
+        raise ApiError(404, f"no entity set {segments[0]!r}; choose from {', '.join(ENTITY_SETS)}")
+    kind = ENTITY_SETS[head.group(1)]
+    entity: Entity | None = None
+    scope: dict[str, str] = {}  # a collection's constraint: node, quantity, sensor
+    if head.group(2) is not None or head.group(3) is not None:
+        entity = _get(catalogue, kind, _id(head))
+    for i, segment in enumerate(segments[1:], start=1):
+        rest = segments[i + 1 :]
+        if segment == "$ref":
+            if rest:
+                raise ApiError(400, "$ref ends a path")
+            return _respond_refs(kind, entity, scope, request, catalogue, settings, base)
+        if entity is None:
+            raise ApiError(
+                400,
+                f"{segment!r}: address one entity before navigating, e.g. "
+                f"{SET_OF[kind]}('id')/{segment}",
+            )
+        if segment in PROPERTIES[kind]:
+            return _respond_property(entity, segment, rest)
+        match = _SEGMENT.match(segment)
+        name = match.group(1) if match else segment
+        if name not in NAVIGATION[kind]:
+            raise ApiError(
+                404,
+                f"{kind} has no property or navigation {segment!r}; it has "
+                f"{', '.join([*PROPERTIES[kind], *NAVIGATION[kind]])}",
+            )
+        target, many = NAVIGATION[kind][name]
+        if many:
+            scope = _scope(entity, target)
+            kind, entity = target, None
+            if match and (match.group(2) is not None or match.group(3) is not None):
+                entity = _get(catalogue, kind, _id(match))
+                if not _in_scope(entity, scope):
+                    raise ApiError(404, f"{segment!r} is not related to the entity before it")
+        else:
+            followed = catalogue.follow(entity, name)
+            if followed is None:
+                raise ApiError(404, f"{name}: no such entity")
+            kind, entity = target, followed
+    options = parse_options(dict(request.query_params), settings.max_limit, kind)
+    if entity is not None:
+        return JSONResponse(_expanded(entity, options, catalogue, settings, base))
+    return JSONResponse(_collection(kind, scope, options, catalogue, settings, base, request))
+
+
+def _id(match: re.Match[str]) -> str:
+    return match.group(2).replace("''", "'") if match.group(2) is not None else match.group(3)
+
+
+def _get(catalogue: Catalogue, kind: str, entity_id: str) -> Entity:
+    entity = catalogue.get(kind, entity_id)
+    if entity is None:
+        raise ApiError(404, f"no {kind} with id {quote_id(entity_id)}")
+    return entity
+
+
+def _scope(entity: Entity, target: str) -> dict[str, str]:
+    """The constraint a navigation from an entity puts on a collection of ``target``."""
+    if entity.kind == "Sensor":
+        return {"sensor": entity.id}
+    if entity.kind == "ObservedProperty":
+        return {"quantity": entity.id}
+    if entity.kind == "Datastream":
+        return {"node": entity.keys["node"], "quantity": entity.keys["quantity"]}
+    return {"node": entity.keys["node"]}
+
+
+def _in_scope(entity: Entity, scope: dict[str, str]) -> bool:
+    return all(entity.keys.get(key) == value for key, value in scope.items())
+
+
+def _respond_property(entity: Entity, name: str, rest: list[str]) -> Response:
+    value = json_value(entity.props.get(name))
+    if rest not in ([], ["$value"]):
+        raise ApiError(400, f"after {name!r} only $value may follow")
+    if value is None:
+        return Response(status_code=204)
+    if rest:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return PlainTextResponse(text)
+    return JSONResponse({name: value})
+
+
+def _self_link(base: str, entity: Entity) -> str:
+    return f"{base}/{SET_OF[entity.kind]}({quote_id(entity.id)})"
+
+
+def _respond_refs(
+    kind: str,
+    entity: Entity | None,
+    scope: dict[str, str],
+    request: Request,
+    catalogue: Catalogue,
+    settings: ServerSettings,
+    base: str,
+) -> Response:
+    if entity is not None:
+        return JSONResponse({"@iot.selfLink": _self_link(base, entity)})
+    options = parse_options(dict(request.query_params), settings.max_limit, kind)
+    page, count, more = _page(kind, scope, options, catalogue, settings)
+    body: dict[str, Any] = {}
+    if count is not None:
+        body["@iot.count"] = count
+    if more:
+        body["@iot.nextLink"] = _next_link(request, options)
+    body["value"] = [{"@iot.selfLink": _self_link(base, e)} for e in page]
+    return JSONResponse(body)
+
+
+# -- collections -------------------------------------------------------------------------
+
+
+def _collection(
+    kind: str,
+    scope: dict[str, str],
+    options: Options,
+    catalogue: Catalogue,
+    settings: ServerSettings,
+    base: str,
+    request: Request | None,
+) -> dict[str, Any]:
+    page, count, more = _page(kind, scope, options, catalogue, settings)
+    body: dict[str, Any] = {}
+    if count is not None:
+        body["@iot.count"] = count
+    if more and request is not None:
+        body["@iot.nextLink"] = _next_link(request, options)
+    if options.data_array:
+        body["value"] = _data_array(page, options, base)
+    else:
+        body["value"] = [_expanded(e, options, catalogue, settings, base) for e in page]
+    return body
+
+
+def _next_link(request: Request, options: Options) -> str:
+    return str(
+        request.url.include_query_params(
+            **{"$skip": options.skip + options.top, "$top": options.top}
+        )
+    )
+
+
+def _page(
+    kind: str,
+    scope: dict[str, str],
+    options: Options,
+    catalogue: Catalogue,
+    settings: ServerSettings,
+) -> tuple[list[Entity], int | None, bool]:
+    """($top entities after $skip, @iot.count if asked, whether more follow)."""
+    if kind == "Observation":
+        return observation_page(scope, options, catalogue, settings)
+    follow = catalogue.follow
+    found = [
+        e
+        for e in catalogue.entities(kind)
+        if _in_scope(e, scope) and matches(e, options.filter, follow)
+    ]
+    if options.orderby:
+        found.sort(key=sort_key(options.orderby, follow))
+    end = options.skip + options.top
+    return (
+        found[options.skip : end],
+        len(found) if options.count else None,
+        len(found) > end,
+    )
+
+
+# -- one entity with its links, $expand and $select ----------------------------------------
+
+
+def _expanded(
+    entity: Entity,
+    options: Options,
+    catalogue: Catalogue,
+    settings: ServerSettings,
+    base: str,
+) -> dict[str, Any]:
+    link = _self_link(base, entity)
+    body: dict[str, Any] = {"@iot.id": entity.id, "@iot.selfLink": link}
+    for name in PROPERTIES[entity.kind]:
+        body[name] = json_value(entity.props.get(name))
+    for name in NAVIGATION[entity.kind]:
+        body[f"{name}@iot.navigationLink"] = f"{link}/{name}"
+    for name, nested in options.expand.items():
+        target, many = NAVIGATION[entity.kind][name]
+        if many:
+            inner = _collection(
+                target, _scope(entity, target), nested, catalogue, settings, base, None
+            )
+            body[name] = inner["value"]
+            if "@iot.count" in inner:
+                body[f"{name}@iot.count"] = inner["@iot.count"]
+            if nested.top and len(inner["value"]) == nested.top:
+                body[f"{name}@iot.nextLink"] = (
+                    f"{link}/{name}?$top={nested.top}&$skip={nested.skip + nested.top}"
+                )
+        else:
+            followed = catalogue.follow(entity, name)
+            body[name] = (
+                None if followed is None
+                else _expanded(followed, nested, catalogue, settings, base)
+            )  # fmt: skip
+    if options.select:
+        keep = {"@iot.id" if s == "id" else s for s in options.select}
+        keep |= {f"{n}@iot.navigationLink" for n in options.select if n in NAVIGATION[entity.kind]}
+        keep |= set(options.expand) | {f"{n}@iot.count" for n in options.expand}
+        body = {k: v for k, v in body.items() if k in keep}
+    return body
+
+
+def _data_array(page: list[Entity], options: Options, base: str) -> list[dict[str, Any]]:
+    components = [("@iot.id" if s == "id" else s) for s in options.select] or [
+        "@iot.id",
+        "phenomenonTime",
+        "result",
+    ]
+    groups: dict[tuple[str, str], list[list[Any]]] = {}
+    for e in page:
+        row = [e.id if c == "@iot.id" else json_value(e.props.get(c)) for c in components]
+        groups.setdefault((e.keys["node"], e.keys["quantity"]), []).append(row)
+    return [
+        {
+            "Datastream@iot.navigationLink": f"{base}/Datastreams({quote_id(f'{n}:{q}')})",
+            "components": components,
+            "dataArray@iot.count": len(rows),
+            "dataArray": rows,
+        }
+        for (n, q), rows in groups.items()
+    ]

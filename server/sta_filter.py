@@ -1,0 +1,385 @@
+"""The SensorThings ``$filter`` (and ``$orderby``) expression language: parse, then evaluate.
+
+OData-style expressions over an entity's properties: comparison (eq ne gt ge lt le), logic
+(and or not), arithmetic (add sub mul div mod), string, date and math functions, and the
+spatial functions ``geo.intersects``, ``geo.distance``, ``st_within`` and friends on WKT
+literals (``geography'POLYGON((4.8 52.3, 5.0 52.3, 5.0 52.4, 4.8 52.3))'``)::
+
+    expression = parse("result gt 20 and year(phenomenonTime) eq 2026")
+    evaluate(expression, lambda path: entity_value(path))   # True / False
+
+A syntax error is a :class:`FilterError` (400); a function the standard names but this
+server lacks is a :class:`FilterUnsupported` (501).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from lokaalmeten.server import sta_geo
+
+Node = tuple[Any, ...]
+Resolve = Callable[[tuple[str, ...]], Any]
+
+
+class FilterError(ValueError):
+    """The expression is wrong; the message says where and what to write instead."""
+
+
+class FilterUnsupported(FilterError):
+    """A function of the standard that this server does not offer (answered 501)."""
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<geo>(?:geography|geometry)'(?:[^']|'')*')
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_@$][\w@.]*(?:/[A-Za-z_@$][\w@.]*)*)
+  | (?P<punct>[(),-])
+    """,
+    re.VERBOSE,
+)
+_COMPARISON = {"eq", "ne", "gt", "ge", "lt", "le"}
+_ADDITIVE = {"add", "sub"}
+_MULTIPLICATIVE = {"mul", "div", "mod"}
+_KEYWORDS = {"and", "or", "not", *_COMPARISON, *_ADDITIVE, *_MULTIPLICATIVE}
+
+# Functions in the standard that this server does not implement: answered 501.
+_UNSUPPORTED = {
+    "before", "after", "meets", "during", "overlaps", "starts", "finishes", "duration",
+    "st_relate", "st_touches", "st_crosses", "st_overlaps", "geo.length",
+}  # fmt: skip
+
+
+def tokenize(text: str) -> list[tuple[str, str, int]]:
+    tokens = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise FilterError(f"cannot read {text[position : position + 15]!r} at {position}")
+        kind = match.lastgroup or ""
+        if kind != "space":
+            tokens.append((kind, match.group(), position))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.at = 0
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def word(self) -> str | None:
+        token = self.peek()
+        return token[1] if token is not None and token[0] == "name" else None
+
+    def take(self) -> tuple[str, str, int]:
+        token = self.peek()
+        if token is None:
+            raise FilterError("the expression ends too early")
+        self.at += 1
+        return token
+
+    def expect(self, punct: str) -> None:
+        token = self.take()
+        if token[1] != punct:
+            raise FilterError(f"expected {punct!r} at {token[2]}, found {token[1]!r}")
+
+    def parse(self) -> Node:
+        node = self.or_()
+        token = self.peek()
+        if token is not None:
+            raise FilterError(f"unexpected {token[1]!r} at {token[2]}")
+        return node
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.word() == "or":
+            self.take()
+            node = ("or", node, self.and_())
+        return node
+
+    def and_(self) -> Node:
+        node = self.not_()
+        while self.word() == "and":
+            self.take()
+            node = ("and", node, self.not_())
+        return node
+
+    def not_(self) -> Node:
+        if self.word() == "not":
+            self.take()
+            return ("not", self.not_())
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        node = self.additive()
+        word = self.word()
+        if word in _COMPARISON:
+            self.take()
+            node = ("cmp", word, node, self.additive())
+        return node
+
+    def additive(self) -> Node:
+        node = self.multiplicative()
+        while (word := self.word()) in _ADDITIVE:
+            self.take()
+            node = ("math", word, node, self.multiplicative())
+        return node
+
+    def multiplicative(self) -> Node:
+        node = self.unary()
+        while (word := self.word()) in _MULTIPLICATIVE:
+            self.take()
+            node = ("math", word, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        token = self.peek()
+        if token is not None and token[1] == "-":
+            self.take()
+            return ("math", "sub", ("lit", 0), self.unary())
+        return self.primary()
+
+    def primary(self) -> Node:
+        kind, text, position = self.take()
+        if kind == "punct" and text == "(":
+            node = self.or_()
+            self.expect(")")
+            return node
+        if kind == "string":
+            return ("lit", text[1:-1].replace("''", "'"))
+        if kind == "number":
+            return ("lit", float(text) if any(c in text for c in ".eE") else int(text))
+        if kind == "datetime":
+            return ("lit", parse_datetime(text))
+        if kind == "geo":
+            body = text[text.index("'") + 1 : -1].replace("''", "'")
+            try:
+                return ("lit", sta_geo.parse_wkt(body))
+            except sta_geo.GeometryError as exc:
+                raise FilterError(f"geography literal at {position}: {exc}") from None
+        if kind == "name":
+            lowered = text.lower()
+            following = self.peek()
+            if following is not None and following[1] == "(":
+                return self.call(lowered, position)
+            if lowered in ("true", "false"):
+                return ("lit", lowered == "true")
+            if lowered == "null":
+                return ("lit", None)
+            if lowered in _KEYWORDS:
+                raise FilterError(f"{text!r} at {position} needs a value before it")
+            return ("path", tuple(text.split("/")))
+        raise FilterError(f"unexpected {text!r} at {position}")
+
+    def call(self, name: str, position: int) -> Node:
+        self.expect("(")
+        args: list[Node] = []
+        if self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
+            args.append(self.or_())
+            while self.peek() is not None and self.peek()[1] == ",":  # type: ignore[index]
+                self.take()
+                args.append(self.or_())
+        self.expect(")")
+        if name in _UNSUPPORTED:
+            raise FilterUnsupported(f"$filter: the function {name}() is not supported here")
+        if name not in FUNCTIONS:
+            raise FilterError(f"unknown function {name}() at {position}")
+        arity = FUNCTIONS[name][0]
+        if len(args) not in arity:
+            wanted = " or ".join(str(n) for n in sorted(arity))
+            raise FilterError(f"{name}() takes {wanted} argument(s), got {len(args)}")
+        return ("call", name, tuple(args))
+
+
+def parse(text: str) -> Node:
+    return _Parser(text).parse()
+
+
+def parse_orderby(text: str) -> list[tuple[Node, bool]]:
+    """``a desc, b`` -> [(expression, descending), ...]."""
+    parser = _Parser(text)
+    keys = []
+    while True:
+        expression = parser.additive()
+        descending = False
+        if parser.word() in ("asc", "desc"):
+            descending = parser.take()[1] == "desc"
+        keys.append((expression, descending))
+        token = parser.peek()
+        if token is None:
+            return keys
+        if token[1] != ",":
+            raise FilterError(f"unexpected {token[1]!r} at {token[2]}; separate keys with ','")
+        parser.take()
+
+
+def parse_datetime(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FilterError(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- evaluation ------------------------------------------------------------------------
+
+
+def evaluate(node: Node, resolve: Resolve) -> Any:
+    kind = node[0]
+    if kind == "lit":
+        return node[1]
+    if kind == "path":
+        return resolve(node[1])
+    if kind == "and":
+        return bool(evaluate(node[1], resolve)) and bool(evaluate(node[2], resolve))
+    if kind == "or":
+        return bool(evaluate(node[1], resolve)) or bool(evaluate(node[2], resolve))
+    if kind == "not":
+        return not evaluate(node[1], resolve)
+    if kind == "cmp":
+        return compare(node[1], evaluate(node[2], resolve), evaluate(node[3], resolve))
+    if kind == "math":
+        return arithmetic(node[1], evaluate(node[2], resolve), evaluate(node[3], resolve))
+    if kind == "call":
+        args = [evaluate(arg, resolve) for arg in node[2]]
+        if any(a is None for a in args) and node[1] not in ("now", "concat"):
+            return None
+        try:
+            return FUNCTIONS[node[1]][1](*args)
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise FilterError(f"{node[1]}(): {exc}") from None
+    raise FilterError(f"cannot evaluate {kind}")
+
+
+def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
+    if isinstance(a, datetime) and isinstance(b, str):
+        return a, parse_datetime(b)
+    if isinstance(b, datetime) and isinstance(a, str):
+        return parse_datetime(a), b
+    return a, b
+
+
+def compare(op: str, a: Any, b: Any) -> bool:
+    a, b = _coerce(a, b)
+    if op == "eq":
+        return bool(a == b)
+    if op == "ne":
+        return bool(a != b)
+    if a is None or b is None:
+        return False
+    try:
+        if op == "gt":
+            return bool(a > b)
+        if op == "ge":
+            return bool(a >= b)
+        if op == "lt":
+            return bool(a < b)
+        return bool(a <= b)
+    except TypeError:
+        raise FilterError(
+            f"cannot compare {type(a).__name__} with {type(b).__name__} ({op})"
+        ) from None
+
+
+def arithmetic(op: str, a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b)):
+        raise FilterError(f"{op} needs numbers, got {type(a).__name__} and {type(b).__name__}")
+    if op == "add":
+        return a + b
+    if op == "sub":
+        return a - b
+    if op == "mul":
+        return a * b
+    if b == 0:
+        return None  # division by zero: no value, the comparison is then false
+    return a / b if op == "div" else math.fmod(a, b)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"needs text, got {type(value).__name__}")
+    return value
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"needs a time, got {type(value).__name__}")
+    return value
+
+
+def _substring(text: Any, start: Any, length: Any = None) -> str:
+    s = _text(text)
+    return s[int(start) :] if length is None else s[int(start) : int(start) + int(length)]
+
+
+def _offset_minutes(value: Any) -> int:
+    offset = _moment(value).utcoffset() or timedelta()
+    return int(offset.total_seconds() // 60)
+
+
+def _time_of(value: Any) -> time:
+    return _moment(value).timetz().replace(tzinfo=None)
+
+
+def _date_of(value: Any) -> date:
+    return _moment(value).date()
+
+
+FUNCTIONS: dict[str, tuple[set[int], Callable[..., Any]]] = {
+    # strings
+    "substringof": ({2}, lambda needle, hay: _text(needle) in _text(hay)),
+    "contains": ({2}, lambda hay, needle: _text(needle) in _text(hay)),
+    "endswith": ({2}, lambda s, end: _text(s).endswith(_text(end))),
+    "startswith": ({2}, lambda s, start: _text(s).startswith(_text(start))),
+    "length": ({1}, lambda s: len(_text(s))),
+    "indexof": ({2}, lambda s, part: _text(s).find(_text(part))),
+    "substring": ({2, 3}, _substring),
+    "tolower": ({1}, lambda s: _text(s).lower()),
+    "toupper": ({1}, lambda s: _text(s).upper()),
+    "trim": ({1}, lambda s: _text(s).strip()),
+    "concat": ({2}, lambda a, b: f"{'' if a is None else a}{'' if b is None else b}"),
+    # dates and times
+    "year": ({1}, lambda t: _moment(t).year),
+    "month": ({1}, lambda t: _moment(t).month),
+    "day": ({1}, lambda t: _moment(t).day),
+    "hour": ({1}, lambda t: _moment(t).hour),
+    "minute": ({1}, lambda t: _moment(t).minute),
+    "second": ({1}, lambda t: _moment(t).second),
+    "fractionalseconds": ({1}, lambda t: _moment(t).microsecond / 1e6),
+    "date": ({1}, _date_of),
+    "time": ({1}, _time_of),
+    "totaloffsetminutes": ({1}, _offset_minutes),
+    "now": ({0}, lambda: datetime.now(UTC)),
+    "mindatetime": ({0}, lambda: datetime(1, 1, 1, tzinfo=UTC)),
+    "maxdatetime": ({0}, lambda: datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    # math
+    "round": ({1}, lambda x: math.floor(float(x) + 0.5)),
+    "floor": ({1}, lambda x: math.floor(float(x))),
+    "ceiling": ({1}, lambda x: math.ceil(float(x))),
+    # geometry (WGS84 degrees, planar as in OData's geometry functions)
+    "geo.intersects": ({2}, sta_geo.intersects),
+    "geo.distance": ({2}, sta_geo.distance),
+    "st_intersects": ({2}, sta_geo.intersects),
+    "st_disjoint": ({2}, lambda a, b: not sta_geo.intersects(a, b)),
+    "st_within": ({2}, sta_geo.within),
+    "st_contains": ({2}, lambda a, b: sta_geo.within(b, a)),
+    "st_equals": ({2}, sta_geo.equals),
+}

@@ -1,0 +1,332 @@
+"""SensorThings v1.1 entities over the store, built per request and only as far as needed.
+
+Mapping: a **Thing** is a node; its **Location**, **HistoricalLocation** and
+**FeatureOfInterest** are its published (rounded) place; a **Datastream** is a node's
+quantity (id ``node:quantity``); a **Sensor** is a sensor model; an **ObservedProperty** is a
+quantity; an **Observation** is a reading (id ``node:quantity:epoch-seconds``). Ids are
+strings: ``Things('esp32-0a1b2c')``, ``Datastreams('esp32-0a1b2c:pm25')``.
+
+    catalogue = Catalogue(store, settings, base="https://example.nl/v1.1")
+    catalogue.entities("Thing")            # every Thing
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading
+from lokaalmeten.server.catalogue import NodeView, node_views
+from lokaalmeten.settings import ServerSettings
+from lokaalmeten.store import ReadingQuery, Store, StreamRow
+
+ENTITY_SETS = {
+    "Things": "Thing",
+    "Locations": "Location",
+    "HistoricalLocations": "HistoricalLocation",
+    "Datastreams": "Datastream",
+    "Sensors": "Sensor",
+    "ObservedProperties": "ObservedProperty",
+    "Observations": "Observation",
+    "FeaturesOfInterest": "FeatureOfInterest",
+}
+SET_OF = {kind: name for name, kind in ENTITY_SETS.items()}
+
+PROPERTIES: dict[str, tuple[str, ...]] = {
+    "Thing": ("name", "description", "properties"),
+    "Location": ("name", "description", "encodingType", "location", "properties"),
+    "HistoricalLocation": ("time",),
+    "Datastream": (
+        "name", "description", "unitOfMeasurement", "observationType", "observedArea",
+        "phenomenonTime", "resultTime", "properties",
+    ),
+    "Sensor": ("name", "description", "encodingType", "metadata", "properties"),
+    "ObservedProperty": ("name", "definition", "description", "properties"),
+    "Observation": (
+        "phenomenonTime", "resultTime", "result", "resultQuality", "validTime", "parameters",
+    ),
+    "FeatureOfInterest": ("name", "description", "encodingType", "feature", "properties"),
+}  # fmt: skip
+
+# navigation property -> (target type, is a collection)
+NAVIGATION: dict[str, dict[str, tuple[str, bool]]] = {
+    "Thing": {
+        "Locations": ("Location", True),
+        "HistoricalLocations": ("HistoricalLocation", True),
+        "Datastreams": ("Datastream", True),
+    },
+    "Location": {"Things": ("Thing", True), "HistoricalLocations": ("HistoricalLocation", True)},
+    "HistoricalLocation": {"Thing": ("Thing", False), "Locations": ("Location", True)},
+    "Datastream": {
+        "Thing": ("Thing", False),
+        "Sensor": ("Sensor", False),
+        "ObservedProperty": ("ObservedProperty", False),
+        "Observations": ("Observation", True),
+    },
+    "Sensor": {"Datastreams": ("Datastream", True)},
+    "ObservedProperty": {"Datastreams": ("Datastream", True)},
+    "Observation": {
+        "Datastream": ("Datastream", False),
+        "FeatureOfInterest": ("FeatureOfInterest", False),
+    },
+    "FeatureOfInterest": {"Observations": ("Observation", True)},
+}
+
+OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
+UNKNOWN_SENSOR = "unknown"
+
+
+@dataclass(slots=True)
+class Entity:
+    """One entity: its type, id, standard properties and the keys navigation follows."""
+
+    kind: str
+    id: str
+    props: dict[str, Any]
+    keys: dict[str, str] = field(default_factory=dict)  # node, quantity, sensor
+
+
+def quote_id(entity_id: str) -> str:
+    return "'" + entity_id.replace("'", "''") + "'"
+
+
+def moment(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def observation(node: str, quantity: str, row: StreamRow) -> Entity:
+    t, value, sensor, flags = row
+    when = moment(t)
+    names = [name for bit, name in ((FLAG_TIME_ESTIMATED, "time_estimated"),
+                                    (FLAG_CLIPPED, "clipped")) if flags & bit]  # fmt: skip
+    return Entity(
+        "Observation",
+        f"{node}:{quantity}:{t}",
+        {
+            "phenomenonTime": when,
+            "resultTime": when,
+            "result": value,
+            "resultQuality": None,
+            "validTime": None,
+            "parameters": {"sensor": sensor, "flags": names},
+        },
+        {"node": node, "quantity": quantity},
+    )
+
+
+class Catalogue:
+    """The entities of one request; every list is made at most once."""
+
+    def __init__(self, store: Store, settings: ServerSettings, base: str) -> None:
+        self.store = store
+        self.settings = settings
+        self.base = base
+
+    @cached_property
+    def views(self) -> dict[str, NodeView]:
+        return node_views(self.store, self.settings)
+
+    @cached_property
+    def latest(self) -> dict[tuple[str, str], Reading]:
+        return {(r.node, r.quantity): r for r in self.store.latest()}
+
+    def _geometry(self, node: str) -> dict[str, Any] | None:
+        view = self.views.get(node)
+        if view is None or view.place is None:
+            return None
+        return {"type": "Point", "coordinates": [view.place.longitude, view.place.latitude]}
+
+    def _place_properties(self, node: str) -> dict[str, Any]:
+        place = self.views[node].place
+        if place is None:
+            return {}
+        return {"exactness": place.exactness, "precision_m": place.precision_m}
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def entities(self, kind: str) -> list[Entity]:
+        return getattr(self, f"_{kind}")()  # type: ignore[no-any-return]
+
+    def _Thing(self) -> list[Entity]:
+        return [
+            Entity(
+                "Thing",
+                node,
+                {
+                    "name": view.meta.name or node,
+                    "description": view.meta.description or f"lokaalmeten kit {node}",
+                    "properties": {
+                        "node": node,
+                        "sensors": list(view.summary.sensors),
+                        "online": view.online,
+                        "interval_s": view.interval,
+                    },
+                },
+                {"node": node},
+            )
+            for node, view in self.views.items()
+        ]
+
+    def _Location(self) -> list[Entity]:
+        return [
+            Entity(
+                "Location",
+                node,
+                {
+                    "name": f"Location of {view.meta.name or node}",
+                    "description": "Published location: "
+                    + (
+                        "exact, as the owner chose"
+                        if view.place.exactness == "exact"
+                        else f"rounded to {self.settings.location_decimals} decimals"
+                    ),
+                    "encodingType": "application/geo+json",
+                    "location": self._geometry(node),
+                    "properties": self._place_properties(node),
+                },
+                {"node": node},
+            )
+            for node, view in self.views.items()
+            if view.place is not None
+        ]
+
+    def _HistoricalLocation(self) -> list[Entity]:
+        return [
+            Entity(
+                "HistoricalLocation",
+                node,
+                {"time": moment(self.views[node].summary.first_time)},
+                {"node": node},
+            )
+            for node in (e.id for e in self._Location())
+        ]
+
+    def _FeatureOfInterest(self) -> list[Entity]:
+        return [
+            Entity(
+                "FeatureOfInterest",
+                node,
+                {
+                    "name": f"Surroundings of {view.meta.name or node}",
+                    "description": "The air and sound at the node's published location.",
+                    "encodingType": "application/geo+json",
+                    "feature": self._geometry(node),
+                    "properties": self._place_properties(node),
+                },
+                {"node": node},
+            )
+            for node, view in self.views.items()
+        ]
+
+    def datastream(self, node: str, quantity: str) -> Entity:
+        q = QUANTITIES[quantity]
+        latest = self.latest.get((node, quantity))
+        sensor = latest.sensor if latest is not None and latest.sensor else UNKNOWN_SENSOR
+        view = self.views.get(node)
+        name = view.meta.name if view is not None and view.meta.name else node
+        return Entity(
+            "Datastream",
+            f"{node}:{quantity}",
+            {
+                "name": f"{q.description} at {name}",
+                "description": f"{q.description}, as measured by {sensor} on {node}",
+                "unitOfMeasurement": {
+                    "name": q.unit,
+                    "symbol": q.unit,
+                    "definition": f"{self.base}/ObservedProperties('{quantity}')",
+                },
+                "observationType": OM_MEASUREMENT,
+                "observedArea": self._geometry(node),
+                "phenomenonTime": None,
+                "resultTime": None,
+                "properties": {"node": node, "quantity": quantity},
+            },
+            {"node": node, "quantity": quantity, "sensor": sensor},
+        )
+
+    def _Datastream(self) -> list[Entity]:
+        return [
+            self.datastream(node, quantity)
+            for node, view in self.views.items()
+            for quantity in view.quantities
+        ]
+
+    def _Sensor(self) -> list[Entity]:
+        models = sorted({d.keys["sensor"] for d in self._Datastream()})
+        return [
+            Entity(
+                "Sensor",
+                model,
+                {
+                    "name": model,
+                    "description": f"Sensor model {model}"
+                    if model != UNKNOWN_SENSOR
+                    else "Readings whose kit did not name the sensor model",
+                    "encodingType": "text/html",
+                    "metadata": f"{self.base.rsplit('/', 1)[0]}/docs",
+                    "properties": {},
+                },
+                {"sensor": model},
+            )
+            for model in models
+        ]
+
+    def _ObservedProperty(self) -> list[Entity]:
+        return [
+            Entity(
+                "ObservedProperty",
+                q.name,
+                {
+                    "name": q.description,
+                    "definition": f"{self.base.rsplit('/', 1)[0]}/v1/quantities#{q.name}",
+                    "description": f"{q.description}, in {q.unit}",
+                    "properties": {"unit": q.unit},
+                },
+                {"quantity": q.name},
+            )
+            for q in QUANTITIES.values()
+        ]
+
+    def _Observation(self) -> list[Entity]:
+        raise AssertionError("observations are read from the store, never listed whole")
+
+    # -- single entities -----------------------------------------------------------------
+
+    def get(self, kind: str, entity_id: str) -> Entity | None:
+        if kind == "Observation":
+            node, _, rest = entity_id.rpartition(":")
+            node, _, quantity = node.rpartition(":")
+            if not node or quantity not in QUANTITIES or not rest.lstrip("-").isdigit():
+                return None
+            t = int(rest)
+            for _, _, rows in self.store.stream(
+                _query((node,), (quantity,), t, t + 1, self.settings.max_limit), batch=1
+            ):
+                return observation(node, quantity, rows[0])
+            return None
+        if kind == "Datastream":
+            node, _, quantity = entity_id.rpartition(":")
+            if quantity not in QUANTITIES or not self.store.streams((node,), (quantity,)):
+                return None
+            return self.datastream(node, quantity)
+        for entity in self.entities(kind):
+            if entity.id == entity_id:
+                return entity
+        return None
+
+    def follow(self, entity: Entity, navigation: str) -> Entity | None:
+        """A navigation property that leads to one entity."""
+        kind = NAVIGATION[entity.kind][navigation][0]
+        if kind == "Datastream":
+            return self.get("Datastream", f"{entity.keys['node']}:{entity.keys['quantity']}")
+        key = {"Sensor": "sensor", "ObservedProperty": "quantity"}.get(kind, "node")
+        return self.get(kind, entity.keys[key])
+
+
+def _query(
+    nodes: tuple[str, ...], quantities: tuple[str, ...], start: int, end: int, limit: int
+) -> ReadingQuery:
+    return ReadingQuery(start, end, limit, nodes, quantities)
