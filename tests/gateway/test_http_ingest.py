@@ -211,3 +211,19 @@ def test_served_by_the_running_gateway(tmp_path: Path) -> None:
         assert response.status_code == 200
     finally:
         gateway._http_server.should_exit = True
+
+
+def test_every_metric_is_documented(gateway: Gateway, client: TestClient) -> None:
+    from tests.helpers import REPO
+
+    gateway.metrics.refuse("schema")
+    doc = (REPO / "docs" / "gateway.md").read_text()
+    names = {
+        line.split("{")[0].split(" ")[0]
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith("lokaalmeten_gateway_")
+    }
+    assert names
+    for name in names:
+        documented = name.removesuffix("_created")
+        assert f"`{documented}" in doc, f"docs/gateway.md does not describe {name}"
