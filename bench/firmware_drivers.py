@@ -210,7 +210,8 @@ def run(work: Path) -> str:
     for r in uart:
         lines.append(
             f"| {r['name']} | {r['frame_bytes']} B | {r['decodes_per_s']:,.0f} | "
-            f"{r['decodes_per_s'] * float(r['frame_bytes']):,.0f} | {r['bare_per_s']:,.0f} | "
+            f"{float(r['decodes_per_s']) * float(r['frame_bytes']):,.0f} | "
+            f"{r['bare_per_s']:,.0f} | "
             f"{r['sum_per_s']:,.0f} | {float(r['sum_per_s']) / float(r['decodes_per_s']):.1f} × "
             f"slower | {r['alloc_poll']:.0f} | {r['alloc_read']:.0f} |"
         )

@@ -61,7 +61,10 @@ class MpyFile(pytest.File):
             try:
                 done = subprocess.run(
                     [micropython, "-X", f"heapsize={self.heap}", "-c", "import mpy_runner"],
-                    env=env, cwd=self.path.parent, capture_output=True, text=True,
+                    env=env,
+                    cwd=self.path.parent,
+                    capture_output=True,
+                    text=True,
                     timeout=FILE_TIMEOUT,
                 )
                 output, errors = done.stdout, done.stderr
@@ -89,14 +92,20 @@ class MpyItem(pytest.Item):
 
         results = self.parent.results(micropython_binary())
         if "<import>" in results:
-            raise MpyTestFailure("the test module failed to import:\n" + results["<import>"]["error"])
+            raise MpyTestFailure(
+                "the test module failed to import:\n" + results["<import>"]["error"]
+            )
         result = results.get(self.name)
         if result is None:
             raise MpyTestFailure(
                 "did not run (the interpreter stopped before it):\n" + self.parent._output
             )
         if not result["ok"]:
-            printed = f"\n--- other output ---\n{self.parent._output}" if self.parent._output.strip() else ""
+            printed = (
+                f"\n--- other output ---\n{self.parent._output}"
+                if self.parent._output.strip()
+                else ""
+            )
             raise MpyTestFailure(result["error"] + printed)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -14,7 +14,7 @@ def main():
     module_name = os.getenv("MPY_TEST_MODULE")
     try:
         module = __import__(module_name)
-    except Exception as exc:  # noqa: BLE001 - reported to pytest as the failure
+    except Exception as exc:
         buf = io.StringIO()
         sys.print_exception(exc, buf)
         print(MARK + json.dumps({"test": "<import>", "ok": False, "error": buf.getvalue()}))
@@ -23,7 +23,7 @@ def main():
         try:
             getattr(module, name)()
             print(MARK + json.dumps({"test": name, "ok": True}))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             buf = io.StringIO()
             sys.print_exception(exc, buf)
             print(MARK + json.dumps({"test": name, "ok": False, "error": buf.getvalue()}))
