@@ -209,6 +209,15 @@ class ServerSettings(BaseSettings):
     contact_email: str = Field(
         "", description="Contact point of the dataset (DCAT contactPoint); empty: none stated."
     )
+    tile_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tiles of the public page ({z}/{x}/{y} template); empty: no tiles, "
+        "the kits are drawn on a plain background.",
+    )
+    tile_attribution: str = Field(
+        "© OpenStreetMap contributors",
+        description="Attribution shown on the map for the tiles (required by most tile servers).",
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServerSettings:
