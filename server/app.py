@@ -24,6 +24,7 @@ from lokaalmeten.server.routes import (
     readings,
     sensorthings,
 )
+from lokaalmeten.server.web import router as web_pages
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
 
@@ -48,6 +49,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     install_error_handlers(app)
+    # First: `/` is the public map for browsers and the JSON landing document otherwise.
+    app.include_router(web_pages.router)
     for router in (
         metadata.router,
         nodes.router,
@@ -58,7 +61,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ):
         app.include_router(router)
     # Outermost first: the rate limit refuses before any work; CORS is open for reading.
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Level 5: most of level 9's gain at a fraction of its time, on multi-MB exports.
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lokaalmeten.readings import Reading
 
@@ -96,12 +97,13 @@ class AggregateQuery:
         return self.thresholds.get(node, self.default_threshold)
 
 
-@dataclass(frozen=True, slots=True)
-class Aggregate:
+class Aggregate(NamedTuple):
+    """One window (a tuple: stores build hundreds of thousands of them per request)."""
+
     node: str
     quantity: str
     start: int  # window start, epoch seconds
-    count: int
+    readings: int
     mean: float
     minimum: float
     maximum: float

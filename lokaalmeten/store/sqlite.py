@@ -32,7 +32,9 @@ from lokaalmeten.store.base import (
     WriteResult,
 )
 
-SCHEMA_VERSION = 2  # 2: node_meta
+SCHEMA_VERSION = 3  # 2: node_meta; 3: daily roll-up
+
+_HOURS = [f"h{h:02d}" for h in range(24)]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS node (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -74,6 +76,43 @@ CREATE TABLE IF NOT EXISTS node_meta (
     description TEXT NOT NULL DEFAULT '',
     interval REAL
 );
+-- Daily roll-ups, so that a year of daily means for every node reads one row per day, not 24:
+-- count, sum, min, max, and the readings in each hour of the day (h00 .. h23), from which a
+-- reader counts the day's valid hours against any threshold.
+CREATE TABLE IF NOT EXISTS daily (
+    node_id INTEGER NOT NULL,
+    quantity_id INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    h00 INTEGER NOT NULL,
+    h01 INTEGER NOT NULL,
+    h02 INTEGER NOT NULL,
+    h03 INTEGER NOT NULL,
+    h04 INTEGER NOT NULL,
+    h05 INTEGER NOT NULL,
+    h06 INTEGER NOT NULL,
+    h07 INTEGER NOT NULL,
+    h08 INTEGER NOT NULL,
+    h09 INTEGER NOT NULL,
+    h10 INTEGER NOT NULL,
+    h11 INTEGER NOT NULL,
+    h12 INTEGER NOT NULL,
+    h13 INTEGER NOT NULL,
+    h14 INTEGER NOT NULL,
+    h15 INTEGER NOT NULL,
+    h16 INTEGER NOT NULL,
+    h17 INTEGER NOT NULL,
+    h18 INTEGER NOT NULL,
+    h19 INTEGER NOT NULL,
+    h20 INTEGER NOT NULL,
+    h21 INTEGER NOT NULL,
+    h22 INTEGER NOT NULL,
+    h23 INTEGER NOT NULL,
+    PRIMARY KEY (node_id, quantity_id, day)
+) WITHOUT ROWID;
 -- Fires only for rows really inserted: a repeated identity is skipped by ON CONFLICT.
 CREATE TRIGGER IF NOT EXISTS reading_hourly AFTER INSERT ON reading BEGIN
     INSERT INTO hourly VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 3600,
@@ -81,6 +120,35 @@ CREATE TRIGGER IF NOT EXISTS reading_hourly AFTER INSERT ON reading BEGIN
     ON CONFLICT DO UPDATE SET n = n + 1, sum = sum + excluded.sum,
         min = min(min, excluded.min), max = max(max, excluded.max);
 END;
+CREATE TRIGGER IF NOT EXISTS reading_daily AFTER INSERT ON reading BEGIN
+    INSERT INTO daily
+    SELECT NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 86400, 1, NEW.value, NEW.value,
+        NEW.value,
+        h = 0, h = 1, h = 2, h = 3, h = 4, h = 5, h = 6, h = 7, h = 8, h = 9, h = 10,
+        h = 11, h = 12, h = 13, h = 14, h = 15, h = 16, h = 17, h = 18, h = 19, h = 20,
+        h = 21, h = 22, h = 23
+    FROM (SELECT NEW.time % 86400 / 3600 AS h) WHERE true
+    ON CONFLICT DO UPDATE SET n = n + 1, sum = sum + excluded.sum,
+        min = min(min, excluded.min), max = max(max, excluded.max),
+        h00 = h00 + excluded.h00, h01 = h01 + excluded.h01, h02 = h02 + excluded.h02,
+        h03 = h03 + excluded.h03, h04 = h04 + excluded.h04, h05 = h05 + excluded.h05,
+        h06 = h06 + excluded.h06, h07 = h07 + excluded.h07, h08 = h08 + excluded.h08,
+        h09 = h09 + excluded.h09, h10 = h10 + excluded.h10, h11 = h11 + excluded.h11,
+        h12 = h12 + excluded.h12, h13 = h13 + excluded.h13, h14 = h14 + excluded.h14,
+        h15 = h15 + excluded.h15, h16 = h16 + excluded.h16, h17 = h17 + excluded.h17,
+        h18 = h18 + excluded.h18, h19 = h19 + excluded.h19, h20 = h20 + excluded.h20,
+        h21 = h21 + excluded.h21, h22 = h22 + excluded.h22, h23 = h23 + excluded.h23;
+END;
+"""
+
+# A store made before schema 3 has readings but no daily rows: fill them from the hourly
+# roll-up in one statement (only when the daily table is still empty).
+FILL_DAILY = f"""
+INSERT INTO daily
+SELECT node_id, quantity_id, hour - hour % 86400, sum(n), sum(sum), min(min), max(max),
+       {", ".join(f"sum(n * (hour % 86400 / 3600 = {h}))" for h in range(24))}
+FROM hourly WHERE NOT EXISTS (SELECT 1 FROM daily)
+GROUP BY node_id, quantity_id, hour - hour % 86400;
 """
 
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
@@ -141,7 +209,9 @@ class SQLiteStore(Store):
             # Every statement is IF NOT EXISTS, so concurrent openers (gateway and server
             # starting together) cannot conflict; executescript runs it as one transaction.
             conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                f"BEGIN IMMEDIATE;{_SCHEMA}"
+                + (FILL_DAILY if version < 3 else "")
+                + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
             )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable SQLite store: {exc}") from exc
@@ -372,38 +442,28 @@ class SQLiteStore(Store):
                 yield node, quantity, rows
 
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
-        where = ["h.hour >= ?", "h.hour < ?"]
-        params: list[object] = [query.start, query.end]
-        if query.nodes:
-            where.append(f"n.name IN ({','.join('?' * len(query.nodes))})")
-            params.extend(query.nodes)
-        if query.quantities:
-            where.append(f"q.name IN ({','.join('?' * len(query.quantities))})")
-            params.extend(query.quantities)
-        threshold = "?"
-        threshold_params: list[object] = []
-        if query.thresholds:
-            cases = " ".join("WHEN ? THEN ?" for _ in query.thresholds)
-            threshold = f"CASE n.name {cases} ELSE ? END"
-            for node, count in query.thresholds.items():
-                threshold_params.extend((node, count))
-        threshold_params.append(query.default_threshold)
-        sql = f"""
-            SELECT n.name, q.name, h.hour - h.hour % ? AS w, sum(h.n), sum(h.sum),
-                   min(h.min), max(h.max), sum(h.n >= {threshold})
-            FROM hourly h
-            JOIN node n ON n.id = h.node_id
-            JOIN quantity q ON q.id = h.quantity_id
-            WHERE {" AND ".join(where)}
-            GROUP BY h.node_id, h.quantity_id, w
-            ORDER BY n.name, q.name, w
-        """
+        # Windows of a day read the daily roll-up, hours the hourly one: one roll-up row is
+        # one window, and no raw reading is read. One query per stream walks the primary key
+        # in order, so nothing is sorted and each node's threshold is a constant.
+        if query.window not in (3600, 86400):
+            raise StoreError(f"window must be 3600 or 86400 seconds, not {query.window}")
+        table, column = ("daily", "day") if query.window == 86400 else ("hourly", "hour")
+        counts = _HOURS if table == "daily" else ["n"]
+        found: list[Aggregate] = []
         with self._bounded() as conn:
-            rows = conn.execute(sql, [query.window, *threshold_params, *params]).fetchall()
-        return [
-            Aggregate(node, quantity, start, n, total / n, low, high, valid)
-            for node, quantity, start, n, total, low, high, valid in rows
-        ]
+            for node_id, quantity_id, node, quantity in self._streams(
+                conn, query.nodes, query.quantities
+            ):
+                threshold = int(query.threshold(node))
+                valid = " + ".join(f"({count} >= {threshold})" for count in counts)
+                rows = conn.execute(
+                    f"SELECT {column}, n, sum / n, min, max, {valid} FROM {table} "
+                    f"WHERE node_id = ? AND quantity_id = ? AND {column} >= ? AND {column} < ? "
+                    f"ORDER BY {column}",
+                    (node_id, quantity_id, query.start, query.end),
+                ).fetchall()
+                found += [Aggregate(node, quantity, *row) for row in rows]
+        return found
 
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
         with self._bounded() as conn:

@@ -8,10 +8,11 @@ day is valid with at least 18 valid hours. Windows below that are flagged, not h
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
@@ -21,7 +22,8 @@ from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
 from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
-from lokaalmeten.store import AggregateQuery
+from lokaalmeten.settings import ServerSettings
+from lokaalmeten.store import Aggregate, AggregateQuery, NodeMeta
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
@@ -76,7 +78,7 @@ def list_aggregates(
         Query(alias="from", description="Start; rounded down to the window. ISO 8601."),
     ] = None,
     to: Annotated[str | None, Query(description="End; rounded up to the window.")] = None,
-) -> AggregateList:
+) -> Response:
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)
     size = _SECONDS[window]
@@ -94,25 +96,42 @@ def list_aggregates(
         )
     default, per_node = thresholds(store, settings)
     rows = store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
-    metas = store.node_meta()
-    value = []
+    return Response(
+        render(rows, window, store.node_meta(), settings), media_type="application/json"
+    )
+
+
+def render(
+    rows: list[Aggregate], window: Window, metas: dict[str, NodeMeta], settings: ServerSettings
+) -> bytes:
+    """The AggregateList as JSON text, written directly: a year of daily means of every node
+    is ~100,000 windows, too many to build as models within the API's time budget."""
+    size = _SECONDS[window]
+    needed = VALID_HOURS_PER_DAY if window is Window.day else 1
+    times: dict[int, str] = {}
+    parts = [f'{{"window":"{window.value}","value":[']
+    stream: tuple[str, str] | None = None
+    prefix, unit, expected = "", "", 1.0
     for a in rows:
-        expected = expected_per_hour(interval_of(metas.get(a.node), settings)) * size / 3600
-        valid_hours = a.valid_hours
-        value.append(
-            AggregatePublic(
-                node=a.node,
-                quantity=a.quantity,
-                start=iso_utc(a.start),
-                end=iso_utc(a.start + size),
-                mean=a.mean,
-                min=a.minimum,
-                max=a.maximum,
-                count=a.count,
-                unit=QUANTITIES[a.quantity].unit,
-                coverage=round(min(1.0, a.count / expected), 4),
-                valid_hours=valid_hours,
-                valid=valid_hours >= (VALID_HOURS_PER_DAY if window is Window.day else 1),
-            )
+        if (a.node, a.quantity) != stream:
+            stream = (a.node, a.quantity)
+            prefix = f'{{"node":{json.dumps(a.node)},"quantity":"{a.quantity}","start":"'
+            unit = json.dumps(QUANTITIES[a.quantity].unit)
+            expected = expected_per_hour(interval_of(metas.get(a.node), settings)) * size / 3600
+        begin = times.get(a.start)
+        if begin is None:
+            begin = times[a.start] = iso_utc(a.start)
+        finish = times.get(a.start + size)
+        if finish is None:
+            finish = times[a.start + size] = iso_utc(a.start + size)
+        coverage = round(min(1.0, a.readings / expected), 4)
+        parts.append(
+            f'{prefix}{begin}","end":"{finish}","mean":{a.mean!r},"min":{a.minimum!r},'
+            f'"max":{a.maximum!r},"count":{a.readings},"unit":{unit},"coverage":{coverage!r},'
+            f'"valid_hours":{a.valid_hours},'
+            f'"valid":{"true" if a.valid_hours >= needed else "false"}}},'
         )
-    return AggregateList(window=window, value=value)
+    if len(parts) > 1:
+        parts[-1] = parts[-1][:-1]  # no comma after the last window
+    parts.append("]}")
+    return "".join(parts).encode()

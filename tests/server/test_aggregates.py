@@ -66,6 +66,16 @@ def test_hourly_means_carry_coverage_and_flag_thin_hours(client: TestClient) -> 
     assert (thin["coverage"], thin["valid"], thin["valid_hours"]) == (0.6667, False, 0)
 
 
+def test_answers_match_the_documented_model(client: TestClient) -> None:
+    from lokaalmeten.server.routes.aggregates import AggregateList
+
+    for window in ("1h", "1d"):
+        body = get_ok(client, f"/v1/aggregates?{WINDOW}&window={window}")
+        assert AggregateList.model_validate(body).model_dump(mode="json") == body
+    empty = get_ok(client, "/v1/aggregates?node=kit-9&from=2026-11-28&to=2026-11-29")
+    assert empty == {"window": "1h", "value": []}
+
+
 def test_daily_means_need_18_valid_hours(client: TestClient) -> None:
     days = get_ok(client, f"/v1/aggregates?{WINDOW}&window=1d")["value"]
     assert [(d["start"], d["count"], d["valid_hours"], d["valid"]) for d in days] == [

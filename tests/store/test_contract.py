@@ -184,3 +184,30 @@ def test_node_meta_is_replaced_whole(store: Store) -> None:
         "kit-1": NodeMeta("kit-1", name="moved"),
         "kit-2": NodeMeta("kit-2", name="no place yet"),
     }
+
+
+def test_sqlite_daily_rollup_from_trigger_equals_the_migration_fill(tmp_path: Path) -> None:
+    """Schema 3 keeps a daily roll-up by trigger; a store from before it gets the same rows
+    filled from its hourly roll-up when first opened."""
+    import sqlite3
+
+    from lokaalmeten.store.sqlite import SCHEMA_VERSION
+
+    path = tmp_path / "lm.db"
+    store = open_store(f"sqlite:///{path}")
+    store.write(
+        [Reading("a", "pm25", T0 + 37 * k - 7200, float(k % 13), None) for k in range(9000)]
+        + [Reading("b", "co2", T0 + 3600 * k, 400.0 + k, None) for k in range(30)]
+    )
+    store.close()
+    conn = sqlite3.connect(path)
+    by_trigger = conn.execute("SELECT * FROM daily ORDER BY 1, 2, 3").fetchall()
+    assert sum(row[3] for row in by_trigger) == 9030
+    assert all(row[3] == sum(row[7:31]) for row in by_trigger)
+    conn.execute("DELETE FROM daily")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    open_store(f"sqlite:///{path}").close()
+    assert conn.execute("SELECT * FROM daily ORDER BY 1, 2, 3").fetchall() == by_trigger
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
