@@ -5,7 +5,9 @@ prefix), a (quantity, sensor, flags) suffix, the date part of a time per day and
 ``HH:MM:SS`` part from a table of the 86,400 seconds of a day::
 
     writer = CsvWriter(places, semicolon=False)
-    body = writer.header() + writer.rows("kit-1", "pm25", [(1795824000, 7.5, "SDS011", 0)])
+    body = writer.header() + writer.rows(
+        StreamBatch("kit-1", "pm25", [(1795824000, 7.5, 0)], {0: ("SDS011", 0)})
+    )
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from functools import cache
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.privacy import PublicPlace
-from lokaalmeten.store import StreamRow
+from lokaalmeten.store import StreamBatch
 
 COLUMNS = ("time", "node", "latitude", "longitude", "quantity", "value", "unit", "sensor", "flags")
 
@@ -40,7 +42,8 @@ class CsvWriter:
         self.sep = ";" if semicolon else ","
         self.decimal_comma = semicolon
         self._days = _Days()
-        self._suffixes: dict[tuple[str, str | None, int], str] = {}
+        # per (quantity, tag table): tag -> ",unit,sensor,flags\r\n"
+        self._suffixes: dict[tuple[str, int], dict[int, str]] = {}
 
     def field(self, text: str) -> str:
         if any(c in text for c in (self.sep, '"', "\r", "\n")):
@@ -54,28 +57,32 @@ class CsvWriter:
     def header(self) -> str:
         return self.sep.join(COLUMNS) + "\r\n"
 
-    def rows(self, node: str, quantity: str, rows: list[StreamRow]) -> str:
+    def rows(self, batch: StreamBatch) -> str:
         sep = self.sep
-        place = self.places.get(node)
+        place = self.places.get(batch.node)
         where = (
             f"{self.number(place.latitude)}{sep}{self.number(place.longitude)}"
             if place is not None
             else sep
         )
-        prefix = f"{sep}{self.field(node)}{sep}{where}{sep}{quantity}{sep}"
-        suffixes = self._suffixes
-        unit = QUANTITIES[quantity].unit
-        days = self._days
-        hms = _seconds_of_day()
-        out = []
-        for t, value, sensor, flags in rows:
-            key = (quantity, sensor, flags)
-            suffix = suffixes.get(key)
-            if suffix is None:
-                suffix = f"{sep}{unit}{sep}{self.field(sensor or '')}{sep}{flags}\r\n"
-                suffixes[key] = suffix
-            text = repr(value)
-            if self.decimal_comma:
-                text = text.replace(".", ",")
-            out.append(f"{days[t // 86400]}{hms[t % 86400]}{prefix}{text}{suffix}")
-        return "".join(out)
+        prefix = f"{sep}{self.field(batch.node)}{sep}{where}{sep}{batch.quantity}{sep}"
+        unit = QUANTITIES[batch.quantity].unit
+        suffixes = self._suffixes.setdefault((batch.quantity, id(batch.tags)), {})
+        for tag in {row[2] for row in batch.rows} - suffixes.keys():
+            sensor, flags = batch.tags[tag]
+            suffixes[tag] = f"{sep}{unit}{sep}{self.field(sensor or '')}{sep}{flags}\r\n"
+        days, hms = self._days, _seconds_of_day()
+        if self.decimal_comma:
+            return "".join(
+                [
+                    f"{days[t // 86400]}{hms[t % 86400]}{prefix}"
+                    f"{repr(v).replace('.', ',')}{suffixes[tag]}"
+                    for t, v, tag in batch.rows
+                ]
+            )
+        return "".join(
+            [
+                f"{days[t // 86400]}{hms[t % 86400]}{prefix}{v!r}{suffixes[tag]}"
+                for t, v, tag in batch.rows
+            ]
+        )

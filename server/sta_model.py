@@ -12,6 +12,7 @@ strings: ``Things('esp32-0a1b2c')``, ``Datastreams('esp32-0a1b2c:pm25')``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,7 +22,7 @@ from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import ReadingQuery, Store, StreamRow
+from lokaalmeten.store import ReadingQuery, Store, StreamRow, Tag
 
 ENTITY_SETS = {
     "Things": "Thing",
@@ -97,8 +98,9 @@ def moment(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def observation(node: str, quantity: str, row: StreamRow) -> Entity:
-    t, value, sensor, flags = row
+def observation(node: str, quantity: str, row: StreamRow, tags: Mapping[int, Tag]) -> Entity:
+    t, value, tag = row
+    sensor, flags = tags[tag]
     when = moment(t)
     names = [name for bit, name in ((FLAG_TIME_ESTIMATED, "time_estimated"),
                                     (FLAG_CLIPPED, "clipped")) if flags & bit]  # fmt: skip
@@ -302,10 +304,10 @@ class Catalogue:
             if not node or quantity not in QUANTITIES or not rest.lstrip("-").isdigit():
                 return None
             t = int(rest)
-            for _, _, rows in self.store.stream(
+            for batch in self.store.stream(
                 _query((node,), (quantity,), t, t + 1, self.settings.max_limit), batch=1
             ):
-                return observation(node, quantity, rows[0])
+                return observation(node, quantity, batch.rows[0], batch.tags)
             return None
         if kind == "Datastream":
             node, _, quantity = entity_id.rpartition(":")

@@ -91,8 +91,8 @@ def observation_page(
             query = ReadingQuery(start, end, settings.max_limit, (node,), (quantity,),
                                  descending=descending and in_store_order)  # fmt: skip
             batch = min(10_000, max(DEFAULT_TOP, wanted))
-            for _, _, rows in catalogue.store.stream(query, batch=batch):
-                for row in rows:
+            for chunk in catalogue.store.stream(query, batch=batch):
+                for row in chunk.rows:
                     examined += 1
                     if examined > limit:
                         raise ApiError(
@@ -102,7 +102,7 @@ def observation_page(
                             "phenomenonTime lt …, or ask one Datastream",
                             "$filter",
                         )
-                    entity = observation(node, quantity, row)
+                    entity = observation(node, quantity, row, chunk.tags)
                     if matches(entity, options.filter, follow):
                         yield entity
 

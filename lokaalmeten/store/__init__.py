@@ -28,7 +28,9 @@ from lokaalmeten.store.base import (
     StoreError,
     StoreRejected,
     StoreTooLarge,
+    StreamBatch,
     StreamRow,
+    Tag,
     WriteResult,
 )
 from lokaalmeten.store.sqlite import SQLiteStore
@@ -44,7 +46,9 @@ __all__ = [
     "StoreError",
     "StoreRejected",
     "StoreTooLarge",
+    "StreamBatch",
     "StreamRow",
+    "Tag",
     "WriteResult",
     "open_store",
 ]

@@ -110,8 +110,19 @@ class Aggregate(NamedTuple):
     valid_hours: int
 
 
-# One stream's rows in time order: (time, value, sensor model or None, flags).
-StreamRow = tuple[int, float, str | None, int]
+# One reading of a stream: (time, value, tag); the tag stands for a (sensor model, flags)
+# pair, which hardly ever changes within a stream, so exports format it once, not per row.
+StreamRow = tuple[int, float, int]
+Tag = tuple[str | None, int]
+
+
+class StreamBatch(NamedTuple):
+    """Consecutive readings of one (node, quantity) stream, in time order."""
+
+    node: str
+    quantity: str
+    rows: list[StreamRow]
+    tags: Mapping[int, Tag]  # every tag in rows -> (sensor model or None, flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +162,12 @@ class Store(ABC):
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
         """The newest reading of every (node, quantity), in identity order."""
 
-    def stream(
-        self, query: ReadingQuery, batch: int = 10_000
-    ) -> Iterator[tuple[str, str, list[StreamRow]]]:
-        """Every reading the query matches (its limit ignored), as (node, quantity, rows)
-        batches in identity order; memory stays bounded by ``batch``."""
+    def stream(self, query: ReadingQuery, batch: int = 10_000) -> Iterator[StreamBatch]:
+        """Every reading the query matches (its limit ignored), in identity order, as
+        batches of at most ``batch`` readings: memory stays bounded whatever the total."""
         after = query.after
+        tags: dict[int, Tag] = {}
+        codes: dict[Tag, int] = {}
         while True:
             page = self.readings(
                 ReadingQuery(
@@ -175,10 +186,14 @@ class Store(ABC):
             run: list[StreamRow] = []
             for reading in page:
                 if (reading.node, reading.quantity) != key:
-                    yield (key[0], key[1], run)
+                    yield StreamBatch(key[0], key[1], run, tags)
                     key, run = (reading.node, reading.quantity), []
-                run.append((reading.time, reading.value, reading.sensor, reading.flags))
-            yield (key[0], key[1], run)
+                tag = codes.get((reading.sensor, reading.flags))
+                if tag is None:
+                    tag = codes[(reading.sensor, reading.flags)] = len(codes)
+                    tags[tag] = (reading.sensor, reading.flags)
+                run.append((reading.time, reading.value, tag))
+            yield StreamBatch(key[0], key[1], run, tags)
             if len(page) < batch:
                 return
             after = page[-1].identity

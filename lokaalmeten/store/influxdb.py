@@ -14,9 +14,10 @@ keeps readings in its spool until it is back. The database is created on the fir
 
 from __future__ import annotations
 
+import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -33,6 +34,9 @@ from lokaalmeten.store.base import (
     StoreError,
     StoreRejected,
     StoreTooLarge,
+    StreamBatch,
+    StreamRow,
+    Tag,
     WriteResult,
 )
 
@@ -258,6 +262,59 @@ class InfluxDBStore(Store):
         if not nodes:
             return ""
         return " AND (" + " OR ".join(f'"node" = {_quote(n)}' for n in nodes) + ")"
+
+    def stream(self, query: ReadingQuery, batch: int = 10_000) -> Iterator[StreamBatch]:
+        # One chunked query per (node, quantity): InfluxDB sends JSON documents of ``batch``
+        # points each as it reads them, so neither side holds the whole answer.
+        tags: dict[int, Tag] = {}
+        codes: dict[Tag, int] = {}
+        for node, quantity in self.streams(query.nodes, query.quantities):
+            start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
+            if query.after is not None:
+                if (node, quantity) < query.after[:2]:
+                    continue
+                if (node, quantity) == query.after[:2]:
+                    if query.descending:
+                        end = min(end, query.after[2])
+                    else:
+                        start = max(start, query.after[2] + 1)
+            statement = (
+                f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
+                f'WHERE "node" = {_quote(node)} AND time >= {start}s AND time < {end}s '
+                f"ORDER BY time {'DESC' if query.descending else 'ASC'}"
+            )
+            params = {
+                "db": self.database,
+                "q": statement,
+                "epoch": "s",
+                "chunked": "true",
+                "chunk_size": str(batch),
+            }
+            try:
+                with self._client.stream("GET", "/query", params=params) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        raise StoreError(
+                            f"{self.url}: HTTP {response.status_code}: {response.text[:300]}"
+                        )
+                    for line in response.iter_lines():
+                        if not line:
+                            continue
+                        result = json.loads(line)["results"][0]
+                        if "error" in result:
+                            raise StoreError(f"{self.url}: {result['error']}")
+                        for series in result.get("series", ()):
+                            rows: list[StreamRow] = []
+                            for moment, value, flags, sensor in series["values"]:
+                                key = (sensor or None, int(flags or 0))
+                                tag = codes.get(key)
+                                if tag is None:
+                                    tag = codes[key] = len(codes)
+                                    tags[tag] = key
+                                rows.append((int(moment), float(value), tag))
+                            yield StreamBatch(node, quantity, rows, tags)
+            except httpx.HTTPError as exc:
+                raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
 
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()

@@ -35,8 +35,8 @@ class Delimiter(StrEnum):
 
 def csv_body(store: Store, query: ReadingQuery, writer: CsvWriter) -> Iterator[bytes]:
     yield writer.header().encode()
-    for node, quantity, rows in store.stream(query):
-        yield writer.rows(node, quantity, rows).encode()
+    for batch in store.stream(query):
+        yield writer.rows(batch).encode()
 
 
 @router.get(

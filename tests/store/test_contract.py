@@ -140,15 +140,20 @@ def test_streams_and_stream_batches(store: Store) -> None:
     ]
     assert store.streams(("kit-1",), ("temperature",)) == [("kit-1", "temperature")]
     batches = list(store.stream(ReadingQuery(0, 2**34, 1000), batch=1))
-    assert [(node, quantity, len(rows)) for node, quantity, rows in batches] == [
+    assert [(b.node, b.quantity, len(b.rows)) for b in batches] == [
         ("kit 3,odd=name", "pm10", 1),
         ("kit-1", "pm25", 1),
         ("kit-1", "pm25", 1),
         ("kit-1", "temperature", 1),
         ("kit-2", "pm25", 1),
     ]
-    assert batches[2][2] == [(T0 + 60, 7.25, "SDS011", 1)]
-    assert batches[3][2] == [(T0, -3.5, None, 0)]
+    readings = [
+        Reading(b.node, b.quantity, t, v, *b.tags[tag]) for b in batches for t, v, tag in b.rows
+    ]
+    assert readings == everything(store)
+    assert readings[2] == Reading("kit-1", "pm25", T0 + 60, 7.25, "SDS011", 1)
+    back = store.stream(ReadingQuery(0, 2**34, 1, ("kit-1",), ("pm25",), descending=True))
+    assert [t for b in back for t, _, _ in b.rows] == [T0 + 60, T0]
 
 
 def test_latest_per_stream(store: Store) -> None:
