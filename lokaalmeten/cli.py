@@ -34,12 +34,15 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     from lokaalmeten.gateway.cli import nodes_app
+    from lokaalmeten.kit_tools.cli import deploy, flash
     from lokaalmeten.noise import noise_app
     from lokaalmeten.server.cli import places_app
 
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
     app.add_typer(places_app, name="places")
+    app.command("flash")(flash)
+    app.command("deploy")(deploy)
 
 
 _register_groups()
@@ -81,8 +84,14 @@ def version() -> None:
     typer.echo(f"lokaalmeten {__version__}")
 
 
-@app.command()
+# `gateway` runs the gateway, and `gateway install` sets up a machine for it: a group whose
+# callback is the gateway itself when no subcommand is given.
+gateway_app = typer.Typer(invoke_without_command=True)
+
+
+@gateway_app.callback()
 def gateway(
+    ctx: typer.Context,
     broker: Annotated[
         str | None, typer.Option(help="MQTT broker, mqtt://[user[:pass]@]host[:port].")
     ] = None,
@@ -110,8 +119,11 @@ def gateway(
     """Receive kit records (MQTT, HTTP), spool them durably and write them to the store(s).
 
     Options not given come from LM_* environment variables (LM_BROKER, LM_STORE, ...),
-    then from the defaults in docs/configuration.md.
+    then from the defaults in docs/configuration.md. 'lokaalmeten gateway install' sets
+    up a Raspberry Pi or Debian machine as a gateway (docs/gateway-install.md).
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from lokaalmeten.gateway.cli import run_gateway
 
     overrides: dict[str, Any] = {
@@ -128,6 +140,16 @@ def gateway(
         "log_format": log_format,
     }
     run_gateway(overrides, verbose)
+
+
+def _register_gateway() -> None:
+    from lokaalmeten.gateway.install import install_command
+
+    gateway_app.command("install")(install_command)
+    app.add_typer(gateway_app, name="gateway")
+
+
+_register_gateway()
 
 
 @app.command()

