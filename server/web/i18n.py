@@ -1,0 +1,301 @@
+"""The page's texts in Dutch and English, and the choice of language.
+
+The language is, in order: ``?lang=`` (the switch, which the server then remembers in a
+cookie), the cookie, the browser's ``Accept-Language``, else English::
+
+    >>> choose_language(None, None, "nl-NL,nl;q=0.9,en;q=0.8")
+    'nl'
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("nl", "en")
+FALLBACK = "en"
+COOKIE = "lm_lang"
+
+# One entry per text: (Dutch, English). Placeholders in braces are filled by the script.
+_TEXTS: dict[str, tuple[str, str]] = {
+    "site_name": ("lokaalmeten", "lokaalmeten"),
+    "skip_to_content": ("Naar de inhoud", "Skip to content"),
+    "nav_label": ("Hoofdmenu", "Main menu"),
+    "nav_map": ("Kaart", "Map"),
+    "nav_data": ("Open data", "Open data"),
+    "switch_label": ("Taal", "Language"),
+    "switch_to": ("English", "Nederlands"),
+    "switch_code": ("en", "nl"),
+    "footer": (
+        "Metingen van burgers met zelfgebouwde meetkastjes. Open data: zie",
+        "Readings by citizens with home-built sensor kits. Open data: see",
+    ),
+    "footer_link": ("de datapagina", "the data page"),
+    "loading": ("Laden…", "Loading…"),
+    "error_api": (
+        "De gegevens konden niet worden geladen: {message}",
+        "Could not load the data: {message}",
+    ),
+    "indicative": (
+        "Indicatief: ruwe waarden van goedkope sensoren, niet gekalibreerd tegen een "
+        "officieel meetstation.",
+        "Indicative: raw values of low-cost sensors, not calibrated against an official "
+        "monitoring station.",
+    ),
+    # map page
+    "map_title": ("Kaart van de meetkastjes", "Map of the sensor kits"),
+    "map_intro": (
+        "Elk punt is een meetkastje, gekleurd naar zijn laatste meting. Locaties van woningen "
+        "zijn afgerond op ongeveer 100 meter.",
+        "Each point is a sensor kit, coloured by its latest reading. Home locations are rounded "
+        "to about 100 metres.",
+    ),
+    "map_quantity": ("Kleur naar", "Colour by"),
+    "map_label": ("Kaart met de meetkastjes", "Map of the sensor kits"),
+    "map_no_tiles": (
+        "Geen kaartachtergrond beschikbaar; de kastjes staan op hun plaats.",
+        "No map background available; the kits are shown at their places.",
+    ),
+    "map_summary": (
+        "{kits} kastjes, waarvan {located} op de kaart.",
+        "{kits} kits, {located} of them on the map.",
+    ),
+    "legend_title": ("Legenda", "Legend"),
+    "legend_no_value": ("geen waarde", "no value"),
+    "legend_offline": ("gestippelde rand: offline", "dashed border: offline"),
+    "list_title": ("Alle kastjes", "All kits"),
+    "list_kit": ("Kastje", "Kit"),
+    "list_value": ("Laatste waarde", "Latest value"),
+    "list_band": ("Klasse", "Band"),
+    "list_status": ("Status", "Status"),
+    "list_last": ("Laatste meting", "Last reading"),
+    "list_no_location": ("geen locatie", "no location"),
+    "list_empty": ("Nog geen kastjes met metingen.", "No kits with readings yet."),
+    "download_geojson_all": (
+        "Alle kastjes met laatste waarden (GeoJSON)",
+        "All kits with latest values (GeoJSON)",
+    ),
+    "marker_label": (
+        "{name}: {value}. Open de pagina van dit kastje.",
+        "{name}: {value}. Open this kit's page.",
+    ),
+    "online": ("online", "online"),
+    "offline": ("offline", "offline"),
+    # quantities
+    "q_pm1": ("Fijnstof PM1", "Particulate matter PM1"),
+    "q_pm25": ("Fijnstof PM2,5", "Particulate matter PM2.5"),
+    "q_pm4": ("Fijnstof PM4", "Particulate matter PM4"),
+    "q_pm10": ("Fijnstof PM10", "Particulate matter PM10"),
+    "q_temperature": ("Temperatuur", "Temperature"),
+    "q_humidity": ("Relatieve luchtvochtigheid", "Relative humidity"),
+    "q_pressure": ("Luchtdruk", "Air pressure"),
+    "q_co2": ("CO₂", "CO₂"),
+    "q_noise_laeq": ("Geluid LAeq", "Noise LAeq"),
+    "q_noise_lamin": ("Geluid LAmin", "Noise LAmin"),
+    "q_noise_lamax": ("Geluid LAmax", "Noise LAmax"),
+    "q_noise_la10": ("Geluid LA10", "Noise LA10"),
+    "q_noise_la90": ("Geluid LA90", "Noise LA90"),
+    # bands and their sources
+    "band_good": ("goed", "good"),
+    "band_fair": ("redelijk", "fair"),
+    "band_moderate": ("matig", "moderate"),
+    "band_poor": ("slecht", "poor"),
+    "band_very_poor": ("zeer slecht", "very poor"),
+    "band_extremely_poor": ("extreem slecht", "extremely poor"),
+    "band_noise_quiet": ("onder 55 dB(A)", "below 55 dB(A)"),
+    "band_noise_55": ("55–60 dB(A)", "55–60 dB(A)"),
+    "band_noise_60": ("60–65 dB(A)", "60–65 dB(A)"),
+    "band_noise_65": ("65–70 dB(A)", "65–70 dB(A)"),
+    "band_noise_70": ("70–75 dB(A)", "70–75 dB(A)"),
+    "band_noise_75": ("75 dB(A) en meer", "75 dB(A) and above"),
+    "source_eaqi": (
+        "Klassen: Europese luchtkwaliteitsindex (EEA, herziening 2024), bedoeld voor "
+        "uurgemiddelden; hier toegepast op de laatste meting.",
+        "Bands: European Air Quality Index (EEA, 2024 revision), defined for hourly means; "
+        "applied here to the latest reading.",
+    ),
+    "guideline_who_pm25": (
+        "WHO-advieswaarde 2021 voor PM2,5: 15 µg/m³ daggemiddelde, 5 µg/m³ jaargemiddelde.",
+        "WHO 2021 guideline for PM2.5: 15 µg/m³ 24-hour mean, 5 µg/m³ annual mean.",
+    ),
+    "guideline_who_pm10": (
+        "WHO-advieswaarde 2021 voor PM10: 45 µg/m³ daggemiddelde, 15 µg/m³ jaargemiddelde.",
+        "WHO 2021 guideline for PM10: 45 µg/m³ 24-hour mean, 15 µg/m³ annual mean.",
+    ),
+    "source_noise": (
+        "Klassen: de klassen van de Europese geluidskaarten (Richtlijn 2002/49/EG, bijlage VI), "
+        "daar voor Lden; hier toegepast op het LAeq van de laatste meetperiode.",
+        "Bands: the bands of the EU noise maps (Directive 2002/49/EC, Annex VI), defined there "
+        "for Lden; applied here to the LAeq of the latest interval.",
+    ),
+    "guideline_who_noise": (
+        "WHO 2018 voor wegverkeer: 53 dB Lden, 45 dB Lnacht (jaargemiddelden).",
+        "WHO 2018 for road traffic: 53 dB Lden, 45 dB Lnight (annual averages).",
+    ),
+    # kit page
+    "kit_title": ("Meetkastje", "Sensor kit"),
+    "kit_not_found": (
+        "Er is geen kastje {node} met metingen.",
+        "There is no kit {node} with readings.",
+    ),
+    "kit_back": ("Terug naar de kaart", "Back to the map"),
+    "kit_status": ("Status", "Status"),
+    "kit_last_reading": ("Laatste meting", "Last reading"),
+    "kit_sensors": ("Sensoren", "Sensors"),
+    "kit_location": ("Locatie", "Location"),
+    "kit_location_rounded": (
+        "afgerond op {decimals} decimalen (ca. {metres} m)",
+        "rounded to {decimals} decimals (about {metres} m)",
+    ),
+    "kit_location_exact": (
+        "exact (met toestemming van de eigenaar)",
+        "exact (with the owner's consent)",
+    ),
+    "kit_location_none": ("niet gepubliceerd", "not published"),
+    "kit_interval": ("Meetinterval", "Measurement interval"),
+    "kit_interval_value": ("elke {seconds} s", "every {seconds} s"),
+    "kit_readings": ("Aantal metingen", "Readings stored"),
+    "latest_title": ("Laatste waarden", "Latest values"),
+    "latest_quantity": ("Grootheid", "Quantity"),
+    "latest_value": ("Waarde", "Value"),
+    "latest_time": ("Tijd", "Time"),
+    "latest_sensor": ("Sensor", "Sensor"),
+    "charts_title": ("Verloop", "Over time"),
+    "range_legend": ("Periode", "Period"),
+    "range_hour": ("uur", "hour"),
+    "range_day": ("dag", "day"),
+    "range_week": ("week", "week"),
+    "range_month": ("maand", "month"),
+    "mode_legend": ("Weergave", "Show"),
+    "mode_raw": ("ruwe metingen", "raw readings"),
+    "mode_hourly": ("uurgemiddelden met dekking", "hourly means with coverage"),
+    "period_shown": ("Getoond: {from} tot {to}.", "Shown: {from} to {to}."),
+    "chart_empty": ("Geen metingen in deze periode.", "No readings in this period."),
+    "chart_raw_label": (
+        "{quantity}: {count} metingen van {from} tot {to}; laagste {min}, hoogste {max} {unit}.",
+        "{quantity}: {count} readings from {from} to {to}; lowest {min}, highest {max} {unit}.",
+    ),
+    "chart_hourly_label": (
+        "{quantity}: {count} uurgemiddelden van {from} tot {to}, {invalid} met te weinig "
+        "dekking; laagste {min}, hoogste {max} {unit}.",
+        "{quantity}: {count} hourly means from {from} to {to}, {invalid} with too little "
+        "coverage; lowest {min}, highest {max} {unit}.",
+    ),
+    "chart_hourly_note": (
+        "Open punten: uur met minder dan 75 % van de verwachte metingen (onvoldoende dekking).",
+        "Open points: hours with less than 75 % of the expected readings (too little coverage).",
+    ),
+    "point_hourly": (
+        "{time}: gemiddeld {mean} (min {min}, max {max}), dekking {coverage} %",
+        "{time}: mean {mean} (min {min}, max {max}), coverage {coverage} %",
+    ),
+    "downloads_title": ("Downloaden wat hier staat", "Download what is shown"),
+    "download_csv": ("Metingen (CSV)", "Readings (CSV)"),
+    "download_csv_semicolon": (
+        "Metingen voor Excel NL (CSV met ;)",
+        "Readings for Dutch Excel (CSV with ;)",
+    ),
+    "download_csv_hourly": (
+        "De metingen achter deze uurgemiddelden (CSV)",
+        "The readings behind these hourly means (CSV)",
+    ),
+    "download_json_raw": ("Metingen (JSON, per pagina)", "Readings (JSON, paged)"),
+    "download_json_hourly": (
+        "Uurgemiddelden met dekking (JSON)",
+        "Hourly means with coverage (JSON)",
+    ),
+    "download_geojson": (
+        "Kastje met laatste waarden (GeoJSON)",
+        "Kit with latest values (GeoJSON)",
+    ),
+    # data page
+    "data_title": ("Open data", "Open data"),
+    "data_intro": (
+        "Alle metingen zijn open data. Deze pagina's gebruiken zelf alleen de openbare API "
+        "hieronder: wat u ziet, kan iedereen downloaden.",
+        "Every reading is open data. These pages themselves use only the public API below: "
+        "what you see, anyone can download.",
+    ),
+    "licence_title": ("Licentie", "Licence"),
+    "licence_text": (
+        "De gegevens worden gepubliceerd onder {licence}.",
+        "The data are published under {licence}.",
+    ),
+    "metadata_title": ("Metadata", "Metadata"),
+    "metadata_text": (
+        "Beschrijving van de dataset volgens DCAT-AP-NL (JSON-LD):",
+        "Description of the dataset following DCAT-AP-NL (JSON-LD):",
+    ),
+    "metadata_publisher": ("Uitgever", "Publisher"),
+    "metadata_contact": ("Contact", "Contact"),
+    "metadata_distributions": ("Distributies", "Distributions"),
+    "privacy_title": ("Privacy", "Privacy"),
+    "privacy_text": (
+        "Kastjes hangen vaak bij mensen thuis. Hun locatie wordt daarom overal afgerond "
+        "gepubliceerd (standaard 3 decimalen, ongeveer 100 m), tenzij de eigenaar voor de "
+        "exacte locatie koos.",
+        "Kits often hang at people's homes, so their location is published rounded everywhere "
+        "(3 decimals by default, about 100 m), unless the owner chose the exact location.",
+    ),
+    "api_title": ("Toegang tot de gegevens", "Access to the data"),
+    "api_rest": ("REST-API (JSON)", "REST API (JSON)"),
+    "api_rest_text": (
+        "Kastjes, metingen, uur- en daggemiddelden met dekking, laatste waarden.",
+        "Kits, readings, hourly and daily means with coverage, latest values.",
+    ),
+    "api_sta": ("OGC SensorThings API v1.1", "OGC SensorThings API v1.1"),
+    "api_sta_text": (
+        "De standaard die ook RIVM Samen Meten gebruikt.",
+        "The standard RIVM Samen Meten uses too.",
+    ),
+    "api_docs": ("OpenAPI-documentatie", "OpenAPI documentation"),
+    "api_docs_text": (
+        "Elke parameter, om direct uit te proberen; het OpenAPI-document:",
+        "Every parameter, to try out directly; the OpenAPI document:",
+    ),
+    "api_csv": ("CSV-export", "CSV export"),
+    "api_geojson": ("GeoJSON", "GeoJSON"),
+    "examples_title": ("Voorbeelden om te kopiëren", "Examples to copy"),
+    "example_nodes": ("Alle kastjes", "All kits"),
+    "example_readings": ("PM2,5 van één kastje sinds gisteren", "PM2.5 of one kit since yesterday"),
+    "example_aggregates": ("Uurgemiddelden met dekking", "Hourly means with coverage"),
+    "example_csv": ("Een dag aan metingen als CSV", "A day of readings as CSV"),
+    "example_sta": (
+        "De laatste tien waarnemingen (SensorThings)",
+        "The last ten observations (SensorThings)",
+    ),
+    "example_pandas": ("In Python met pandas", "In Python with pandas"),
+    "copy": ("Kopiëren", "Copy"),
+    "copy_label": ("Kopieer: {what}", "Copy: {what}"),
+    "copied": ("Gekopieerd.", "Copied."),
+    "copy_failed": ("Kopiëren lukte niet; selecteer de tekst.", "Copying failed; select the text."),
+}
+
+TEXTS: dict[str, dict[str, str]] = {
+    lang: {key: pair[i] for key, pair in _TEXTS.items()} for i, lang in enumerate(LANGUAGES)
+}
+
+
+def _accepted(header: str) -> list[str]:
+    """Languages of an Accept-Language header, most wanted first."""
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            weighted.append((-quality, position, tag.split("-")[0].lower()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def choose_language(asked: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """The page's language: the switch, then the remembered choice, then the browser's."""
+    for choice in (asked, cookie):
+        if choice in LANGUAGES:
+            return choice
+    for tag in _accepted(accept_language or ""):
+        if tag in LANGUAGES:
+            return tag
+    return FALLBACK

@@ -1,0 +1,225 @@
+"""``/``, ``/kits/{node}``, ``/data``: the public pages, and the files they load.
+
+Each page is a shell in the reader's language (see :mod:`.i18n`); its script fetches the data
+from the public API. ``/`` answers a browser (``Accept: text/html``) with the map and every
+other client with the JSON landing document of the API::
+
+    GET /                      map of the kits and a list of them
+    GET /kits/sim-1?range=day  one kit: latest values, charts, downloads
+    GET /data                  licence, metadata, API entry points with examples
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Cookie, Header, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from lokaalmeten.server.deps import SettingsDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.routes import metadata
+from lokaalmeten.server.web.bands import scales_json
+from lokaalmeten.server.web.i18n import COOKIE, LANGUAGES, TEXTS, choose_language
+from lokaalmeten.settings import ServerSettings
+
+router = APIRouter(include_in_schema=False)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z0-9_.]+)\s*\}\}")
+_YEAR = 365 * 24 * 3600
+
+
+def leaflet_folder() -> Path:
+    """Leaflet's files, from the PyPI package xstatic-leaflet."""
+    import xstatic.pkg.leaflet
+
+    return Path(xstatic.pkg.leaflet.BASE_DIR).resolve()
+
+
+@cache
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def render(name: str, values: dict[str, str]) -> str:
+    """Fill ``{{ key }}`` in a template; every value must already be safe HTML."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], _template(name))
+
+
+def _script_json(value: Any) -> str:
+    # Inside <script type="application/json">: "</" must not end the element.
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _tile_origin(tile_url: str) -> str:
+    parts = urlsplit(tile_url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _security_headers(settings: ServerSettings) -> dict[str, str]:
+    images = " ".join(filter(None, ("'self' data:", _tile_origin(settings.tile_url))))
+    return {
+        # Scripts and data from this server only: no CDN, no third-party code.
+        "Content-Security-Policy": (
+            f"default-src 'self'; script-src 'self'; connect-src 'self'; img-src {images}; "
+            "style-src 'self' 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+        "Vary": "Accept, Accept-Language, Cookie",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+
+def _switch_href(request: Request, lang: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", lang))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def page(
+    request: Request,
+    settings: ServerSettings,
+    lang: str,
+    *,
+    body: str,
+    title_key: str,
+    script: str,
+    extra: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    """A whole page: the layout around ``body``, with the texts and settings the script needs."""
+    texts = TEXTS[lang]
+    safe = {f"t.{key}": html.escape(text) for key, text in texts.items()}
+    config = {
+        "lang": lang,
+        "texts": texts,
+        "scales": scales_json(),
+        "tile_url": settings.tile_url,
+        "tile_attribution": settings.tile_attribution,
+        "location_decimals": settings.location_decimals,
+        **(extra or {}),
+    }
+    other = texts["switch_code"]
+    content = render(
+        "layout.html",
+        {
+            **safe,
+            "lang": lang,
+            "title": html.escape(f"{texts[title_key]} · {texts['site_name']}"),
+            "body": render(body, safe),
+            "config": _script_json(config),
+            "script": html.escape(script),
+            "switch_href": html.escape(_switch_href(request, other)),
+            "nav_map_current": 'aria-current="page"' if body == "map.html" else "",
+            "nav_data_current": 'aria-current="page"' if body == "data.html" else "",
+        },
+    )
+    response = HTMLResponse(content, headers=_security_headers(settings))
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(COOKIE, lang, max_age=_YEAR, samesite="lax")
+    return response
+
+
+LangQuery = Annotated[str | None, Query(description="nl or en: the language switch.")]
+LangCookie = Annotated[str | None, Cookie(alias=COOKIE)]
+AcceptLanguage = Annotated[str | None, Header()]
+
+
+def _language(lang: str | None, cookie: str | None, accept_language: str | None) -> str:
+    return choose_language(lang, cookie, accept_language)
+
+
+@router.get("/", response_model=None)
+def map_page(
+    request: Request,
+    settings: SettingsDep,
+    lang: LangQuery = None,
+    lm_lang: LangCookie = None,
+    accept_language: AcceptLanguage = None,
+) -> Response | dict[str, Any]:
+    """The map for a browser; the API's JSON landing document for any other client."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return metadata.landing(request, settings)
+    return page(
+        request,
+        settings,
+        _language(lang, lm_lang, accept_language),
+        body="map.html",
+        title_key="map_title",
+        script="map.js",
+    )
+
+
+@router.get("/kits/{node}")
+def kit_page(
+    request: Request,
+    settings: SettingsDep,
+    node: str,
+    lang: LangQuery = None,
+    lm_lang: LangCookie = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    return page(
+        request,
+        settings,
+        _language(lang, lm_lang, accept_language),
+        body="kit.html",
+        title_key="kit_title",
+        script="kit.js",
+        extra={"node": node},
+    )
+
+
+@router.get("/data")
+def data_page(
+    request: Request,
+    settings: SettingsDep,
+    lang: LangQuery = None,
+    lm_lang: LangCookie = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    return page(
+        request,
+        settings,
+        _language(lang, lm_lang, accept_language),
+        body="data.html",
+        title_key="data_title",
+        script="data.js",
+    )
+
+
+_MEDIA = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+
+def _file(folder: Path, name: str) -> FileResponse:
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder) or not path.is_file() or path.suffix not in _MEDIA:
+        raise ApiError(404, f"no file {name!r} here", "path")
+    return FileResponse(
+        path,
+        media_type=_MEDIA[path.suffix],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/static/web/{name}")
+def web_file(name: str) -> FileResponse:
+    return _file(STATIC, name)
+
+
+@router.get("/static/leaflet/{name:path}")
+def leaflet_file(name: str) -> FileResponse:
+    return _file(leaflet_folder(), name)

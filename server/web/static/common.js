@@ -1,0 +1,107 @@
+// lokaalmeten public pages: what every page shares (texts, formatting, bands, the API).
+"use strict";
+
+const LM = (() => {
+  const config = JSON.parse(document.getElementById("lm-config").textContent);
+  const locale = config.lang === "nl" ? "nl-NL" : "en-GB";
+  const numbers = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
+  const times = new Intl.DateTimeFormat(locale, {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+  });
+
+  /** A text in the page's language, with {placeholders} filled. */
+  function t(key, values) {
+    let text = config.texts[key] ?? key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.split(`{${name}}`).join(String(value));
+    }
+    return text;
+  }
+
+  function quantityName(quantity) {
+    return config.texts[`q_${quantity}`] ?? quantity;
+  }
+
+  function number(value) {
+    return numbers.format(value);
+  }
+
+  function time(iso) {
+    return times.format(new Date(iso));
+  }
+
+  function scaleOf(quantity) {
+    return config.scales.find((scale) => scale.quantity === quantity) || null;
+  }
+
+  /** The legend band a value falls in; bands are lower <= value < upper. */
+  function bandOf(scale, value) {
+    for (const band of scale.bands) {
+      if (band.upper === null || value < band.upper) return band;
+    }
+    return scale.bands[scale.bands.length - 1];
+  }
+
+  /** GET a public API URL as JSON; an error says what the API said. */
+  async function getJSON(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try {
+        message = (await response.json()).error.message;
+      } catch (ignored) {
+        // not the API's error body: keep the status line
+      }
+      const error = new Error(message);
+      error.status = response.status;
+      throw error;
+    }
+    return response.json();
+  }
+
+  /** An element with attributes and children (text or elements). */
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  /** A coloured swatch with the band's name: colour is never the only sign. */
+  function bandBadge(band) {
+    const badge = el("span", { class: "band" });
+    const swatch = el("span", { class: "swatch", "aria-hidden": "true" });
+    swatch.style.background = band.colour;
+    badge.append(swatch, t(band.key));
+    return badge;
+  }
+
+  function status(message, isError) {
+    const line = document.getElementById("status");
+    if (!line) return;
+    line.textContent = message;
+    line.classList.toggle("error", Boolean(isError));
+  }
+
+  /** Keep the language switch pointing at this very view (range, quantity, ...). */
+  function syncLanguageSwitch() {
+    const link = document.querySelector("a.lang-switch");
+    if (!link) return;
+    const url = new URL(window.location.href);
+    url.searchParams.set("lang", config.texts.switch_code);
+    link.href = url.pathname + url.search;
+  }
+
+  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, el, bandBadge, status, syncLanguageSwitch };
+})();
