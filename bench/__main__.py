@@ -10,7 +10,15 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCHMARKS = ["store_write", "firmware_drivers", "gateway_ingest", "noise", "kit_runtime"]
+BENCHMARKS = [
+    "store_write",
+    "firmware_drivers",
+    "gateway_ingest",
+    "noise",
+    "kit_runtime",
+    "api_queries",
+    "csv_export",
+]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
