@@ -1,9 +1,9 @@
 """SQLite store, the embedded default: one writer process, any number of reader processes.
 
 WAL mode lets the gateway write while server processes read. A reading's identity
-(node, quantity, time) is the table's primary key, so a re-sent reading is ignored; an
-AFTER INSERT trigger keeps hourly roll-ups (count, sum, min, max) current, so that long-range
-aggregates never scan raw rows::
+(node, quantity, time) is the table's primary key, so a re-sent reading is ignored; AFTER
+INSERT triggers keep hourly and daily roll-ups (count, sum, min, max; per day also the count
+in each hour) current, so that long-range aggregates never scan raw rows::
 
     store = SQLiteStore("/var/lib/lokaalmeten/readings.db")
     store.write(batch)          # one transaction, durable on return (synchronous=FULL)
@@ -331,7 +331,7 @@ class SQLiteStore(Store):
                        (SELECT max(time) FROM reading
                         WHERE node_id = h.node_id AND quantity_id = h.quantity_id)
                 FROM (SELECT node_id, quantity_id, sum(n) AS count
-                      FROM hourly GROUP BY node_id, quantity_id) AS h
+                      FROM daily GROUP BY node_id, quantity_id) AS h
                 JOIN node n ON n.id = h.node_id
                 JOIN quantity q ON q.id = h.quantity_id
                 ORDER BY n.name, q.id
