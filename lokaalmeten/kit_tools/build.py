@@ -155,7 +155,10 @@ def write_config(path: Path, config: dict[str, Any]) -> KitFile:
 
 
 # Run on the kit (mpremote exec) before copying: what MicroPython it runs.
-PROBE = "import sys, json; print(json.dumps({'mpy': sys.implementation._mpy}))"
+PROBE = (
+    "import sys, json; print(json.dumps({'mpy': sys.implementation._mpy, "
+    "'machine': getattr(sys.implementation, '_machine', '')}))"
+)
 
 
 def verify_script(

@@ -125,6 +125,19 @@ def target_arch(probe_output: str, compiler: tuple[int, int]) -> str:
     return arch
 
 
+def pin_warning(machine: str, sensors: list[str]) -> str | None:
+    """The default pins are an ESP32-DevKitC's: say so when the kit has another chip."""
+    compact = machine.upper().replace("-", "")
+    other = next((c for c in ("ESP32S3", "ESP32C3", "ESP32C6", "ESP32S2") if c in compact), None)
+    if other is None or not sensors:
+        return None
+    return (
+        f"this kit is an {other[:5]}-{other[5:]} ({machine}); the sensors get the default pins "
+        "of an ESP32-DevKitC, which this chip may not have: wire them to free pins and give "
+        "those in the set-up portal (e.g. sds011 uart=1 rx=4 tx=5), see hardware/wiring/"
+    )
+
+
 def compiler_version() -> tuple[int, int]:
     """The .mpy version mpy-cross writes, from ``mpy-cross --version``."""
     done = subprocess.run(
@@ -195,7 +208,11 @@ def deploy(
 ) -> dict[str, Any]:
     """Deploy to the kit on ``plan.port``; returns the kit's status after the copy."""
     echo(f"asking the kit on {plan.port} which MicroPython it runs ...")
-    march = target_arch(run(probe_command(plan.port), "asking the kit"), compiler_version())
+    answer = run(probe_command(plan.port), "asking the kit")
+    march = target_arch(answer, compiler_version())
+    warning = pin_warning(str((last_json(answer) or {}).get("machine", "")), plan.sensors)
+    if warning:
+        echo(f"warning: {warning}")
     echo(f"compiling the firmware for {march} ...")
     files = prepare(plan, build, march)
     total = sum(f.size for f in files)

@@ -1,0 +1,231 @@
+"""The kits' wiring: one description (hardware/wiring/kits.json) -> SVG diagrams and pin tables.
+
+    wiring = load(Path("hardware/wiring/kits.json"))
+    for kit in wiring.kits:
+        Path(f"{kit.id}.svg").write_text(svg(wiring, kit))
+    Path("README.md").write_text(markdown(wiring))
+
+A wire goes from a part's pin either to a power pin of the board (5V, 3V3, GND) or to one
+of the part's bus signals (rx, tx, sda, scl, sck, ws, sd), whose GPIO number the part's
+``bus`` gives: that bus is the firmware's default configuration for the sensor, which a test
+compares with firmware/kit/sensors.py. Output is deterministic, so the committed files can
+be compared with a fresh generation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+POWER = ("5V", "3V3", "GND")
+COLOURS = {
+    "5V": "#c0392b", "3V3": "#e67e22", "GND": "#222222", "rx": "#27ae60", "tx": "#16a085",
+    "sda": "#2471a3", "scl": "#8e44ad", "sck": "#795548", "ws": "#d81b60", "sd": "#9e9d24",
+}  # fmt: skip
+ROW = 26
+BOARD_X, BOARD_W = 30, 210
+PART_X, PART_W = 560, 230
+WIDTH = 820
+
+
+@dataclass(frozen=True)
+class Wire:
+    pin: str
+    to: str  # a power pin, or a bus signal of the part
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    name: str
+    sensor: str  # the firmware's sensor type
+    bus: dict[str, int]  # the firmware's bus keys, e.g. {"i2c": 0, "sda": 21, "scl": 22}
+    wires: tuple[Wire, ...]
+    address: int | None = None
+
+    @property
+    def bus_kind(self) -> str:
+        return next(iter(self.bus))
+
+    def board_pin(self, wire: Wire) -> str:
+        """The board pin a wire ends at: '5V', '3V3', 'GND' or a GPIO number as text."""
+        if wire.to in POWER:
+            return wire.to
+        if wire.to not in self.bus:
+            raise ValueError(f"{self.key}: wire {wire.pin} goes to {wire.to!r}, not a bus signal")
+        return str(self.bus[wire.to])
+
+
+@dataclass(frozen=True)
+class Kit:
+    id: str
+    title: str
+    parts: tuple[Part, ...]
+
+    @property
+    def sensors(self) -> list[str]:
+        return [part.sensor for part in self.parts]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    board: str
+    labels: dict[str, str]
+    parts: dict[str, Part]
+    kits: tuple[Kit, ...]
+
+    def label(self, pin: str) -> str:
+        return self.labels.get(pin, pin if pin in POWER else f"GPIO {pin}")
+
+
+def load(path: Path) -> Wiring:
+    doc: dict[str, Any] = json.loads(path.read_text())
+    parts = {
+        key: Part(
+            key,
+            spec["name"],
+            spec["sensor"],
+            dict(spec["bus"]),
+            tuple(Wire(**wire) for wire in spec["wires"]),
+            spec.get("address"),
+        )
+        for key, spec in doc["parts"].items()
+    }
+    kits = tuple(
+        Kit(kit["id"], kit["title"], tuple(parts[key] for key in kit["parts"]))
+        for kit in doc["kits"]
+    )
+    return Wiring(doc["board"]["name"], dict(doc["board"]["labels"]), parts, kits)
+
+
+def _board_pins(kit: Kit) -> list[str]:
+    used = {part.board_pin(wire) for part in kit.parts for wire in part.wires}
+    power = [pin for pin in POWER if pin in used]
+    return power + sorted((pin for pin in used if pin not in POWER), key=int)
+
+
+def svg(wiring: Wiring, kit: Kit) -> str:
+    """The kit's wiring diagram: the board's used pins on the left, the parts on the right."""
+    pins = _board_pins(kit)
+    top = 70
+    board_y = {pin: top + 40 + i * ROW for i, pin in enumerate(pins)}
+    part_rows: list[tuple[Part, int]] = []
+    y = top
+    for part in kit.parts:
+        part_rows.append((part, y))
+        y += 40 + len(part.wires) * ROW + 24
+    board_h = 40 + len(pins) * ROW
+    height = max(y, top + board_h + 24) + 40
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Arial, sans-serif" '
+        'font-size="13">',
+        f"<title>{escape(kit.title)}</title>",
+        f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+        f'<text x="{BOARD_X}" y="32" font-size="18" font-weight="bold">{escape(kit.title)}</text>',
+        f'<text x="{BOARD_X}" y="54" fill="#555555">lokaalmeten deploy --sensors '
+        f"{','.join(kit.sensors)}</text>",
+        f'<rect x="{BOARD_X}" y="{top}" width="{BOARD_W}" height="{board_h}" rx="8" '
+        'fill="#1b2631" stroke="#000000"/>',
+        f'<text x="{BOARD_X + 12}" y="{top + 24}" fill="#ffffff" font-weight="bold">'
+        f"{escape(wiring.board.split(' (')[0])}</text>",
+    ]
+    for pin in pins:
+        py = board_y[pin]
+        out.append(
+            f'<text x="{BOARD_X + BOARD_W - 14}" y="{py + 4}" fill="#ffffff" '
+            f'text-anchor="end">{escape(wiring.label(pin))}</text>'
+        )
+        out.append(f'<circle cx="{BOARD_X + BOARD_W}" cy="{py}" r="4" fill="#f1c40f"/>')
+    lane = 0
+    lanes = sum(len(part.wires) for part in kit.parts)
+    lane_step = (PART_X - BOARD_X - BOARD_W - 60) // max(lanes, 1)
+    for part, py0 in part_rows:
+        box_h = 40 + len(part.wires) * ROW
+        out.append(
+            f'<rect x="{PART_X}" y="{py0}" width="{PART_W}" height="{box_h}" rx="8" '
+            'fill="#eaf2f8" stroke="#2e4053"/>'
+        )
+        out.append(
+            f'<text x="{PART_X + 12}" y="{py0 + 24}" font-weight="bold">{escape(part.name)}</text>'
+        )
+        for i, wire in enumerate(part.wires):
+            wy = py0 + 40 + i * ROW + ROW // 2 - 4
+            by = board_y[part.board_pin(wire)]
+            colour = COLOURS.get(wire.to, "#555555")
+            x = BOARD_X + BOARD_W + 30 + lane * lane_step
+            lane += 1
+            out.append(
+                f'<polyline points="{BOARD_X + BOARD_W},{by} {x},{by} {x},{wy} {PART_X},{wy}" '
+                f'fill="none" stroke="{colour}" stroke-width="2.5"/>'
+            )
+            out.append(f'<circle cx="{PART_X}" cy="{wy}" r="4" fill="{colour}"/>')
+            out.append(f'<text x="{PART_X + 14}" y="{wy + 4}">{escape(wire.pin)}</text>')
+    out.append(
+        f'<text x="{BOARD_X}" y="{height - 16}" fill="#555555" font-size="11">Generated from '
+        "hardware/wiring/kits.json by hardware/wiring/generate.py; do not edit.</text>"
+    )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def markdown(wiring: Wiring) -> str:
+    """hardware/wiring/README.md: every kit's diagram and pin table."""
+    lines = [
+        "# Wiring",
+        "",
+        "<!-- Generated from kits.json by generate.py (python hardware/wiring/generate.py);",
+        "     edit kits.json, not this file. -->",
+        "",
+        f"How the parts of each kit connect to an {wiring.board}. The pins are the",
+        "firmware's defaults (`firmware/kit/sensors.py`), so a kit wired like this needs no pin",
+        "settings: `lokaalmeten deploy --sensors …` with the list under each kit, or the same",
+        "sensor names in the set-up portal. A test checks these tables against the firmware.",
+        "",
+        "Power: **5V** is the board's 5 V pin (VIN, straight from USB), **3V3** its regulated",
+        "3.3 V, **GND** any ground pin. Every I²C sensor shares the same two wires (SDA, SCL);",
+        "most breakout boards carry the pull-up resistors the bus needs.",
+        "",
+        "Other boards: an ESP32-S3 or ESP32-C3 does not have all of these GPIOs (the C3 uses",
+        "16 and 17 for its flash, the S3 has no GPIO 22 to 25). Wire them to free pins and give",
+        "the pins in the set-up portal, e.g. `sds011 uart=1 rx=4 tx=5`.",
+        "",
+        "| kit | sensors for `--sensors` | parts |",
+        "|---|---|---|",
+    ]
+    for kit in wiring.kits:
+        parts = ", ".join(part.name for part in kit.parts)
+        lines.append(f"| [{kit.title}](#{kit.id}) | `{','.join(kit.sensors)}` | {parts} |")
+    for kit in wiring.kits:
+        lines += [
+            "",
+            f'<a id="{kit.id}"></a>',
+            "",
+            f"## {kit.title}",
+            "",
+            f"![{kit.title}]({kit.id}.svg)",
+            "",
+            f"Sensors: `{','.join(kit.sensors)}`",
+            "",
+            "| part | pin | to the ESP32 | notes |",
+            "|---|---|---|---|",
+        ]
+        for part in kit.parts:
+            for wire in part.wires:
+                lines.append(
+                    f"| {part.name} | {wire.pin} | {wiring.label(part.board_pin(wire))} "
+                    f"| {wire.note} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def generate(folder: Path) -> dict[Path, str]:
+    """Every generated file of ``folder`` (which holds kits.json) with its content."""
+    wiring = load(folder / "kits.json")
+    files = {folder / f"{kit.id}.svg": svg(wiring, kit) for kit in wiring.kits}
+    files[folder / "README.md"] = markdown(wiring)
+    return files
