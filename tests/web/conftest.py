@@ -46,6 +46,8 @@ SIGNALS = {
     "temperature": ("BME280", 8.0, 3.0),
     "noise_laeq": ("ICS43434", 48.0, 8.0),
 }
+# sim-1 was away from 10 h to 9 h 20 min ago: at least one hour below 75 % coverage.
+OUTAGE = (9 * 3600 + 20 * 60, 10 * 3600)
 OFFSET = {"sim-1": 0.0, "sim-2": 30.0, "sim-3": 14.0, UNPLACED: 0.0}
 
 
@@ -54,6 +56,8 @@ def demo_readings(now: int) -> list[Reading]:
     start = now - HOURS * 3600
     for node in (*(p.node for p in PLACES), UNPLACED):
         for k, moment in enumerate(range(start - start % INTERVAL, now, INTERVAL)):
+            if node == "sim-1" and OUTAGE[0] <= now - moment < OUTAGE[1]:
+                continue
             for quantity, (sensor, base, swing) in SIGNALS.items():
                 extra = OFFSET[node] if quantity != "temperature" else 0.0
                 if quantity == "noise_laeq" and node != "sim-3":

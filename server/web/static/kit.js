@@ -149,12 +149,21 @@
       axes.append(text);
     }
     svg.append(axes);
-    const line = points.map((pt, i) => `${i ? "L" : "M"}${x(pt.t).toFixed(1)},${y(pt.v).toFixed(1)}`).join("");
+    // The line breaks where readings are missing: longer than three usual steps.
+    const steps = points.slice(1).map((pt, i) => pt.t - points[i].t).sort((a, b) => a - b);
+    const gap = 3 * (steps[Math.floor(steps.length / 2)] || 3600);
+    const line = points.map((pt, i) => {
+      const move = i === 0 || pt.t - points[i - 1].t > gap;
+      return `${move ? "M" : "L"}${x(pt.t).toFixed(1)},${y(pt.v).toFixed(1)}`;
+    }).join("");
     svg.append(svgNode("path", { d: line, class: "line" }));
     const dots = svgNode("g", { class: "points" });
     const radius = points.length > 400 ? 1.5 : 3;
     for (const pt of points) {
-      const dot = svgNode("circle", { cx: x(pt.t).toFixed(1), cy: y(pt.v).toFixed(1), r: radius, class: pt.valid ? "point" : "point invalid" });
+      const dot = svgNode("circle", {
+        cx: x(pt.t).toFixed(1), cy: y(pt.v).toFixed(1), r: pt.valid ? radius : radius + 1,
+        class: pt.valid ? "point" : "point invalid",
+      });
       const title = svgNode("title", {});
       title.textContent = pt.title;
       dot.append(title);
