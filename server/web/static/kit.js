@@ -8,6 +8,7 @@
   const enc = encodeURIComponent(node);
   const RANGES = { hour: 3600, day: 86400, week: 7 * 86400, month: 30 * 86400 };
   const SVG = "http://www.w3.org/2000/svg";
+  const MAX_DOTS = 2500;
   const form = document.getElementById("chart-options");
   const params = new URL(window.location.href).searchParams;
   const state = {
@@ -159,7 +160,8 @@
     svg.append(svgNode("path", { d: line, class: "line" }));
     const dots = svgNode("g", { class: "points" });
     const radius = points.length > 400 ? 1.5 : 3;
-    for (const pt of points) {
+    // Past MAX_DOTS (a month of raw readings) the line alone shows them: a phone stays quick.
+    for (const pt of points.length <= MAX_DOTS ? points : []) {
       const dot = svgNode("circle", {
         cx: x(pt.t).toFixed(1), cy: y(pt.v).toFixed(1), r: pt.valid ? radius : radius + 1,
         class: pt.valid ? "point" : "point invalid",
