@@ -108,10 +108,12 @@ def find_deploy_dir(given: Path | None) -> Path:
 
 
 def default_source() -> str:
+    # With the 'kit' extra, so that the operator can deploy kits from the gateway, where the
+    # registry is (lokaalmeten deploy --registry ...).
     checkout = repository()
     if (checkout / "pyproject.toml").is_file():
-        return str(checkout)
-    return f"lokaalmeten=={__version__}"
+        return f"{checkout}[kit]"
+    return f"lokaalmeten[kit]=={__version__}"
 
 
 def installed_packages(root: Path) -> set[str]:
@@ -219,6 +221,8 @@ def plan_install(options: InstallOptions) -> InstallPlan:
             "--home-dir",
             str(STATE),
             "--no-create-home",
+            "--groups",
+            "dialout",  # the serial ports, for lokaalmeten deploy on the gateway
             "--shell",
             "/usr/sbin/nologin",
             USER,
@@ -229,7 +233,8 @@ def plan_install(options: InstallOptions) -> InstallPlan:
     for folder, mode, owner in (
         (STATE, 0o750, f"{USER}:{USER}"),
         (ENV_FILE.parent, 0o755, "root:root"),
-        (MOSQUITTO_DIR, 0o750, f"{USER}:mosquitto"),
+        # setgid: files the registry writes here belong to group mosquitto, which reads them
+        (MOSQUITTO_DIR, 0o2750, f"{USER}:mosquitto"),
         (VENV.parent, 0o755, "root:root"),
     ):
         if not under(root, folder).is_dir():
