@@ -198,3 +198,32 @@ def test_broker_reconnects_back_off_from_one_second_doubling_with_jitter():
         assert kit.link.mqtt_up is False and kit.outbox.count == 0
     finally:
         drop_flash(flash)
+
+
+def test_a_lost_network_opens_the_portal_after_the_timeout_and_closes_it_on_return():
+    flash = fresh_flash()
+    try:
+        _setup(wifi_timeout_s=20, portal_minutes=1)
+        events = []
+        kit = runtime.Kit(FastTime(START), None, lambda kind, info: events.append(kind))
+        link = kit.link
+        link.step(0)  # starts connecting
+        link.step(100)  # connected
+        assert events[-2:] == ["wifi_up", "ntp_synced"] and link.portal is None, events
+        del network.NETWORKS["home"]  # the router goes away
+        now = 0
+        while "portal_open" not in events and now < 60000:
+            now += 500
+            link.step(now)
+        assert 20000 < now <= 21000, now  # after wifi_timeout_s, not before
+        assert events[-2:] == ["wifi_failed", "portal_open"] and link.portal is not None
+        assert "no connection" in link.last_error
+        network.NETWORKS["home"] = "password1"  # back; tried again when the portal times out
+        while "wifi_up" not in events[3:] and now < 200000:
+            now += 500
+            link.step(now)
+        assert events.count("wifi_up") == 2 and link.portal is None
+        assert "portal_closed" in events
+    finally:
+        network.NETWORKS["home"] = "password1"
+        drop_flash(flash)
