@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Cookie, Header, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from lokaalmeten.server.deps import SettingsDep
 from lokaalmeten.server.errors import ApiError
@@ -137,17 +137,17 @@ def _language(lang: str | None, cookie: str | None, accept_language: str | None)
     return choose_language(lang, cookie, accept_language)
 
 
-@router.get("/", response_model=None)
+@router.get("/")
 def map_page(
     request: Request,
     settings: SettingsDep,
     lang: LangQuery = None,
     lm_lang: LangCookie = None,
     accept_language: AcceptLanguage = None,
-) -> Response | dict[str, Any]:
+) -> Response:
     """The map for a browser; the API's JSON landing document for any other client."""
     if "text/html" not in request.headers.get("accept", ""):
-        return metadata.landing(request, settings)
+        return JSONResponse(metadata.landing(request, settings), headers={"Vary": "Accept"})
     return page(
         request,
         settings,

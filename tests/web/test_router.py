@@ -32,7 +32,9 @@ def test_a_browser_gets_the_map_and_any_other_client_the_json_landing(
     assert page.headers["content-type"].startswith("text/html")
     assert '<html lang="nl">' in page.text
     assert "<h1>Kaart van de meetkastjes</h1>" in page.text
-    assert client.get("/").json()["links"]["sensorthings"].endswith("/v1.1")
+    landing = client.get("/")
+    assert landing.json()["links"]["sensorthings"].endswith("/v1.1")
+    assert "Accept" in landing.headers["vary"] and "Accept" in page.headers["vary"]
     assert client.get("/", headers={"Accept": "application/json"}).json()["licence"]
 
 
