@@ -1,8 +1,11 @@
 """lokaalmeten flash: chips, offsets, image checks, esptool commands, port errors.
 
-No ESP32 board is attached here. The esptool output that chip detection parses is written
-as esptool 4 and 5 print it (the format strings in esptool's loader and cmds modules); the
-busy port is a real pseudo-terminal locked with flock, as esptool and mpremote lock it.
+No ESP32 board is attached here. Real esptool runs against a pseudo-terminal: one that
+never answers (no board), and one where tests/kit_tools/fake_rom.py plays the board's
+serial bootloader, so that detection, erasing, writing, esptool's MD5 verification and the
+progress percentages are esptool's own. The esptool 4 output in the parser tests is written
+as its format strings print it; the busy port is a real pseudo-terminal locked with flock,
+as esptool and mpremote lock it.
 """
 
 from __future__ import annotations
@@ -246,3 +249,67 @@ def test_flash_dry_run_prints_the_commands(tmp_path: Path) -> None:
         "python -m esptool --port /dev/ttyACM0 --chip esp32s3 --baud 460800 write-flash 0x0 "
         + image.name,
     ]
+
+
+def test_real_esptool_on_a_port_where_no_board_answers() -> None:
+    """esptool itself, on a pseudo-terminal that never answers: the message says what to do."""
+    controller, device = os.openpty()
+    try:
+        with pytest.raises(FlashError, match="hold its BOOT button"):
+            detect(os.ttyname(device))
+    finally:
+        os.close(device)
+        os.close(controller)
+
+
+# Real esptool against a stand-in for the board's serial bootloader (tests/kit_tools/fake_rom.py).
+
+
+def test_real_esptool_detects_an_esp32_by_its_magic_value() -> None:
+    from tests.kit_tools.fake_rom import FakeRom
+
+    with FakeRom.esp32() as rom:
+        assert detect(rom.port).name == "ESP32"
+        assert 0x14 in rom.commands and 0x0A in rom.commands  # security info refused, magic read
+
+
+def test_real_esptool_detects_an_esp32_s3_by_its_chip_id() -> None:
+    from tests.kit_tools.fake_rom import FakeRom
+
+    with FakeRom.esp32s3() as rom:
+        assert detect(rom.port).name == "ESP32-S3"
+
+
+def test_real_esptool_erases_writes_and_verifies_with_progress(tmp_path: Path) -> None:
+    from tests.kit_tools.fake_rom import FakeRom
+
+    image = tmp_path / "ESP32_GENERIC_S3-20250415-v1.25.0.bin"
+    image.write_bytes(image_header(9) + os.urandom(150_000))  # incompressible: many blocks
+    with FakeRom.esp32s3() as rom:
+        percents: list[float] = []
+        lines: list[str] = []
+        erase, write = flash_steps(rom.port, chip_by_name("ESP32-S3"), image)
+        run_esptool(erase, percents.append, lines.append)
+        assert 0xD0 in rom.commands  # ERASE_FLASH
+        run_esptool(write, percents.append, lines.append)
+        assert bytes(rom.flash[: image.stat().st_size]) == image.read_bytes()
+    assert len(percents) > 5 and percents == sorted(percents) and percents[-1] == 100.0
+    assert "Hash of data verified." in lines
+
+
+def test_the_flash_command_end_to_end(tmp_path: Path) -> None:
+    from tests.kit_tools.fake_rom import FakeRom
+
+    image = tmp_path / "ESP32_GENERIC-20250415-v1.25.0.bin"
+    image.write_bytes(image_header(0) + os.urandom(40_000))
+    wrong = tmp_path / "other" / "ESP32_GENERIC_C3-20250415-v1.25.0.bin"
+    wrong.parent.mkdir()
+    wrong.write_bytes(image_header(5) + bytes(100))
+    with FakeRom.esp32() as rom:
+        out = lm("flash", "--port", rom.port, "--firmware", str(wrong), cwd=tmp_path)
+        assert out.returncode == 2 and "built for the ESP32-C3" in out.stderr
+        assert 0xD0 not in rom.commands  # nothing erased
+        out = lm("flash", "--port", rom.port, cwd=tmp_path, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "chip: ESP32, MicroPython goes at offset 0x1000" in out.stdout
+        assert bytes(rom.flash[0x1000 : 0x1000 + image.stat().st_size]) == image.read_bytes()
