@@ -9,6 +9,7 @@ Everything runs as the real programs in separate processes (as on a gateway Pi),
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
             raise DemoError("the MQTT broker did not start; see the messages above")
         registry = folder / "registry.db"
         _register_kits(registry, plan.kits)
+        _place_kits(store, plan)
         gateway = _python(
             "gateway",
             "--broker",
@@ -126,6 +128,7 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
         url = f"http://127.0.0.1:{plan.http_port}"
         say("")
         say(f"lokaalmeten demo is running: {plan.kits} simulated kits -> gateway -> {store}")
+        say(f"  map:       {url}/")
         say(f"  API docs:  {url}/docs")
         say(f"  nodes:     {url}/v1/nodes")
         say(f"  readings:  {url}/v1/readings?quantity=pm25")
@@ -153,6 +156,32 @@ def _register_kits(registry_path: Path, kits: int) -> None:
         with contextlib.suppress(RegistryError):  # registered by an earlier demo run
             registry.add(f"sim-{index}", note="simulated kit of the demo")
     registry.close()
+
+
+# Around Utrecht's Domtoren, about a kilometre apart: where the demo's kits stand on the map.
+_DEMO_CENTRE = (52.0907, 5.1214)
+
+
+def _place_kits(store_url: str, plan: DemoPlan) -> None:
+    """Give the simulated kits a (made-up) place and their interval, as an operator would."""
+    from lokaalmeten.store import NodeMeta, open_store
+
+    store = open_store(store_url)
+    try:
+        for index in range(plan.kits):
+            angle = 2 * math.pi * index / plan.kits
+            store.set_node_meta(
+                NodeMeta(
+                    f"sim-{index + 1}",
+                    latitude=_DEMO_CENTRE[0] + 0.009 * math.sin(angle),
+                    longitude=_DEMO_CENTRE[1] + 0.014 * math.cos(angle),
+                    name=f"Simulated kit {index + 1}",
+                    description="A kit of the lokaalmeten demo: simulated sensors, made-up place.",
+                    interval=plan.interval,
+                )
+            )
+    finally:
+        store.close()
 
 
 def _alive(processes: list[tuple[str, subprocess.Popen[Any]]]) -> Any:

@@ -85,6 +85,10 @@ def test_demo_serves_readings_and_ctrl_c_stops_every_process(
             return {n["node"] for n in nodes} == {"sim-1", "sim-2", "sim-3"}
 
         wait_until(three_kits_stored, 40, "the demo's three kits in the API")
+        # On the map: placed, and (home locations being private) rounded to 3 decimals.
+        places = [n["location"] for n in httpx.get(f"{base}/v1/nodes").json()["value"]]
+        assert all(p is not None and p["exactness"] == "rounded-3dp" for p in places), places
+        assert len({(p["latitude"], p["longitude"]) for p in places}) == 3
         children = descendants(demo.pid)
         assert len(children) >= 4  # broker, gateway, server, simulator (and its kits)
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -93,7 +97,7 @@ def test_demo_serves_readings_and_ctrl_c_stops_every_process(
         if demo.poll() is None:
             demo.kill()
     assert demo.returncode == 0, output
-    assert f"{base}/docs" in output
+    assert f"{base}/docs" in output and f"map:       {base}/" in output
     assert ("embedded broker (amqtt)" in output) == (broker == "embedded")
     assert "Traceback" not in output
     deadline = time.monotonic() + 10
