@@ -143,13 +143,21 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
             total.refusals.extend(checked.refusals)
         return commit(total) or answer(total)
 
-    async def airrohr_json(request: Request) -> Response:
+    async def basic_body(request: Request) -> tuple[str | None, bytes] | JSONResponse:
+        """(the signed-in node, the body) for the airRohr endpoints, or the refusal."""
         sender = basic_node(request)
         if isinstance(sender, JSONResponse):
             return sender
         body = await body_of(request)
         if isinstance(body, JSONResponse):
             return body
+        return sender, body
+
+    async def airrohr_json(request: Request) -> Response:
+        signed_in = await basic_body(request)
+        if isinstance(signed_in, JSONResponse):
+            return signed_in
+        sender, body = signed_in
         now = int(time.time())
         source = f"http:{request.url.path}"
         try:
@@ -172,12 +180,10 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
 
     @app.post("/write")
     async def line_protocol(request: Request) -> Response:
-        sender = basic_node(request)
-        if isinstance(sender, JSONResponse):
-            return sender
-        body = await body_of(request)
-        if isinstance(body, JSONResponse):
-            return body
+        signed_in = await basic_body(request)
+        if isinstance(signed_in, JSONResponse):
+            return signed_in
+        sender, body = signed_in
         now = int(time.time())
         try:
             groups = parse_line_protocol(body, now, request.query_params.get("precision", "ns"))
