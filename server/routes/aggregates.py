@@ -108,30 +108,28 @@ def render(
     is ~100,000 windows, too many to build as models within the API's time budget."""
     size = _SECONDS[window]
     needed = VALID_HOURS_PER_DAY if window is Window.day else 1
-    times: dict[int, str] = {}
-    parts = [f'{{"window":"{window.value}","value":[']
-    stream: tuple[str, str] | None = None
-    prefix, unit, expected = "", "", 1.0
-    for a in rows:
-        if (a.node, a.quantity) != stream:
-            stream = (a.node, a.quantity)
-            prefix = f'{{"node":{json.dumps(a.node)},"quantity":"{a.quantity}","start":"'
-            unit = json.dumps(QUANTITIES[a.quantity].unit)
-            expected = expected_per_hour(interval_of(metas.get(a.node), settings)) * size / 3600
-        begin = times.get(a.start)
-        if begin is None:
-            begin = times[a.start] = iso_utc(a.start)
-        finish = times.get(a.start + size)
-        if finish is None:
-            finish = times[a.start + size] = iso_utc(a.start + size)
-        coverage = round(min(1.0, a.readings / expected), 4)
-        parts.append(
-            f'{prefix}{begin}","end":"{finish}","mean":{a.mean!r},"min":{a.minimum!r},'
-            f'"max":{a.maximum!r},"count":{a.readings},"unit":{unit},"coverage":{coverage!r},'
-            f'"valid_hours":{a.valid_hours},'
-            f'"valid":{"true" if a.valid_hours >= needed else "false"}}},'
-        )
-    if len(parts) > 1:
-        parts[-1] = parts[-1][:-1]  # no comma after the last window
-    parts.append("]}")
-    return "".join(parts).encode()
+    spans: dict[int, str] = {}
+    for start in {a.start for a in rows}:
+        spans[start] = f'"start":"{iso_utc(start)}","end":"{iso_utc(start + size)}","mean":'
+    parts = []
+    first = 0
+    while first < len(rows):
+        node, quantity = rows[first].node, rows[first].quantity
+        last = first
+        while last < len(rows) and rows[last].node == node and rows[last].quantity == quantity:
+            last += 1
+        head = f'{{"node":{json.dumps(node)},"quantity":"{quantity}",'
+        unit = f',"unit":{json.dumps(QUANTITIES[quantity].unit)},"coverage":'
+        expected = expected_per_hour(interval_of(metas.get(node), settings)) * size / 3600
+        parts += [
+            f'{head}{spans[a.start]}{a.mean!r},"min":{a.minimum!r},"max":{a.maximum!r},'
+            f'"count":{a.readings}{unit}'
+            f"{1.0 if a.readings >= expected else round(a.readings / expected, 4)!r},"
+            f'"valid_hours":{a.valid_hours},"valid":{_TRUTH[a.valid_hours >= needed]}}}'
+            for a in rows[first:last]
+        ]
+        first = last
+    return f'{{"window":"{window.value}","value":[{",".join(parts)}]}}'.encode()
+
+
+_TRUTH = {True: "true", False: "false"}
