@@ -265,7 +265,7 @@ def _node_from_kit(port: str) -> str:
         "import machine, json; print(json.dumps({'node': 'esp32-' + "
         "''.join('%02x' % b for b in machine.unique_id())}))"
     )
-    answer = last_json(run_checked(mpremote(port, "exec", script), "asking the kit its MAC"))
+    answer = last_json(run_checked(mpremote(port, "exec", script), "asking the kit its MAC", 30))
     if answer is None:
         raise DeployError("the kit did not tell its MAC address; give --node")
     return str(answer["node"])

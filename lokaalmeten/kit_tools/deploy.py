@@ -82,10 +82,30 @@ def probe_command(port: str) -> list[str]:
     return mpremote(port, "exec", PROBE)
 
 
+def make_folders_script(files: list[KitFile]) -> str:
+    """MicroPython code that makes the folders the files go into (existing ones stay)."""
+    folders = sorted({f.device_path.rsplit("/", 1)[0] for f in files if "/" in f.device_path})
+    return (
+        "import os\n"
+        f"for folder in {folders!r}:\n"
+        "    try:\n"
+        "        os.mkdir(folder)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+
+
 def copy_commands(port: str, build: Path, files: list[KitFile]) -> list[list[str]]:
-    """One mpremote cp of the top-level files and folders (folders recursively)."""
-    tops = sorted({f.device_path.split("/")[0] for f in files})
-    return [mpremote(port, "cp", "-r", *(str(build / top) for top in tops), ":")]
+    """One mpremote session: make the folders, then copy each file to its exact path.
+
+    Every file is named on both sides (``cp build/kit/x.mpy :kit/x.mpy``), so the result
+    does not depend on what is already on the kit (``cp -r dir :`` copies into an existing
+    folder of the same name, and ``:`` alone is no path on every file system).
+    """
+    command = mpremote(port, "exec", make_folders_script(files))
+    for item in files:
+        command += ["+", "cp", str(build / item.device_path), ":" + item.device_path]
+    return [command]
 
 
 def mip_commands(port: str, packages: tuple[str, ...] = MIP_PACKAGES) -> list[list[str]]:
@@ -188,12 +208,15 @@ def check_verification(output: str, plan: DeployPlan) -> dict[str, Any]:
     return state
 
 
-def run_checked(command: list[str], what: str) -> str:
+def run_checked(command: list[str], what: str, timeout: float = 60) -> str:
     """Run an mpremote command; DeployError with mpremote's last words if it fails."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise DeployError(f"{what}: the kit did not answer within 10 minutes") from None
+        raise DeployError(
+            f"{what}: no answer within {timeout:.0f} s; is MicroPython on the kit "
+            "(lokaalmeten flash), and does no other program use the port?"
+        ) from None
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise DeployError(f"{what} failed: {last[0]}")
@@ -204,11 +227,11 @@ def deploy(
     plan: DeployPlan,
     build: Path,
     echo: Callable[[str], None],
-    run: Callable[[list[str], str], str] = run_checked,
+    run: Callable[[list[str], str, float], str] = run_checked,
 ) -> dict[str, Any]:
     """Deploy to the kit on ``plan.port``; returns the kit's status after the copy."""
     echo(f"asking the kit on {plan.port} which MicroPython it runs ...")
-    answer = run(probe_command(plan.port), "asking the kit")
+    answer = run(probe_command(plan.port), "asking the kit", 30)
     march = target_arch(answer, compiler_version())
     warning = pin_warning(str((last_json(answer) or {}).get("machine", "")), plan.sensors)
     if warning:
@@ -218,13 +241,13 @@ def deploy(
     total = sum(f.size for f in files)
     echo(f"copying {len(files)} files ({total} bytes) ...")
     for command in copy_commands(plan.port, build, files):
-        run(command, "copying")
+        run(command, "copying", 600)
     for command in mip_commands(plan.port):
         echo(f"installing {command[-1]} from micropython-lib ...")
-        run(command, f"installing {command[-1]}")
+        run(command, f"installing {command[-1]}", 300)
     echo("checking the files and the configuration on the kit ...")
-    state = check_verification(run(verify_command(plan.port, files), "checking the kit"), plan)
-    run(reset_command(plan.port), "restarting the kit")
+    state = check_verification(run(verify_command(plan.port, files), "checking the kit", 60), plan)
+    run(reset_command(plan.port), "restarting the kit", 30)
     return state
 
 

