@@ -266,8 +266,11 @@ def plan_install(options: InstallOptions) -> InstallPlan:
         def make_account(run: Runner) -> None:
             registry = Registry(registry_path)
             plan.token["gateway"] = registry.add(GATEWAY_ACCOUNT, "gateway", "gateway install")
-            registry.write_mosquitto_files(under(root, MOSQUITTO_DIR))
+            passwd, _ = registry.write_mosquitto_files(under(root, MOSQUITTO_DIR))
             registry.close()
+            # Mosquitto reads the file after dropping to its own user: group mosquitto (the
+            # setgid folder) must be able to read it, which the registry's 0600 does not allow.
+            passwd.chmod(0o640)
             run(["chown", "-R", f"{USER}:{USER}", str(STATE)])
             run(["chown", "-R", f"{USER}:mosquitto", str(MOSQUITTO_DIR)])
 

@@ -196,3 +196,53 @@ def test_gateway_without_install_still_runs_the_gateway(tmp_path: Path) -> None:
     out = lm("gateway", "install", "--store", "mysql", "--root", str(tmp_path))
     assert out.returncode == 2 and "influxdb or sqlite" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_mosquitto_reads_the_installed_files_as_its_own_user(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The real broker, started as root and dropping to user mosquitto as on a Pi, reads the
+    drop-in and the passwd/acl files that install wrote, owned as install's chown makes them."""
+    import getpass
+    import grp
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    from lokaalmeten.services.mosquitto import Mosquitto
+    from lokaalmeten.services.ports import free_port, wait_listening
+    from lokaalmeten.services.processes import spawn, stop_all
+
+    binary = Mosquitto.find()
+    if binary is None or getpass.getuser() != "root":
+        pytest.skip("needs mosquitto and root (to start it as user mosquitto)")
+    try:
+        group = grp.getgrnam("mosquitto").gr_gid
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("no mosquitto user (Debian's package makes it)")
+    # pytest's tmp_path lies under a 0700 folder that user mosquitto cannot enter.
+    root = Path(tempfile.mkdtemp(prefix="lm-install-"))
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    root.chmod(0o755)
+    install(root)
+    folder = root / "etc/mosquitto/lokaalmeten"
+    for path in [folder, *folder.iterdir()]:  # chown lokaalmeten:mosquitto, as install runs it
+        os.chown(path, pwd.getpwnam("nobody").pw_uid, group)
+    port = free_port()
+    text = (root / "etc/mosquitto/conf.d/lokaalmeten.conf").read_text()
+    text = (
+        text.replace("listener 1883", f"listener {port} 127.0.0.1")
+        .replace("/etc/mosquitto/lokaalmeten/", f"{folder}/")
+        .replace("persistence true", "persistence false")
+    )
+    config = tmp_path / "mosquitto.conf"
+    config.write_text(f"user mosquitto\n{text}")
+    process = spawn([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert wait_listening("127.0.0.1", port, 10, alive=lambda: process.poll() is None), (
+            process.stderr.read().decode() if process.stderr else ""
+        )
+    finally:
+        stop_all([process])
