@@ -10,7 +10,10 @@ import pytest
 
 from lokaalmeten import __version__
 
-COMMANDS = ["gateway", "server", "simulate", "demo", "version", "noise analyse"]
+COMMANDS = [
+    "gateway", "gateway install", "server", "simulate", "demo", "version", "noise analyse",
+    "flash", "deploy",
+]  # fmt: skip
 
 
 def lm(
