@@ -143,7 +143,7 @@ def gateway(
 
 
 def _register_gateway() -> None:
-    from lokaalmeten.gateway.install import install_command
+    from lokaalmeten.gateway.install_cli import install_command
 
     gateway_app.command("install")(install_command)
     app.add_typer(gateway_app, name="gateway")

@@ -15,6 +15,7 @@ import typer
 
 from lokaalmeten.kit_tools.build import MIP_PACKAGES, SENSOR_TYPES, BuildError
 from lokaalmeten.kit_tools.chips import Chip, ChipError, chip_by_name
+from lokaalmeten.kit_tools.deploy import DeployError, DeployPlan
 from lokaalmeten.kit_tools.flash import Step
 from lokaalmeten.kit_tools.serialport import PortError, check_port
 
@@ -172,8 +173,6 @@ def deploy(
     the sensors and, optionally, Wi-Fi; anything else is set later in the kit's set-up
     portal. After copying, the kit checks its files and configuration and restarts.
     """
-    from lokaalmeten.kit_tools.deploy import DeployError, DeployPlan
-
     host, _, port_text = gateway.partition(":")
     if not host:
         _fail("--gateway needs a host name or address")
@@ -216,10 +215,9 @@ def deploy(
 
 
 def _dry_run(
-    plan: object, chip: Chip, token: str | None, registry: Path | None, build_dir: Path | None
+    plan: DeployPlan, chip: Chip, token: str | None, registry: Path | None, build_dir: Path | None
 ) -> None:
     from lokaalmeten.kit_tools.deploy import (
-        DeployPlan,
         copy_commands,
         mip_commands,
         prepare,
@@ -228,7 +226,6 @@ def _dry_run(
         verify_command,
     )
 
-    assert isinstance(plan, DeployPlan)
     if token is None:
         where = registry or Path("LM_REGISTRY")
         plan.token = "<new token from the registry>"
@@ -259,7 +256,7 @@ def shown(command: list[str]) -> str:
 
 
 def _node_from_kit(port: str) -> str:
-    from lokaalmeten.kit_tools.deploy import DeployError, last_json, mpremote, run_checked
+    from lokaalmeten.kit_tools.deploy import last_json, mpremote, run_checked
 
     script = (
         "import machine, json; print(json.dumps({'node': 'esp32-' + "
@@ -273,7 +270,7 @@ def _node_from_kit(port: str) -> str:
 
 def _token(node: str, token: str | None, registry: Path | None, mosquitto_dir: Path | None) -> str:
     from lokaalmeten.gateway.registry import Registry, RegistryError
-    from lokaalmeten.kit_tools.deploy import DeployError, default_registry
+    from lokaalmeten.kit_tools.deploy import default_registry
 
     path = registry or default_registry()
     if token is not None:
