@@ -266,6 +266,11 @@ def evaluate(node: Node, resolve: Resolve) -> Any:
 
 
 def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
+    # date(phenomenonTime) eq 2026-11-28: a day compared with a literal read as a time
+    if isinstance(a, date) and not isinstance(a, datetime) and isinstance(b, datetime):
+        return a, b.date()
+    if isinstance(b, date) and not isinstance(b, datetime) and isinstance(a, datetime):
+        return a.date(), b
     if isinstance(a, datetime) and isinstance(b, str):
         return a, parse_datetime(b)
     if isinstance(b, datetime) and isinstance(a, str):

@@ -175,6 +175,13 @@ def value_of(entity: Entity, path: tuple[str, ...], follow: Follow) -> Any:
     elif head in NAVIGATION[entity.kind] and not NAVIGATION[entity.kind][head][1]:
         target = follow(entity, head)
         return None if target is None or not rest else value_of(target, rest, follow)
+    elif head in NAVIGATION[entity.kind]:
+        raise ApiError(
+            400,
+            f"$filter: {entity.kind}/{head} is a collection; filter on it from its own "
+            f"entity set, e.g. /{head}?$filter=...",
+            "$filter",
+        )
     else:
         raise ApiError(
             400,

@@ -46,6 +46,13 @@ def test_things_and_navigation(client: TestClient) -> None:
     assert sta(client, "Datastreams('kit-1:pm25')/Thing/Locations")["value"][0]["@iot.id"] == (
         "kit-1"
     )
+    history = sta(client, "Things('kit-1')/HistoricalLocations")["value"]
+    assert [(h["@iot.id"], h["time"]) for h in history] == [("kit-1", "2026-11-28T00:00:00Z")]
+    assert sta(client, "HistoricalLocations('kit-1')/Locations")["value"][0]["@iot.id"] == "kit-1"
+    assert sta(client, "FeaturesOfInterest('kit-2')")["feature"] == {
+        "type": "Point",
+        "coordinates": [5.200051, 52.100049],
+    }
     assert [d["@iot.id"] for d in sta(client, "Sensors('SPS30')/Datastreams")["value"]] == [
         "kit-2:pm25"
     ]
@@ -84,6 +91,8 @@ def test_observations_of_a_datastream_paged_with_next_links(client: TestClient) 
         ("phenomenonTime lt 2026-11-28T01:00:30%2B01:00", [5.0]),
         ("minute(phenomenonTime) eq 29 and year(phenomenonTime) eq 2026", [34.0]),
         ("hour(phenomenonTime) eq 0 and day(phenomenonTime) eq 28 and result lt 6", [5.0]),
+        ("date(phenomenonTime) eq 2026-11-28 and result gt 33", [34.0]),
+        ("date(phenomenonTime) lt 2026-11-28", []),
         ("round(result div 4) eq 9 and floor(result) eq 34", [34.0]),
         ("ceiling(result div 10) eq 1 and result ne 10", [5.0, 6.0, 7.0, 8.0, 9.0]),
         ("startswith(parameters/sensor, 'SDS') and result lt 6", [5.0]),
@@ -210,6 +219,7 @@ def test_locations_are_rounded_everywhere(client: TestClient) -> None:
         ("Datastreams('kit-1:co2')", 404, "no Datastream"),
         ("Things?$filter=name eq", 400, "ends too early"),
         ("Things?$filter=nonsense eq 1", 400, "Thing has no property 'nonsense'"),
+        ("Things?$filter=Datastreams/name eq 'x'", 400, "Thing/Datastreams is a collection"),
         ("Things?$filter=frobnicate(name) eq 1", 400, "unknown function frobnicate()"),
         ("Things?$filter=length(name, 2) eq 1", 400, "length() takes 1 argument(s)"),
         ("Observations?$filter=result gt 'x'", 400, "cannot compare"),
