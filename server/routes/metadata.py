@@ -1,4 +1,4 @@
-"""``/`` and ``/v1/dataset``: the landing document, licence and DCAT-AP-NL metadata.
+"""``/v1`` and ``/v1/dataset``: the API's landing document, licence and DCAT-AP-NL metadata.
 
 The dataset is described as one ``dcat:Dataset`` with a distribution per format (CSV,
 GeoJSON, the REST API, SensorThings API v1.1) in JSON-LD, following DCAT-AP-NL 3.0.
@@ -38,7 +38,7 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.get("/", summary="Landing page: what this server offers")
+@router.get("/v1", summary="The API's landing document: endpoints and licence")
 def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
     base = _base(request)
     name, url = LICENCES[settings.licence]

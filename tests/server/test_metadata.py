@@ -45,7 +45,7 @@ def test_dataset_is_dcat_ap_nl_json_ld_with_the_licence(url: str) -> None:
 
 def test_landing_page_names_licence_and_links(url: str) -> None:
     with serve(url) as client:
-        body = get_ok(client, "/")
+        body = get_ok(client, "/v1")
     assert body["licence"]["id"] == "CC0-1.0"
     assert body["links"]["sensorthings"].endswith("/v1.1")
 
