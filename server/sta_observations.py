@@ -22,10 +22,11 @@ from lokaalmeten.store import ReadingQuery
 _TIME_END = 2**34  # later than any reading (year 2514)
 
 
-def _time_bounds(expression: Node | None) -> tuple[int, int, str | None]:
-    """[start, end) and a Datastream id that the top-level ``and`` of a filter implies,
-    so that the store reads only those observations; the filter is still applied whole."""
-    start, end, datastream = -(2**34), _TIME_END, None
+def _time_bounds(expression: Node | None) -> tuple[int, int, str | None, bool]:
+    """[start, end) and a Datastream id that the top-level ``and`` of a filter implies, so
+    that the store reads only those observations (the filter is still applied whole), and
+    whether they say all the filter says (then the store can count the matches)."""
+    start, end, datastream, whole_filter = -(2**34), _TIME_END, None, True
     conjuncts: list[Node] = []
     stack = [expression] if expression is not None else []
     while stack:
@@ -37,16 +38,24 @@ def _time_bounds(expression: Node | None) -> tuple[int, int, str | None]:
     flip = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
     for node in conjuncts:
         if node[0] != "cmp":
+            whole_filter = False
             continue
         op, left, right = node[1], node[2], node[3]
         if right[0] == "path" and left[0] == "lit":
             op, left, right = flip[op], right, left
         if left[0] != "path" or right[0] != "lit":
+            whole_filter = False
             continue
         path, value = left[1], right[1]
         if path in (("Datastream", "@iot.id"), ("Datastream", "id")) and op == "eq":
             datastream = str(value)
-        if path not in (("phenomenonTime",), ("resultTime",)) or not hasattr(value, "timestamp"):
+            continue
+        if (
+            path not in (("phenomenonTime",), ("resultTime",))
+            or not hasattr(value, "timestamp")
+            or op == "ne"
+        ):
+            whole_filter = False
             continue
         t = value.timestamp()
         whole = int(t // 1)
@@ -55,14 +64,16 @@ def _time_bounds(expression: Node | None) -> tuple[int, int, str | None]:
         elif op in ("lt", "le"):
             end = min(end, whole + 1 if op == "le" or whole < t else whole)
         elif op == "eq":
+            if whole < t:
+                end = start  # no reading has a fractional time
             start, end = max(start, whole), min(end, whole + 1)
-    return start, end, datastream
+    return start, end, datastream, whole_filter
 
 
 def observation_page(
     scope: dict[str, str], options: Options, catalogue: Catalogue, settings: ServerSettings
 ) -> tuple[list[Entity], int | None, bool]:
-    start, end, datastream = _time_bounds(options.filter)
+    start, end, datastream, whole_filter = _time_bounds(options.filter)
     nodes = (scope["node"],) if "node" in scope else ()
     quantities = (scope["quantity"],) if "quantity" in scope else ()
     if datastream is not None:
@@ -106,13 +117,22 @@ def observation_page(
                     if matches(entity, options.filter, follow):
                         yield entity
 
-    if in_store_order and not options.count:
+    if in_store_order and (not options.count or whole_filter):
+        # The page from the store in its order; a count, when asked, from the store too.
+        count = None
+        if options.count:
+            count = sum(
+                catalogue.store.count(
+                    ReadingQuery(start, end, settings.max_limit, (node,), (quantity,))
+                )
+                for node, quantity in streams
+            )
         page: list[Entity] = []
         for entity in candidates():
             page.append(entity)
             if len(page) >= wanted:
                 break
-        return page[options.skip : wanted - 1], None, len(page) >= wanted
+        return page[options.skip : wanted - 1], count, len(page) >= wanted
     found = list(candidates())
     if keys:
         found.sort(key=sort_key(keys, follow))

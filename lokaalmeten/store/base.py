@@ -149,6 +149,10 @@ class Store(ABC):
         """At most ``query.limit`` readings matching the query, in identity order."""
 
     @abstractmethod
+    def count(self, query: ReadingQuery) -> int:
+        """How many readings the query matches (its limit and cursor ignored)."""
+
+    @abstractmethod
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
     ) -> list[tuple[str, str]]:

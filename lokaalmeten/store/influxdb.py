@@ -316,6 +316,23 @@ class InfluxDBStore(Store):
             except httpx.HTTPError as exc:
                 raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
 
+    def count(self, query: ReadingQuery) -> int:
+        total = 0
+        start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
+        for quantity in self._measurements():
+            if query.quantities and quantity not in query.quantities:
+                continue
+            nodes = [n for n in self._node_names([quantity]) if not query.nodes or n in query.nodes]
+            if not nodes:
+                continue
+            statement = (
+                f'SELECT count("value") FROM {_identifier(quantity)} WHERE time >= {start}s '
+                f"AND time < {end}s{self._node_condition(nodes)}"
+            )
+            for series in self._query(statement):
+                total += sum(int(row[1]) for row in series["values"])
+        return total
+
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
     ) -> list[tuple[str, str]]:

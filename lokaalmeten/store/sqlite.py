@@ -412,6 +412,17 @@ class SQLiteStore(Store):
             if (not nodes or s[2] in nodes) and (not quantities or s[3] in quantities)
         ]
 
+    def count(self, query: ReadingQuery) -> int:
+        with self._bounded() as conn:
+            return sum(
+                conn.execute(
+                    "SELECT count(*) FROM reading WHERE node_id = ? AND quantity_id = ? "
+                    "AND time >= ? AND time < ?",
+                    (node_id, quantity_id, query.start, query.end),
+                ).fetchone()[0]
+                for node_id, quantity_id, _, _ in self._streams(conn, query.nodes, query.quantities)
+            )
+
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
     ) -> list[tuple[str, str]]:

@@ -257,6 +257,23 @@ def test_write_methods_answer_405(client: TestClient, method: str) -> None:
     assert "read-only" in response.json()["error"]["message"]
 
 
+def test_count_of_a_time_range_comes_from_the_store_without_a_scan(store_url: str) -> None:
+    from tests.server.conftest import META, READINGS, fill, serve
+
+    fill(store_url, READINGS, META)
+    with serve(store_url, max_points=10) as client:
+        url = f"{STA}/Datastreams('kit-1:pm25')/Observations?$count=true&$top=2"
+        body = get_ok(client, url)
+        ranged = get_ok(
+            client, url + "&$filter=phenomenonTime ge 2026-11-28T00:10:00Z and "
+            "phenomenonTime lt 2026-11-28T00:20:00Z"
+        )  # fmt: skip
+        refused = client.get(url + "&$filter=result gt 0")
+    assert body["@iot.count"] == 30 and [o["result"] for o in body["value"]] == [5.0, 6.0]
+    assert ranged["@iot.count"] == 10 and [o["result"] for o in ranged["value"]] == [15.0, 16.0]
+    assert refused.status_code == 400  # a filter on result needs a scan, beyond max_points
+
+
 def test_an_unbounded_scan_is_refused(store_url: str) -> None:
     from tests.server.conftest import META, READINGS, fill, serve
 

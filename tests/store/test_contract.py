@@ -156,6 +156,14 @@ def test_streams_and_stream_batches(store: Store) -> None:
     assert [t for b in back for t, _, _ in b.rows] == [T0 + 60, T0]
 
 
+def test_count(store: Store) -> None:
+    store.write(BATCH)
+    assert store.count(ReadingQuery(0, 2**34, 1)) == 5
+    assert store.count(ReadingQuery(T0 + 1, 2**34, 1, ("kit-1",))) == 1
+    assert store.count(ReadingQuery(0, 2**34, 1, (), ("pm25",))) == 3
+    assert store.count(ReadingQuery(0, T0, 1)) == 0
+
+
 def test_latest_per_stream(store: Store) -> None:
     store.write(BATCH)
     assert store.latest(("kit-1",)) == [
