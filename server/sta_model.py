@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from lokaalmeten.protocol.quantities import QUANTITIES
-from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading
+from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading, iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import ReadingQuery, Store, StreamRow, Tag
@@ -132,6 +132,10 @@ class Catalogue:
         return node_views(self.store, self.settings)
 
     @cached_property
+    def spans(self) -> dict[tuple[str, str], tuple[int, int]]:
+        return self.store.spans()
+
+    @cached_property
     def latest(self) -> dict[tuple[str, str], Reading]:
         return {(r.node, r.quantity): r for r in self.store.latest()}
 
@@ -229,6 +233,8 @@ class Catalogue:
         sensor = latest.sensor if latest is not None and latest.sensor else UNKNOWN_SENSOR
         view = self.views.get(node)
         name = view.meta.name if view is not None and view.meta.name else node
+        span = self.spans.get((node, quantity))
+        interval = None if span is None else f"{iso_utc(span[0])}/{iso_utc(span[1])}"
         return Entity(
             "Datastream",
             f"{node}:{quantity}",
@@ -242,8 +248,8 @@ class Catalogue:
                 },
                 "observationType": OM_MEASUREMENT,
                 "observedArea": self._geometry(node),
-                "phenomenonTime": None,
-                "resultTime": None,
+                "phenomenonTime": interval,
+                "resultTime": interval,
                 "properties": {"node": node, "quantity": quantity},
             },
             {"node": node, "quantity": quantity, "sensor": sensor},

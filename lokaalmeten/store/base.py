@@ -149,6 +149,10 @@ class Store(ABC):
         """At most ``query.limit`` readings matching the query, in identity order."""
 
     @abstractmethod
+    def spans(self, nodes: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[int, int]]:
+        """(first, last) reading time of every (node, quantity) stream."""
+
+    @abstractmethod
     def count(self, query: ReadingQuery) -> int:
         """How many readings the query matches (its limit and cursor ignored)."""
 

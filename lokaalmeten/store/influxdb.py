@@ -316,6 +316,22 @@ class InfluxDBStore(Store):
             except httpx.HTTPError as exc:
                 raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
 
+    def spans(self, nodes: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[int, int]]:
+        found: dict[tuple[str, str], list[int]] = {}
+        for quantity in self._measurements():
+            names = [n for n in self._node_names([quantity]) if not nodes or n in nodes]
+            if not names:
+                continue
+            for position, function in enumerate(("first", "last")):
+                statement = (
+                    f'SELECT {function}("value") FROM {_identifier(quantity)} '
+                    f'WHERE time <= {_TIME_MAX}s{self._node_condition(names)} GROUP BY "node"'
+                )
+                for series in self._query(statement):
+                    key = (series["tags"]["node"], quantity)
+                    found.setdefault(key, [0, 0])[position] = int(series["values"][0][0])
+        return {key: (span[0], span[1]) for key, span in sorted(found.items())}
+
     def count(self, query: ReadingQuery) -> int:
         total = 0
         start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)

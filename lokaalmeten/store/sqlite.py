@@ -412,6 +412,19 @@ class SQLiteStore(Store):
             if (not nodes or s[2] in nodes) and (not quantities or s[3] in quantities)
         ]
 
+    def spans(self, nodes: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[int, int]]:
+        # Two index seeks per stream (one min() and one max() each use the key).
+        with self._bounded() as conn:
+            return {
+                (node, quantity): conn.execute(
+                    "SELECT (SELECT min(time) FROM reading WHERE node_id = ?1 AND "
+                    "quantity_id = ?2), (SELECT max(time) FROM reading WHERE node_id = ?1 "
+                    "AND quantity_id = ?2)",
+                    (node_id, quantity_id),
+                ).fetchone()
+                for node_id, quantity_id, node, quantity in self._streams(conn, nodes, ())
+            }
+
     def count(self, query: ReadingQuery) -> int:
         with self._bounded() as conn:
             return sum(

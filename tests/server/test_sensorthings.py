@@ -189,7 +189,10 @@ def test_data_array(client: TestClient) -> None:
 def test_properties_values_and_refs(client: TestClient) -> None:
     assert sta(client, "Things('kit-2')/name") == {"name": "School"}
     assert client.get(f"{STA}/Things('kit-2')/name/$value").text == "School"
-    assert client.get(f"{STA}/Datastreams('kit-1:pm25')/phenomenonTime").status_code == 204
+    assert sta(client, "Datastreams('kit-1:pm25')/phenomenonTime") == {
+        "phenomenonTime": "2026-11-28T00:00:00Z/2026-11-28T00:29:00Z"
+    }
+    assert client.get(f"{STA}/Observations('kit-1:pm25:1795824000')/validTime").status_code == (204)
     refs = sta(client, "Things('kit-1')/Datastreams/$ref")
     assert refs == {
         "value": [

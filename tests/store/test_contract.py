@@ -156,6 +156,17 @@ def test_streams_and_stream_batches(store: Store) -> None:
     assert [t for b in back for t, _, _ in b.rows] == [T0 + 60, T0]
 
 
+def test_spans(store: Store) -> None:
+    store.write(BATCH)
+    assert store.spans() == {
+        ("kit 3,odd=name", "pm10"): (T0, T0),
+        ("kit-1", "pm25"): (T0, T0 + 60),
+        ("kit-1", "temperature"): (T0, T0),
+        ("kit-2", "pm25"): (T0, T0),
+    }
+    assert list(store.spans(("kit-2",))) == [("kit-2", "pm25")]
+
+
 def test_count(store: Store) -> None:
     store.write(BATCH)
     assert store.count(ReadingQuery(0, 2**34, 1)) == 5
