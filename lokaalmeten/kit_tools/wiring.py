@@ -141,9 +141,8 @@ def svg(wiring: Wiring, kit: Kit) -> str:
             f'text-anchor="end">{escape(wiring.label(pin))}</text>'
         )
         out.append(f'<circle cx="{BOARD_X + BOARD_W}" cy="{py}" r="4" fill="#f1c40f"/>')
-    lane = 0
-    lanes = sum(len(part.wires) for part in kit.parts)
-    lane_step = (PART_X - BOARD_X - BOARD_W - 60) // max(lanes, 1)
+    # Each wire: from its board pin across to its own vertical lane, then to the part's pin.
+    wires = []
     for part, py0 in part_rows:
         box_h = 40 + len(part.wires) * ROW
         out.append(
@@ -155,22 +154,35 @@ def svg(wiring: Wiring, kit: Kit) -> str:
         )
         for i, wire in enumerate(part.wires):
             wy = py0 + 40 + i * ROW + ROW // 2 - 4
-            by = board_y[part.board_pin(wire)]
-            colour = COLOURS.get(wire.to, "#555555")
-            x = BOARD_X + BOARD_W + 30 + lane * lane_step
-            lane += 1
-            out.append(
-                f'<polyline points="{BOARD_X + BOARD_W},{by} {x},{by} {x},{wy} {PART_X},{wy}" '
-                f'fill="none" stroke="{colour}" stroke-width="2.5"/>'
-            )
-            out.append(f'<circle cx="{PART_X}" cy="{wy}" r="4" fill="{colour}"/>')
-            out.append(f'<text x="{PART_X + 14}" y="{wy + 4}">{escape(wire.pin)}</text>')
+            wires.append((board_y[part.board_pin(wire)], wy, wire))
+    lane_step = (PART_X - BOARD_X - BOARD_W - 60) // max(len(wires), 1)
+    for lane, (by, wy, wire) in enumerate(_lane_order(wires)):
+        colour = COLOURS.get(wire.to, "#555555")
+        x = BOARD_X + BOARD_W + 30 + lane * lane_step
+        out.append(
+            f'<polyline points="{BOARD_X + BOARD_W},{by} {x},{by} {x},{wy} {PART_X},{wy}" '
+            f'fill="none" stroke="{colour}" stroke-width="2.5"/>'
+        )
+        out.append(f'<circle cx="{PART_X}" cy="{wy}" r="4" fill="{colour}"/>')
+        out.append(f'<text x="{PART_X + 14}" y="{wy + 4}">{escape(wire.pin)}</text>')
     out.append(
         f'<text x="{BOARD_X}" y="{height - 16}" fill="#555555" font-size="11">Generated from '
         "hardware/wiring/kits.json by hardware/wiring/generate.py; do not edit.</text>"
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _lane_order(wires: list[tuple[int, int, Wire]]) -> list[tuple[int, int, Wire]]:
+    """Lanes from left to right that keep crossings few.
+
+    Two wires that both go up do not cross when the one from the higher board pin takes
+    the lane further left; two that both go down do not cross when the one from the lower
+    board pin (and, from the same pin, the one to the lower part pin) takes it.
+    """
+    up = sorted((w for w in wires if w[1] < w[0]), key=lambda w: (w[0], w[1]))
+    down = sorted((w for w in wires if w[1] >= w[0]), key=lambda w: (-w[0], -w[1]))
+    return up + down
 
 
 def markdown(wiring: Wiring) -> str:
