@@ -10,7 +10,6 @@ port busy, and so does ModemManager probing a fresh USB device for a few seconds
 from __future__ import annotations
 
 import errno
-import fcntl
 import glob
 import os
 import stat
@@ -38,6 +37,10 @@ def _hint() -> str:
 
 def check_port(port: str) -> None:
     """Raise PortError if ``port`` is missing, not a serial device, not allowed, or busy."""
+    if os.name != "posix":
+        return  # COM ports are no files to look at; esptool and mpremote say the rest
+    import fcntl
+
     try:
         mode = os.stat(port).st_mode
     except FileNotFoundError:
