@@ -195,7 +195,9 @@ def plan_install(options: InstallOptions) -> InstallPlan:
     add = plan.changes.append
 
     # Packages.
+    # python3-venv: Debian ships the venv module apart, and the program gets its own venv.
     wanted = ["mosquitto"] + (["influxdb"] if options.store == "influxdb" else [])
+    wanted.append("python3-venv")
     missing = [p for p in wanted if p not in installed_packages(root)]
     if missing:
         command = ["apt-get", "install", "--yes", "--no-install-recommends", *missing]

@@ -59,6 +59,7 @@ def test_a_fresh_machine_gets_everything(tmp_path: Path) -> None:
     assert ["apt-get", "update"] in commands
     assert [
         "apt-get", "install", "--yes", "--no-install-recommends", "mosquitto", "influxdb",
+        "python3-venv",
     ] in commands  # fmt: skip
     assert commands[2][0] == "useradd" and commands[2][-1] == "lokaalmeten"
     assert ["python3", "-m", "venv", "/opt/lokaalmeten/venv"] in commands
@@ -103,7 +104,7 @@ def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
     env_before = (tmp_path / ENV_FILE.relative_to("/")).read_text()
     what_the_commands_made(
         tmp_path,
-        ["mosquitto", "influxdb"],
+        ["mosquitto", "influxdb", "python3-venv"],
         ["mosquitto.service", "influxdb.service", "lokaalmeten-gateway.service",
          "lokaalmeten-server.service"],
     )  # fmt: skip
@@ -115,7 +116,7 @@ def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
 def test_a_changed_file_is_shown_as_a_diff_and_restarts_its_service(tmp_path: Path) -> None:
     install(tmp_path)
     what_the_commands_made(
-        tmp_path, ["mosquitto", "influxdb"],
+        tmp_path, ["mosquitto", "influxdb", "python3-venv"],
         ["mosquitto.service", "influxdb.service", "lokaalmeten-gateway.service",
          "lokaalmeten-server.service"],
     )  # fmt: skip
@@ -136,7 +137,9 @@ def test_a_changed_file_is_shown_as_a_diff_and_restarts_its_service(tmp_path: Pa
 
 def test_sqlite_needs_no_influxdb(tmp_path: Path) -> None:
     commands = install(tmp_path, store="sqlite")
-    assert ["apt-get", "install", "--yes", "--no-install-recommends", "mosquitto"] in commands
+    assert [
+        "apt-get", "install", "--yes", "--no-install-recommends", "mosquitto", "python3-venv",
+    ] in commands  # fmt: skip
     assert not (tmp_path / "etc/influxdb").exists()
     env = (tmp_path / "etc/lokaalmeten/lokaalmeten.env").read_text()
     assert "LM_STORE=sqlite:///var/lib/lokaalmeten/readings.db" in env.splitlines()
@@ -165,7 +168,7 @@ def test_dry_run_prints_every_change_and_changes_nothing(tmp_path: Path) -> None
     assert os.listdir(tmp_path) == []
     text = out.stdout
     for expected in (
-        "apt-get install --yes --no-install-recommends mosquitto influxdb",
+        "apt-get install --yes --no-install-recommends mosquitto influxdb python3-venv",
         "useradd --system",
         "directory /var/lib/lokaalmeten (mode 750",
         "file /etc/systemd/system/lokaalmeten-gateway.service: new",
