@@ -111,8 +111,11 @@ def deploy(
     port: PortOption,
     gateway: Annotated[
         str,
-        typer.Option(help="The gateway's MQTT broker, HOST or HOST:PORT (e.g. 192.168.1.10)."),
-    ],
+        typer.Option(
+            help="The gateway's MQTT broker, HOST or HOST:PORT (e.g. 192.168.1.10); "
+            "not needed with --keep-config."
+        ),
+    ] = "",
     node: Annotated[
         str | None,
         typer.Option(help="The kit's node id; default (not in a dry run): esp32-<its MAC>."),
@@ -174,8 +177,8 @@ def deploy(
     portal. After copying, the kit checks its files and configuration and restarts.
     """
     host, _, port_text = gateway.partition(":")
-    if not host:
-        _fail("--gateway needs a host name or address")
+    if not host and not keep_config:
+        _fail("--gateway HOST is needed: the address of your gateway (ask its operator)")
     try:
         gateway_port = int(port_text or 1883)
     except ValueError:
@@ -196,7 +199,8 @@ def deploy(
         check_port(port)
         if not plan.node:
             plan.node = _node_from_kit(port)
-        plan.token = _token(plan.node, token, registry, mosquitto_dir)
+        if not keep_config:  # the kit keeps its token too: nothing to issue
+            plan.token = _token(plan.node, token, registry, mosquitto_dir)
         with tempfile.TemporaryDirectory(prefix="lokaalmeten-kit-") as temporary:
             from lokaalmeten.kit_tools.deploy import deploy as run_deploy
 

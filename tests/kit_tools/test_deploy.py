@@ -334,6 +334,7 @@ def test_deploy_dry_run_lists_files_and_sizes(tmp_path: Path) -> None:
         (["--port", "/dev/ttyUSB9", "--token", "x"], "/dev/ttyUSB9 does not exist"),
         (["--port", "/dev/ttyUSB0", "--dry-run"], "give --node"),
         (["--port", "/dev/ttyUSB0", "--sensors", "dht22"], "unknown sensor 'dht22'"),
+        (["--port", "/dev/ttyUSB0", "--gateway", ""], "--gateway HOST is needed"),
     ],
 )
 def test_deploy_errors(args: list[str], message: str, tmp_path: Path) -> None:
@@ -387,6 +388,14 @@ def test_deploy_end_to_end_with_real_mpremote(tmp_path: Path, micropython: str) 
     assert config["gateway_port"] == 1884 and config["wifi_ssid"] == "Thuis"
     assert not (flash / "kit" / "config.py").exists() and (flash / "kit" / "config.mpy").exists()
     assert (flash / "outbox").is_dir() and (flash / "main.py").read_text().startswith('"""')
+
+    # The owner changed settings in the portal; a firmware update keeps them.
+    config["interval_s"] = 300
+    (flash / "config.json").write_text(json.dumps(config))
+    with FakeKit(micropython, flash) as kit:
+        out = lm("deploy", "--port", kit.port, "--node", node, "--keep-config", timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads((flash / "config.json").read_text()) == config
 
 
 def test_deploy_to_a_kit_without_micropython(tmp_path: Path) -> None:
