@@ -14,6 +14,7 @@ topics, so kit A cannot publish as kit B::
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -215,7 +216,8 @@ class Registry:
             f"pattern read {prefix}/%u/command",
         ]
         passwd_path, acl_path = folder / "passwd", folder / "acl"
-        _replace(passwd_path, passwd, mode=0o600)
+        # Group-readable: Mosquitto reads it through its group (see docs/gateway-install.md).
+        _replace(passwd_path, passwd, mode=0o640)
         _replace(acl_path, "\n".join(acl) + "\n", mode=0o644)
         return passwd_path, acl_path
 
@@ -227,7 +229,16 @@ class Registry:
 
 
 def _replace(path: Path, text: str, mode: int) -> None:
+    """Write atomically. An existing file keeps its mode and group, so that a broker that
+    reads it as another user (Mosquitto on Debian, through the group) still can."""
     temporary = path.with_name(path.name + ".new")
     temporary.write_text(text)
-    temporary.chmod(mode)
+    try:
+        current = path.stat()
+    except FileNotFoundError:
+        temporary.chmod(mode)
+    else:
+        temporary.chmod(current.st_mode & 0o7777)
+        with contextlib.suppress(PermissionError):  # only root may give away a group
+            os.chown(temporary, -1, current.st_gid)
     os.replace(temporary, path)

@@ -135,3 +135,15 @@ def test_broker_admits_kits_by_token_and_confines_them_to_their_topics(tmp_path:
         gw.loop_stop()
     finally:
         broker.stop()
+
+
+def test_broker_files_keep_the_mode_an_installer_gave_them(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.db")
+    registry.add("kit-1")
+    passwd, _ = registry.write_mosquitto_files(tmp_path / "mq")
+    assert passwd.stat().st_mode & 0o777 == 0o640  # Mosquitto reads it through its group
+    passwd.chmod(0o604)  # whatever the installer chose
+    registry.add("kit-2")
+    registry.write_mosquitto_files(tmp_path / "mq")
+    assert passwd.stat().st_mode & 0o777 == 0o604
+    assert "kit-2:" in passwd.read_text()
