@@ -21,7 +21,12 @@ from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresho
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.server.routes.nodes import (
+    BboxFilter,
+    NearFilter,
+    NodeFilter,
+    QuantityFilter,
+)
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Aggregate, AggregateQuery, NodeMeta
 
@@ -67,9 +72,7 @@ def list_aggregates(
     store: StoreDep,
     settings: SettingsDep,
     node: NodeFilter = None,
-    quantity: Annotated[
-        list[str] | None, Query(description="Quantities; repeat or separate with commas.")
-    ] = None,
+    quantity: QuantityFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
     window: Annotated[Window, Query(description="1h or 1d (UTC days).")] = Window.hour,

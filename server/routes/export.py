@@ -22,7 +22,12 @@ from lokaalmeten.server.csvfmt import CsvWriter
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
 from lokaalmeten.server.privacy import public_places
-from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.server.routes.nodes import (
+    BboxFilter,
+    NearFilter,
+    NodeFilter,
+    QuantityFilter,
+)
 from lokaalmeten.store import ReadingQuery, Store
 
 router = APIRouter(prefix="/v1/export", tags=["export"])
@@ -49,9 +54,7 @@ def export_csv(
     store: StoreDep,
     settings: SettingsDep,
     node: NodeFilter = None,
-    quantity: Annotated[
-        list[str] | None, Query(description="Quantities; repeat or separate with commas.")
-    ] = None,
+    quantity: QuantityFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
     from_: Annotated[

@@ -112,6 +112,9 @@ BboxFilter = Annotated[
 NearFilter = Annotated[
     str | None, Query(description="lat,lon,radius_m: nodes published within the radius.")
 ]
+QuantityFilter = Annotated[
+    list[str] | None, Query(description="Quantities; repeat or separate with commas.")
+]
 
 
 @router.get("/nodes", response_model=NodeList, summary="List the nodes (kits)")
