@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.protocol.record import RecordError
 from lokaalmeten.protocol.schema import NODE_ID_PATTERN
 from lokaalmeten.protocol.sensor_community import DIAGNOSTIC_TYPES, VALUE_TYPES
 from lokaalmeten.readings import Reading
@@ -33,13 +34,8 @@ _NODE_ID = re.compile(NODE_ID_PATTERN)
 _PRECISION = {"ns": 1e-9, "n": 1e-9, "u": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-class AirRohrError(ValueError):
-    """The whole payload is unusable; ``reason`` is a short counter key."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class AirRohrError(RecordError):
+    """The whole airRohr payload is unusable; ``reason`` is a short counter key."""
 
 
 @dataclass(slots=True)

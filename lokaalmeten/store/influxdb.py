@@ -99,7 +99,12 @@ class InfluxDBStore(Store):
     def write(self, readings: Sequence[Reading]) -> WriteResult:
         if not readings:
             return WriteResult(0, 0)
-        body = "\n".join(line(r) for r in readings if math.isfinite(r.value)).encode()
+        self._write_lines("\n".join(line(r) for r in readings if math.isfinite(r.value)).encode())
+        # InfluxDB does not say which points were new: repeats overwrite themselves.
+        return WriteResult(received=len(readings), stored=len(readings))
+
+    def _write_lines(self, body: bytes) -> None:
+        """POST line protocol (precision s); the database is created when it is missing."""
         response = self._request(
             "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
         )
@@ -109,8 +114,6 @@ class InfluxDBStore(Store):
                 "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
             )
         self._raise_for_write(response)
-        # InfluxDB does not say which points were new: repeats overwrite themselves.
-        return WriteResult(received=len(readings), stored=len(readings))
 
     def _create_database(self) -> None:
         with self._lock:
@@ -468,15 +471,7 @@ class InfluxDBStore(Store):
             f'DROP SERIES FROM {_identifier(_META)} WHERE "node" = {_quote(meta.node)}',
             method="POST",
         )
-        response = self._request(
-            "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
-        )
-        if response.status_code == 404 and "database not found" in response.text:
-            self._create_database()
-            response = self._request(
-                "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
-            )
-        self._raise_for_write(response)
+        self._write_lines(body)
 
     def close(self) -> None:
         self._client.close()
