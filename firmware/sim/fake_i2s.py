@@ -17,8 +17,6 @@ only when needed.
 
 import time
 
-import micropython
-
 _attached = {}
 
 
@@ -103,11 +101,12 @@ class I2S:
         self.closed = True
 
 
-@micropython.viper
-def _spread(buf: ptr32, n: int):
-    # mono words at the front -> left/right pairs; the right slot has no microphone
-    i = n - 1
-    while i >= 0:
-        buf[2 * i] = buf[i]
-        buf[2 * i + 1] = 0
-        i -= 1
+def _spread(buf, n):
+    # mono words at the front -> left/right pairs; the right slot has no microphone.
+    # Plain Python (stereo is rare in tests): machine.py imports this file, so it must
+    # load on ports without native code too (the 32-bit WebAssembly port of the benchmarks).
+    per = 4 // len(bytes(buf[0:1]))  # items per 32-bit word: 4 in a bytearray, 1 in array("i")
+    for i in range(n - 1, -1, -1):
+        for k in range(per):
+            buf[2 * i * per + k] = buf[i * per + k]
+            buf[(2 * i + 1) * per + k] = 0

@@ -11,12 +11,19 @@ Wi-Fi network ``sim-wifi`` exists (fake ``network``), NTP answers unless ``ntp=f
 Options: ``fast=1`` runs on a simulated clock that advances one interval per cycle and
 starts ``cycles`` intervals in the past, so records get distinct, past timestamps;
 ``sensors=sim`` uses random-walk sensors, ``sensors=drivers`` every real driver against
-simulated devices on the fake buses (firmware/sim/devices_bus.py), ``sensors=file`` keeps
-the table in ``config.json`` (with simulated devices for it);
+simulated devices on the fake buses (firmware/sim/devices_bus.py), ``sensors=sds011,bme280``
+(any types of ``DRIVER_TABLE``) those drivers only, ``sensors=file`` keeps the table in
+``config.json`` (with simulated devices for it);
 ``wifi=none`` leaves Wi-Fi unconfigured (the kit opens its portal on ``portal_port``);
-``trace=1`` prints the free heap after every cycle; ``pause_at=N`` stops inside the outbox
-write of record N (tests kill the process there); ``reserve=BYTES`` keeps that much heap
-in one piece while the code loads (benchmarks: the data heap of a kit with frozen code).
+``broker=loopback`` answers MQTT inside the process (firmware/sim/loopback.py: for ports
+without sockets, and memory measurements); ``trace=1`` prints the free heap after every
+cycle; ``pause_at=N`` stops inside the outbox write of record N (tests kill the process
+there); ``reserve=BYTES`` keeps that much heap in one piece while the code loads
+(benchmarks: the data heap of a kit with frozen code).
+
+The ``boot`` event tells the heap apart: ``harness`` (this file), ``fakes`` (the simulated
+hardware and devices, loaded first) and ``code`` (the firmware's modules, loaded before the
+kit starts), all in bytes after a collection.
 
 Prints one JSON line per event on stdout for ``lokaalmeten simulate`` to read; the last is
 ``done`` with the counts and the lowest and highest free heap seen. A crash is reported and
@@ -103,7 +110,7 @@ DRIVER_TABLE = [
 ]
 
 
-def _write_config(options):
+def _write_config(options, table):
     from kit import config
 
     current, problem = config.load()
@@ -125,10 +132,8 @@ def _write_config(options):
     current["portal_dns"] = False
     if int(options["portal_port"]):
         current["portal_port"] = int(options["portal_port"])
-    if options["sensors"] == "sim":
-        current["sensors"] = [{"type": "sim-pm"}, {"type": "sim-climate"}]
-    elif options["sensors"] == "drivers":
-        current["sensors"] = DRIVER_TABLE
+    if options["sensors"] != "file":
+        current["sensors"] = table
     config.save(current)
     runtime.forget("kit.config")
     return current["sensors"]
@@ -159,46 +164,93 @@ class Emitter:
         print(json.dumps(fields))
 
 
+def _table(options):
+    """The sensor table the run asks for, or None to keep the one in config.json."""
+    choice = options["sensors"]
+    if choice == "sim":
+        return [{"type": "sim-pm"}, {"type": "sim-climate"}]
+    if choice == "drivers":
+        return DRIVER_TABLE
+    if choice == "file":
+        return None
+    wanted = choice.split(",")
+    table = [spec for spec in DRIVER_TABLE if spec["type"] in wanted]
+    if len(table) != len(set(wanted)):
+        known = ", ".join(spec["type"] for spec in DRIVER_TABLE)
+        raise SystemExit("simkit: sensors=%s: known types are %s" % (choice, known))
+    return table
+
+
+def _file_table():
+    try:
+        with open("config.json") as f:
+            return json.load(f).get("sensors", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
 def main():
     global runtime
+    # Imports come from the firmware and the fakes only: never from the folder the
+    # simulation was started in (a "sim/" there would hide this package), nor from the
+    # kit's own flash folder after the chdir below.
+    while "" in sys.path:
+        sys.path.remove("")
     options = _options(sys.argv[1:])
     # reserve=BYTES keeps one block free while the code loads, then gives it back: the kit's
     # data then finds contiguous room, as on a kit whose code is frozen in flash (loading
     # .mpy files into the heap leaves it full of small holes).
     reserve = bytearray(int(options.get("reserve", "0")))
+    _makedirs(options["folder"])
+    os.chdir(options["folder"])
+    gc.collect()
+    harness = gc.mem_alloc() - len(reserve)
+    # The simulated hardware first, so that the heap it takes (a kit does not have it) is
+    # measured apart from the firmware's: the radio, NTP, the buses and their devices.
+    import machine  # noqa: F401 - the fake one, with the fake buses
     import network
     import ntptime
 
+    if options.get("broker") == "loopback":
+        import loopback
+
+        sys.modules["socket"] = loopback
+    table = _table(options)
+    if table is None:
+        table = _file_table()
+    if options["sensors"] != "sim":
+        from sim import devices_bus
+
+        devices_bus.prepare(table)
+    gc.collect()
+    fakes = gc.mem_alloc() - len(reserve) - harness
+    # Load every module the kit will use before it starts, so that the heap their bytecode
+    # takes (in flash on a kit with frozen firmware) can be told apart from the kit's data.
     from kit import clock
     from kit import runtime as kit_runtime
     from kit.timebase import FastTime, RealTime
-    from sim import sensors as simulated
 
     runtime = kit_runtime
-    node = options["node"]
-    _makedirs(options["folder"])
-    os.chdir(options["folder"])
-    random.seed(int(options["seed"]))
+    from kit import config, link, outbox, sampler  # noqa: F401
+
+    from sim import sensors as simulated
+
     simulated.register()
-    table = _write_config(options)
+    for spec in table:
+        __import__(runtime.sensors.REGISTRY[spec["type"]][0])
+    node = options["node"]
+    random.seed(int(options["seed"]))
+    table = _write_config(options, table)
     wander = None
     if options["sensors"] == "sim":
         make_bus = _no_bus
     else:
         from sim import devices_bus
 
-        devices_bus.prepare(table)
         make_bus = None  # machine_bus: the kit opens its buses as on the ESP32
         wander = devices_bus.wander
-    # Load every module the kit will use before it starts, so that the heap they take (their
-    # bytecode: in flash on a kit with frozen firmware; and the simulated hardware, which a
-    # kit does not have) can be told apart from the kit's data.
-    from kit import config, link, outbox, sampler  # noqa: F401
-
-    for spec in table:
-        __import__(runtime.sensors.REGISTRY[spec["type"]][0])
     gc.collect()
-    code = gc.mem_alloc() - len(reserve)
+    code = gc.mem_alloc() - len(reserve) - harness - fakes
     reserve = None
     gc.collect()
     network.NETWORKS[SIM_SSID] = SIM_PASSWORD
@@ -213,7 +265,8 @@ def main():
     else:
         timebase = RealTime()
     emit = Emitter(node, options["trace"] == "1", wander)
-    emit.emit("boot", code=code, heap=gc.mem_alloc() + gc.mem_free())
+    emit.emit("boot", harness=harness, fakes=fakes, code=code,
+              heap=gc.mem_alloc() + gc.mem_free())
     pause_at = int(options.get("pause_at", "0"))
     reboots = 0
     published = 0
