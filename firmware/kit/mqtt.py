@@ -9,7 +9,8 @@ caller removes a record from its outbox only when the broker holds it::
     client.connect()
     client.publish("lokaalmeten/esp32-0a1b2c/readings", payload, qos=1)
 
-Runs unchanged on an ESP32 and under the unix port (real sockets).
+Runs unchanged on an ESP32 and under the unix port (real sockets). Receiving (subscribe,
+polling for messages) is in ``kit.mqtt_inbound``, loaded only by a kit that takes commands.
 """
 
 import socket
@@ -23,8 +24,6 @@ _CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
-_SUBSCRIBE = const(0x82)
-_SUBACK = const(0x90)
 _PINGREQ = const(0xC0)
 _PINGRESP = const(0xD0)
 _DISCONNECT = const(0xE0)
@@ -161,29 +160,9 @@ class MQTTClient:
         else:
             self._send(_PUBLISH | (1 if retain else 0), topic_bytes, msg)
 
-    def subscribe(self, topic, qos=0):
-        pid = self._next_pid()
-        self._send(_SUBSCRIBE, struct.pack("!H", pid) + _string(topic) + bytes([qos]))
-        body = self._wait_for(_SUBACK, pid)
-        if body[2] == 0x80:
-            raise MQTTError("broker refused the subscription to " + topic)
-
     def ping(self):
         self._send(_PINGREQ, b"")
         self._wait_for(_PINGRESP, None)
-
-    def check_msg(self):
-        """Handle one waiting packet, if any, without blocking."""
-        self.sock.setblocking(False)
-        try:
-            first = self.sock.read(1)
-        except OSError:
-            first = None
-        finally:
-            self.sock.settimeout(self.timeout)
-        if first:
-            kind, body = self._read_packet(first[0])
-            self._dispatch(kind, body)
 
     # -- packets -------------------------------------------------------------------------
 

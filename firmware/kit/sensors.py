@@ -68,8 +68,11 @@ def machine_bus(kind, spec):
     if kind == "i2c":
         pin = machine.Pin
         return machine.I2C(spec["i2c"], sda=pin(spec["sda"]), scl=pin(spec["scl"]), freq=100000)
+    from noise.meter import i2s_buffer_bytes  # only a kit with a microphone loads it
+
     pin = machine.Pin
     i2s = machine.I2S
+    rate = spec.get("rate", 16000)
     # 32-bit slots: I2S MEMS microphones deliver 24 bits left-aligned in a 32-bit slot.
     return i2s(
         spec["i2s"],
@@ -79,8 +82,8 @@ def machine_bus(kind, spec):
         mode=i2s.RX,
         bits=32,
         format=i2s.MONO,
-        rate=spec.get("rate", 16000),
-        ibuf=20000,  # 0.31 s of audio at 16 kHz: room for a slow turn of the main loop
+        rate=rate,
+        ibuf=i2s_buffer_bytes(rate),  # 128 ms of audio: the loop's sleep and a slow turn
     )
 
 

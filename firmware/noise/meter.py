@@ -26,12 +26,21 @@ _SINE_PEAK_DB = 3.010299956639812  # sensitivity is a sine's peak; its RMS is 3.
 _DB_PER_OCTAVE = 3.010299956639812  # 10 * log10(2): one step of a level's binary exponent
 
 
-def open_i2s(I2S, Pin, sck, ws, sd, rate=16000, ident=0, ibuf=20000):
+def i2s_buffer_bytes(rate):
+    """The I2S driver's buffer for the meter: 128 ms of 32-bit words, enough for the kit
+    loop's longest sleep with a microphone (20 ms) and a slow turn (an MQTT round trip), and
+    no more: the ESP32 takes it from the RAM that Wi-Fi needs too (8,192 bytes at 16 kHz)."""
+    return rate * 4 * 128 // 1000 // 64 * 64
+
+
+def open_i2s(I2S, Pin, sck, ws, sd, rate=16000, ident=0, ibuf=None):
     """The I2S receiver the meter expects: 32-bit mono words (the left channel, L/R to GND).
 
     ibuf is the driver's DMA buffer in bytes; it must hold the audio that arrives while the
-    main loop is busy elsewhere (20000 bytes: 0.31 s at 16 kHz, 0.10 s at 48 kHz).
+    main loop is busy elsewhere (default 128 ms of audio: 8,192 bytes at 16 kHz).
     """
+    if ibuf is None:
+        ibuf = i2s_buffer_bytes(rate)
     return I2S(
         ident, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.RX, bits=32,
         format=I2S.MONO, rate=rate, ibuf=ibuf,
