@@ -16,6 +16,7 @@ BENCHMARKS = [
     "gateway_ingest",
     "noise",
     "kit_runtime",
+    "kit_memory",
     "api_queries",
     "csv_export",
 ]

@@ -17,13 +17,19 @@ const { loadMicroPython } = await import(
   pathToFileURL(path.join(packageDir, "micropython.mjs")).href
 );
 const totals = [];
+const used = [];
+// STEPS_FILE: a JSON list of Python snippets, run one by one instead of the kit (below).
+const steps = process.env.STEPS_FILE ? JSON.parse(fs.readFileSync(process.env.STEPS_FILE, "utf8")) : null;
 const mp = await loadMicroPython({
   heapsize: parseInt(heapText, 10),
   pystack: 16384,
   linebuffer: true,
   stdout: (line) => {
-    const found = /^GC: total: (\d+)/.exec(line);
-    if (found) totals.push(parseInt(found[1], 10));
+    const found = /^GC: total: (\d+), used: (\d+)/.exec(line);
+    if (found) {
+      totals.push(parseInt(found[1], 10));
+      used.push(parseInt(found[2], 10));
+    }
     else if (!/^(stack:| No\. of)/.test(line)) process.stdout.write(line + "\n");
   },
   stderr: (line) => process.stderr.write(line + "\n"),
@@ -45,6 +51,24 @@ mp.runPython(
     "micropython.mem_info()\n",
 );
 let code = 0;
+if (steps) {
+  // Each step runs at the top level; the collection before the next call frees its garbage,
+  // so the heap in use after it is what the step keeps.
+  for (const step of steps) {
+    try {
+      mp.runPython(step);
+      // gc.collect() here only asks for a collection, which the next call then makes
+      mp.runPython("import gc\ngc.collect()\n");
+      mp.runPython("micropython.mem_info()\n");
+      process.stdout.write(JSON.stringify({ event: "wasm_used", used: used[used.length - 1] }) + "\n");
+    } catch (error) {
+      if (error.name !== "PythonError") throw error;
+      process.stderr.write(error.message + "\n");
+      process.exit(1);
+    }
+  }
+  process.exit(0);
+}
 try {
   mp.runPython("try:\n    import simkit\nfinally:\n    micropython.mem_info()\n");
 } catch (error) {

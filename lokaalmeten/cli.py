@@ -194,10 +194,11 @@ def simulate(
     heap: Annotated[
         str,
         typer.Option(
-            help="MicroPython heap per kit (-X heapsize). An ESP32's grows to about 110 KB; "
-            "the default adds room for the fake hardware (docs/kit.md)."
+            help="MicroPython heap per kit (-X heapsize). Default: what the chosen --sensors "
+            "need under this 64-bit interpreter with the fake hardware, plus a quarter "
+            "(measured by make bench; docs/kit.md)."
         ),
-    ] = "160k",
+    ] = "",
     fast: Annotated[
         bool,
         typer.Option(
@@ -209,7 +210,8 @@ def simulate(
     sensors: Annotated[
         str,
         typer.Option(
-            help="sim: random-walk sensors; drivers: the real drivers on simulated devices."
+            help="sim: random-walk sensors; drivers: every real driver on simulated devices; "
+            "or driver types separated by commas, e.g. sds011,bme280 or noise."
         ),
     ] = "sim",
     folder: Annotated[
@@ -225,10 +227,20 @@ def simulate(
     summary gives records, publishes and the lowest free heap each kit saw.
     """
     from lokaalmeten.settings import parse_broker_url
-    from lokaalmeten.simulate import KitPlan, SimulationError, run_kits
+    from lokaalmeten.simulate import (
+        KitPlan,
+        SimulationError,
+        default_heap,
+        run_kits,
+        sensor_types,
+    )
 
-    if sensors not in ("sim", "drivers"):
-        _fail(f"--sensors must be sim or drivers, not {sensors!r}")
+    try:
+        heap = heap or default_heap(sensors)
+        if sensors not in ("sim", "drivers"):
+            sensors = ",".join(sensor_types(sensors))
+    except ValueError as exc:
+        _fail(str(exc))
     if not re.fullmatch(r"\d+[kKmM]?", heap):
         _fail(f"--heap must be a size such as 64k or 2m, not {heap!r}")
     try:

@@ -122,12 +122,12 @@ class KitPlan:
     port: int
     interval: float = 5.0
     cycles: int = 0  # 0: until stopped
-    heap: str = "160k"  # the fake hardware and harness take ~35 KB a kit does not have
+    heap: str = ""  # -X heapsize; "": what the sensors need here (default_heap)
     prefix: str = "sim"
     first_seed: int = 1
     fast: bool = False  # simulated clock: one interval per cycle, as fast as the CPU goes
     folder: Path = Path("var/sim")  # each kit's flash is folder/<node>/
-    sensors: str = "sim"  # sim (random walks), drivers (real drivers, simulated devices)
+    sensors: str = "sim"  # sim (random walks), drivers (every real driver), or TYPE,TYPE...
     options: tuple[str, ...] = ()  # more simkit options, e.g. ("ntp=fail",)
 
     def node(self, index: int) -> str:
@@ -148,12 +148,50 @@ class KitResult:
     crashes: list[str] = field(default_factory=list)
 
 
+def sensor_types(choice: str) -> list[str]:
+    """The driver types a ``--sensors`` choice runs; raises ValueError for an unknown one."""
+    from lokaalmeten.kit_tools.build import SENSOR_TYPES
+
+    if choice == "drivers":
+        return list(SENSOR_TYPES)
+    if choice == "sim":
+        return ["sds011", "bme280"]  # random walks standing in for the default kit's pair
+    wanted = [t.strip() for t in choice.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in SENSOR_TYPES]
+    if not wanted or unknown:
+        raise ValueError(
+            f"--sensors must be sim, drivers or sensor types from {', '.join(SENSOR_TYPES)} "
+            f"separated by commas, not {choice!r}"
+        )
+    return wanted
+
+
+def default_heap(choice: str) -> str:
+    """The ``-X heapsize`` a simulated kit with these sensors gets unless told otherwise.
+
+    The unix port's measured need (64 bits, with the fake hardware and the harness, from
+    ``memory-budget.json``, written by ``make bench``) plus a quarter for the portal and the
+    fakes' garbage, rounded up to 16 KiB.
+    """
+    from lokaalmeten.kit_tools.budget import budget
+
+    figures = budget()
+    types = sorted(set(sensor_types(choice)))
+    measured = figures.get("sets", {}).get(",".join(types))
+    if measured:
+        kib = measured["unix64_smallest_heap"] / 1024
+    else:
+        per_type = figures["unix64_per_type_kib"]
+        kib = figures["unix64_base_kib"] + sum(per_type[t] for t in types)
+    return f"{-(-int(kib * 1.25) // 16) * 16}k"
+
+
 def kit_command(plan: KitPlan, index: int) -> list[str]:
     node = plan.node(index)
     return [
         find_micropython(),
         "-X",
-        f"heapsize={plan.heap}",
+        f"heapsize={plan.heap or default_heap(plan.sensors)}",
         "-m",
         "simkit",
         f"node={node}",

@@ -12,7 +12,8 @@ Options: ``fast=1`` runs on a simulated clock that advances one interval per cyc
 starts ``cycles`` intervals in the past, so records get distinct, past timestamps;
 ``sensors=sim`` uses random-walk sensors, ``sensors=drivers`` every real driver against
 simulated devices on the fake buses (firmware/sim/devices_bus.py), ``sensors=sds011,bme280``
-(any types of ``DRIVER_TABLE``) those drivers only, ``sensors=file`` keeps the table in
+(any types of ``DRIVER_TABLE``) those drivers only, ``sensors=none`` no sensor at all (the
+runtime's own footprint), ``sensors=file`` keeps the table in
 ``config.json`` (with simulated devices for it);
 ``wifi=none`` leaves Wi-Fi unconfigured (the kit opens its portal on ``portal_port``);
 ``broker=loopback`` answers MQTT inside the process (firmware/sim/loopback.py: for ports
@@ -173,6 +174,8 @@ def _table(options):
         return DRIVER_TABLE
     if choice == "file":
         return None
+    if choice == "none":
+        return []  # the runtime alone: what a kit costs before its first sensor
     wanted = choice.split(",")
     table = [spec for spec in DRIVER_TABLE if spec["type"] in wanted]
     if len(table) != len(set(wanted)):

@@ -3,9 +3,10 @@
     heap_needed_kib(["sds011", "bme280"])     # KiB of heap on 32 bits, code loaded from .mpy
 
 The figures live in ``memory-budget.json`` beside this file, which ``make bench`` rewrites
-from its measurement (bench/kit_memory.py; method in docs/kit.md): a base for the kit
-runtime and a cost per configured sensor type. ``deploy`` compares the sum with what the
-detected board gives MicroPython.
+from its measurement (bench/kit_memory.py; method in docs/kit.md): the measured need of the
+sets in the docs' table, and for any other set a base for the kit runtime plus a cost per
+configured sensor type. ``deploy`` compares the figure with what the detected board gives
+MicroPython.
 """
 
 from __future__ import annotations
@@ -32,4 +33,7 @@ def heap_needed_kib(sensor_types: Sequence[str]) -> float:
     unknown = sorted(set(sensor_types) - set(per_type))
     if unknown:
         raise ValueError(f"no memory figure for sensor type(s) {', '.join(unknown)}")
+    measured = figures.get("sets", {}).get(",".join(sorted(set(sensor_types))))
+    if measured is not None:
+        return float(measured["kib"])
     return float(figures["base_kib"]) + sum(per_type[t] for t in set(sensor_types))
