@@ -156,9 +156,9 @@ def check(fields, current):
     password = fields.get("wifi_password", "")
     if password and len(password) < 8:
         problems.append(("wifi_password", E_PASSWORD, ()))
-    if doc["node"] and not check_node(doc["node"]):
-        problems.append(("node", E_NODE, ()))
     named = [p[0] for p in problems]
+    if doc["node"] and "node" not in named and not check_node(doc["node"]):
+        problems.append(("node", E_NODE, ()))
     if "latitude" not in named and "longitude" not in named:
         if (doc["latitude"] is None) != (doc["longitude"] is None):
             problems.append(("latitude", E_PAIR, ()))
