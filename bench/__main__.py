@@ -16,6 +16,7 @@ BENCHMARKS = [
     "gateway_ingest",
     "noise",
     "kit_runtime",
+    "portal_heap",
     "api_queries",
     "csv_export",
 ]
