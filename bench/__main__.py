@@ -17,6 +17,7 @@ BENCHMARKS = [
     "noise",
     "kit_runtime",
     "kit_memory",
+    "portal_heap",
     "api_queries",
     "csv_export",
 ]

@@ -1,4 +1,4 @@
-"""The set-up portal: a small web form served by the kit itself, no external assets.
+"""The set-up portal: a small web form served by the kit itself, in Dutch or English.
 
 The link opens it on the kit's access point (``http://192.168.4.1/``) when no Wi-Fi is set
 up or reachable; ``step`` answers at most one waiting request and never blocks the loop::
@@ -6,135 +6,132 @@ up or reachable; ``step`` answers at most one waiting request and never blocks t
     portal = Portal(kit, "192.168.4.1", 80)
     portal.step(now_ms)      # from the main loop
 
-``GET /`` shows the settings form with the latest readings and the kit's status (queue depth,
-last publish, problems); ``POST /`` checks the submitted settings with ``kit.config`` and
-either saves them and restarts the kit, or answers 400 with a message naming the field and
-leaves the stored configuration as it was. ``GET /status.json`` gives the same status as
-JSON. Passwords are never shown; an empty password field keeps the stored one. Phones probe
-``/generate_204`` and similar to detect a captive portal: they get a redirect to the form.
+``GET /`` shows the form: the Wi-Fi network and its password first, everything else folded
+under "advanced", then the kit's status (connections, queue, latest readings, problems).
+The language is the browser's (``Accept-Language``: Dutch or English) unless ``?lang=nl``
+or ``?lang=en`` chose one; the form carries the choice along. ``POST /`` checks the form
+(``kit.portal_form``): good settings are saved and the kit restarts; otherwise the page
+comes back with status 400, every problem listed at the top and beside its field, what was
+typed still filled in (passwords too), and the stored configuration as it was. Stored
+passwords are never shown; an empty password field keeps the stored one.
+``GET /status.json`` gives the status as JSON; captive-portal probes (``/generate_204`` …)
+are sent to the form.
+
+Memory: the page is written to the socket piece by piece, and only the language in use is
+loaded (``kit/portal_en.py`` or ``kit/portal_nl.py``); ``close`` unloads it again.
 """
 
 import json
 import socket
+import sys
 
 from micropython import const
 
 from kit import clock
-from kit.config import validate
 from kit.errors import KitError
+from kit.portal_form import E_DETAIL, KEYS, SECRETS, SIMPLE, TEXT_FIELDS
+from kit.portal_form import calibration_text, check, parse, sensors_text
 from kit.sensors import REGISTRY
 
-_REQUEST_MAX = const(2048)  # the form posts well under 1 KB
+_REQUEST_MAX = const(3072)  # a browser's headers and the whole form, with room to spare
 _BUSY_MS = const(120000)
+LANGUAGES = ("nl", "en")
 
-_TEXT = (
-    ("node", "Node id (empty: esp32-<MAC>)"),
-    ("wifi_ssid", "Wi-Fi network"),
-    ("wifi_password", "Wi-Fi password"),
-    ("gateway_host", "Gateway (MQTT broker) host"),
-    ("gateway_port", "Gateway port"),
-    ("mqtt_user", "MQTT user (empty: the node id)"),
-    ("mqtt_password", "MQTT password"),
-    ("latitude", "Latitude"),
-    ("longitude", "Longitude"),
-    ("interval_s", "Measurement interval (s)"),
+# Page texts in kit/portal_en.py and kit/portal_nl.py (after the form's labels and errors).
+_T_TITLE = const(26)
+_T_INTRO = const(27)
+_T_ADVANCED = const(28)
+_T_ADVANCED_HINT = const(29)
+_T_SAVE = const(30)
+_T_SAVED = const(31)
+_T_NOT_SAVED = const(32)
+_T_SAVE_FAILED = const(33)
+_T_KEEP_PASSWORD = const(34)
+_T_SHOW_PASSWORD = const(35)
+_T_STATUS = const(36)
+_T_LINK = const(37)
+_T_CONNECTED = const(38)
+_T_NOT_CONNECTED = const(39)
+_T_NEVER = const(40)
+_T_COUNTERS = const(41)
+_T_LATEST = const(42)
+_T_SENSORS_HINT = const(43)
+_T_CALIBRATION_HINT = const(44)
+
+_STYLE = (
+    "<style>body{font-family:sans-serif;max-width:40em;margin:auto;padding:1em;"
+    "line-height:1.4}label{display:block;margin-top:.8em}input,textarea{width:100%;"
+    "box-sizing:border-box;font-size:1em;padding:.3em}input[type=checkbox]{width:auto}"
+    ".err{background:#fdd;padding:.5em}.ok{background:#dfd;padding:.5em}"
+    ".fe{color:#a00;margin:.2em 0}[aria-invalid=true]{border:2px solid #a00}"
+    "summary{margin-top:1em;cursor:pointer;font-weight:bold}button{font-size:1.1em;"
+    "padding:.5em 1em;margin-top:1em}.lang{text-align:right}td{padding:0 .5em}</style>"
 )
-_SECRET = ("wifi_password", "mqtt_password")
-_NUMBERS = ("gateway_port", "latitude", "longitude", "interval_s")
+_SHOW = (
+    "<label><input type='checkbox' onclick=\"var p=document.getElementById("
+    "'f-wifi_password');p.type=this.checked?'text':'password'\"> %s</label>"
+)
 
 
 def _escape(text):
     return (
         str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        .replace('"', "&quot;")
+        .replace('"', "&quot;").replace("'", "&#39;")
     )
 
 
-def _unquote(text):
-    """Decode one application/x-www-form-urlencoded value."""
-    raw = text.replace("+", " ").encode()
-    out = bytearray()
-    i = 0
-    while i < len(raw):
-        if raw[i] == 37 and i + 2 < len(raw):  # '%'
-            try:
-                out.append(int(raw[i + 1 : i + 3], 16))
-                i += 3
-                continue
-            except ValueError:
-                pass
-        out.append(raw[i])
-        i += 1
-    return out.decode()
+def texts(lang):
+    """The text table of ``lang``; the other language's module is unloaded first."""
+    other = "kit.portal_" + ("en" if lang == "nl" else "nl")
+    if other in sys.modules:
+        _forget(other)
+    if lang == "nl":
+        from kit.portal_nl import TEXT
+    else:
+        from kit.portal_en import TEXT
+    return TEXT
 
 
-def parse_form(body):
-    fields = {}
-    for pair in body.split("&"):
-        if pair:
-            key, _, value = pair.partition("=")
-            fields[_unquote(key)] = _unquote(value)
-    return fields
+def _forget(name):
+    sys.modules.pop(name, None)
+    parent = sys.modules.get("kit")
+    short = name[4:]
+    if parent is not None and hasattr(parent, short):
+        delattr(parent, short)
 
 
-def _number(text):
-    try:
-        return int(text, 0) if "." not in text else float(text)
-    except ValueError:
-        return float(text)  # "1e3"; raises ValueError for words
-
-
-def sensors_text(table):
-    lines = []
-    for spec in table:
-        parts = [spec["type"]]
-        for key, value in spec.items():
-            if key != "type":
-                parts.append("%s=%s" % (key, value))
-        lines.append(" ".join(parts))
-    return "\n".join(lines)
-
-
-def form_to_config(fields, current):
-    """The configuration the form asks for, built on ``current``; raises KitError naming a field."""
-    doc = dict(current)
-    for key, _label in _TEXT:
-        value = fields.get(key, "").strip()
-        if key in _SECRET and not value:
-            continue  # empty: keep the stored password
-        if key in _NUMBERS:
-            if not value:
-                doc[key] = None if key in ("latitude", "longitude") else doc[key]
-                continue
-            try:
-                value = _number(value)
-            except ValueError:
-                raise KitError("%r must be a number, got %r" % (key, value))
-        doc[key] = value
-    doc["location_exact"] = fields.get("location_exact") == "on"
-    table = []
-    for number, line in enumerate(fields.get("sensors", "").split("\n")):
-        words = line.split()
-        if not words:
+def language(choice, accept):
+    """``choice`` ("nl"/"en") if given, else the browser's preference; English otherwise."""
+    if choice in LANGUAGES:
+        return choice
+    best = "en"
+    best_q = 0.0
+    for item in accept.split(","):
+        tag, _, params = item.partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGUAGES:
             continue
-        spec = {"type": words[0]}
-        for word in words[1:]:
-            key, _, value = word.partition("=")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
             try:
-                spec[key] = _number(value)
+                q = float(params[2:])
             except ValueError:
-                raise KitError("sensors, line %d: %r needs key=number" % (number + 1, word))
-        table.append(spec)
-    doc["sensors"] = table
-    offsets = {}
-    for word in fields.get("calibration", "").replace(",", " ").split():
-        key, _, value = word.partition("=")
-        try:
-            offsets[key] = float(value)
-        except ValueError:
-            raise KitError("calibration: %r needs quantity=offset, e.g. temperature=-1.5" % word)
-    doc["calibration"] = offsets
-    return validate(doc)
+                q = 0.0
+        if q > best_q:  # the first of equal preferences wins
+            best = primary
+            best_q = q
+    return best
+
+
+def message(text, problem):
+    """A problem from ``portal_form.check`` in words, with its field's label; HTML."""
+    key, number, args = problem
+    args = tuple(_escape(a) if isinstance(a, str) else a for a in args)
+    said = text[number] % args
+    if key is None:
+        return said
+    return "%s: %s" % (text[KEYS.index(key)], said)
 
 
 class Portal:
@@ -171,6 +168,9 @@ class Portal:
         self.sock.close()
         if self.dns:
             self.dns.close()
+        for lang in LANGUAGES:
+            _forget("kit.portal_" + lang)
+        _forget("kit.portal_form")
 
     def step(self, now):
         if self.dns:
@@ -190,6 +190,7 @@ class Portal:
             conn.close()
 
     def _read(self, conn):
+        """``(method, path, head, body)``; method None: no request; body None: too large."""
         mv = memoryview(self.buf)
         n = 0
         head_end = -1
@@ -207,37 +208,52 @@ class Portal:
                     head = bytes(mv[:head_end]).lower()
                     at = head.find(b"content-length:")
                     if at >= 0:
-                        length = int(head[at + 15 :].split(b"\r\n")[0].strip())
+                        try:
+                            length = int(head[at + 15 :].split(b"\r\n")[0].strip())
+                        except ValueError:
+                            return None, None, None, None
             if head_end >= 0 and n >= head_end + 4 + length:
                 break
         if head_end < 0:
-            return None, None, None
+            return None, None, None, None
         text = bytes(mv[:n]).decode()
         line = text[: text.find("\r\n")].split()
         if len(line) < 2:
-            return None, None, None
-        return line[0], line[1], text[head_end + 4 : head_end + 4 + length]
+            return None, None, None, None
+        body = text[head_end + 4 : head_end + 4 + length]
+        if len(body) < length:
+            body = None  # cut off: never act on part of a form
+        return line[0], line[1], text[:head_end], body
 
     def _serve(self, conn):
-        method, path, body = self._read(conn)
+        method, path, head, body = self._read(conn)
         if method is None:
             return self._send(conn, "400 Bad Request", "text/plain", "bad request")
-        path = path.split("?")[0]
+        path, _, query = path.partition("?")
+        choice = query[5:] if query.startswith("lang=") else ""
+        at = head.lower().find("\naccept-language:")
+        accept = head[at + 17 :].split("\r\n")[0] if at >= 0 else ""
         if path == "/status.json":
             return self._send(conn, "200 OK", "application/json", json.dumps(self.status()))
         if path == "/" and method == "POST":
+            if body is None:
+                return self._send(conn, "413 Payload Too Large", "text/plain", "form too large")
+            fields = parse(body)
+            lang = language(fields.get("lang", choice), accept)
+            doc, problems = check(fields, self.kit.conf)
+            if problems:
+                return self.page(conn, "400 Bad Request", lang, problems, fields)
             try:
-                doc = form_to_config(parse_form(body), self.kit.conf)
                 self.kit.apply_config(doc)
-            except KitError as exc:
-                return self.page(conn, "400 Bad Request", str(exc), parse_form(body))
+            except KitError as exc:  # checked above; kept for what only saving finds
+                return self.page(conn, "400 Bad Request", lang, [(None, E_DETAIL, (str(exc),))],
+                                 fields)
             except OSError as exc:
-                return self.page(
-                    conn, "500 Internal Server Error", "could not save the settings: %s" % exc
-                )
-            return self.page(conn, "200 OK", saved=True)
+                return self.page(conn, "500 Internal Server Error", lang, None, fields,
+                                 failure=str(exc))
+            return self.page(conn, "200 OK", lang, saved=True)
         if path == "/" and method == "GET":
-            return self.page(conn, "200 OK")
+            return self.page(conn, "200 OK", language(choice, accept))
         if path in ("/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/fwlink"):
             conn.write(b"HTTP/1.0 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n")
             return None
@@ -246,11 +262,8 @@ class Portal:
     def _send(self, conn, status, kind, body):
         body = body.encode()
         conn.write(
-            (
-                "HTTP/1.0 %s\r\nContent-Type: %s; charset=utf-8\r\nContent-Length: %d\r\n"
-                "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-                % (status, kind, len(body))
-            ).encode()
+            "HTTP/1.0 %s\r\nContent-Type: %s; charset=utf-8\r\nContent-Length: %d\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n" % (status, kind, len(body))
         )
         conn.write(body)
 
@@ -269,94 +282,118 @@ class Portal:
             "problems": kit.problems(),
         }
 
-    def page(self, conn, status, error=None, submitted=None, saved=False):
-        """Write the form page piece by piece: no big string to find room for in the heap."""
-        conn.write(
-            (
-                "HTTP/1.0 %s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                "Cache-Control: no-store\r\nConnection: close\r\n\r\n" % status
-            ).encode()
+    def page(self, conn, status, lang, problems=None, submitted=None, saved=False,
+             failure=None):
+        """Write the page piece by piece: no big string to find room for in the heap."""
+        text = texts(lang)
+        write = conn.write
+        write(
+            "HTTP/1.0 %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Language: %s\r\n"
+            "Vary: Accept-Language\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+            % (status, lang)
         )
-        conf = self.kit.conf
-        parts = _Writer(conn)
-        parts.extend([
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            "<title>lokaalmeten kit</title><style>body{font-family:sans-serif;max-width:40em;"
-            "margin:auto;padding:1em}label{display:block;margin-top:.6em}input,textarea"
-            "{width:100%;box-sizing:border-box}.err{background:#fdd;padding:.5em}"
-            ".ok{background:#dfd;padding:.5em}td{padding:0 .5em}</style></head><body>",
-            "<h1>lokaalmeten kit %s</h1>" % _escape(self.kit.node),
-        ])
-        if saved:
-            parts.append("<p class='ok'>Saved. The kit restarts with the new settings.</p>")
-        if error:
-            parts.append("<p class='err'>Not saved: %s. The old settings still apply.</p>"
-                         % _escape(error))
-        status = self.status()
-        counters = status["counters"]
-        parts.append(
-            "<h2>Status</h2><p>Wi-Fi: %s, broker: %s, last publish: %s<br>"
-            "waiting to be sent: %d, sent: %d, dropped (outbox full): %d</p>"
-            % (
-                "connected" if status["wifi"] else "not connected",
-                "connected" if status["broker"] else "not connected",
-                status["last_publish"] or "never",
-                counters["queued"],
-                counters["published"],
-                counters["dropped"],
-            )
+        write(
+            "<!DOCTYPE html><html lang='%s'><head><meta charset='utf-8'><meta name='viewport'"
+            " content='width=device-width,initial-scale=1'><title>lokaalmeten</title>" % lang
         )
-        for problem in status["problems"]:
-            parts.append("<p class='err'>%s</p>" % _escape(problem))
-        if status["latest"]:
-            parts.append("<h2>Latest readings</h2><table>")
-            for quantity, value in status["latest"].items():
-                parts.append("<tr><td>%s</td><td>%.2f</td></tr>" % (quantity, value))
-            parts.append("</table>")
-        parts.append("<h2>Settings</h2><form method='post' action='/'>")
-        shown = submitted or {}
-        for key, label in _TEXT:
-            if key in _SECRET:
-                value = ""
-                kind = "password"
+        write(_STYLE)
+        write("</head><body><p class='lang'>")
+        for code, name in (("nl", "Nederlands"), ("en", "English")):
+            if code == lang:
+                write("<b>%s</b> " % name)
             else:
-                value = shown.get(key, conf[key] if conf[key] is not None else "")
+                write("<a href='/?lang=%s' hreflang='%s' lang='%s'>%s</a> "
+                      % (code, code, code, name))
+        write("</p><h1>%s</h1>" % (text[_T_TITLE] % _escape(self.kit.node)))
+        if saved:
+            write("<p class='ok' role='status'>%s</p>" % text[_T_SAVED])
+        if failure:
+            write("<p class='err' role='alert'>%s</p>"
+                  % (text[_T_SAVE_FAILED] % _escape(failure)))
+        problems = problems or []
+        if problems:
+            write("<div class='err' id='errors' role='alert'><p>%s</p><ul>" % text[_T_NOT_SAVED])
+            for problem in problems:
+                target = problem[0] or "errors"
+                write("<li><a href='#f-%s'>%s</a></li>" % (target, message(text, problem)))
+            write("</ul></div>")
+        elif not saved:
+            write("<p>%s</p>" % text[_T_INTRO])
+        state = self.status()
+        self._form(write, text, lang, problems, submitted)
+        self._status(write, text, state)
+        write("</body></html>")
+
+    def _form(self, write, text, lang, problems, submitted):
+        conf = self.kit.conf
+        shown = submitted or {}
+        wrong = [p[0] for p in problems]
+        write("<form method='post' action='/'><input type='hidden' name='lang' value='%s'>"
+              % lang)
+        for index, key in enumerate(KEYS[:TEXT_FIELDS]):
+            if index == SIMPLE:
+                write(_SHOW % text[_T_SHOW_PASSWORD])
+                advanced = [k for k in wrong if k not in KEYS[:SIMPLE]]
+                write("<details%s><summary>%s</summary><p>%s</p>"
+                      % (" open" if advanced else "", text[_T_ADVANCED], text[_T_ADVANCED_HINT]))
+            extra = ""
+            if key in SECRETS:
+                kind = "password"
+                value = shown.get(key, "")  # kept after an error; a stored one never shown
+                if conf[key]:
+                    extra = " placeholder='%s'" % _escape(text[_T_KEEP_PASSWORD])
+            else:
                 kind = "text"
-            parts.append(
-                "<label>%s<input name='%s' type='%s' value=\"%s\"></label>"
-                % (_escape(label), key, kind, _escape(value))
-            )
+                stored = conf[key]
+                value = shown.get(key, "" if stored is None else stored)
+            if key == "wifi_ssid":
+                extra += " autocapitalize='none' autocorrect='off'"
+            write("<label for='f-%s'>%s</label><input id='f-%s' name='%s' type='%s' value=\"%s\"%s"
+                  % (key, text[index], key, key, kind, _escape(value), extra))
+            self._field_end(write, text, key, problems, "")
+        index = KEYS.index("sensors")
+        write("<label for='f-sensors'>%s</label><small>%s</small><textarea id='f-sensors' "
+              "name='sensors' rows='4'" % (text[index], text[_T_SENSORS_HINT] % ", ".join(REGISTRY)))
+        self._field_end(write, text, "sensors", problems,
+                        _escape(shown.get("sensors", sensors_text(conf["sensors"]))) + "</textarea>")
+        write("<label for='f-calibration'>%s</label><small>%s</small><input id='f-calibration' "
+              "name='calibration' value=\"%s\"" % (
+                  text[index + 1], text[_T_CALIBRATION_HINT],
+                  _escape(shown.get("calibration", calibration_text(conf["calibration"])))))
+        self._field_end(write, text, "calibration", problems, "")
         exact = shown.get("location_exact") == "on" if submitted else conf["location_exact"]
-        parts.append(
-            "<label><input type='checkbox' name='location_exact'%s style='width:auto'> "
-            "publish the exact location (otherwise rounded to about 100 m)</label>"
-            % (" checked" if exact else "")
-        )
-        parts.append(
-            "<label>Sensors, one per line: type and pins, e.g. <code>sds011 uart=2 rx=16 tx=17"
-            "</code>; types: %s<textarea name='sensors' rows='4'>%s</textarea></label>"
-            % (", ".join(REGISTRY), _escape(shown.get("sensors", sensors_text(conf["sensors"]))))
-        )
-        calibration = " ".join("%s=%s" % item for item in conf["calibration"].items())
-        parts.append(
-            "<label>Calibration offsets, e.g. <code>temperature=-1.5</code>"
-            "<input name='calibration' value=\"%s\"></label>"
-            % _escape(shown.get("calibration", calibration))
-        )
-        parts.append("<p><button type='submit'>Save and restart</button></p></form>"
-                     "</body></html>")
+        write("<label><input type='checkbox' name='location_exact'%s> %s</label></details>"
+              % (" checked" if exact else "", text[index + 2]))
+        write("<p><button type='submit'>%s</button></p></form>" % text[_T_SAVE])
 
+    def _field_end(self, write, text, key, problems, content):
+        """Close a field's element; its problems, if any, beside it."""
+        mine = [p for p in problems if p[0] == key]
+        if not mine:
+            write(">%s" % content)
+            return
+        write(" aria-invalid='true' aria-describedby='e-%s'>%s<p class='fe' id='e-%s'>"
+              % (key, content, key))
+        for problem in mine:
+            write("%s " % (text[problem[1]] % tuple(
+                _escape(a) if isinstance(a, str) else a for a in problem[2])))
+        write("</p>")
 
-class _Writer:
-    """Sends each piece of a page as soon as it is made."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def append(self, text):
-        self.conn.write(text.encode())
-
-    def extend(self, texts):
-        for text in texts:
-            self.append(text)
+    def _status(self, write, text, state):
+        yes = text[_T_CONNECTED]
+        no = text[_T_NOT_CONNECTED]
+        counters = state["counters"]
+        write("<h2>%s</h2><p>" % text[_T_STATUS])
+        write(text[_T_LINK] % (yes if state["wifi"] else no, yes if state["broker"] else no,
+                               state["last_publish"] or text[_T_NEVER]))
+        write("<br>")
+        write(text[_T_COUNTERS] % (counters["queued"], counters["published"],
+                                   counters["dropped"]))
+        write("</p>")
+        for problem in state["problems"]:
+            write("<p class='err'>%s</p>" % _escape(problem))
+        if state["latest"]:
+            write("<h2>%s</h2><table>" % text[_T_LATEST])
+            for quantity, value in state["latest"].items():
+                write("<tr><td>%s</td><td>%.2f</td></tr>" % (quantity, value))
+            write("</table>")

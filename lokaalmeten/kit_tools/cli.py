@@ -17,6 +17,7 @@ from lokaalmeten.kit_tools.build import MIP_PACKAGES, SENSOR_TYPES, BuildError
 from lokaalmeten.kit_tools.chips import Chip, ChipError, chip_by_name
 from lokaalmeten.kit_tools.deploy import DeployError, DeployPlan
 from lokaalmeten.kit_tools.flash import Step
+from lokaalmeten.kit_tools.label import label_line
 from lokaalmeten.kit_tools.serialport import PortError, check_port
 
 PortOption = Annotated[
@@ -211,10 +212,12 @@ def deploy(
         f"done: {state['node']} with sensors {', '.join(state['sensors']) or 'none'}; "
         f"{state['mem_free']} bytes of heap free; the kit restarts and starts measuring"
     )
+    typer.echo(label_line(plan.node, plan.portal_password))  # write it on the kit's label
     if not wifi_ssid and not keep_config:
         typer.echo(
             f"No Wi-Fi was given: join the Wi-Fi network lokaalmeten-{plan.node[-6:]} with a "
-            "phone and fill in your Wi-Fi in the page that opens (http://192.168.4.1/)."
+            "phone (the password on the label) and fill in your Wi-Fi in the page that opens "
+            "(http://192.168.4.1/)."
         )
 
 
@@ -224,6 +227,7 @@ def _dry_run(
     from lokaalmeten.kit_tools.deploy import (
         copy_commands,
         mip_commands,
+        mpremote,
         prepare,
         probe_command,
         reset_command,
@@ -245,8 +249,10 @@ def _dry_run(
         typer.echo(f"  {sum(f.size for f in files):8d}  total, {len(files)} files")
         if not MIP_PACKAGES:
             typer.echo("micropython-lib packages: none needed (MicroPython's ESP32 build has them)")
+        typer.echo("set-up password: the kit's own if it has one, else a new one (on the label)")
         typer.echo("commands:")
-        commands = [probe_command(plan.port), *copy_commands(plan.port, build, files)]
+        commands = [probe_command(plan.port), mpremote(plan.port, "exec", "<label.py's script>")]
+        commands += copy_commands(plan.port, build, files)
         check = verify_command(plan.port, files)
         commands += [*mip_commands(plan.port), [*check[:-1], "<the check script, build.py>"]]
         commands.append(reset_command(plan.port))

@@ -7,7 +7,8 @@
         ...                                                    # python -m mpremote …
 
 Steps on a real kit: check the port, ask the kit which MicroPython it runs (its .mpy
-version and architecture, ``sys.implementation._mpy``), compile for that, copy with
+version and architecture, ``sys.implementation._mpy``), read the set-up network's password
+it already has (kept, or a new one made: label.py), compile for that, copy with
 mpremote, install micropython-lib packages (none are needed today), then run a check on the
 kit that removes stale firmware files, compares every file's size and loads config.json
 with the firmware's own validation, and reset the kit so it starts measuring.
@@ -40,6 +41,7 @@ from lokaalmeten.kit_tools.build import (
     write_config,
 )
 from lokaalmeten.kit_tools.chips import arch_of_mpy, mpy_version
+from lokaalmeten.kit_tools.label import READ_SCRIPT, kit_password, new_password
 
 
 class DeployError(RuntimeError):
@@ -59,6 +61,7 @@ class DeployPlan:
     latitude: float | None = None
     longitude: float | None = None
     keep_config: bool = False
+    portal_password: str = ""  # the set-up network's: the kit's own, or new (label.py)
 
     def config(self) -> dict[str, Any]:
         return kit_config(
@@ -187,6 +190,8 @@ def prepare(plan: DeployPlan, build: Path, march: str) -> list[KitFile]:
     config = plan.config()
     files = build_firmware(build, march)
     if not plan.keep_config:
+        plan.portal_password = plan.portal_password or new_password()
+        config["portal_password"] = plan.portal_password
         files.append(write_config(build / "config.json", config))
     return files
 
@@ -236,6 +241,8 @@ def deploy(
     warning = pin_warning(str((last_json(answer) or {}).get("machine", "")), plan.sensors)
     if warning:
         echo(f"warning: {warning}")
+    answer = run(mpremote(plan.port, "exec", READ_SCRIPT), "reading the kit's set-up password", 30)
+    plan.portal_password = kit_password(answer)  # kept: the kit's label stays true
     echo(f"compiling the firmware for {march} ...")
     files = prepare(plan, build, march)
     total = sum(f.size for f in files)

@@ -294,7 +294,10 @@ def test_deploy_runs_its_steps_in_order(tmp_path: Path, micropython: str) -> Non
         return ""
 
     state = deploy(plan(), tmp_path / "build", lambda line: None, run)
-    assert seen == ["asking the kit", "copying", "checking the kit", "restarting the kit"]
+    assert seen == [
+        "asking the kit", "reading the kit's set-up password", "copying", "checking the kit",
+        "restarting the kit",
+    ]  # fmt: skip
     assert state["problem"] is None and state["node"] == "esp32-0a1b2c"
 
 
@@ -386,6 +389,8 @@ def test_deploy_end_to_end_with_real_mpremote(tmp_path: Path, micropython: str) 
     assert Registry(registry).check_token(node, config["mqtt_password"])
     assert f"{node}:" in (tmp_path / "mosquitto" / "passwd").read_text()
     assert config["gateway_port"] == 1884 and config["wifi_ssid"] == "Thuis"
+    label = f"label: set-up network lokaalmeten-{node[-6:]}, password {config['portal_password']}"
+    assert label in out.stdout
     assert not (flash / "kit" / "config.py").exists() and (flash / "kit" / "config.mpy").exists()
     assert (flash / "outbox").is_dir() and (flash / "main.py").read_text().startswith('"""')
 
@@ -395,6 +400,7 @@ def test_deploy_end_to_end_with_real_mpremote(tmp_path: Path, micropython: str) 
     with FakeKit(micropython, flash) as kit:
         out = lm("deploy", "--port", kit.port, "--node", node, "--keep-config", timeout=300)
         assert out.returncode == 0, out.stdout + out.stderr
+    assert label in out.stdout  # the kit's own password, read back
     assert json.loads((flash / "config.json").read_text()) == config
 
 
