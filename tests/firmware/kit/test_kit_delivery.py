@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port
-from lokaalmeten.simulate import compile_firmware, micropython_env
+from lokaalmeten.simulate import compile_firmware, default_heap, micropython_env
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.micropython, pytest.mark.mosquitto]
@@ -36,7 +36,7 @@ class KitProcess:
     def __init__(self, micropython: str, work: Path, *options: str) -> None:
         env = micropython_env(fakes=True, compiled=compile_firmware(work / ".firmware"))
         self.process = subprocess.Popen(
-            [micropython, "-X", "heapsize=160k", "-m", "simkit", *options],
+            [micropython, "-X", f"heapsize={default_heap('sim')}", "-m", "simkit", *options],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
