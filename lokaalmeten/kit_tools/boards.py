@@ -55,38 +55,63 @@ _ESP32_PINS = {
 
 BOARDS = (
     Board(
-        "esp32-devkitc", "ESP32-DevKitC (ESP32-WROOM-32, no PSRAM)", "ESP32", False, 96,
-        _ESP32_PINS, 39, missing=(20, 24, 28, 29, 30, 31), flash=(6, 7, 8, 9, 10, 11),
+        "esp32-devkitc",
+        "ESP32-DevKitC (ESP32-WROOM-32, no PSRAM)",
+        "ESP32",
+        False,
+        96,
+        _ESP32_PINS,
+        39,
+        missing=(20, 24, 28, 29, 30, 31),
+        flash=(6, 7, 8, 9, 10, 11),
         input_only=(34, 35, 36, 37, 38, 39),
     ),
     Board(
         # GPIO 16 and 17 drive the WROVER's PSRAM: the UART moves to 4 (rx) and 27 (tx).
-        "esp32-wrover", "ESP32 with PSRAM (ESP32-WROVER, e.g. ESP32-DevKitC-VE)", "ESP32", True,
-        2048, {**_ESP32_PINS, "uart": {"uart": 2, "rx": 4, "tx": 27}}, 39,
-        missing=(20, 24, 28, 29, 30, 31), flash=(6, 7, 8, 9, 10, 11), psram_pins=(16, 17),
+        "esp32-wrover",
+        "ESP32 with PSRAM (ESP32-WROVER, e.g. ESP32-DevKitC-VE)",
+        "ESP32",
+        True,
+        2048,
+        {**_ESP32_PINS, "uart": {"uart": 2, "rx": 4, "tx": 27}},
+        39,
+        missing=(20, 24, 28, 29, 30, 31),
+        flash=(6, 7, 8, 9, 10, 11),
+        psram_pins=(16, 17),
         input_only=(34, 35, 36, 37, 38, 39),
     ),
     Board(
         # GPIO 26-32 are the flash's, 33-37 the octal PSRAM's (35-37 are on the header of
         # an ESP32-S3-DevKitC-1 N16R8 but taken); 19/20 are USB, 43/44 the console.
-        "esp32s3-n16r8", "ESP32-S3-DevKitC-1 N16R8 (octal PSRAM)", "ESP32-S3", True, 2048,
+        "esp32s3-n16r8",
+        "ESP32-S3-DevKitC-1 N16R8 (octal PSRAM)",
+        "ESP32-S3",
+        True,
+        2048,
         {
             "uart": {"uart": 1, "rx": 18, "tx": 17},
             "i2c": {"i2c": 0, "sda": 8, "scl": 9},
             "i2s": {"i2s": 0, "sck": 12, "ws": 11, "sd": 10},
         },
-        48, missing=(22, 23, 24, 25), flash=(26, 27, 28, 29, 30, 31, 32),
+        48,
+        missing=(22, 23, 24, 25),
+        flash=(26, 27, 28, 29, 30, 31, 32),
         psram_pins=(33, 34, 35, 36, 37),
     ),
     Board(
         # GPIO 12-17 are the flash's; 18/19 USB, 20/21 the console; 2, 8, 9 strapping pins.
-        "esp32c3", "ESP32-C3 (ESP32-C3-DevKitM-1, ESP32-C3 SuperMini)", "ESP32-C3", False, 128,
+        "esp32c3",
+        "ESP32-C3 (ESP32-C3-DevKitM-1, ESP32-C3 SuperMini)",
+        "ESP32-C3",
+        False,
+        128,
         {
             "uart": {"uart": 1, "rx": 7, "tx": 10},
             "i2c": {"i2c": 0, "sda": 5, "scl": 6},
             "i2s": {"i2s": 0, "sck": 0, "ws": 1, "sd": 3},
         },
-        21, flash=(12, 13, 14, 15, 16, 17),
+        21,
+        flash=(12, 13, 14, 15, 16, 17),
     ),
 )
 
@@ -143,10 +168,13 @@ def check_fit(board: Board, sensors: Sequence[str]) -> float:
     advice = []
     if bigger:
         advice.append(
-            "a board with more memory: " + ", ".join(f"{b.title} (--board {b.name})" for b in bigger)
+            "a board with more memory: "
+            + ", ".join(f"{b.title} (--board {b.name})" for b in bigger)
         )
     if kept:
-        advice.append(f"a smaller set: --sensors {','.join(kept)} ({heap_needed_kib(kept):.0f} KiB)")
+        advice.append(
+            f"a smaller set: --sensors {','.join(kept)} ({heap_needed_kib(kept):.0f} KiB)"
+        )
     raise FitError(
         f"the sensors {','.join(dict.fromkeys(sensors))} need {need:.0f} KiB of heap, but an "
         f"{board.title} gives the kit {board.heap_kib} KiB; use " + " or ".join(advice)
