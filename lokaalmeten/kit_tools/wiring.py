@@ -315,7 +315,7 @@ def _board_page(wiring: Wiring, board: Board) -> str:
         "<!-- Generated from ../kits.json and lokaalmeten/kit_tools/boards.py by",
         "     ../generate.py; edit those, not this file. -->",
         "",
-        f"The kits of [the main wiring page](../README.md) on this board's pins, which",
+        "The kits of [the main wiring page](../README.md) on this board's pins, which",
         f"`lokaalmeten deploy --board {board.name}` writes (and picks by itself when the kit",
         f"reports this board). Heap for the kit: {board.heap_kib} KiB.",
         "",
