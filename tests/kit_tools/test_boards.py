@@ -219,3 +219,21 @@ def test_deploy_refuses_a_set_too_big_before_copying(tmp_path: Path, micropython
     with pytest.raises(DeployError, match="gives the kit 96 KiB; use a board with more memory"):
         deploy(p, tmp_path / "build", lambda line: None, s3_kit(micropython, tmp_path, seen))
     assert seen == ["asking the kit"]  # nothing copied
+
+
+def test_real_esptool_tells_an_s3_with_psram_from_one_without() -> None:
+    from lokaalmeten.kit_tools.chips import supported_chip
+    from lokaalmeten.kit_tools.flash import detect_step
+    from tests.kit_tools.fake_rom import FakeRom
+
+    def esptool_says(rom: FakeRom) -> str:
+        with rom:
+            done = subprocess.run(
+                detect_step(rom.port).command, capture_output=True, text=True, timeout=120
+            )
+        return done.stdout + done.stderr
+
+    with_psram = esptool_says(FakeRom.esp32s3_n16r8())
+    assert "Embedded PSRAM 8MB" in with_psram, with_psram
+    assert psram_in_esptool(with_psram) and supported_chip(with_psram).name == "ESP32-S3"
+    assert not psram_in_esptool(esptool_says(FakeRom.esp32s3()))
