@@ -45,7 +45,18 @@ FIELDS = {
     "watchdog_s": (60, int, 10, 600),
     "sensors": ([], list, 0, 12),
     "calibration": ({}, dict, 0, 16),
+    "board": ("", str, 0, 24),
 }
+
+# Board profile (lokaalmeten/kit_tools/boards.py, which deploy writes as "board"):
+# (chip, highest GPIO, GPIOs the chip lacks, flash pins, PSRAM pins, input-only pins).
+BOARDS = {
+    "esp32-devkitc": ("ESP32", 39, (20, 24, 28, 29, 30, 31), range(6, 12), (), range(34, 40)),
+    "esp32-wrover": ("ESP32", 39, (20, 24, 28, 29, 30, 31), range(6, 12), (16, 17), range(34, 40)),
+    "esp32s3-n16r8": ("ESP32-S3", 48, (22, 23, 24, 25), range(26, 33), range(33, 38), ()),
+    "esp32c3": ("ESP32-C3", 21, (), range(12, 18), (), ()),
+}
+_OUTPUTS = ("tx", "sda", "scl", "sck", "ws")  # pins the kit drives (I2C lines both ways)
 
 _NODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -83,7 +94,43 @@ def check_node(node):
     return True
 
 
-def _sensor(index, spec):
+def running_board():
+    """The profile for this chip when config.json names none (``os.uname().machine``)."""
+    try:
+        machine = os.uname().machine.upper().replace("-", "")
+    except AttributeError:
+        machine = ""
+    if "WITH ESP32S3" in machine:
+        return "esp32s3-n16r8"
+    if "WITH ESP32C3" in machine:
+        return "esp32c3"
+    return "esp32-wrover" if "SPIRAM" in machine else "esp32-devkitc"
+
+
+def _check_pin(where, name, gpio, board):
+    chip, top, missing, flash, psram, input_only = BOARDS[board]
+    if gpio > top or gpio in missing:
+        raise KitError(
+            "%s.%s: GPIO %d does not exist on an %s (board %s)" % (where, name, gpio, chip, board)
+        )
+    if gpio in flash:
+        raise KitError(
+            "%s.%s: GPIO %d is wired to the flash on an %s (board %s); pick another pin"
+            % (where, name, gpio, chip, board)
+        )
+    if gpio in psram:
+        raise KitError(
+            "%s.%s: GPIO %d is wired to the PSRAM on the %s board; pick another pin"
+            % (where, name, gpio, board)
+        )
+    if name in _OUTPUTS and gpio in input_only:
+        raise KitError(
+            "%s.%s: GPIO %d is input-only on an %s and cannot drive %s; pick another pin"
+            % (where, name, gpio, chip, name)
+        )
+
+
+def _sensor(index, spec, board):
     where = "sensors[%d]" % index
     if not isinstance(spec, dict):
         raise KitError("%s must be an object such as {\"type\": \"sds011\"}" % where)
@@ -96,6 +143,8 @@ def _sensor(index, spec):
     for name, default, low, high in BUS_KEYS[bus]:
         allowed.append(name)
         clean[name] = _number(where + "." + name, spec.get(name, default), int, low, high)
+        if name != bus:
+            _check_pin(where, name, clean[name], board)
     for name, rule in OPTION_KEYS.items():
         allowed.append(name)
         if name in spec:
@@ -114,6 +163,9 @@ def validate(doc):
         if key not in FIELDS:
             raise KitError("unknown key %r" % (key,))
     clean = defaults()
+    board = doc.get("board") or running_board()
+    if not isinstance(board, str) or board not in BOARDS:
+        raise KitError("'board' must be one of %s, got %r" % (", ".join(BOARDS), board))
     for key, (default, kind, low, high) in FIELDS.items():
         if key not in doc or (doc[key] is None and default is None):
             continue
@@ -130,7 +182,7 @@ def validate(doc):
         elif kind is list:
             if not isinstance(value, list) or len(value) > high:
                 raise KitError("%s must be a list of at most %d sensors" % (where, high))
-            value = [_sensor(i, spec) for i, spec in enumerate(value)]
+            value = [_sensor(i, spec, board) for i, spec in enumerate(value)]
         elif kind is dict:
             if not isinstance(value, dict):
                 raise KitError("%s must be an object of quantity: offset" % where)

@@ -35,11 +35,12 @@ REGISTRY = {
     "noise": ("noise.meter", "NoiseMeter", "i2s", INTERVAL),
 }
 
-# Bus keys with their defaults (the suggested wiring) and allowed ranges.
+# Bus keys with their defaults (an ESP32-DevKitC's wiring; deploy writes each board's own
+# pins) and allowed ranges; which GPIOs a board really has is checked in kit.config.
 BUS_KEYS = {
-    "uart": (("uart", 2, 0, 2), ("rx", 16, 0, 39), ("tx", 17, 0, 39)),
-    "i2c": (("i2c", 0, 0, 1), ("sda", 21, 0, 39), ("scl", 22, 0, 39)),
-    "i2s": (("i2s", 0, 0, 1), ("sck", 26, 0, 39), ("ws", 25, 0, 39), ("sd", 33, 0, 39)),
+    "uart": (("uart", 2, 0, 2), ("rx", 16, 0, 48), ("tx", 17, 0, 48)),
+    "i2c": (("i2c", 0, 0, 1), ("sda", 21, 0, 48), ("scl", 22, 0, 48)),
+    "i2s": (("i2s", 0, 0, 1), ("sck", 26, 0, 48), ("ws", 25, 0, 48), ("sd", 33, 0, 48)),
 }
 # Optional per-sensor keys: name -> (kind, low, high)
 OPTION_KEYS = {

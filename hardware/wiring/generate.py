@@ -12,5 +12,6 @@ from lokaalmeten.kit_tools.wiring import generate
 
 if __name__ == "__main__":
     for path, text in generate(Path(__file__).resolve().parent).items():
+        path.parent.mkdir(exist_ok=True)
         path.write_text(text)
         print(f"wrote {path}")

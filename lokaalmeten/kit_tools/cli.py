@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from lokaalmeten.kit_tools.boards import FitError, board_by_name, board_for_chip
 from lokaalmeten.kit_tools.build import MIP_PACKAGES, SENSOR_TYPES, BuildError
 from lokaalmeten.kit_tools.chips import Chip, ChipError, chip_by_name
 from lokaalmeten.kit_tools.deploy import DeployError, DeployPlan
@@ -159,6 +160,14 @@ def deploy(
     chip: Annotated[
         str, typer.Option(help="With --dry-run: the chip to compile for (the kit is not asked).")
     ] = "ESP32",
+    board: Annotated[
+        str,
+        typer.Option(
+            help="The board profile (default: from the chip and PSRAM the kit reports; in a "
+            "dry run, --chip's usual board): esp32-devkitc, esp32-wrover, esp32s3-n16r8, "
+            "esp32c3. Sets the default pins and the memory the sensors must fit."
+        ),
+    ] = "",
     build_dir: Annotated[
         Path | None,
         typer.Option(help="Keep the compiled files here (default: a temporary folder)."),
@@ -190,7 +199,7 @@ def deploy(
     plan = DeployPlan(
         port=port, node=node or "", gateway_host=host, gateway_port=gateway_port,
         sensors=kinds, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
-        latitude=lat, longitude=lon, keep_config=keep_config,
+        latitude=lat, longitude=lon, keep_config=keep_config, board=board,
     )  # fmt: skip
     try:
         plan.config()  # refuse bad options before touching anything
@@ -206,7 +215,7 @@ def deploy(
             from lokaalmeten.kit_tools.deploy import deploy as run_deploy
 
             state = run_deploy(plan, build_dir or Path(temporary), typer.echo)
-    except (PortError, ChipError, BuildError, DeployError) as exc:
+    except (PortError, ChipError, BuildError, DeployError, FitError) as exc:
         _fail(str(exc))
     typer.echo(
         f"done: {state['node']} with sensors {', '.join(state['sensors']) or 'none'}; "
@@ -240,6 +249,17 @@ def _dry_run(
         typer.echo(f"token: a new one would be issued for {plan.node} by the registry {where}")
     else:
         plan.token = token
+    profile = board_by_name(plan.board) if plan.board else board_for_chip(chip.name)
+    if profile.chip != chip.name:
+        raise FitError(f"--board {profile.name} has an {profile.chip}, not an {chip.name}")
+    if not plan.keep_config:
+        need = plan.fit(profile)
+        typer.echo(
+            f"board: {profile.title}; the sensors need {need:.0f} of its {profile.heap_kib} KiB"
+        )
+        for spec in plan.config()["sensors"]:
+            pins = " ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
+            typer.echo(f"  {spec['type']}: {pins}")
     with tempfile.TemporaryDirectory(prefix="lokaalmeten-kit-") as temporary:
         build = build_dir or Path(temporary)
         files = prepare(plan, build, chip.march)

@@ -30,6 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lokaalmeten.kit_tools.boards import (
+    Board,
+    FitError,
+    board_by_name,
+    board_from_machine,
+    check_fit,
+    with_board,
+)
 from lokaalmeten.kit_tools.build import (
     MIP_PACKAGES,
     PROBE,
@@ -62,9 +70,10 @@ class DeployPlan:
     longitude: float | None = None
     keep_config: bool = False
     portal_password: str = ""  # the set-up network's: the kit's own, or new (label.py)
+    board: str = ""  # a profile in boards.py; empty: the one the kit's chip asks for
 
     def config(self) -> dict[str, Any]:
-        return kit_config(
+        config = kit_config(
             node=self.node,
             gateway_host=self.gateway_host,
             gateway_port=self.gateway_port,
@@ -75,6 +84,12 @@ class DeployPlan:
             latitude=self.latitude,
             longitude=self.longitude,
         )
+        return with_board(config, board_by_name(self.board)) if self.board else config
+
+    def fit(self, board: Board) -> float:
+        """Take ``board`` for this kit; FitError if the sensors need more heap than it has."""
+        self.board = board.name
+        return check_fit(board, self.sensors)
 
 
 def mpremote(port: str, *args: str) -> list[str]:
@@ -148,17 +163,13 @@ def target_arch(probe_output: str, compiler: tuple[int, int]) -> str:
     return arch
 
 
-def pin_warning(machine: str, sensors: list[str]) -> str | None:
-    """The default pins are an ESP32-DevKitC's: say so when the kit has another chip."""
-    compact = machine.upper().replace("-", "")
-    other = next((c for c in ("ESP32S3", "ESP32C3", "ESP32C6", "ESP32S2") if c in compact), None)
-    if other is None or not sensors:
-        return None
-    return (
-        f"this kit is an {other[:5]}-{other[5:]} ({machine}); the sensors get the default pins "
-        "of an ESP32-DevKitC, which this chip may not have: wire them to free pins and give "
-        "those in the set-up portal (e.g. sds011 uart=1 rx=4 tx=5), see hardware/wiring/"
-    )
+def board_of_kit(probe_output: str) -> Board:
+    """The board profile for the kit that gave this probe answer (its chip and PSRAM)."""
+    machine = str((last_json(probe_output) or {}).get("machine", ""))
+    try:
+        return board_from_machine(machine)
+    except FitError as exc:
+        raise DeployError(f"{exc}; this kit says it is: {machine}") from None
 
 
 def compiler_version() -> tuple[int, int]:
@@ -238,9 +249,13 @@ def deploy(
     echo(f"asking the kit on {plan.port} which MicroPython it runs ...")
     answer = run(probe_command(plan.port), "asking the kit", 30)
     march = target_arch(answer, compiler_version())
-    warning = pin_warning(str((last_json(answer) or {}).get("machine", "")), plan.sensors)
-    if warning:
-        echo(f"warning: {warning}")
+    board = board_by_name(plan.board) if plan.board else board_of_kit(answer)
+    if not plan.keep_config:  # with --keep-config the kit's own sensors stay as they are
+        try:
+            need = plan.fit(board)
+        except FitError as exc:
+            raise DeployError(str(exc)) from None
+        echo(f"board: {board.title}; the sensors need {need:.0f} of its {board.heap_kib} KiB")
     answer = run(mpremote(plan.port, "exec", READ_SCRIPT), "reading the kit's set-up password", 30)
     plan.portal_password = kit_password(answer)  # kept: the kit's label stays true
     echo(f"compiling the firmware for {march} ...")

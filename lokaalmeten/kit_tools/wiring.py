@@ -15,10 +15,13 @@ be compared with a fresh generation.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from lokaalmeten.kit_tools.boards import BOARDS, Board
 
 POWER = ("5V", "3V3", "GND")
 COLOURS = {
@@ -80,6 +83,33 @@ class Wiring:
 
     def label(self, pin: str) -> str:
         return self.labels.get(pin, pin if pin in POWER else f"GPIO {pin}")
+
+    def for_board(self, board: Board) -> Wiring:
+        """The same kits on another board profile: every part on that board's pins."""
+        parts = {
+            key: replace(part, bus=dict(board.pins[part.bus_kind]))
+            for key, part in self.parts.items()
+        }
+        kits = tuple(
+            replace(kit, parts=tuple(parts[p.key] for p in kit.parts)) for kit in self.kits
+        )
+        return Wiring(board.title, {}, parts, kits)
+
+
+def joins(kit: Kit) -> dict[str, int]:
+    """Board pins that more than one wire goes to, with the number of wires.
+
+    Counted as if the board had one 5V, one 3V3 and one GND pin (an ESP32-C3 SuperMini has
+    no more), so the wiring works on every profile: such wires meet on a mini breadboard
+    (or a header strip or a splitter), and one more wire goes from there to the board.
+    """
+    count = Counter(part.board_pin(wire) for part in kit.parts for wire in part.wires)
+    return {pin: n for pin, n in count.items() if n > 1}
+
+
+def jumper_count(kit: Kit) -> int:
+    """Jumper wires the kit needs: one per part pin, plus one per joined board pin."""
+    return sum(len(part.wires) for part in kit.parts) + len(joins(kit))
 
 
 def load(path: Path) -> Wiring:
@@ -185,7 +215,19 @@ def _lane_order(wires: list[tuple[int, int, Wire]]) -> list[tuple[int, int, Wire
     return up + down
 
 
-def markdown(wiring: Wiring) -> str:
+def _joins_text(wiring: Wiring, kit: Kit) -> str:
+    shared = joins(kit)
+    if not shared:
+        return f"Jumper wires: {jumper_count(kit)}, each from a part's pin straight to the board."
+    listed = ", ".join(f"{wiring.label(pin)} ({n} wires)" for pin, n in shared.items())
+    return (
+        f"Shared pins: {listed}. Join each on a row of a mini breadboard (or a header strip "
+        f"or a splitter) and run one wire from that row to the board: {jumper_count(kit)} "
+        "jumper wires in all."
+    )
+
+
+def markdown(wiring: Wiring, svg_folder: str = "") -> str:
     """hardware/wiring/README.md: every kit's diagram and pin table."""
     lines = [
         "# Wiring",
@@ -202,9 +244,22 @@ def markdown(wiring: Wiring) -> str:
         "3.3 V, **GND** any ground pin. Every I²C sensor shares the same two wires (SDA, SCL);",
         "most breakout boards carry the pull-up resistors the bus needs.",
         "",
-        "Other boards: an ESP32-S3 or ESP32-C3 does not have all of these GPIOs (the C3 uses",
-        "16 and 17 for its flash, the S3 has no GPIO 22 to 25). Wire them to free pins and give",
-        "the pins in the set-up portal, e.g. `sds011 uart=1 rx=4 tx=5`.",
+        "Other boards have other pins; `lokaalmeten deploy` detects the board and writes its",
+        "pins (`--board` to choose). The same kits on each board profile:",
+        "",
+        "| board | heap | UART rx, tx | I²C sda, scl | I²S sck, ws, sd | wiring |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {b.title} | {b.heap_kib} KiB | {b.pins['uart']['rx']}, {b.pins['uart']['tx']} "
+            f"| {b.pins['i2c']['sda']}, {b.pins['i2c']['scl']} | {b.pins['i2s']['sck']}, "
+            f"{b.pins['i2s']['ws']}, {b.pins['i2s']['sd']} | "
+            + ("this page" if b is BOARDS[0] else f"[{b.name}]({b.name}/README.md)")
+            + " |"
+            for b in BOARDS
+        ],
+        "",
+        "The noise kit and kits with several sensors are best built on a board with PSRAM",
+        "(ESP32-WROVER or ESP32-S3 N16R8): a WROOM-32 leaves MicroPython about 96 KiB.",
         "",
         "| kit | sensors for `--sensors` | parts |",
         "|---|---|---|",
@@ -219,9 +274,11 @@ def markdown(wiring: Wiring) -> str:
             "",
             f"## {kit.title}",
             "",
-            f"![{kit.title}]({kit.id}.svg)",
+            f"![{kit.title}]({svg_folder}{kit.id}.svg)",
             "",
             f"Sensors: `{','.join(kit.sensors)}`",
+            "",
+            _joins_text(wiring, kit),
             "",
             "| part | pin | to the ESP32 | notes |",
             "|---|---|---|---|",
@@ -240,4 +297,28 @@ def generate(folder: Path) -> dict[Path, str]:
     wiring = load(folder / "kits.json")
     files = {folder / f"{kit.id}.svg": svg(wiring, kit) for kit in wiring.kits}
     files[folder / "README.md"] = markdown(wiring)
+    for board in BOARDS[1:]:  # kits.json is the first profile's (ESP32-DevKitC) wiring
+        other = wiring.for_board(board)
+        for kit in other.kits:
+            files[folder / board.name / f"{kit.id}.svg"] = svg(other, kit)
+        files[folder / board.name / "README.md"] = _board_page(other, board)
     return files
+
+
+def _board_page(wiring: Wiring, board: Board) -> str:
+    """A board profile's wiring page: the first page's kits on this board's pins."""
+    text = markdown(wiring)
+    body = text.split("| kit | sensors for `--sensors` | parts |", 1)[1]
+    head = [
+        f"# Wiring on an {board.title}",
+        "",
+        "<!-- Generated from ../kits.json and lokaalmeten/kit_tools/boards.py by",
+        "     ../generate.py; edit those, not this file. -->",
+        "",
+        "The kits of [the main wiring page](../README.md) on this board's pins, which",
+        f"`lokaalmeten deploy --board {board.name}` writes (and picks by itself when the kit",
+        f"reports this board). Heap for the kit: {board.heap_kib} KiB.",
+        "",
+        "| kit | sensors for `--sensors` | parts |",
+    ]
+    return "\n".join(head) + body

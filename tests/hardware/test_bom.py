@@ -60,3 +60,28 @@ def test_every_kit_is_in_the_bom_with_its_wiring_and_the_required_parts() -> Non
         "indicative",
     ):
         assert needed in text, needed
+
+
+def test_every_kit_lists_its_jumper_wires_and_the_breadboard_that_joins_shared_pins() -> None:
+    from lokaalmeten.kit_tools.wiring import joins, jumper_count
+
+    text = BOM.read_text()
+    chunks = {c.split("\n", 1)[0]: c for c in text.split("\n## ")[1:]}
+    base = chunks["Air-quality kit: SDS011 and BME280"]
+
+    def wires(chunk: str) -> int:
+        found = re.findall(r"\| Dupont jumper wires[^|]*\| ([0-9]+) \|", chunk)
+        return sum(int(n) for n in found)
+
+    for kit in load(REPO / "hardware/wiring/kits.json").kits:
+        chunk = next(c for c in chunks.values() if f"(wiring/README.md#{kit.id})" in c)
+        included = base if "| the air-quality kit above |" in chunk else ""
+        assert wires(chunk) + wires(included) == jumper_count(kit), kit.id
+        has_join = "breadboard" in chunk + included
+        assert has_join == bool(joins(kit)), kit.id
+
+
+def test_the_bom_recommends_a_psram_board_for_noise_and_many_sensors() -> None:
+    chunks = {c.split("\n", 1)[0]: c for c in BOM.read_text().split("\n## ")[1:]}
+    assert "N16R8" in chunks["Noise kit: INMP441 microphone"]
+    assert "N16R8" in chunks["Air-quality kit with CO2: SDS011, BME280 and SCD41"]

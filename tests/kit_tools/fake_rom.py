@@ -64,6 +64,13 @@ class FakeRom(threading.Thread):
     def esp32s3(cls) -> FakeRom:
         return cls({}, 9)
 
+    @classmethod
+    def esp32s3_n16r8(cls) -> FakeRom:
+        # An ESP32-S3R8 (the chip of a WROOM-1-N16R8): eFuse BLOCK1 word 4 (0x60007044 +
+        # 16) holds PSRAM_CAP in bits 3-4 (1: 8 MB) and PSRAM_VENDOR in bits 7-8 (1: AP_3v3),
+        # which esptool prints as "Embedded PSRAM 8MB (AP_3v3)" in its Features line.
+        return cls({0x60007044 + 16: 1 << 3 | 1 << 7}, 9)
+
     def __enter__(self) -> FakeRom:
         self.start()
         return self

@@ -218,14 +218,11 @@ def test_the_probe_gives_the_architecture(micropython: str) -> None:
         target_arch(">>> \nraw REPL; CTRL-B to exit\n", (6, 3))
 
 
-def test_a_kit_with_another_chip_is_warned_about_its_pins(micropython: str) -> None:
-    from lokaalmeten.kit_tools.deploy import pin_warning
+def test_the_kit_under_the_unix_port_counts_as_a_devkitc(micropython: str) -> None:
+    from lokaalmeten.kit_tools.deploy import board_of_kit
 
-    assert pin_warning("Generic ESP32 module with ESP32", ["sds011"]) is None
-    warning = pin_warning("Generic ESP32S3 module with Octal-SPIRAM with ESP32S3", ["sds011"])
-    assert warning is not None and "ESP32-S3" in warning and "set-up portal" in warning
-    assert pin_warning("ESP32C3 module with ESP32C3", []) is None
     assert "machine" in json.loads(probe_here(micropython))
+    assert board_of_kit(probe_here(micropython)).name == "esp32-devkitc"
 
 
 def kit_flash(tmp_path: Path, p: DeployPlan) -> tuple[Path, list]:  # type: ignore[type-arg]

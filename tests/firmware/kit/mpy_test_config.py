@@ -74,3 +74,30 @@ def test_save_refuses_bad_settings_and_keeps_the_old_file():
         assert problem is None and conf["interval_s"] == 300
     finally:
         drop_flash(flash)
+
+
+def _board(board, **pins):
+    return {"board": board, "sensors": [dict({"type": "sds011"}, **pins)]}
+
+
+def test_pins_are_checked_against_the_board():
+    _refused(_board("esp32-devkitc", rx=6), "sensors[0].rx", "GPIO 6", "flash")
+    _refused(_board("esp32-devkitc", tx=35), "sensors[0].tx", "GPIO 35", "input-only")
+    _refused(_board("esp32-devkitc", rx=20), "GPIO 20", "does not exist")
+    _refused(_board("esp32-wrover", rx=16), "GPIO 16", "PSRAM")
+    _refused(_board("esp32s3-n16r8", uart=1, rx=35), "sensors[0].rx", "GPIO 35", "PSRAM")
+    _refused(_board("esp32s3-n16r8", uart=1, rx=27), "GPIO 27", "flash")
+    _refused(_board("esp32c3", uart=1, rx=22), "sensors[0].rx", "GPIO 22", "does not exist")
+    _refused(_board("esp32c3", uart=1, rx=12), "GPIO 12", "flash")
+    _refused(_board("esp32-c3"), "'board'", "esp32c3")
+    conf = config.validate(_board("esp32s3-n16r8", uart=1, rx=47, tx=48))
+    assert conf["sensors"][0]["rx"] == 47 and conf["board"] == "esp32s3-n16r8"
+    # An input-only pin is fine where the kit only listens.
+    assert config.validate(_board("esp32-devkitc", rx=34))["sensors"][0]["rx"] == 34
+    i2s = {"board": "esp32-devkitc", "sensors": [{"type": "noise", "sd": 39, "ws": 36}]}
+    _refused(i2s, "sensors[0].ws", "GPIO 36", "input-only")
+
+
+def test_without_a_board_the_running_chip_decides():
+    assert config.running_board() == "esp32-devkitc"  # the unix port is no S3 or C3
+    _refused({"sensors": [{"type": "sds011", "rx": 9}]}, "GPIO 9", "flash")
