@@ -48,16 +48,6 @@ FIELDS = {
     "board": ("", str, 0, 24),
 }
 
-# Board profile (lokaalmeten/kit_tools/boards.py, which deploy writes as "board"):
-# (chip, highest GPIO, GPIOs the chip lacks, flash pins, PSRAM pins, input-only pins).
-BOARDS = {
-    "esp32-devkitc": ("ESP32", 39, (20, 24, 28, 29, 30, 31), range(6, 12), (), range(34, 40)),
-    "esp32-wrover": ("ESP32", 39, (20, 24, 28, 29, 30, 31), range(6, 12), (16, 17), range(34, 40)),
-    "esp32s3-n16r8": ("ESP32-S3", 48, (22, 23, 24, 25), range(26, 33), range(33, 38), ()),
-    "esp32c3": ("ESP32-C3", 21, (), range(12, 18), (), ()),
-}
-_OUTPUTS = ("tx", "sda", "scl", "sck", "ws")  # pins the kit drives (I2C lines both ways)
-
 _NODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -94,40 +84,21 @@ def check_node(node):
     return True
 
 
-def running_board():
-    """The profile for this chip when config.json names none (``os.uname().machine``)."""
+def _sensors(specs, board):
+    # The board tables (kit.pins) are needed only while a sensor table is checked: loaded
+    # here and unloaded after, so that the portal and the main loop do not carry them.
+    import sys
+
+    from kit import pins
+
     try:
-        machine = os.uname().machine.upper().replace("-", "")
-    except AttributeError:
-        machine = ""
-    if "WITH ESP32S3" in machine:
-        return "esp32s3-n16r8"
-    if "WITH ESP32C3" in machine:
-        return "esp32c3"
-    return "esp32-wrover" if "SPIRAM" in machine else "esp32-devkitc"
-
-
-def _check_pin(where, name, gpio, board):
-    chip, top, missing, flash, psram, input_only = BOARDS[board]
-    if gpio > top or gpio in missing:
-        raise KitError(
-            "%s.%s: GPIO %d does not exist on an %s (board %s)" % (where, name, gpio, chip, board)
-        )
-    if gpio in flash:
-        raise KitError(
-            "%s.%s: GPIO %d is wired to the flash on an %s (board %s); pick another pin"
-            % (where, name, gpio, chip, board)
-        )
-    if gpio in psram:
-        raise KitError(
-            "%s.%s: GPIO %d is wired to the PSRAM on the %s board; pick another pin"
-            % (where, name, gpio, board)
-        )
-    if name in _OUTPUTS and gpio in input_only:
-        raise KitError(
-            "%s.%s: GPIO %d is input-only on an %s and cannot drive %s; pick another pin"
-            % (where, name, gpio, chip, name)
-        )
+        check = pins.checker(board or pins.running_board())
+        return [_sensor(i, spec, check) for i, spec in enumerate(specs)]
+    finally:
+        sys.modules.pop("kit.pins", None)
+        package = sys.modules.get("kit")
+        if package is not None and hasattr(package, "pins"):
+            delattr(package, "pins")
 
 
 def _sensor(index, spec, board):
@@ -144,7 +115,7 @@ def _sensor(index, spec, board):
         allowed.append(name)
         clean[name] = _number(where + "." + name, spec.get(name, default), int, low, high)
         if name != bus:
-            _check_pin(where, name, clean[name], board)
+            board(where, name, clean[name])
     for name, rule in OPTION_KEYS.items():
         allowed.append(name)
         if name in spec:
@@ -163,9 +134,9 @@ def validate(doc):
         if key not in FIELDS:
             raise KitError("unknown key %r" % (key,))
     clean = defaults()
-    board = doc.get("board") or running_board()
-    if not isinstance(board, str) or board not in BOARDS:
-        raise KitError("'board' must be one of %s, got %r" % (", ".join(BOARDS), board))
+    board = doc.get("board")
+    if board is not None and not isinstance(board, str):
+        raise KitError("'board' must be text, got %r" % (board,))
     for key, (default, kind, low, high) in FIELDS.items():
         if key not in doc or (doc[key] is None and default is None):
             continue
@@ -182,7 +153,7 @@ def validate(doc):
         elif kind is list:
             if not isinstance(value, list) or len(value) > high:
                 raise KitError("%s must be a list of at most %d sensors" % (where, high))
-            value = [_sensor(i, spec, board) for i, spec in enumerate(value)]
+            value = _sensors(value, board)
         elif kind is dict:
             if not isinstance(value, dict):
                 raise KitError("%s must be an object of quantity: offset" % where)

@@ -11,7 +11,7 @@ The kit reports its chip and whether its MicroPython image uses PSRAM in
 esptool says "Embedded PSRAM" in its Features line for chips with PSRAM in the package
 (S3 R8 parts); a WROVER's PSRAM is a separate chip that esptool does not see, so the running
 MicroPython's answer decides. The firmware checks pins against the same facts
-(firmware/kit/config.py ``BOARDS``); this module and that table must agree (tests/kit_tools).
+(firmware/kit/pins.py ``BOARDS``); this module and that table must agree (tests/kit_tools).
 
 Heap figures: what a stock MicroPython image leaves for the kit. A WROOM-32 without PSRAM
 starts with 56 KiB, grows once to about 112 KB and must leave about 40 KB for Wi-Fi: 96 KiB

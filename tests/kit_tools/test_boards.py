@@ -42,9 +42,9 @@ def run_firmware(micropython: str, cwd: Path, script: str) -> str:
 def test_the_firmware_knows_the_same_boards(micropython: str, tmp_path: Path) -> None:
     out = run_firmware(
         micropython, tmp_path,
-        "import json\nfrom kit import config\n"
+        "import json\nfrom kit import pins\n"
         "print(json.dumps({k: [v[0], v[1], list(v[2]), list(v[3]), list(v[4]), list(v[5])]"
-        " for k, v in config.BOARDS.items()}))",
+        " for k, v in pins.BOARDS.items()}))",
     )  # fmt: skip
     firmware = json.loads(out)
     assert sorted(firmware) == sorted(b.name for b in BOARDS)
