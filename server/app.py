@@ -15,7 +15,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from lokaalmeten import __version__
 from lokaalmeten.server.errors import install_error_handlers
-from lokaalmeten.server.guard import RateLimit
+from lokaalmeten.server.guard import Admission, RateLimit
 from lokaalmeten.server.routes import (
     aggregates,
     export,
@@ -60,7 +60,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         sensorthings.router,
     ):
         app.include_router(router)
-    # Outermost first: the rate limit refuses before any work; CORS is open for reading.
+    # Added last is outermost: the rate limit refuses first, then admission (query length,
+    # heavy requests at once), both before any work; CORS is open for reading.
     # Level 1: a 20 MB JSON answer shrinks 15-fold either way; level 1 takes half level 5's
     # time and a fifth of level 9's, and keeps up with a streamed CSV export.
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=1)
@@ -71,5 +72,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Retry-After", "Content-Disposition"],
     )
+    app.add_middleware(Admission, settings=settings)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit)
     return app

@@ -19,24 +19,34 @@ log = logging.getLogger("lokaalmeten.server")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, parameter: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        parameter: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.parameter = parameter
+        self.retry_after = retry_after
 
 
-def error_response(status: int, message: str, parameter: str | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, parameter: str | None = None, retry_after: int | None = None
+) -> JSONResponse:
     body: dict[str, object] = {"status": status, "message": message}
     if parameter is not None:
         body["parameter"] = parameter
-    return JSONResponse({"error": body}, status_code=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.parameter)
+        return error_response(exc.status, exc.message, exc.parameter, exc.retry_after)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -59,7 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         log.warning("store error on %s: %s", request.url.path, exc)
-        return error_response(503, f"the store could not answer: {exc}")
+        return error_response(503, f"the store could not answer: {exc}", retry_after=30)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

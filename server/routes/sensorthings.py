@@ -28,6 +28,7 @@ from lokaalmeten.server.sta_model import (
 )
 from lokaalmeten.server.sta_observations import observation_page
 from lokaalmeten.server.sta_query import (
+    Bounds,
     Options,
     json_value,
     matches,
@@ -128,7 +129,7 @@ def resource(path: str, request: Request, store: StoreDep, settings: SettingsDep
             if followed is None:
                 raise ApiError(404, f"{name}: no such entity")
             kind, entity = target, followed
-    options = parse_options(dict(request.query_params), settings.max_limit, kind)
+    options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
     if entity is not None:
         return JSONResponse(_expanded(entity, options, catalogue, settings, base))
     return JSONResponse(_collection(kind, scope, options, catalogue, settings, base, request))
@@ -187,13 +188,13 @@ def _respond_refs(
 ) -> Response:
     if entity is not None:
         return JSONResponse({"@iot.selfLink": _self_link(base, entity)})
-    options = parse_options(dict(request.query_params), settings.max_limit, kind)
-    page, count, more = _page(kind, scope, options, catalogue, settings)
+    options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
+    page, count, more, keyset = _page(kind, scope, options, catalogue, settings)
     body: dict[str, Any] = {}
     if count is not None:
         body["@iot.count"] = count
     if more:
-        body["@iot.nextLink"] = _next_link(request, options)
+        body["@iot.nextLink"] = _next_link(request, options, page, keyset)
     body["value"] = [{"@iot.selfLink": _self_link(base, e)} for e in page]
     return JSONResponse(body)
 
@@ -210,12 +211,12 @@ def _collection(
     base: str,
     request: Request | None,
 ) -> dict[str, Any]:
-    page, count, more = _page(kind, scope, options, catalogue, settings)
+    page, count, more, keyset = _page(kind, scope, options, catalogue, settings)
     body: dict[str, Any] = {}
     if count is not None:
         body["@iot.count"] = count
     if more and request is not None:
-        body["@iot.nextLink"] = _next_link(request, options)
+        body["@iot.nextLink"] = _next_link(request, options, page, keyset)
     if options.data_array:
         body["value"] = _data_array(page, options, base)
     else:
@@ -223,7 +224,12 @@ def _collection(
     return body
 
 
-def _next_link(request: Request, options: Options) -> str:
+def _next_link(request: Request, options: Options, page: list[Entity], keyset: bool) -> str:
+    """In store order the next page continues after this one's last Observation (no offset
+    to skip again); otherwise it skips what this page and the ones before it held."""
+    if keyset and page:
+        url = request.url.remove_query_params("$skip")
+        return str(url.include_query_params(**{"$skiptoken": page[-1].id, "$top": options.top}))
     return str(
         request.url.include_query_params(
             **{"$skip": options.skip + options.top, "$top": options.top}
@@ -237,16 +243,17 @@ def _page(
     options: Options,
     catalogue: Catalogue,
     settings: ServerSettings,
-) -> tuple[list[Entity], int | None, bool]:
-    """($top entities after $skip, @iot.count if asked, whether more follow)."""
+) -> tuple[list[Entity], int | None, bool, bool]:
+    """($top entities after $skip, @iot.count if asked, whether more follow, whether the
+    next page continues by $skiptoken)."""
     if kind == "Observation":
         return observation_page(scope, options, catalogue, settings)
     follow = catalogue.follow
-    found = [
-        e
-        for e in catalogue.entities(kind)
-        if _in_scope(e, scope) and matches(e, options.filter, follow)
-    ]
+    found = []
+    for e in catalogue.entities(kind):
+        catalogue.deadline.check()
+        if _in_scope(e, scope) and matches(e, options.filter, follow):
+            found.append(e)
     if options.orderby:
         found.sort(key=sort_key(options.orderby, follow))
     end = options.skip + options.top
@@ -254,6 +261,7 @@ def _page(
         found[options.skip : end],
         len(found) if options.count else None,
         len(found) > end,
+        False,
     )
 
 
@@ -267,6 +275,7 @@ def _expanded(
     settings: ServerSettings,
     base: str,
 ) -> dict[str, Any]:
+    catalogue.deadline.check()
     link = _self_link(base, entity)
     body: dict[str, Any] = {"@iot.id": entity.id, "@iot.selfLink": link}
     for name in PROPERTIES[entity.kind]:
