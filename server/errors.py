@@ -7,15 +7,48 @@ ever answers with a stack trace.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lokaalmeten.store import StoreError
 
 log = logging.getLogger("lokaalmeten.server")
+
+
+class ErrorDetail(BaseModel):
+    status: int = Field(description="The HTTP status again.")
+    message: str = Field(description="What was wrong and what to send instead.")
+    parameter: str | None = Field(None, description="The parameter to change, when one is.")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body."""
+
+    error: ErrorDetail
+
+
+_RETRY = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+
+
+def _error(description: str, retry: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {"model": ErrorBody, "description": description}
+    if retry:
+        answer["headers"] = _RETRY
+    return answer
+
+
+# What any route may answer besides its own success: documented on every operation.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("A bad or oversized parameter; the body names it and its limit."),
+    429: _error("Over the rate limit, or too many requests running from one address.", True),
+    503: _error("The server is busy, the store cannot answer, or the time limit passed.", True),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such node, entity or path.")}
 
 
 class ApiError(Exception):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lokaalmeten.server.deps import SettingsDep, StoreDep
-from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.errors import NOT_FOUND, ApiError, ErrorBody
 from lokaalmeten.server.sta_model import (
     ENTITY_SETS,
     NAVIGATION,
@@ -74,12 +74,88 @@ def refuse_writes(path: str) -> Response:
     )
 
 
+_STA_ERRORS: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    501: {"model": ErrorBody, "description": "A query option or function not offered here."},
+}
+
+# The query options, described once for every entity set (they are read from the request's
+# query string; these parameters are for the OpenAPI document and its clients).
+Filter = Annotated[
+    str | None, Query(alias="$filter", description="OData filter, e.g. result gt 20.")
+]
+Expand = Annotated[
+    str | None, Query(alias="$expand", description="Related entities, e.g. Datastreams.")
+]
+OrderBy = Annotated[
+    str | None, Query(alias="$orderby", description="Sort keys, e.g. phenomenonTime desc.")
+]
+Select = Annotated[str | None, Query(alias="$select", description="Properties to keep.")]
+# Text, not int/bool: the option parser's own refusals say what to send instead.
+Top = Annotated[
+    str | None, Query(alias="$top", description="Page size, a whole number (default 100).")
+]
+Skip = Annotated[str | None, Query(alias="$skip", description="Entities to skip, a whole number.")]
+Count = Annotated[
+    str | None, Query(alias="$count", description="true: include @iot.count, the total.")
+]
+SkipToken = Annotated[
+    str | None,
+    Query(alias="$skiptoken", description="Observations: continue after this @iot.id."),
+]
+
+
+def _entity_set_routes(name: str) -> None:
+    """/v1.1/{name} and /v1.1/{name}({id}) as operations of their own."""
+
+    def collection(
+        request: Request,
+        store: StoreDep,
+        settings: SettingsDep,
+        filter_: Filter = None,
+        expand: Expand = None,
+        orderby: OrderBy = None,
+        select: Select = None,
+        top: Top = None,
+        skip: Skip = None,
+        count: Count = None,
+        skiptoken: SkipToken = None,
+    ) -> Response:
+        return answer(name, request, store, settings)
+
+    def one(
+        id: Annotated[str, Path(description="The id in quotes, e.g. 'kit-1'.")],
+        request: Request,
+        store: StoreDep,
+        settings: SettingsDep,
+        expand: Expand = None,
+        select: Select = None,
+    ) -> Response:
+        return answer(f"{name}({id})", request, store, settings)
+
+    collection.__name__ = f"list_{name}"
+    one.__name__ = f"get_{name}"
+    router.get(f"/{name}", summary=f"SensorThings {name}", responses=_STA_ERRORS)(collection)
+    router.get(
+        f"/{name}({{id}})", summary=f"One of the SensorThings {name}", responses=_STA_ERRORS
+    )(one)
+
+
+for _name in ENTITY_SETS:
+    _entity_set_routes(_name)
+
+
 @router.get(
     "/{path:path}",
-    summary="SensorThings resources: entity sets, entities, navigation, properties",
-    responses={400: {"description": "bad path or query option"}, 404: {}, 501: {}},
+    summary="SensorThings navigation and properties, e.g. Things('kit-1')/Datastreams",
+    responses=_STA_ERRORS,
 )
 def resource(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    return answer(path, request, store, settings)
+
+
+def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """Any read path below /v1.1: walk it, then apply the query options."""
     base = _base(request)
     segments = [s for s in path.split("/") if s]
     if not segments:
