@@ -18,6 +18,7 @@ BENCHMARKS = [
     "kit_runtime",
     "api_queries",
     "csv_export",
+    "hostile_clients",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
