@@ -20,6 +20,7 @@ BENCHMARKS = [
     "portal_heap",
     "api_queries",
     "csv_export",
+    "hostile_clients",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

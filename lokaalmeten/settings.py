@@ -200,6 +200,62 @@ class ServerSettings(BaseSettings):
     rate_limit: int = Field(
         600, ge=0, description="Requests per minute one client address may make (0: no limit)."
     )
+    max_query_length: int = Field(
+        8000,
+        ge=100,
+        description="Most characters of a request's whole query string, as sent (percent-encoded).",
+    )
+    sta_max_filter_length: int = Field(
+        2000, ge=10, description="Most characters of a SensorThings $filter (or $orderby)."
+    )
+    sta_max_filter_terms: int = Field(
+        100,
+        ge=1,
+        description="Most operands (names, literals, function calls) in one $filter "
+        "or $orderby expression.",
+    )
+    sta_max_filter_depth: int = Field(
+        16,
+        ge=1,
+        le=64,
+        description="Deepest nesting of parentheses, function calls and `not` in a $filter.",
+    )
+    sta_max_expand_depth: int = Field(
+        3, ge=1, le=10, description="Deepest nesting of a SensorThings $expand."
+    )
+    sta_max_expand_top: int = Field(
+        1000, ge=1, description="Largest $top inside an $expand (default there: 100)."
+    )
+    sta_max_entities: int = Field(
+        20_000,
+        ge=1,
+        description="Most entities one SensorThings answer may imply: the product of the "
+        "page sizes of the request and of its expansions.",
+    )
+    sta_max_skip: int = Field(
+        10_000,
+        ge=0,
+        description="Largest SensorThings $skip; deeper pages follow @iot.nextLink, whose "
+        "$skiptoken continues where the last page ended.",
+    )
+    query_time_limit: float = Field(
+        10,
+        gt=0,
+        description="Seconds a request may work before it stops and answers 503 with "
+        "Retry-After (a CSV export, once it streams, runs as long as the client reads).",
+    )
+    max_heavy_per_client: int = Field(
+        2,
+        ge=0,
+        description="Requests that read readings (readings, aggregates, export, SensorThings) "
+        "one client address may have running at once; beyond: 429 (0: no limit).",
+    )
+    max_heavy_total: int = Field(
+        4,
+        ge=0,
+        description="Such requests running at once from all clients; beyond: 503 with "
+        "Retry-After, so that light requests (nodes, metadata) stay fast (0: no limit).",
+    )
     licence: Literal["CC0-1.0", "CC-BY-4.0"] = Field(
         "CC0-1.0", description="Licence of the published data (SPDX id)."
     )

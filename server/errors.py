@@ -7,10 +7,12 @@ ever answers with a stack trace.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lokaalmeten.store import StoreError
@@ -18,25 +20,66 @@ from lokaalmeten.store import StoreError
 log = logging.getLogger("lokaalmeten.server")
 
 
+class ErrorDetail(BaseModel):
+    status: int = Field(description="The HTTP status again.")
+    message: str = Field(description="What was wrong and what to send instead.")
+    parameter: str | None = Field(None, description="The parameter to change, when one is.")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body."""
+
+    error: ErrorDetail
+
+
+_RETRY = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+
+
+def _error(description: str, retry: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {"model": ErrorBody, "description": description}
+    if retry:
+        answer["headers"] = _RETRY
+    return answer
+
+
+# What any route may answer besides its own success: documented on every operation.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("A bad or oversized parameter; the body names it and its limit."),
+    429: _error("Over the rate limit, or too many requests running from one address.", True),
+    503: _error("The server is busy, the store cannot answer, or the time limit passed.", True),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such node, entity or path.")}
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, parameter: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        parameter: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.parameter = parameter
+        self.retry_after = retry_after
 
 
-def error_response(status: int, message: str, parameter: str | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, parameter: str | None = None, retry_after: int | None = None
+) -> JSONResponse:
     body: dict[str, object] = {"status": status, "message": message}
     if parameter is not None:
         body["parameter"] = parameter
-    return JSONResponse({"error": body}, status_code=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.parameter)
+        return error_response(exc.status, exc.message, exc.parameter, exc.retry_after)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -59,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         log.warning("store error on %s: %s", request.url.path, exc)
-        return error_response(503, f"the store could not answer: {exc}")
+        return error_response(503, f"the store could not answer: {exc}", retry_after=30)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,10 @@ literals (``geography'POLYGON((4.8 52.3, 5.0 52.3, 5.0 52.4, 4.8 52.3))'``)::
     evaluate(expression, lambda path: entity_value(path))   # True / False
 
 A syntax error is a :class:`FilterError` (400); a function the standard names but this
-server lacks is a :class:`FilterUnsupported` (501).
+server lacks is a :class:`FilterUnsupported` (501). Every expression is bounded before it
+costs anything: its length, its number of operands and its nesting (counted by the parser
+itself, so that no input can reach Python's recursion limit) are checked against
+:class:`Limits`; the tree it makes is then at most ``terms + depth`` deep.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -58,6 +62,19 @@ _UNSUPPORTED = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The most an expression may be; each is named in the refusal with its setting."""
+
+    length: int = 2000  # characters (sta_max_filter_length)
+    terms: int = 100  # operands: names, literals, function calls (sta_max_filter_terms)
+    depth: int = 16  # parentheses, calls, `not` and unary minus (sta_max_filter_depth)
+
+
+class FilterTooLarge(FilterError):
+    """The expression is beyond a limit; answered 400 before any other work."""
+
+
 def tokenize(text: str) -> list[tuple[str, str, int]]:
     tokens = []
     position = 0
@@ -73,10 +90,36 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, limits: Limits) -> None:
+        if len(text) > limits.length:
+            raise FilterTooLarge(
+                f"{len(text)} characters, more than the {limits.length} allowed "
+                "(sta_max_filter_length); split the question into several requests"
+            )
         self.text = text
+        self.limits = limits
         self.tokens = tokenize(text)
         self.at = 0
+        self.depth = 0  # open parentheses, calls, `not`s and minus signs around this point
+        self.terms = 0
+
+    def enter(self, position: int) -> None:
+        """Count one nesting level; the grammar recurses only through here, so Python's
+        stack stays at a few frames per level, far below its recursion limit."""
+        self.depth += 1
+        if self.depth > self.limits.depth:
+            raise FilterTooLarge(
+                f"nested more than {self.limits.depth} deep at {position} "
+                "(sta_max_filter_depth); remove parentheses that group nothing"
+            )
+
+    def term(self, position: int) -> None:
+        self.terms += 1
+        if self.terms > self.limits.terms:
+            raise FilterTooLarge(
+                f"more than {self.limits.terms} terms at {position} (sta_max_filter_terms); "
+                "ask several narrower questions instead of one long one"
+            )
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -120,8 +163,11 @@ class _Parser:
 
     def not_(self) -> Node:
         if self.word() == "not":
-            self.take()
-            return ("not", self.not_())
+            position = self.take()[2]
+            self.enter(position)
+            node = ("not", self.not_())
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -150,15 +196,21 @@ class _Parser:
         token = self.peek()
         if token is not None and token[1] == "-":
             self.take()
-            return ("math", "sub", ("lit", 0), self.unary())
+            self.enter(token[2])
+            node: Node = ("math", "sub", ("lit", 0), self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
         kind, text, position = self.take()
         if kind == "punct" and text == "(":
+            self.enter(position)
             node = self.or_()
             self.expect(")")
+            self.depth -= 1
             return node
+        self.term(position)
         if kind == "string":
             return ("lit", text[1:-1].replace("''", "'"))
         if kind == "number":
@@ -187,6 +239,7 @@ class _Parser:
 
     def call(self, name: str, position: int) -> Node:
         self.expect("(")
+        self.enter(position)
         args: list[Node] = []
         if self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
             args.append(self.or_())
@@ -194,6 +247,7 @@ class _Parser:
                 self.take()
                 args.append(self.or_())
         self.expect(")")
+        self.depth -= 1
         if name in _UNSUPPORTED:
             raise FilterUnsupported(f"$filter: the function {name}() is not supported here")
         if name not in FUNCTIONS:
@@ -205,13 +259,13 @@ class _Parser:
         return ("call", name, tuple(args))
 
 
-def parse(text: str) -> Node:
-    return _Parser(text).parse()
+def parse(text: str, limits: Limits = Limits()) -> Node:
+    return _Parser(text, limits).parse()
 
 
-def parse_orderby(text: str) -> list[tuple[Node, bool]]:
+def parse_orderby(text: str, limits: Limits = Limits()) -> list[tuple[Node, bool]]:
     """``a desc, b`` -> [(expression, descending), ...]."""
-    parser = _Parser(text)
+    parser = _Parser(text, limits)
     keys = []
     while True:
         expression = parser.additive()

@@ -20,6 +20,7 @@ from typing import Any
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading, iso_utc
+from lokaalmeten.server.budget import Deadline
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import ReadingQuery, Store, StreamRow, Tag
@@ -122,10 +123,21 @@ def observation(node: str, quantity: str, row: StreamRow, tags: Mapping[int, Tag
 class Catalogue:
     """The entities of one request; every list is made at most once."""
 
-    def __init__(self, store: Store, settings: ServerSettings, base: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: ServerSettings,
+        base: str,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.base = base
+        self.deadline = deadline or Deadline(settings.query_time_limit)
+        self._lists: dict[str, list[Entity]] = {}
+        # Expansions follow the same few links again and again (10,000 Observations lead
+        # to a handful of Datastreams): each is looked up once per request.
+        self._followed: dict[tuple[str, str], Entity | None] = {}
 
     @cached_property
     def views(self) -> dict[str, NodeView]:
@@ -154,7 +166,10 @@ class Catalogue:
     # -- lists ---------------------------------------------------------------------------
 
     def entities(self, kind: str) -> list[Entity]:
-        return getattr(self, f"_{kind}")()  # type: ignore[no-any-return]
+        found = self._lists.get(kind)
+        if found is None:
+            found = self._lists[kind] = getattr(self, f"_{kind}")()
+        return found
 
     def _Thing(self) -> list[Entity]:
         return [
@@ -329,9 +344,13 @@ class Catalogue:
         """A navigation property that leads to one entity."""
         kind = NAVIGATION[entity.kind][navigation][0]
         if kind == "Datastream":
-            return self.get("Datastream", f"{entity.keys['node']}:{entity.keys['quantity']}")
-        key = {"Sensor": "sensor", "ObservedProperty": "quantity"}.get(kind, "node")
-        return self.get(kind, entity.keys[key])
+            entity_id = f"{entity.keys['node']}:{entity.keys['quantity']}"
+        else:
+            key = {"Sensor": "sensor", "ObservedProperty": "quantity"}.get(kind, "node")
+            entity_id = entity.keys[key]
+        if (kind, entity_id) not in self._followed:
+            self._followed[(kind, entity_id)] = self.get(kind, entity_id)
+        return self._followed[(kind, entity_id)]
 
 
 def _query(

@@ -3,14 +3,20 @@
 Top-level ``and`` terms of ``$filter`` on ``phenomenonTime``/``resultTime`` and
 ``Datastream/@iot.id`` become the store query's time range and stream; the whole filter is
 then applied to each reading. Without ``$orderby`` (or ordered by time within one
-Datastream) the page is read in store order and reading stops after ``$skip + $top + 1``;
-otherwise candidates are collected and sorted. Either way a request that would examine more
-than ``max_points`` readings is refused with a 400 that says how to narrow it.
+Datastream) the page is read in store order, reading stops after ``$skip + $top + 1`` and
+the next page continues after the last Observation (``$skiptoken``); otherwise the best
+``$skip + $top + 1`` by the sort keys are kept while the rest pass by. Before any scan, the
+number of observations it would examine is estimated from the store's roll-ups, and a
+request beyond ``max_points`` is refused with a 400 that says how to narrow it; the scan
+stops at the request's time limit (503).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
+from contextlib import closing
+from itertools import islice
 
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.sta_filter import Node
@@ -72,73 +78,89 @@ def _time_bounds(expression: Node | None) -> tuple[int, int, str | None, bool]:
 
 def observation_page(
     scope: dict[str, str], options: Options, catalogue: Catalogue, settings: ServerSettings
-) -> tuple[list[Entity], int | None, bool]:
+) -> tuple[list[Entity], int | None, bool, bool]:
+    """(page, @iot.count if asked, whether more follow, whether the page is in store order
+    so that the next one continues after its last Observation)."""
     start, end, datastream, whole_filter = _time_bounds(options.filter)
     nodes = (scope["node"],) if "node" in scope else ()
     quantities = (scope["quantity"],) if "quantity" in scope else ()
     if datastream is not None:
         node, _, quantity = datastream.rpartition(":")
         if (nodes and nodes != (node,)) or (quantities and quantities != (quantity,)):
-            return [], 0 if options.count else None, False
+            return [], 0 if options.count else None, False, False
         nodes, quantities = (node,), (quantity,)
     streams = catalogue.store.streams(nodes, quantities)
     if "sensor" in scope:
         streams = [s for s in streams if catalogue.datastream(*s).keys["sensor"] == scope["sensor"]]
     if not streams or start >= end:
-        return [], 0 if options.count else None, False
+        return [], 0 if options.count else None, False, False
     keys = options.orderby
     time_keys = [
         k for k, _ in keys if k in (("path", ("phenomenonTime",)), ("path", ("resultTime",)))
     ]
     descending = bool(keys) and keys[0][1]
     in_store_order = not keys or (len(streams) == 1 and len(time_keys) == len(keys) == 1)
+    after = options.after if in_store_order else None
     wanted = options.skip + options.top + 1
-    limit = settings.max_points
     follow = catalogue.follow
+    # Without a scan (the filter is all time range and stream, in store order) the store
+    # reads at most `wanted` rows and counts from its index; any other request reads every
+    # observation in range: its size is estimated from the store's roll-ups first.
+    scans = not (whole_filter and in_store_order)
+    if scans:
+        estimate = sum(
+            catalogue.store.estimate(ReadingQuery(start, end, 1, (node,), (quantity,)))
+            for node, quantity in streams
+        )
+        if estimate > settings.max_points:
+            raise ApiError(
+                400,
+                f"$filter: this request would examine about {estimate} observations, more "
+                f"than {settings.max_points} (max_points); narrow it with phenomenonTime "
+                "ge … and phenomenonTime lt …, or ask one Datastream",
+                "$filter",
+            )
+    deadline = catalogue.deadline
 
     def candidates() -> Iterator[Entity]:
-        examined = 0
         for node, quantity in streams:
-            query = ReadingQuery(start, end, settings.max_limit, (node,), (quantity,),
+            if after is not None and (node, quantity) < after[:2]:
+                continue
+            query = ReadingQuery(start, end, settings.max_limit, (node,), (quantity,), after,
                                  descending=descending and in_store_order)  # fmt: skip
             batch = min(10_000, max(DEFAULT_TOP, wanted))
-            for chunk in catalogue.store.stream(query, batch=batch):
-                for row in chunk.rows:
-                    examined += 1
-                    if examined > limit:
-                        raise ApiError(
-                            400,
-                            f"$filter: this request would examine more than {limit} "
-                            "observations; narrow it with phenomenonTime ge … and "
-                            "phenomenonTime lt …, or ask one Datastream",
-                            "$filter",
-                        )
-                    entity = observation(node, quantity, row, chunk.tags)
-                    if matches(entity, options.filter, follow):
-                        yield entity
+            with closing(catalogue.store.stream(query, batch=batch)) as chunks:
+                for chunk in chunks:
+                    deadline.check()
+                    for row in chunk.rows:
+                        entity = observation(node, quantity, row, chunk.tags)
+                        if matches(entity, options.filter, follow):
+                            yield entity
 
-    if in_store_order and (not options.count or whole_filter):
-        # The page from the store in its order; a count, when asked, from the store too.
-        count = None
-        if options.count:
-            count = sum(
-                catalogue.store.count(
-                    ReadingQuery(start, end, settings.max_limit, (node,), (quantity,))
-                )
-                for node, quantity in streams
-            )
-        page: list[Entity] = []
-        for entity in candidates():
-            page.append(entity)
-            if len(page) >= wanted:
-                break
-        return page[options.skip : wanted - 1], count, len(page) >= wanted
-    found = list(candidates())
-    if keys:
-        found.sort(key=sort_key(keys, follow))
-    end_index = options.skip + options.top
-    return (
-        found[options.skip : end_index],
-        len(found) if options.count else None,
-        len(found) > end_index,
-    )
+    count: int | None = None
+    if options.count and not scans:
+        count = sum(
+            catalogue.store.count(ReadingQuery(start, end, settings.max_limit, (n,), (q,)))
+            for n, q in streams
+        )
+    counted = 0
+
+    def counting(entities: Iterator[Entity]) -> Iterator[Entity]:
+        nonlocal counted
+        for entity in entities:
+            counted += 1
+            yield entity
+
+    found = counting(candidates())
+    if in_store_order:
+        # The page in the store's order; the rest is only counted, never held.
+        page = list(islice(found, wanted))
+        if options.count and scans:
+            for _ in found:
+                pass
+    else:
+        # The best `wanted` by the sort keys: memory for one page, not for every match.
+        page = heapq.nsmallest(wanted, found, key=sort_key(keys, follow))
+    if options.count and count is None:
+        count = counted
+    return page[options.skip : wanted - 1], count, len(page) >= wanted, in_store_order

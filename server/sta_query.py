@@ -1,6 +1,6 @@
 """SensorThings query options: parsed and checked once, then applied to entity lists.
 
-    options = parse_options({"$filter": "result gt 20", "$top": "10"}, settings)
+    options = parse_options({"$filter": "result gt 20", "$top": "10"}, Bounds.of(settings), kind)
 
 Evaluation order (standard): $filter, $count, $orderby, $skip, $top, then $expand and
 $select on the page. Options the standard names but this server lacks answer 501.
@@ -13,19 +13,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.sta_filter import (
     FilterError,
     FilterUnsupported,
+    Limits,
     Node,
     evaluate,
     parse,
     parse_orderby,
 )
 from lokaalmeten.server.sta_model import NAVIGATION, PROPERTIES, Entity
+from lokaalmeten.settings import ServerSettings
 
 DEFAULT_TOP = 100
-_KNOWN = {"$filter", "$orderby", "$top", "$skip", "$count", "$select", "$expand", "$resultFormat"}
+_KNOWN = {
+    "$filter", "$orderby", "$top", "$skip", "$skiptoken", "$count", "$select", "$expand",
+    "$resultFormat",
+}  # fmt: skip
 
 
 @dataclass
@@ -38,6 +44,8 @@ class Options:
     select: list[str] = field(default_factory=list)
     expand: dict[str, Options] = field(default_factory=dict)
     data_array: bool = False
+    fanout: int = 1  # as an expansion: most entities per parent (0: as many as its $top)
+    after: tuple[str, str, int] | None = None  # $skiptoken: continue after this Observation
 
 
 def _refuse(status: int, parameter: str, message: str) -> ApiError:
@@ -69,31 +77,78 @@ def split_top(text: str, separator: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_options(
-    params: Mapping[str, str], max_top: int, kind: str, nested: bool = False
-) -> Options:
-    where = "$expand" if nested else ""
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The limits of one request's query options, from the server's settings."""
+
+    max_top: int = 10_000
+    filter: Limits = field(default_factory=Limits)
+    expand_depth: int = 3
+    expand_top: int = 1000
+    entities: int = 20_000
+    skip: int = 10_000
+
+    @classmethod
+    def of(cls, settings: ServerSettings) -> Bounds:
+        return cls(
+            max_top=settings.max_limit,
+            filter=Limits(
+                settings.sta_max_filter_length,
+                settings.sta_max_filter_terms,
+                settings.sta_max_filter_depth,
+            ),
+            expand_depth=settings.sta_max_expand_depth,
+            expand_top=settings.sta_max_expand_top,
+            entities=settings.sta_max_entities,
+            skip=settings.sta_max_skip,
+        )
+
+
+def parse_options(params: Mapping[str, str], bounds: Bounds, kind: str, depth: int = 0) -> Options:
+    """The options of a request (``depth`` 0) or of one ``$expand`` item (1, 2, …); every
+    limit is checked here, before the request does any work."""
+    where = "$expand" if depth else ""
     for key in params:
         if key.startswith("$") and key not in _KNOWN:
             raise _refuse(501, key, "this query option is not supported by this server")
     options = Options()
-    try:
-        if (text := params.get("$filter")) is not None:
-            options.filter = parse(text)
-        if (text := params.get("$orderby")) is not None:
-            options.orderby = parse_orderby(text)
-    except FilterUnsupported as exc:
-        raise _refuse(501, where or "$filter", str(exc)) from None
-    except FilterError as exc:
-        name = "$orderby" if "$orderby" in params and "$filter" not in params else "$filter"
-        raise _refuse(400, where or name, str(exc)) from None
+    for name in ("$filter", "$orderby"):
+        try:
+            if (text := params.get(name)) is not None:
+                if name == "$filter":
+                    options.filter = parse(text, bounds.filter)
+                else:
+                    options.orderby = parse_orderby(text, bounds.filter)
+        except FilterUnsupported as exc:
+            raise _refuse(501, where or name, str(exc)) from None
+        except FilterError as exc:
+            raise _refuse(400, where or name, str(exc)) from None
     if (text := params.get("$top")) is not None:
-        options.top = min(_integer(text, "$top"), max_top)  # the standard: cut to the limit
+        top = _integer(text, where or "$top")
+        if depth and top > bounds.expand_top:
+            raise _refuse(
+                400,
+                "$expand",
+                f"$top={top} inside an expansion; at most {bounds.expand_top} "
+                "(sta_max_expand_top): follow the expansion's @iot.nextLink for more",
+            )
+        options.top = min(top, bounds.max_top)  # the standard: cut to the server's limit
     if (text := params.get("$skip")) is not None:
-        options.skip = _integer(text, "$skip")
+        options.skip = _integer(text, where or "$skip")
+        if options.skip > bounds.skip:
+            raise _refuse(
+                400,
+                where or "$skip",
+                f"$skip={options.skip}; at most {bounds.skip} (sta_max_skip): follow "
+                "@iot.nextLink, which continues where the page ended, or narrow the $filter",
+            )
+    if (text := params.get("$skiptoken")) is not None:
+        if depth or kind != "Observation":
+            raise _refuse(400, "$skiptoken", "only Observations are continued by $skiptoken")
+        options.after = parse_skiptoken(text)
     if (text := params.get("$count")) is not None:
         if text not in ("true", "false"):
-            raise _refuse(400, "$count", f"send true or false, not {text!r}")
+            raise _refuse(400, where or "$count", f"send true or false, not {text!r}")
         options.count = text == "true"
     if (text := params.get("$resultFormat")) is not None:
         if text != "dataArray":
@@ -108,16 +163,52 @@ def parse_options(
         if unknown:
             raise _refuse(
                 400,
-                "$select",
+                where or "$select",
                 f"{kind} has no {', '.join(map(repr, unknown))}; "
                 f"choose from {', '.join(sorted(allowed))}",
             )
     if (text := params.get("$expand")) is not None:
-        options.expand = parse_expand(text, max_top, kind)
+        options.expand = parse_expand(text, bounds, kind, depth)
+    if depth == 0:
+        implied = options.top * implied_per_entity(options)
+        if implied > bounds.entities:
+            raise _refuse(
+                400,
+                "$expand" if options.expand else "$top",
+                f"this request implies up to {implied} entities ($top times the page sizes of "
+                f"its expansions); at most {bounds.entities} (sta_max_entities): lower $top, "
+                "or $top inside $expand",
+            )
     return options
 
 
-def parse_expand(text: str, max_top: int, kind: str) -> dict[str, Options]:
+def implied_per_entity(options: Options) -> int:
+    """Entities one entity of a page brings along: itself and its expansions' pages.
+
+    Iterative (the expansion tree is already bounded in depth, but nothing here recurses)."""
+    total = 0
+    stack: list[tuple[Options, int]] = [(options, 1)]
+    while stack:
+        current, weight = stack.pop()
+        total += weight
+        for nested in current.expand.values():
+            stack.append((nested, weight * (nested.fanout or nested.top)))
+    return total
+
+
+# Collections whose size per parent is bounded by the data model, whatever their $top: a
+# node has one (published) place and a Datastream per quantity at most.
+FANOUT = {
+    ("Thing", "Locations"): 1,
+    ("Thing", "HistoricalLocations"): 1,
+    ("Thing", "Datastreams"): len(QUANTITIES),
+    ("Location", "Things"): 1,
+    ("Location", "HistoricalLocations"): 1,
+    ("HistoricalLocation", "Locations"): 1,
+}
+
+
+def parse_expand(text: str, bounds: Bounds, kind: str, depth: int = 0) -> dict[str, Options]:
     try:
         items = split_top(text, ",")
     except ValueError as exc:
@@ -126,18 +217,25 @@ def parse_expand(text: str, max_top: int, kind: str) -> dict[str, Options]:
     for item in items:
         head, _, inner = item.partition("(")
         path = head.strip().split("/")
+        if depth + len(path) > bounds.expand_depth:
+            raise _refuse(
+                400,
+                "$expand",
+                f"nested more than {bounds.expand_depth} deep (sta_max_expand_depth); "
+                "ask the deeper entities from their own entity set",
+            )
         nested: dict[str, str] = {}
         if inner:
             if not inner.endswith(")"):
-                raise _refuse(400, "$expand", f"{item!r}: close the options with ')'")
+                raise _refuse(400, "$expand", f"{item[:80]!r}: close the options with ')'")
             try:
                 parts = split_top(inner[:-1], ";")
             except ValueError as exc:
-                raise _refuse(400, "$expand", f"{item!r}: {exc}") from None
+                raise _refuse(400, "$expand", f"{item[:80]!r}: {exc}") from None
             for part in parts:
                 key, equals, value = part.partition("=")
                 if not equals:
-                    raise _refuse(400, "$expand", f"{part!r}: write $option=value")
+                    raise _refuse(400, "$expand", f"{part[:80]!r}: write $option=value")
                 nested[key.strip()] = value.strip()
         current_kind, current = kind, expand
         for i, step in enumerate(path):
@@ -145,19 +243,26 @@ def parse_expand(text: str, max_top: int, kind: str) -> dict[str, Options]:
                 raise _refuse(
                     400,
                     "$expand",
-                    f"{current_kind} has no navigation property {step!r}; "
+                    f"{current_kind} has no navigation property {step[:80]!r}; "
                     f"choose from {', '.join(NAVIGATION[current_kind])}",
                 )
-            target = NAVIGATION[current_kind][step][0]
-            last = i == len(path) - 1
-            if step not in current:
-                current[step] = (
-                    parse_options(nested, max_top, target, nested=True) if last else Options()
-                )
-            elif last:
-                current[step] = parse_options(nested, max_top, target, nested=True)
+            target, many = NAVIGATION[current_kind][step]
+            if i == len(path) - 1:
+                current[step] = parse_options(nested, bounds, target, depth + i + 1)
+            elif step not in current:
+                current[step] = Options()
+            current[step].fanout = FANOUT.get((current_kind, step), 0) if many else 1
             current_kind, current = target, current[step].expand
     return expand
+
+
+def parse_skiptoken(text: str) -> tuple[str, str, int]:
+    """``node:quantity:time`` of the last Observation of the page before (its @iot.id)."""
+    rest, _, moment = text.rpartition(":")
+    node, _, quantity = rest.rpartition(":")
+    if not node or not quantity or not moment.lstrip("-").isdigit():
+        raise _refuse(400, "$skiptoken", "not a token this server made; follow @iot.nextLink")
+    return node, quantity, int(moment)
 
 
 # -- applying ----------------------------------------------------------------------------

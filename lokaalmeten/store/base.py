@@ -13,7 +13,7 @@ always bounded::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -156,6 +156,12 @@ class Store(ABC):
     def count(self, query: ReadingQuery) -> int:
         """How many readings the query matches (its limit and cursor ignored)."""
 
+    def estimate(self, query: ReadingQuery) -> int:
+        """At least as many readings as the query matches (its limit and cursor ignored),
+        cheaply: a backend answers from its roll-ups or index, never by reading the rows, so
+        that a caller can refuse a scan before it starts. Exact by default."""
+        return self.count(query)
+
     @abstractmethod
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
@@ -170,7 +176,9 @@ class Store(ABC):
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
         """The newest reading of every (node, quantity), in identity order."""
 
-    def stream(self, query: ReadingQuery, batch: int = 10_000) -> Iterator[StreamBatch]:
+    def stream(
+        self, query: ReadingQuery, batch: int = 10_000
+    ) -> Generator[StreamBatch, None, None]:
         """Every reading the query matches (its limit ignored), in identity order, as
         batches of at most ``batch`` readings: memory stays bounded whatever the total."""
         after = query.after

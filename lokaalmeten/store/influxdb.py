@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import httpx
@@ -266,7 +266,9 @@ class InfluxDBStore(Store):
             return ""
         return " AND (" + " OR ".join(f'"node" = {_quote(n)}' for n in nodes) + ")"
 
-    def stream(self, query: ReadingQuery, batch: int = 10_000) -> Iterator[StreamBatch]:
+    def stream(
+        self, query: ReadingQuery, batch: int = 10_000
+    ) -> Generator[StreamBatch, None, None]:
         # One chunked query per (node, quantity): InfluxDB sends JSON documents of ``batch``
         # points each as it reads them, so neither side holds the whole answer.
         tags: dict[int, Tag] = {}

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from lokaalmeten import __version__
 from lokaalmeten.server.deps import SettingsDep
+from lokaalmeten.settings import ServerSettings
 
 router = APIRouter(tags=["metadata"])
 
@@ -59,7 +60,21 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "openapi": f"{base}/openapi.json",
             "docs": f"{base}/docs",
         },
+        "limits": limits(settings),
     }
+
+
+LIMITS = (
+    "max_limit", "max_range_days", "max_points", "max_radius_m", "rate_limit",
+    "max_query_length", "query_time_limit", "max_heavy_per_client", "max_heavy_total",
+    "sta_max_filter_length", "sta_max_filter_terms", "sta_max_filter_depth",
+    "sta_max_expand_depth", "sta_max_expand_top", "sta_max_entities", "sta_max_skip",
+)  # fmt: skip
+
+
+def limits(settings: ServerSettings) -> dict[str, float]:
+    """The bounds in force, by setting name (docs/configuration.md says what each means)."""
+    return {name: getattr(settings, name) for name in LIMITS}
 
 
 def _distribution(

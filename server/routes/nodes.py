@@ -11,7 +11,7 @@ from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.server.deps import SettingsDep, StoreDep
-from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.errors import ApiError, ErrorBody
 from lokaalmeten.server.params import nodes_in_area, split
 
 router = APIRouter(prefix="/v1", tags=["nodes"])
@@ -134,7 +134,7 @@ def list_nodes(
     "/nodes/{node}",
     response_model=NodePublic,
     summary="One node",
-    responses={404: {"description": "No node with this id has readings."}},
+    responses={404: {"model": ErrorBody, "description": "No node with this id has readings."}},
 )
 def get_node(
     store: StoreDep, settings: SettingsDep, node: Annotated[str, Path(description="Node id.")]

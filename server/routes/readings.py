@@ -68,7 +68,7 @@ def _decode_cursor(text: str) -> tuple[str, str, int]:
     "/readings",
     response_model=ReadingList,
     response_model_by_alias=True,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,  # @nextLink only when set; a null sensor stays
     summary="Raw readings",
 )
 def list_readings(
@@ -127,5 +127,5 @@ def list_readings(
             )
             for r in rows
         ],
-        **{"@nextLink": next_link},
+        **({"@nextLink": next_link} if next_link is not None else {}),
     )

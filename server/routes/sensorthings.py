@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lokaalmeten.server.deps import SettingsDep, StoreDep
-from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.errors import NOT_FOUND, ApiError, ErrorBody
 from lokaalmeten.server.sta_model import (
     ENTITY_SETS,
     NAVIGATION,
@@ -28,6 +28,7 @@ from lokaalmeten.server.sta_model import (
 )
 from lokaalmeten.server.sta_observations import observation_page
 from lokaalmeten.server.sta_query import (
+    Bounds,
     Options,
     json_value,
     matches,
@@ -73,12 +74,88 @@ def refuse_writes(path: str) -> Response:
     )
 
 
+_STA_ERRORS: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    501: {"model": ErrorBody, "description": "A query option or function not offered here."},
+}
+
+# The query options, described once for every entity set (they are read from the request's
+# query string; these parameters are for the OpenAPI document and its clients).
+Filter = Annotated[
+    str | None, Query(alias="$filter", description="OData filter, e.g. result gt 20.")
+]
+Expand = Annotated[
+    str | None, Query(alias="$expand", description="Related entities, e.g. Datastreams.")
+]
+OrderBy = Annotated[
+    str | None, Query(alias="$orderby", description="Sort keys, e.g. phenomenonTime desc.")
+]
+Select = Annotated[str | None, Query(alias="$select", description="Properties to keep.")]
+# Text, not int/bool: the option parser's own refusals say what to send instead.
+Top = Annotated[
+    str | None, Query(alias="$top", description="Page size, a whole number (default 100).")
+]
+Skip = Annotated[str | None, Query(alias="$skip", description="Entities to skip, a whole number.")]
+Count = Annotated[
+    str | None, Query(alias="$count", description="true: include @iot.count, the total.")
+]
+SkipToken = Annotated[
+    str | None,
+    Query(alias="$skiptoken", description="Observations: continue after this @iot.id."),
+]
+
+
+def _entity_set_routes(name: str) -> None:
+    """/v1.1/{name} and /v1.1/{name}({id}) as operations of their own."""
+
+    def collection(
+        request: Request,
+        store: StoreDep,
+        settings: SettingsDep,
+        filter_: Filter = None,
+        expand: Expand = None,
+        orderby: OrderBy = None,
+        select: Select = None,
+        top: Top = None,
+        skip: Skip = None,
+        count: Count = None,
+        skiptoken: SkipToken = None,
+    ) -> Response:
+        return answer(name, request, store, settings)
+
+    def one(
+        id: Annotated[str, Path(description="The id in quotes, e.g. 'kit-1'.")],
+        request: Request,
+        store: StoreDep,
+        settings: SettingsDep,
+        expand: Expand = None,
+        select: Select = None,
+    ) -> Response:
+        return answer(f"{name}({id})", request, store, settings)
+
+    collection.__name__ = f"list_{name}"
+    one.__name__ = f"get_{name}"
+    router.get(f"/{name}", summary=f"SensorThings {name}", responses=_STA_ERRORS)(collection)
+    router.get(
+        f"/{name}({{id}})", summary=f"One of the SensorThings {name}", responses=_STA_ERRORS
+    )(one)
+
+
+for _name in ENTITY_SETS:
+    _entity_set_routes(_name)
+
+
 @router.get(
     "/{path:path}",
-    summary="SensorThings resources: entity sets, entities, navigation, properties",
-    responses={400: {"description": "bad path or query option"}, 404: {}, 501: {}},
+    summary="SensorThings navigation and properties, e.g. Things('kit-1')/Datastreams",
+    responses=_STA_ERRORS,
 )
 def resource(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    return answer(path, request, store, settings)
+
+
+def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """Any read path below /v1.1: walk it, then apply the query options."""
     base = _base(request)
     segments = [s for s in path.split("/") if s]
     if not segments:
@@ -128,7 +205,7 @@ def resource(path: str, request: Request, store: StoreDep, settings: SettingsDep
             if followed is None:
                 raise ApiError(404, f"{name}: no such entity")
             kind, entity = target, followed
-    options = parse_options(dict(request.query_params), settings.max_limit, kind)
+    options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
     if entity is not None:
         return JSONResponse(_expanded(entity, options, catalogue, settings, base))
     return JSONResponse(_collection(kind, scope, options, catalogue, settings, base, request))
@@ -187,13 +264,13 @@ def _respond_refs(
 ) -> Response:
     if entity is not None:
         return JSONResponse({"@iot.selfLink": _self_link(base, entity)})
-    options = parse_options(dict(request.query_params), settings.max_limit, kind)
-    page, count, more = _page(kind, scope, options, catalogue, settings)
+    options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
+    page, count, more, keyset = _page(kind, scope, options, catalogue, settings)
     body: dict[str, Any] = {}
     if count is not None:
         body["@iot.count"] = count
     if more:
-        body["@iot.nextLink"] = _next_link(request, options)
+        body["@iot.nextLink"] = _next_link(request, options, page, keyset)
     body["value"] = [{"@iot.selfLink": _self_link(base, e)} for e in page]
     return JSONResponse(body)
 
@@ -210,12 +287,12 @@ def _collection(
     base: str,
     request: Request | None,
 ) -> dict[str, Any]:
-    page, count, more = _page(kind, scope, options, catalogue, settings)
+    page, count, more, keyset = _page(kind, scope, options, catalogue, settings)
     body: dict[str, Any] = {}
     if count is not None:
         body["@iot.count"] = count
     if more and request is not None:
-        body["@iot.nextLink"] = _next_link(request, options)
+        body["@iot.nextLink"] = _next_link(request, options, page, keyset)
     if options.data_array:
         body["value"] = _data_array(page, options, base)
     else:
@@ -223,7 +300,12 @@ def _collection(
     return body
 
 
-def _next_link(request: Request, options: Options) -> str:
+def _next_link(request: Request, options: Options, page: list[Entity], keyset: bool) -> str:
+    """In store order the next page continues after this one's last Observation (no offset
+    to skip again); otherwise it skips what this page and the ones before it held."""
+    if keyset and page:
+        url = request.url.remove_query_params("$skip")
+        return str(url.include_query_params(**{"$skiptoken": page[-1].id, "$top": options.top}))
     return str(
         request.url.include_query_params(
             **{"$skip": options.skip + options.top, "$top": options.top}
@@ -237,16 +319,17 @@ def _page(
     options: Options,
     catalogue: Catalogue,
     settings: ServerSettings,
-) -> tuple[list[Entity], int | None, bool]:
-    """($top entities after $skip, @iot.count if asked, whether more follow)."""
+) -> tuple[list[Entity], int | None, bool, bool]:
+    """($top entities after $skip, @iot.count if asked, whether more follow, whether the
+    next page continues by $skiptoken)."""
     if kind == "Observation":
         return observation_page(scope, options, catalogue, settings)
     follow = catalogue.follow
-    found = [
-        e
-        for e in catalogue.entities(kind)
-        if _in_scope(e, scope) and matches(e, options.filter, follow)
-    ]
+    found = []
+    for e in catalogue.entities(kind):
+        catalogue.deadline.check()
+        if _in_scope(e, scope) and matches(e, options.filter, follow):
+            found.append(e)
     if options.orderby:
         found.sort(key=sort_key(options.orderby, follow))
     end = options.skip + options.top
@@ -254,6 +337,7 @@ def _page(
         found[options.skip : end],
         len(found) if options.count else None,
         len(found) > end,
+        False,
     )
 
 
@@ -267,6 +351,7 @@ def _expanded(
     settings: ServerSettings,
     base: str,
 ) -> dict[str, Any]:
+    catalogue.deadline.check()
     link = _self_link(base, entity)
     body: dict[str, Any] = {"@iot.id": entity.id, "@iot.selfLink": link}
     for name in PROPERTIES[entity.kind]:

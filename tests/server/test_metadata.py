@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lokaalmeten.settings import ServerSettings
+from tests.helpers import REPO
 from tests.server.conftest import READINGS, fill, get_ok, serve
 
 
@@ -48,6 +49,17 @@ def test_landing_page_names_licence_and_links(url: str) -> None:
         body = get_ok(client, "/v1")
     assert body["licence"]["id"] == "CC0-1.0"
     assert body["links"]["sensorthings"].endswith("/v1.1")
+
+
+def test_landing_page_lists_every_limit_in_force(url: str) -> None:
+    with serve(url, sta_max_filter_terms=7, max_heavy_total=3) as client:
+        limits = get_ok(client, "/v1")["limits"]
+    assert limits["sta_max_filter_terms"] == 7 and limits["max_heavy_total"] == 3
+    assert limits["max_limit"] == 50  # the tests' server
+    documented = (REPO / "docs" / "api.md").read_text()
+    for name in limits:
+        assert name in ServerSettings.model_fields, name
+        assert f"`{name}`" in documented, f"docs/api.md does not explain {name}"
 
 
 def test_settings_refuse_an_unknown_licence() -> None:

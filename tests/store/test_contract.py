@@ -175,6 +175,21 @@ def test_count(store: Store) -> None:
     assert store.count(ReadingQuery(0, T0, 1)) == 0
 
 
+def test_estimate_bounds_the_count_and_is_exact_on_whole_hours(store: Store) -> None:
+    store.write(BATCH + [Reading("kit-1", "pm25", T0 + 3600 + 60 * i, 1.0) for i in range(30)])
+    queries = [
+        ReadingQuery(0, 2**34, 1),
+        ReadingQuery(T0 + 1, T0 + 3600 + 600, 1, ("kit-1",)),
+        ReadingQuery(T0 + 3600 + 61, T0 + 3600 + 62, 1, (), ("pm25",)),
+        ReadingQuery(0, T0, 1),
+    ]
+    for query in queries:
+        assert store.estimate(query) >= store.count(query), query
+    whole = ReadingQuery(T0, T0 + 7200, 1, ("kit-1",), ("pm25",))
+    assert store.estimate(whole) == store.count(whole) == 32
+    assert store.estimate(ReadingQuery(T0 + 7200, 2**34, 1)) == 0
+
+
 def test_latest_per_stream(store: Store) -> None:
     store.write(BATCH)
     assert store.latest(("kit-1",)) == [
