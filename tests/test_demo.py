@@ -105,3 +105,52 @@ def test_demo_serves_readings_and_ctrl_c_stops_every_process(
         time.sleep(0.1)
     assert alive(children) == set(), "processes left behind after Ctrl-C"
     assert (tmp_path / "var" / "demo" / "readings.db").exists()
+
+
+def boot_state(kit: Path) -> list[str]:
+    """A kit's crash-loop guard: faults in a row, how its last boot ended, boot number."""
+    try:
+        return (kit / "boot.txt").read_text().split()
+    except OSError:
+        return []
+
+
+def test_ten_ctrl_c_stops_in_a_row_leave_no_kit_in_safe_mode(
+    micropython: str, tmp_path: Path
+) -> None:
+    """Ctrl-C soon after the start, before any kit made its three healthy records (the
+    demo's interval is 5 s), at moments from "just booted" to "first record written"."""
+    from lokaalmeten.services.mosquitto import find_mosquitto
+
+    flags = [] if find_mosquitto() is not None else ["--embedded-broker"]
+    kits = [tmp_path / "var" / "sim" / f"sim-{i}" for i in (1, 2, 3)]
+    for run in range(1, 11):
+        started = time.time()
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "lokaalmeten", "demo", *flags],
+            cwd=tmp_path,
+            env={**os.environ, "LM_HTTP_PORT": str(free_port())},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+
+            def booted(started: float = started) -> bool:
+                # Each kit rewrites boot.txt as it boots (and it comes through the test).
+                return all(
+                    (k / "boot.txt").exists() and (k / "boot.txt").stat().st_mtime >= started
+                    for k in kits
+                )
+
+            wait_until(booted, 60, f"the kits' boot {run}")
+            time.sleep((run % 4) * 1.8)  # 0 … 5.4 s: before, at and after the first record
+            demo.send_signal(signal.SIGINT)
+            output, _ = demo.communicate(timeout=30)
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+        assert demo.returncode == 0, output
+        states = {k.name: boot_state(k) for k in kits}
+        assert all(s[0] == "0" for s in states.values()), (run, states)
+    assert all(boot_state(k)[2] == "10" for k in kits)

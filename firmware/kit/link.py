@@ -38,6 +38,7 @@ _KEEPALIVE_S = const(60)
 _BATCH = const(20)  # records per loop turn, so the loop keeps turning while draining
 _PORTAL_POLL_MS = const(50)
 _PORTAL_BUSY_MS = const(120000)  # keep the portal while someone is using it
+_PORTAL_RETRY_MS = const(60000)
 
 
 def _iface(name):
@@ -56,6 +57,7 @@ class Link:
         self.since = 0
         self.portal = None
         self.portal_until = 0  # 0: open for good
+        self.portal_retry = 0  # after a portal that could not open
         self.client = None
         self.mqtt_up = False
         self.next_mqtt = 0
@@ -81,7 +83,7 @@ class Link:
                 self.state = _IDLE
         conf = self.conf
         if not conf["wifi_ssid"] or self.kit.safe_mode:
-            if not self.portal:
+            if not self.portal and now >= self.portal_retry:
                 self._open_portal(now, 0)
             if not conf["wifi_ssid"]:
                 return
@@ -126,7 +128,15 @@ class Link:
         address = ap.ifconfig()[0]
         self.ap = ap
         dns_port = 53 if self.conf["portal_dns"] else 0
-        self.portal = Portal(self.kit, address, self.conf["portal_port"], dns_port)
+        try:
+            self.portal = Portal(self.kit, address, self.conf["portal_port"], dns_port)
+        except OSError as exc:
+            # Measuring and sending go on without it (in safe mode too); try again later.
+            ap.active(False)
+            self.portal_retry = now + _PORTAL_RETRY_MS
+            self.last_error = "portal: %s" % exc
+            self.kit.event("portal_failed", {"error": str(exc)})
+            return
         self.portal_until = until
         self.kit.event("portal_open", {"ssid": ssid, "address": address,
                                        "port": self.portal.port})

@@ -156,6 +156,8 @@ class Portal:
             sock.setblocking(False)
         except OSError:
             sock.close()  # or the next boot finds the port taken
+            if self.dns:
+                self.dns.close()  # and the next try finds DNS taken
             raise
         self.sock = sock
         self.last_request = None

@@ -14,8 +14,11 @@ loop turns and records keep coming (a loop stuck anywhere, or one that stopped r
 lets the ESP32 reset). Each turn: sample the sensors that are due, close the interval into a
 record and append it to the outbox, keep Wi-Fi, NTP and MQTT up (``kit.link``), send what
 the outbox holds, answer the set-up portal when it is open, then sleep until the next thing
-is due. Three boots in a row that did not reach three records put the kit in safe mode: no
-sensor drivers, the portal open, the outbox still sent, the status saying why.
+is due. Three boots in a row that ended in a fault before reaching three records put the
+kit in safe mode: no sensor drivers, the portal open, the outbox still sent, the status
+saying why. A fault is a crash (``record_crash``), or a reset nobody announced: the
+watchdog, a panic. A person stopping the kit (unplugging it, the reset button, Ctrl-C at
+the REPL, a deploy) is no fault and never counts (docs/kit.md, "The crash-loop guard").
 """
 
 import gc
@@ -35,7 +38,7 @@ from kit.sampler import Sampler
 from kit.timebase import RealTime
 
 FIRMWARE_VERSION = "0.2.0"
-BOOT_FILE = "boot.txt"
+BOOT_FILE = "boot.txt"  # "<faults in a row> <how the last boot ended> <boot number>"
 CRASH_FILE = "crash.txt"
 _CRASHES_FOR_SAFE_MODE = const(3)
 _HEALTHY_RECORDS = const(3)
@@ -45,12 +48,55 @@ _AUDIO_SLEEP_MS = const(20)  # the I2S DMA buffer holds about 128 ms of audio
 _DRAIN_MS = const(30000)  # after the last cycle of a finite run: time to send the rest
 
 
-def _read_int(path):
+def _read_boot():
+    """(faults in a row, how the last boot ended, boot number) from BOOT_FILE.
+
+    The end is "run" while a boot is running (so still "run" at the next boot if it ended
+    without a word), "ok" once it was healthy, "crash" after record_crash, "stop" when a
+    person stopped it at the REPL. Older firmware wrote one number (boots not yet healthy,
+    the last one included): the faults before the last, which ended without a word.
+    """
     try:
-        with open(path) as f:
-            return int(f.read().split()[0])
+        with open(BOOT_FILE) as f:
+            parts = f.read().split()
+        count = int(parts[0])
+        if len(parts) < 3:
+            return max(0, count - 1), "run", 0
+        return count, parts[1], int(parts[2])
     except (OSError, ValueError, IndexError):
-        return 0
+        return 0, "ok", 0
+
+
+def _write_boot(count, end, boot):
+    _write_text(BOOT_FILE, "%d %s %d\n" % (count, end, boot))
+
+
+def _was_fault(end):
+    if end == "crash":
+        return True
+    if end != "run":
+        return False  # healthy, stopped by a person, or a restart the kit chose
+    # Ended without a word: the watchdog, a panic or an unannounced machine.reset (HARD or,
+    # on older MicroPython, SOFT) is a fault; power-on (unplugged, EN button) is a person.
+    cause = machine.reset_cause()
+    return cause == machine.WDT_RESET or cause == machine.HARD_RESET or (
+        cause == machine.SOFT_RESET
+    )
+
+
+def _mark_end(end):
+    """Say how this boot ends, unless it already was healthy (then nothing counts)."""
+    count, was, boot = _read_boot()
+    if was == "run":
+        try:
+            _write_boot(count, end, boot)
+        except OSError:
+            pass
+
+
+def note_stop():
+    """A person stopped the kit (Ctrl-C at the REPL, main.py calls this): not a fault."""
+    _mark_end("stop")
 
 
 def _write_text(path, text):
@@ -73,6 +119,7 @@ def record_crash(exc):
         _write_text(CRASH_FILE, "%s: %s" % (type(exc).__name__, exc))
     except OSError:
         pass
+    _mark_end("crash")
     sys.print_exception(exc)
 
 
@@ -87,8 +134,12 @@ class Kit:
         self.last_time = 0
         self.mem_min = 1 << 30
         self.mem_max = 0
-        self.crashes = _read_int(BOOT_FILE)
-        _write_text(BOOT_FILE, "%d\n" % (self.crashes + 1))  # cleared once healthy
+        count, end, boot = _read_boot()
+        if _was_fault(end):
+            count += 1
+        self.crashes = count
+        self.boot = boot + 1
+        _write_boot(count, "run", self.boot)  # "ok" once healthy
         self.safe_mode = self.crashes >= _CRASHES_FOR_SAFE_MODE
         try:
             with open(CRASH_FILE) as f:
@@ -184,7 +235,7 @@ class Kit:
         from kit import config
 
         config.save(doc)
-        _write_text(BOOT_FILE, "0\n")  # a citizen fixed the settings: leave safe mode
+        _write_boot(0, "ok", self.boot)  # a citizen fixed the settings: leave safe mode
         self.restart = True
 
     # -- the loop ----------------------------------------------------------------------
@@ -230,7 +281,7 @@ class Kit:
             ):
                 return self._leave("done")
             if self.safe_mode and now - start > _SAFE_MODE_MS:
-                _write_text(BOOT_FILE, "0\n")
+                _write_boot(0, "ok", self.boot)
                 return "restart"
             due = end if drain_from is None else now + self.max_sleep
             due = min(due, self.sampler.next_due(end), self.link.next_due(now))
@@ -238,7 +289,7 @@ class Kit:
 
     def _leave(self, reason):
         self.link.close()
-        _write_text(BOOT_FILE, "0\n")
+        _write_boot(0, "ok", self.boot)
         return reason
 
     def _feed(self):
@@ -252,7 +303,7 @@ class Kit:
         values, models, flags = self.sampler.finish(self.tb.now_ms())
         self.records += 1
         if self.records == _HEALTHY_RECORDS and not self.safe_mode:
-            _write_text(BOOT_FILE, "0\n")
+            _write_boot(0, "ok", self.boot)
             self.crashes = 0
         if values:
             self.seq += 1

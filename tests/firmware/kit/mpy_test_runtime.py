@@ -102,14 +102,68 @@ def test_three_failed_boots_bring_safe_mode_without_drivers():
     try:
         _setup()
         for _ in range(3):
-            kit = runtime.Kit(FastTime(START), None, None)  # each boot "crashes" right away
+            kit = runtime.Kit(FastTime(START), None, None)  # each boot crashes right away
             assert not kit.safe_mode
+            runtime.record_crash(ValueError("bad sensor table"))
         kit = runtime.Kit(FastTime(START), None, None)
         assert kit.safe_mode and kit.sampler.entries == []
         assert kit.counters()["safe_mode"] is True
+        assert "ValueError: bad sensor table" in kit.problems()[-1]
         kit.link.step(kit.tb.now_ms())
         assert kit.link.portal is not None  # the portal opens so a citizen can fix things
         kit.link.close()
+    finally:
+        drop_flash(flash)
+
+
+def test_stops_by_a_person_never_count_towards_safe_mode():
+    import machine
+
+    flash = fresh_flash()
+    try:
+        _setup()
+        # Unplugged (power-on next), stopped at the REPL with Ctrl-C, or a deliberate
+        # restart, ten times in a row and each before the kit was healthy: no fault.
+        for boot in range(10):
+            kit = runtime.Kit(FastTime(START), None, None)
+            assert not kit.safe_mode and kit.crashes == 0, (boot, kit.crashes)
+            if boot % 2 == 0:
+                runtime.note_stop()  # main.py on KeyboardInterrupt ...
+                machine._reset_cause = machine.HARD_RESET  # ... then mpremote reset
+            else:
+                machine._reset_cause = machine.PWRON_RESET  # unplugged
+        assert kit.boot == 10
+    finally:
+        machine._reset_cause = machine.PWRON_RESET
+        drop_flash(flash)
+
+
+def test_watchdog_resets_and_silent_resets_before_healthy_are_faults():
+    import machine
+
+    flash = fresh_flash()
+    try:
+        _setup()
+        for cause in (machine.WDT_RESET, machine.HARD_RESET, machine.WDT_RESET):
+            runtime.Kit(FastTime(START), None, None)  # hangs or panics: no word left
+            machine._reset_cause = cause
+        kit = runtime.Kit(FastTime(START), None, None)
+        assert kit.safe_mode and kit.crashes == 3
+        # A person unplugging it now neither adds nor forgets a fault.
+        machine._reset_cause = machine.PWRON_RESET
+        assert runtime.Kit(FastTime(START), None, None).crashes == 3
+    finally:
+        machine._reset_cause = machine.PWRON_RESET
+        drop_flash(flash)
+
+
+def test_a_crash_after_the_kit_was_healthy_does_not_count():
+    flash = fresh_flash()
+    try:
+        _setup()
+        runtime.Kit(FastTime(START), None, None).run(cycles=3)
+        runtime.record_crash(OSError("later"))
+        assert runtime.Kit(FastTime(START), None, None).crashes == 0
     finally:
         drop_flash(flash)
 
@@ -119,11 +173,44 @@ def test_a_healthy_run_clears_the_boot_counter():
     try:
         _setup()
         with open(runtime.BOOT_FILE, "w") as f:
-            f.write("2\n")
+            f.write("1 crash 7\n")
         kit = runtime.Kit(FastTime(START), None, None)
-        assert not kit.safe_mode
+        assert not kit.safe_mode and kit.crashes == 2 and kit.boot == 8
         kit.run(cycles=3)
-        assert runtime._read_int(runtime.BOOT_FILE) == 0
+        with open(runtime.BOOT_FILE) as f:
+            assert f.read().split()[:2] == ["0", "ok"]
+        # Older firmware's counter (boots not yet healthy, the last included): the last
+        # one's end is told by the reset cause, here power-on.
+        with open(runtime.BOOT_FILE, "w") as f:
+            f.write("2\n")
+        assert runtime.Kit(FastTime(START), None, None).crashes == 1
+    finally:
+        drop_flash(flash)
+
+
+def test_safe_mode_survives_a_portal_that_cannot_open():
+    flash = fresh_flash()
+    try:
+        _setup()
+        for _ in range(3):
+            runtime.Kit(FastTime(START), None, None)
+            runtime.record_crash(ValueError("x"))
+        import socket
+
+        taken = socket.socket()
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        port = _portal_port()
+        taken.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        taken.listen(1)
+        config.save(dict(config.load()[0], portal_port=port))
+        events = []
+        kit = runtime.Kit(FastTime(START), None, lambda kind, info: events.append(kind))
+        assert kit.safe_mode
+        for now in range(0, 3000, 100):
+            kit.link.step(now)  # must not raise: the outbox is still sent in safe mode
+        assert "portal_failed" in events and kit.link.portal is None
+        assert "portal" in kit.link.last_error
+        taken.close()
     finally:
         drop_flash(flash)
 
