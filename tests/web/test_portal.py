@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lokaalmeten.services.ports import free_port
-from lokaalmeten.simulate import compile_firmware, micropython_env
+from lokaalmeten.simulate import compile_firmware, default_heap, micropython_env
 from tests.helpers import wait_until
 from tests.web.conftest import new_page, screenshot
 
@@ -35,7 +35,7 @@ class PortalKit:
         env = micropython_env(fakes=True, compiled=compile_firmware(work / ".firmware"))
         self.process = subprocess.Popen(
             [
-                micropython, "-X", "heapsize=160k", "-m", "simkit", "node=buurt-7",
+                micropython, "-X", f"heapsize={default_heap('sim')}", "-m", "simkit", "node=buurt-7",
                 f"folder={self.flash}", f"port={free_port()}", "interval=30", "wifi=none",
                 f"portal_port={port}",
             ],
