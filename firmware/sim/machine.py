@@ -4,8 +4,15 @@ On the path before the firmware (``lokaalmeten.simulate.micropython_env(fakes=Tr
 replaces the unix port's small built-in ``machine``. Buses come from their own fake modules,
 which play real byte frames from datasheets: ``fake_uart`` (UART), ``fake_i2c`` (I2C),
 ``fake_i2s`` (I2S). This file only gathers them with the board-level pieces below.
+
+On a fake board (``LM_FAKE_BOARD`` names a control folder, tests/kit_tools/fake_kit.py) the
+watchdog and ``reset`` are the board's: ``WDT`` writes its time-out to ``<folder>/wdt`` at
+every feed and the relay resets the "board" once a feed is overdue; ``reset`` asks the
+relay for a hard reset and waits for it, as a real reset never returns; ``reset_cause``
+is what the relay says (``LM_RESET_CAUSE``).
 """
 
+import os
 import time
 
 # Buses, each in its own module (added as they are written):
@@ -20,7 +27,8 @@ HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
-_reset_cause = PWRON_RESET
+_BOARD = os.getenv("LM_FAKE_BOARD")
+_reset_cause = int(os.getenv("LM_RESET_CAUSE") or PWRON_RESET)
 
 
 class Pin:
@@ -54,12 +62,16 @@ class WDT:
         if timeout < 1000:
             raise ValueError("WDT timeout too short")
         self.timeout = timeout
-        self.last_feed = time.ticks_ms()
+        self.feeds = 0
+        self.feed()
         self.feeds = 0
 
     def feed(self):
         self.last_feed = time.ticks_ms()
         self.feeds += 1
+        if _BOARD:
+            with open(_BOARD + "/wdt", "w") as f:
+                f.write(str(self.timeout))
 
     def expired(self):
         return time.ticks_diff(time.ticks_ms(), self.last_feed) > self.timeout
@@ -74,6 +86,11 @@ def reset_cause():
 
 
 def reset():
+    if _BOARD:
+        with open(_BOARD + "/reset", "w") as f:
+            f.write("reset")
+        while True:
+            time.sleep(1)
     raise SystemExit("machine.reset() called")
 
 

@@ -272,6 +272,10 @@ def _dry_run(
         typer.echo("set-up password: the kit's own if it has one, else a new one (on the label)")
         typer.echo("commands:")
         commands = [probe_command(plan.port), mpremote(plan.port, "exec", "<label.py's script>")]
+        commands += [
+            mpremote(plan.port, "exec", "<maintenance request, maintenance.py>", "+", "reset"),
+            mpremote(plan.port, "exec", "<maintenance check, maintenance.py>"),
+        ]
         commands += copy_commands(plan.port, build, files)
         check = verify_command(plan.port, files)
         commands += [*mip_commands(plan.port), [*check[:-1], "<the check script, build.py>"]]

@@ -8,7 +8,8 @@
 
 Steps on a real kit: check the port, ask the kit which MicroPython it runs (its .mpy
 version and architecture, ``sys.implementation._mpy``), read the set-up network's password
-it already has (kept, or a new one made: label.py), compile for that, copy with
+it already has (kept, or a new one made: label.py), compile for that, stop the kit's
+measurements and its watchdog's effect (maintenance mode: maintenance.py), copy with
 mpremote, install micropython-lib packages (none are needed today), then run a check on the
 kit that removes stale firmware files, compares every file's size and loads config.json
 with the firmware's own validation, and reset the kit so it starts measuring.
@@ -50,6 +51,7 @@ from lokaalmeten.kit_tools.build import (
 )
 from lokaalmeten.kit_tools.chips import arch_of_mpy, mpy_version
 from lokaalmeten.kit_tools.label import READ_SCRIPT, kit_password, new_password
+from lokaalmeten.kit_tools.maintenance import enter_maintenance
 
 
 class DeployError(RuntimeError):
@@ -261,6 +263,7 @@ def deploy(
     echo(f"compiling the firmware for {march} ...")
     files = prepare(plan, build, march)
     total = sum(f.size for f in files)
+    enter_maintenance(plan.port, run, echo)  # no watchdog reset in the middle of the copy
     echo(f"copying {len(files)} files ({total} bytes) ...")
     for command in copy_commands(plan.port, build, files):
         run(command, "copying", 600)

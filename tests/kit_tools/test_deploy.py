@@ -292,8 +292,9 @@ def test_deploy_runs_its_steps_in_order(tmp_path: Path, micropython: str) -> Non
 
     state = deploy(plan(), tmp_path / "build", lambda line: None, run)
     assert seen == [
-        "asking the kit", "reading the kit's set-up password", "copying", "checking the kit",
-        "restarting the kit",
+        "asking the kit", "reading the kit's set-up password",
+        "putting the kit in maintenance mode", "checking maintenance mode", "copying",
+        "checking the kit", "restarting the kit",
     ]  # fmt: skip
     assert state["problem"] is None and state["node"] == "esp32-0a1b2c"
 
@@ -325,6 +326,7 @@ def test_deploy_dry_run_lists_files_and_sizes(tmp_path: Path) -> None:
     assert "mpy-cross -march=rv32imc" in out.stdout
     assert "kit/config.mpy" in out.stdout and "config.json" in out.stdout
     assert "python -m mpremote connect /dev/ttyUSB0 reset" in out.stdout
+    assert "exec '<maintenance request, maintenance.py>' + reset" in out.stdout
     assert "micropython-lib packages: none needed" in out.stdout
 
 
