@@ -16,6 +16,17 @@ from typing import NamedTuple
 # Reading flags, a bit field stored with each reading.
 FLAG_TIME_ESTIMATED = 1  # the kit's clock was not synced; time is the gateway's receive time
 FLAG_CLIPPED = 2  # the sensor reported its input clipped (noise)
+FLAG_TIME_BACKDATED = 4  # made before the kit's clock was synced; dated from its uptime clock
+FLAG_NAMES = (
+    (FLAG_TIME_ESTIMATED, "time_estimated"),
+    (FLAG_CLIPPED, "clipped"),
+    (FLAG_TIME_BACKDATED, "time_backdated"),
+)
+
+
+def flag_names(flags: int) -> list[str]:
+    """The names of the bits set in a reading's ``flags``, as the API writes them."""
+    return [name for bit, name in FLAG_NAMES if flags & bit]
 
 
 class Reading(NamedTuple):

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from lokaalmeten.protocol.quantities import QUANTITIES
-from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading, iso_utc
+from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.server.budget import Deadline
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.settings import ServerSettings
@@ -103,8 +103,7 @@ def observation(node: str, quantity: str, row: StreamRow, tags: Mapping[int, Tag
     t, value, tag = row
     sensor, flags = tags[tag]
     when = moment(t)
-    names = [name for bit, name in ((FLAG_TIME_ESTIMATED, "time_estimated"),
-                                    (FLAG_CLIPPED, "clipped")) if flags & bit]  # fmt: skip
+    names = flag_names(flags)
     return Entity(
         "Observation",
         f"{node}:{quantity}:{t}",

@@ -6,6 +6,7 @@ interpreter, the gateway and server run as the `lokaalmeten` command would run t
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -163,3 +164,85 @@ def test_a_record_published_twice_appears_once(
             "flags": [],
         }
     ]
+
+
+def test_records_made_before_ntp_answered_reach_the_api_with_their_real_time(
+    mosquitto: Mosquitto, pipeline: str, micropython: str, tmp_path: Path
+) -> None:
+    """NTP answers only at its third try (two minutes in): the first records wait in the
+    outbox and are dated from the kit's uptime clock, then stored at their real time with
+    the flag time_backdated; the simulated clock says what each record's time really is."""
+    events: list[dict[str, Any]] = []
+    plan = KitPlan(
+        kits=1, host="127.0.0.1", port=mosquitto.port, interval=10.0, cycles=20, fast=True,
+        prefix="late", folder=tmp_path / "kits", options=("ntp=fail:2",),
+    )  # fmt: skip
+    results = run_kits(plan, events.append)
+    assert [(r.published, r.exit_code) for r in results] == [(20, 0)], results
+    recorded = [e for e in events if e["event"] == "recorded"]
+    synced = next(i for i, e in enumerate(events) if e["event"] == "ntp_synced")
+    sync_time = events[synced]["time"]
+    before = [e for e in recorded if e["time"] is None]
+    assert len(before) >= 10, recorded  # made in the two minutes NTP did not answer
+    # The simulated clock runs one interval per record: record n ends at sync_time minus the
+    # intervals between it and the first record after the sync.
+    first_after = next(e for e in recorded if e["time"] is not None)
+    expected = {
+        e["seq"]: first_after["time"] - 10 * (first_after["seq"] - e["seq"]) for e in before
+    }
+    published = {e["seq"]: e["time"] for e in events if e["event"] == "published"}
+    for seq, when in expected.items():
+        assert published[seq] is not None and abs(published[seq] - when) <= 1, (seq, when)
+    assert all(published[e["seq"]] <= sync_time for e in before)
+
+    def stored() -> dict[int, tuple[str, list[str]]]:
+        from datetime import datetime
+
+        rows = api_readings(pipeline, "late-1", min(expected.values()) - 60, sync_time + 600)
+        return {
+            int(datetime.fromisoformat(r["time"]).timestamp()): (r["quantity"], r["flags"])
+            for r in rows
+            if r["quantity"] == "pm25"
+        }
+
+    wait_until(lambda: len(stored()) >= 20, 15, "the records in the API")
+    rows = stored()
+    for when in expected.values():
+        assert abs(min(rows, key=lambda t: abs(t - when)) - when) <= 1, (when, sorted(rows))
+        assert rows[min(rows, key=lambda t: abs(t - when))][1] == ["time_backdated"]
+    assert rows[first_after["time"]][1] == []  # made after NTP answered: no flag
+
+
+def test_records_of_a_kit_that_never_reaches_ntp_go_undated_after_ten_minutes(
+    mosquitto: Mosquitto, pipeline: str, tmp_path: Path
+) -> None:
+    """No NTP at all: the kit holds its records for ten minutes of network, then sends them
+    with ``"time": null`` and their age; the gateway stores them at its receive time less
+    that age, flagged, so the backlog keeps its one-minute spacing (not one second for all).
+    Ten records of a minute: under ``fast`` the kit's clock runs ahead of the gateway's, so
+    only a backlog sent in one go can show the gateway's dating."""
+    events: list[dict[str, Any]] = []
+    plan = KitPlan(
+        kits=1, host="127.0.0.1", port=mosquitto.port, interval=60.0, cycles=10, fast=True,
+        prefix="nontp", folder=tmp_path / "kits", options=("ntp=fail",),
+    )  # fmt: skip
+    started = int(time.time())
+    results = run_kits(plan, events.append)
+    assert [(r.published, r.exit_code) for r in results] == [(10, 0)], results
+    order = [e["event"] for e in events if e["event"] in ("recorded", "published")]
+    assert order == ["recorded"] * 10 + ["published"] * 10, order  # held for ten minutes
+    assert all(e["time"] is None for e in events if e["event"] == "published")
+
+    def pm25() -> list[dict[str, Any]]:
+        rows = api_readings(pipeline, "nontp-1", started - 3600, started + 3600)
+        return [r for r in rows if r["quantity"] == "pm25"]
+
+    wait_until(lambda: len(pm25()) == 10, 15, "the ten records in the API")
+    rows = pm25()
+    assert all(r["flags"] == ["time_estimated"] for r in rows), rows
+    from datetime import datetime
+
+    times = sorted(int(datetime.fromisoformat(r["time"]).timestamp()) for r in rows)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(59 <= gap <= 61 for gap in gaps), gaps
+    assert abs(times[-1] - time.time()) < 30  # the last one was made as it was sent

@@ -18,6 +18,12 @@ def unix_time():
     return int(time.time()) + _EPOCH_OFFSET
 
 
+def unix_ms():
+    # time_ns on every port we support (MicroPython 1.23+); the RTC NTP sets is whole seconds
+    # anyway, so milliseconds here only keep a sync from adding a rounding of its own.
+    return time.time_ns() // 1000000 + _EPOCH_OFFSET * 1000
+
+
 def synced():
     return unix_time() > _SYNCED_AFTER
 

@@ -39,6 +39,7 @@ _BATCH = const(20)  # records per loop turn, so the loop keeps turning while dra
 _PORTAL_POLL_MS = const(50)
 _PORTAL_BUSY_MS = const(120000)  # keep the portal while someone is using it
 _PORTAL_RETRY_MS = const(60000)
+_UNDATED_HOLD_MS = const(600000)  # records wait this long for NTP, then go undated
 
 
 def _iface(name):
@@ -66,6 +67,8 @@ class Link:
         self.next_status = 0
         self.status_dropped = -1
         self.last_activity = 0
+        self.up_since = 0  # when Wi-Fi last came up
+        self.holding = False  # an undated record waits for NTP (next_due must not spin)
         self.reconnects = 0
         self.connects = 0
         self.last_error = None
@@ -107,6 +110,7 @@ class Link:
             return
         if self.state != _UP:
             self.state = _UP
+            self.up_since = now
             self.kit.event("wifi_up", {"rssi": self.rssi()})
             if self.portal and self.portal_until:
                 self._close_portal()
@@ -167,15 +171,14 @@ class Link:
         try:
             ntptime.settime()
         except (OSError, OverflowError, IndexError) as exc:
-            # Records keep "time": null until this works; never an invented time.
+            # Records keep "time": null until this works, never an invented time; once it
+            # does, they are dated from the uptime clock (kit.clock_synced).
             self.next_ntp = now + _NTP_RETRY_MS
             self.last_error = "NTP: %s" % exc
             self.kit.event("ntp_failed", {"error": str(exc)})
             return
         self.next_ntp = now + _NTP_REFRESH_MS
-        if not self.kit.tb.synced:
-            self.kit.tb.synced = True
-            self.kit.event("ntp_synced", {"time": self.kit.tb.unix()})
+        self.kit.clock_synced()
 
     # -- MQTT --------------------------------------------------------------------------
 
@@ -189,12 +192,19 @@ class Link:
                 return
         box = kit.outbox
         client = self.client
+        self.holding = False
         for _ in range(_BATCH):
             item = box.peek()
             if item is None:
                 break
+            payload = item[1]
+            if box.find(record.UNDATED) >= 0:
+                if not kit.tb.synced and now - self.up_since < _UNDATED_HOLD_MS:
+                    self.holding = True  # NTP may answer soon: then it goes with its real time
+                    break
+                payload = kit.backdate(payload)
             try:
-                client.publish(self._readings_topic, item[1], False, 1)
+                client.publish(self._readings_topic, payload, False, 1)
             except (KitError, OSError) as exc:
                 self._lost("publish: %s" % exc)
                 kit.event("publish_failed", {"seq": item[0], "error": str(exc)})
@@ -203,7 +213,7 @@ class Link:
             kit.published += 1
             self.last_activity = now
             self.last_publish = kit.tb.unix()
-            kit.event("published", {"seq": item[0], "payload": item[1]})
+            kit.event("published", {"seq": item[0], "payload": payload})
         try:
             if now >= self.next_status or box.dropped != self.status_dropped:
                 self._publish_status(now)
@@ -269,6 +279,8 @@ class Link:
         if self.state != _UP:
             return now + 200
         if self.mqtt_up:
+            if self.holding:  # nothing to send before NTP's next try or the hold's end
+                return min(self.next_ntp, self.up_since + _UNDATED_HOLD_MS, now + _STATUS_MS)
             return now if self.kit.outbox.count else now + _STATUS_MS
         return self.next_mqtt if self.conf["gateway_host"] else now + _STATUS_MS
 

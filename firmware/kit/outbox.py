@@ -235,6 +235,13 @@ class Outbox:
             self._loaded_seq = struct.unpack_from("<I", self._buf, 3)[0]
         return None
 
+    def find(self, text):
+        """Where ``text`` is in the payload ``peek`` returned, or -1 (no copy is made)."""
+        if self._loaded != self.head_off:
+            return -1
+        found = self._buf.find(text, _HEADER, _HEADER + self._loaded_len)
+        return found - _HEADER if found >= 0 else -1
+
     def ack(self):
         """The broker has the record ``peek`` returned: forget it, durably."""
         if self._loaded != self.head_off or not self.count:

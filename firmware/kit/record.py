@@ -6,7 +6,14 @@
     online = record.status("online", "0.1.0", {"queued": 0}, {"lat": 52.09, "lon": 5.12})
 
 ``time`` None means the clock is not synced: the record says so with ``"time": null``
-rather than inventing a time. See docs/protocol.md.
+rather than inventing a time, and carries ``uptime`` (boot number, milliseconds since that
+boot) and the flag ``clock_unsynced``. Once NTP answered, ``backdate`` writes the real time
+into such a record before it is sent::
+
+    payload = record.build("esp32-0a1b2c", 43, None, {"pm25": 7.5}, uptime=(7, 61000))
+    record.backdate(payload, {7: 1764323940000})   # ... "time": "2025-11-28T10:00:01Z" ...
+
+See docs/protocol.md.
 """
 
 import json
@@ -16,7 +23,12 @@ from kit.clock import iso_utc
 PROTOCOL_VERSION = 1
 
 
-def build(node, seq, time, values, sensors=None, fw=None, rssi=None, flags=None):
+UNDATED = b'"time": null'
+
+
+def build(node, seq, time, values, sensors=None, fw=None, rssi=None, flags=None, uptime=None):
+    if time is None and uptime is not None:
+        flags = ["clock_unsynced"] + list(flags or ())
     doc = {
         "v": PROTOCOL_VERSION,
         "node": node,
@@ -32,6 +44,8 @@ def build(node, seq, time, values, sensors=None, fw=None, rssi=None, flags=None)
         doc["rssi"] = rssi
     if flags:
         doc["flags"] = flags
+    if time is None and uptime is not None:
+        doc["uptime"] = [uptime[0], uptime[1]]
     # Two decimals is finer than any of our sensors resolves. Written as text: round() keeps
     # binary noise digits (8.300000000000001, 21.399999) that json.dumps would publish.
     parts = []

@@ -140,6 +140,8 @@ class Kit:
         self.crashes = count
         self.boot = boot + 1
         _write_boot(count, "run", self.boot)  # "ok" once healthy
+        self.offsets = None  # boot: Unix ms at its uptime 0 (kit.backdate), read when needed
+        self.undated = 0  # records made before NTP answered
         self.safe_mode = self.crashes >= _CRASHES_FOR_SAFE_MODE
         try:
             with open(CRASH_FILE) as f:
@@ -230,6 +232,28 @@ class Kit:
                                                                          self.last_crash))
         return found
 
+    def clock_synced(self):
+        """NTP answered (kit.link calls this after each sync): from now on records carry the
+        time, and the ones made before can be dated from the uptime clock."""
+        tb = self.tb
+        if tb.synced:
+            return
+        tb.synced = True
+        if self.undated:  # else there is nothing of this boot to date: load nothing
+            from kit import backdate
+
+            self.offsets = backdate.load()
+            backdate.save(self.offsets, self.boot, tb.unix_ms() - tb.now_ms())
+        self.event("ntp_synced", {"time": tb.unix()})
+
+    def backdate(self, payload):
+        """An undated record with its real time when that is known, else with its age."""
+        from kit import backdate
+
+        if self.offsets is None:
+            self.offsets = backdate.load()
+        return backdate.date(payload, self.offsets, self.boot, self.tb.now_ms())
+
     def apply_config(self, doc):
         """Save new settings (validated; raises KitError) and restart the kit with them."""
         from kit import config
@@ -300,7 +324,8 @@ class Kit:
         wdt.feed()
 
     def _record(self):
-        values, models, flags = self.sampler.finish(self.tb.now_ms())
+        now = self.tb.now_ms()
+        values, models, flags = self.sampler.finish(now)
         self.records += 1
         if self.records == _HEALTHY_RECORDS and not self.safe_mode:
             _write_boot(0, "ok", self.boot)
@@ -314,8 +339,11 @@ class Kit:
                 when = self.last_time + 1
             if when is not None:
                 self.last_time = when
+            else:
+                self.undated += 1
             payload = record.build(
-                self.node, self.seq, when, values, models, self.fw, self.link.rssi(), flags
+                self.node, self.seq, when, values, models, self.fw, self.link.rssi(), flags,
+                (self.boot, now),
             )
             self.outbox.append(self.seq, payload)
             self.event("recorded", {"seq": self.seq, "time": when})
@@ -332,7 +360,7 @@ class Kit:
 
 def remove_state():
     """Forget outbox, boot counters and crash notes (for tests and a factory reset)."""
-    for name in (BOOT_FILE, CRASH_FILE):
+    for name in (BOOT_FILE, CRASH_FILE, "clock.txt"):
         try:
             os.remove(name)
         except OSError:

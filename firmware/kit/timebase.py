@@ -10,6 +10,7 @@ clock, because a gateway refuses records from the future::
     tb = RealTime()
     start = tb.now_ms(); tb.sleep_ms(100)
     tb.unix()        # seconds since 1970, UTC; tb.synced says whether to trust it
+    tb.unix_ms()     # the same in milliseconds (for dating records made before NTP)
 """
 
 import time
@@ -36,6 +37,9 @@ class RealTime:
     def unix(self):
         return clock.unix_time()
 
+    def unix_ms(self):
+        return clock.unix_ms()
+
 
 class FastTime:
     def __init__(self, start_unix):
@@ -55,3 +59,6 @@ class FastTime:
 
     def unix(self):
         return self.start + self._now // 1000
+
+    def unix_ms(self):
+        return self.start * 1000 + self._now

@@ -6,7 +6,8 @@
 The folder is the kit's flash: ``config.json``, the outbox and the boot counters live there
 and survive a restart of the kit. Each start writes the simulation's settings (node,
 gateway, interval, sensors) into ``config.json``; the rest of the file is kept. The kit's
-Wi-Fi network ``sim-wifi`` exists (fake ``network``), NTP answers unless ``ntp=fail``.
+Wi-Fi network ``sim-wifi`` exists (fake ``network``), NTP answers unless ``ntp=fail``
+(``ntp=fail:N``: only from its N+1st try, a minute apart).
 
 Options: ``fast=1`` runs on a simulated clock that advances one interval per cycle and
 starts ``cycles`` intervals in the past, so records get distinct, past timestamps;
@@ -259,6 +260,8 @@ def main():
     network.NETWORKS[SIM_SSID] = SIM_PASSWORD
     if options["ntp"] == "fail":
         ntptime.FAIL = "no answer from the NTP server (simulated)"
+    elif options["ntp"].startswith("fail:"):  # the first N tries fail, then NTP answers
+        ntptime.FAILURES = int(options["ntp"][5:])
     interval = float(options["interval"])
     cycles = int(options["cycles"])
     if options["fast"] == "1":

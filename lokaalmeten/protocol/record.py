@@ -21,7 +21,7 @@ import fastjsonschema
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.protocol.schema import load_record_schema
-from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading
+from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_BACKDATED, FLAG_TIME_ESTIMATED, Reading
 
 # A record stamped further ahead of the gateway's clock than this is refused: the kit's clock
 # is wrong, and storing it would put readings in the future where nothing overwrites them.
@@ -61,9 +61,11 @@ def parse_record(payload: bytes, topic_node: str | None, now: int) -> ParsedReco
     node: str = doc["node"]
     if topic_node is not None and node != topic_node:
         raise RecordError("node_mismatch", f"payload node {node!r} on topic of {topic_node!r}")
-    time, flags = _record_time(doc["time"], now)
+    time, flags = _record_time(doc["time"], now, doc.get("age_ms", 0))
     if "clipped" in doc.get("flags", ()):
         flags |= FLAG_CLIPPED
+    if "clock_unsynced" in doc.get("flags", ()) and not flags & FLAG_TIME_ESTIMATED:
+        flags |= FLAG_TIME_BACKDATED  # a real time, from the kit's uptime clock
     sensors: dict[str, str] = doc.get("sensors", {})
     parsed = ParsedRecord(node=node, seq=doc["seq"], readings=[])
     for quantity, value in doc["values"].items():
@@ -75,9 +77,9 @@ def parse_record(payload: bytes, topic_node: str | None, now: int) -> ParsedReco
     return parsed
 
 
-def _record_time(text: str | None, now: int) -> tuple[int, int]:
-    if text is None:
-        return now, FLAG_TIME_ESTIMATED
+def _record_time(text: str | None, now: int, age_ms: int) -> tuple[int, int]:
+    if text is None:  # the kit could not date it: our clock, less the age it says it has
+        return now - age_ms // 1000, FLAG_TIME_ESTIMATED
     try:
         time = int(datetime.fromisoformat(text).timestamp())
     except ValueError as exc:  # the pattern passed, but e.g. month 13

@@ -86,7 +86,30 @@ def build_record_schema() -> dict[str, Any]:
                 "type": "array",
                 "items": {"type": "string", "maxLength": 32},
                 "maxItems": 16,
-                "description": "Conditions that qualify the whole record, e.g. 'clipped'.",
+                "description": (
+                    "Conditions that qualify the whole record: 'clipped' (the microphone's "
+                    "input clipped), 'clock_unsynced' (made before the kit's clock was synced; "
+                    "a time given was computed from its uptime clock)."
+                ),
+            },
+            "age_ms": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 90 * 86400 * 1000,
+                "description": (
+                    "How long ago the record was made, in milliseconds, when the kit could not "
+                    'date it ("time": null): the gateway dates it from its own clock.'
+                ),
+            },
+            "uptime": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": (
+                    "[boot number, milliseconds since that boot] when the record was made; "
+                    "sent by a kit whose clock was not synced, to date the record later."
+                ),
             },
         },
     }

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
-from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, iso_utc
+from lokaalmeten.readings import flag_names, iso_utc
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
@@ -25,8 +25,6 @@ from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
 from lokaalmeten.store import ReadingQuery
 
 router = APIRouter(prefix="/v1", tags=["readings"])
-
-_FLAG_NAMES = ((FLAG_TIME_ESTIMATED, "time_estimated"), (FLAG_CLIPPED, "clipped"))
 
 
 class ReadingPublic(BaseModel):
@@ -38,7 +36,8 @@ class ReadingPublic(BaseModel):
     sensor: str | None = Field(description="Sensor model, when the kit reported it.")
     flags: list[str] = Field(
         description="'time_estimated': the kit's clock was not synced and the gateway's "
-        "receive time is used; 'clipped': the sensor's input clipped."
+        "receive time is used; 'clipped': the sensor's input clipped; 'time_backdated': "
+        "made before the kit's clock was synced, dated afterwards from its uptime clock."
     )
 
 
@@ -123,7 +122,7 @@ def list_readings(
                 value=r.value,
                 unit=QUANTITIES[r.quantity].unit,
                 sensor=r.sensor,
-                flags=[name for bit, name in _FLAG_NAMES if r.flags & bit],
+                flags=flag_names(r.flags),
             )
             for r in rows
         ],

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from lokaalmeten.protocol.record import MAX_FUTURE_SECONDS, RecordError, parse_record
-from lokaalmeten.readings import FLAG_CLIPPED, FLAG_TIME_ESTIMATED, Reading
+from lokaalmeten.readings import (
+    FLAG_CLIPPED,
+    FLAG_TIME_BACKDATED,
+    FLAG_TIME_ESTIMATED,
+    Reading,
+)
 from tests.helpers import record
 
 NOW = 1795824000  # 2026-11-28T00:00:00Z
@@ -43,6 +48,27 @@ def test_unsynced_time_becomes_receive_time_and_is_flagged() -> None:
     parsed = parse_record(record(time_text=None), "kit-1", NOW)
     assert parsed.readings[0].time == NOW
     assert parsed.readings[0].flags == FLAG_TIME_ESTIMATED
+
+
+def test_an_undated_record_with_its_age_is_dated_that_much_before_its_receipt() -> None:
+    doc = json.loads(record(time_text=None))
+    doc.update(flags=["clock_unsynced"], uptime=[3, 5000], age_ms=125900)
+    parsed = parse_record(json.dumps(doc).encode(), "kit-1", NOW)
+    assert [(r.time, r.flags) for r in parsed.readings] == [(NOW - 125, FLAG_TIME_ESTIMATED)]
+
+
+def test_a_record_dated_from_the_uptime_clock_is_flagged_backdated() -> None:
+    doc = json.loads(record(time_text="2026-11-27T23:00:00Z"))
+    doc["flags"] = ["clock_unsynced"]
+    parsed = parse_record(json.dumps(doc).encode(), "kit-1", NOW)
+    assert [(r.time, r.flags) for r in parsed.readings] == [(NOW - 3600, FLAG_TIME_BACKDATED)]
+
+
+@pytest.mark.parametrize("age", [-1, 90 * 86400 * 1000 + 1, 1.5, "60000"])
+def test_an_impossible_age_is_refused(age: object) -> None:
+    doc = json.loads(record(time_text=None))
+    doc["age_ms"] = age
+    assert refusal(json.dumps(doc).encode()) == "schema"
 
 
 def test_clipped_flag_is_carried_to_the_readings() -> None:

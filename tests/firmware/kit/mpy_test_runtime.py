@@ -85,6 +85,48 @@ def test_without_ntp_the_time_is_null_never_invented():
         drop_flash(flash)
 
 
+def test_records_made_before_ntp_answered_are_dated_from_the_uptime_clock():
+    flash = fresh_flash()
+    ntptime.FAIL = "timed out"
+    try:
+        _setup()
+        kit = runtime.Kit(FastTime(START), None, None)
+        kit.run(cycles=3)  # NTP never answers during these three records
+        box = Outbox("outbox")
+        undated = []
+        while box.peek():
+            assert box.find(b'"time": null') > 0
+            undated.append(bytes(box.peek()[1]))
+            box.ack()
+        docs = [json.loads(p) for p in undated]
+        assert [d["time"] for d in docs] == [None, None, None]
+        assert [d["uptime"] for d in docs] == [[1, 60000], [1, 120000], [1, 180000]]
+        assert all(d["flags"] == ["clock_unsynced"] for d in docs)
+        # Not datable yet: each goes with its age, for the gateway to date it.
+        aged = [json.loads(kit.backdate(p)) for p in undated]
+        assert [d["time"] for d in aged] == [None, None, None]
+        now = kit.tb.now_ms()
+        assert [d["age_ms"] for d in aged] == [now - 60000, now - 120000, now - 180000]
+        ntptime.FAIL = None
+        kit.link.step(kit.link.next_ntp)  # NTP answers at its next try
+        assert kit.tb.synced
+        dated = [json.loads(kit.backdate(p)) for p in undated]
+        assert [d["time"] for d in dated] == [
+            "2026-11-27T23:01:00Z", "2026-11-27T23:02:00Z", "2026-11-27T23:03:00Z"
+        ], dated
+        assert all(d["flags"] == ["clock_unsynced"] for d in dated)  # the flag is kept
+        # The next boot dates what this one left in the outbox (clock.txt), not what a boot
+        # that never reached NTP made.
+        later = runtime.Kit(FastTime(START + 3600), None, None)
+        assert json.loads(later.backdate(undated[0]))["time"] == "2026-11-27T23:01:00Z"
+        stranger = undated[0].replace(b'"uptime": [1,', b'"uptime": [99,')
+        assert json.loads(later.backdate(stranger))["time"] is None
+        assert "age_ms" not in json.loads(later.backdate(stranger))  # not of this boot
+    finally:
+        ntptime.FAIL = None
+        drop_flash(flash)
+
+
 def test_a_sensor_that_fails_does_not_stop_the_others_or_the_records():
     flash = fresh_flash()
     try:
