@@ -95,9 +95,9 @@ def steps(choice: str, folder: str, cycles: int) -> list[str]:
         "devices_bus.prepare(TABLE)\n"
         "network.NETWORKS['sim-wifi'] = 'simulated'\n",
         # the firmware's code
-        "from kit import clock, config, link, outbox, runtime, sampler, timebase\n"
+        "from kit import clock, config, link, outbox, runtime, sampler, sensors, timebase\n"
         "for spec in TABLE:\n"
-        "    __import__(runtime.sensors.REGISTRY[spec['type']][0])\n",
+        "    __import__(sensors.REGISTRY[spec['type']][0])\n",
         # its configuration on "flash" (the config module is then given back, as at boot)
         f"os.mkdir({folder!r})\nos.chdir({folder!r})\n"
         "c = config.defaults()\n"

@@ -75,24 +75,40 @@ from kit import clock, errors, quantities, sensors  # held by a running kit anyw
 class Link:
     mqtt_up = False
     last_publish = None
+    reconnects = 0
+    last_error = "Wi-Fi: no connection to 'Thuis'"
     class sta:
         def isconnected():
             return False
 
 class Sampler:
     latest = {{"pm25": 8.1, "pm10": 14.2, "temperature": 12.5, "humidity": 81.0}}
+    errors = 0
+    invalid = 0
+    last_error = None
 
-class Kit:
+class Outbox:
+    count = 3
+    dropped = 0
+    torn = 0
+
+class Kit:  # what kit.status reads of a running kit
     node = "buurt-7"
     fw = "bench"
     link = Link
     sampler = Sampler
+    outbox = Outbox
+    seq = 123
+    published = 120
+    crashes = 0
+    safe_mode = False
+    mem_min = 0
+    mem_max = 0
+    sensor_problems = []
+    config_problem = None
+    last_crash = None
     def __init__(self, conf):
         self.conf = conf
-    def counters(self):
-        return {{"queued": 3, "published": 120, "dropped": 0}}
-    def problems(self):
-        return ["Wi-Fi: no connection to 'Thuis'"]
     def apply_config(self, doc):
         from kit import config
         config.save(doc)

@@ -17,6 +17,7 @@ closes the connection; the next attempt waits 1 s, doubling to 5 minutes, with j
 """
 
 import os
+import time
 
 import network
 from micropython import const
@@ -193,7 +194,12 @@ class Link:
         box = kit.outbox
         client = self.client
         self.holding = False
+        started = time.ticks_ms()
         for _ in range(_BATCH):
+            # Each publish waits for its PUBACK; a kit with a microphone must get back to
+            # the I2S buffer (128 ms of audio) before it overflows, whatever Wi-Fi's pace.
+            if time.ticks_diff(time.ticks_ms(), started) >= kit.send_ms:
+                break
             item = box.peek()
             if item is None:
                 break
@@ -259,9 +265,10 @@ class Link:
         kit.event("connected", {"reconnects": self.reconnects})
 
     def _publish_status(self, now):
+        from kit import status
+
         kit = self.kit
-        payload = record.status("online", kit.fw, kit.counters(), kit.location())
-        self.client.publish(self._status_topic, payload, True, 1)
+        self.client.publish(self._status_topic, status.online(kit), True, 1)
         self.status_dropped = kit.outbox.dropped
         self.next_status = now + _STATUS_MS
         self.last_activity = now

@@ -34,6 +34,7 @@ from kit.portal_form import calibration_text, check, parse, sensors_text
 from kit.sensors import REGISTRY
 
 _REQUEST_MAX = const(3072)  # a browser's headers and the whole form, with room to spare
+_RECV_MAX = const(512)
 _BUSY_MS = const(120000)
 LANGUAGES = ("nl", "en")
 
@@ -198,14 +199,17 @@ class Portal:
         head_end = -1
         length = 0
         while n < _REQUEST_MAX:
-            # recv, not readinto: a stream's readinto waits until the buffer is full.
-            chunk = conn.recv(_REQUEST_MAX - n)
+            # recv, not readinto: a stream's readinto waits until the buffer is full. In small
+            # pieces: recv(n) takes n bytes from the heap first, in one block, which a kit
+            # that measured for a while may no longer have (a MemoryError once, at 96 KiB).
+            chunk = conn.recv(min(_RECV_MAX, _REQUEST_MAX - n))
             if not chunk:
                 break
             mv[n : n + len(chunk)] = chunk
             n += len(chunk)
+            chunk = None
             if head_end < 0:
-                head_end = bytes(mv[:n]).find(b"\r\n\r\n")
+                head_end = self.buf.find(b"\r\n\r\n", 0, n)
                 if head_end >= 0:
                     head = bytes(mv[:head_end]).lower()
                     at = head.find(b"content-length:")
@@ -270,6 +274,8 @@ class Portal:
         conn.write(body)
 
     def status(self):
+        from kit import status
+
         kit = self.kit
         link = kit.link
         last = link.last_publish
@@ -279,9 +285,9 @@ class Portal:
             "wifi": link.sta.isconnected(),
             "broker": link.mqtt_up,
             "last_publish": clock.iso_utc(last) if last else None,
-            "counters": kit.counters(),
+            "counters": status.counters(kit),
             "latest": kit.sampler.latest,
-            "problems": kit.problems(),
+            "problems": status.problems(kit),
         }
 
     def page(self, conn, status, lang, problems=None, submitted=None, saved=False,

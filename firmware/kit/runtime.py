@@ -26,25 +26,16 @@ import os
 import sys
 import time
 
-import machine
 from micropython import const
 
-from drivers.errors import SensorError
-from kit import record, sensors
-from kit.errors import KitError
-from kit.link import Link
-from kit.outbox import Outbox
-from kit.sampler import Sampler
+from kit import record
 from kit.timebase import RealTime
 
 FIRMWARE_VERSION = "0.2.0"
 BOOT_FILE = "boot.txt"  # "<faults in a row> <how the last boot ended> <boot number>"
 CRASH_FILE = "crash.txt"
-_CRASHES_FOR_SAFE_MODE = const(3)
 _HEALTHY_RECORDS = const(3)
 _SAFE_MODE_MS = const(1800000)  # then try normal operation again
-_MAX_SLEEP_MS = const(1000)
-_AUDIO_SLEEP_MS = const(20)  # the I2S DMA buffer holds about 128 ms of audio
 _DRAIN_MS = const(30000)  # after the last cycle of a finite run: time to send the rest
 
 
@@ -69,19 +60,6 @@ def _read_boot():
 
 def _write_boot(count, end, boot):
     _write_text(BOOT_FILE, "%d %s %d\n" % (count, end, boot))
-
-
-def _was_fault(end):
-    if end == "crash":
-        return True
-    if end != "run":
-        return False  # healthy, stopped by a person, or a restart the kit chose
-    # Ended without a word: the watchdog, a panic or an unannounced machine.reset (HARD or,
-    # on older MicroPython, SOFT) is a fault; power-on (unplugged, EN button) is a person.
-    cause = machine.reset_cause()
-    return cause == machine.WDT_RESET or cause == machine.HARD_RESET or (
-        cause == machine.SOFT_RESET
-    )
 
 
 def _mark_end(end):
@@ -134,103 +112,16 @@ class Kit:
         self.last_time = 0
         self.mem_min = 1 << 30
         self.mem_max = 0
-        count, end, boot = _read_boot()
-        if _was_fault(end):
-            count += 1
-        self.crashes = count
-        self.boot = boot + 1
-        _write_boot(count, "run", self.boot)  # "ok" once healthy
-        self.offsets = None  # boot: Unix ms at its uptime 0 (kit.backdate), read when needed
-        self.undated = 0  # records made before NTP answered
-        self.safe_mode = self.crashes >= _CRASHES_FOR_SAFE_MODE
-        try:
-            with open(CRASH_FILE) as f:
-                self.last_crash = f.read()
-        except OSError:
-            self.last_crash = None
-        from kit import config
+        from kit import boot  # the crash-loop guard, settings and sensors: once, at boot
 
-        self.conf, self.config_problem = config.load()
-        forget("kit.config")  # needed again only by the portal: give its bytecode back
-        conf = self.conf
-        self.node = conf["node"] or "esp32-" + "".join("%02x" % b for b in machine.unique_id())
-        self.outbox = Outbox("outbox", conf["outbox_records"])
-        self.seq = self.outbox.last_seq
-        self.interval_ms = int(conf["interval_s"] * 1000)
-        self.stall_ms = 3 * self.interval_ms + 60000  # no record for this long: not healthy
-        self.sensor_problems = []
-        entries = []
-        if not self.safe_mode:
-            buses = {}
-            for index, spec in enumerate(conf["sensors"]):
-                try:
-                    driver, flags = sensors.open_sensor(index, spec, buses, make_bus or
-                                                        sensors.machine_bus)
-                    entries.append((spec, driver, flags))
-                except (KitError, SensorError) as exc:
-                    # One broken sensor must not stop the others; the status names it.
-                    self.sensor_problems.append(str(exc))
-        self.sampler = Sampler(
-            entries,
-            self.interval_ms,
-            int(conf["sample_s"] * 1000),
-            conf["pm_warmup_s"] * 1000,
-            conf["pm_sample_s"] * 1000,
-            conf["calibration"],
-        )
-        self.max_sleep = _MAX_SLEEP_MS
-        for _spec, driver, flags in entries:
-            if flags & sensors.INTERVAL and hasattr(driver, "poll"):
-                self.max_sleep = _AUDIO_SLEEP_MS
-        self.link = Link(self)
-        self.wdt = machine.WDT(timeout=conf["watchdog_s"] * 1000)
-        if self.safe_mode:
-            self.event("safe_mode", {"crashes": self.crashes, "last_crash": self.last_crash})
-        if self.config_problem:
-            self.event("config_invalid", {"error": self.config_problem})
+        boot.start(self, make_bus)
+        forget("kit.boot")
 
     # -- events and status -------------------------------------------------------------
 
     def event(self, kind, info=None):
         if self.on_event:
             self.on_event(kind, info)
-
-    def counters(self):
-        box = self.outbox
-        return {
-            "seq": self.seq,
-            "queued": box.count,
-            "published": self.published,
-            "dropped": box.dropped,
-            "torn": box.torn,
-            "sensor_errors": self.sampler.errors,
-            "invalid_samples": self.sampler.invalid,
-            "reconnects": self.link.reconnects,
-            "crashes": self.crashes,
-            "safe_mode": self.safe_mode,
-            "heap_min": self.mem_min if self.mem_max else None,  # None before a cycle
-        }
-
-    def location(self):
-        lat = self.conf["latitude"]
-        if lat is None:
-            return None
-        lon = self.conf["longitude"]
-        if not self.conf["location_exact"]:
-            # About 100 m: enough for a map, not enough to find the house.
-            lat = round(lat, 3)
-            lon = round(lon, 3)
-        return {"lat": lat, "lon": lon, "exact": self.conf["location_exact"]}
-
-    def problems(self):
-        found = list(self.sensor_problems)
-        for problem in (self.config_problem, self.sampler.last_error, self.link.last_error):
-            if problem:
-                found.append(problem)
-        if self.safe_mode:
-            found.append("safe mode after %d failed boots; last: %s" % (self.crashes,
-                                                                         self.last_crash))
-        return found
 
     def clock_synced(self):
         """NTP answered (kit.link calls this after each sync): from now on records carry the

@@ -27,8 +27,9 @@ HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
-_BOARD = os.getenv("LM_FAKE_BOARD")
-_reset_cause = int(os.getenv("LM_RESET_CAUSE") or PWRON_RESET)
+_getenv = getattr(os, "getenv", lambda name: None)  # the webassembly port has no environment
+_BOARD = _getenv("LM_FAKE_BOARD")
+_reset_cause = int(_getenv("LM_RESET_CAUSE") or PWRON_RESET)
 
 
 class Pin:

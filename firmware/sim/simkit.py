@@ -235,13 +235,13 @@ def main():
     from kit.timebase import FastTime, RealTime
 
     runtime = kit_runtime
-    from kit import config, link, outbox, sampler  # noqa: F401
+    from kit import config, link, outbox, sampler, sensors  # noqa: F401
 
     from sim import sensors as simulated
 
     simulated.register()
     for spec in table:
-        __import__(runtime.sensors.REGISTRY[spec["type"]][0])
+        __import__(sensors.REGISTRY[spec["type"]][0])
     node = options["node"]
     random.seed(int(options["seed"]))
     table = _write_config(options, table)

@@ -75,3 +75,48 @@ def test_the_default_and_the_noise_kit_fit_96_kib_and_the_full_kit_needs_psram()
     )
     with pytest.raises(ValueError, match="bmp180"):
         heap_needed_kib(["bmp180"])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_default_kit_with_its_portal_open_fits_the_96_kib_budget(
+    micropython: str, tmp_path: Path
+) -> None:
+    """The portal opens while the kit measures (no Wi-Fi yet): both at the heap that stands
+    for 96 KiB on 32 bits, through the pages a neighbour's phone asks for."""
+    import httpx
+
+    from lokaalmeten.services.ports import free_port
+    from tests.firmware.kit.test_kit_delivery import KitProcess
+
+    heap = _figures("default")["unix64_heap_for_target"]
+    port = free_port()
+    kit = KitProcess(
+        micropython, tmp_path, "node=budget-2", f"folder={tmp_path / 'flash'}", "interval=1",
+        "sensors=sds011,bme280", "wifi=none", f"portal_port={port}", heap=str(heap),
+    )  # fmt: skip
+    try:
+        kit.wait("portal_open")
+        base = f"http://127.0.0.1:{port}/"
+        page = httpx.get(base, headers={"Accept-Language": "nl-NL,nl;q=0.9"}, timeout=10)
+        assert page.status_code == 200 and "Wifi-netwerk" in page.text
+        bad = httpx.post(
+            base, headers={"Accept-Language": "en"}, timeout=10,
+            data={"wifi_ssid": "", "interval_s": "often", "latitude": "north", "node": "a b"},
+        )  # fmt: skip
+        assert bad.status_code == 400, bad.text
+        good = httpx.post(
+            base, headers={"Accept-Language": "nl"}, timeout=10,
+            data={"wifi_ssid": "sim-wifi", "wifi_password": "simulated", "interval_s": "1",
+                  "node": "budget-2", "sensors": "sds011\nbme280"},
+        )  # fmt: skip
+        assert good.status_code == 200
+        kit.wait("wifi_up")
+        recorded = len(kit.of("recorded"))
+        kit.wait("recorded", recorded + 3)  # measuring on with the new settings
+        assert not kit.of("crash"), kit.of("crash")
+    except (httpx.HTTPError, AssertionError):
+        kit.kill()
+        raise AssertionError((kit.events[-5:], kit.stderr()[-2000:])) from None
+    finally:
+        kit.kill()
+    assert "MemoryError" not in kit.stderr()

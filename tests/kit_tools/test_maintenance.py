@@ -93,6 +93,10 @@ def test_a_kit_left_in_maintenance_mode_goes_back_to_measuring(
     with FakeKit(micropython, flash, board=True) as kit:
         wait_until(lambda: b"maintenance mode" in kit.output, 20, "maintenance mode")
         assert boot_state(flash) == []  # no kit started: nothing measures, nothing is fed
-        wait_until(lambda: healthy_boot(flash, 1), 30, "the kit measuring again")
+        try:
+            wait_until(lambda: healthy_boot(flash, 1), 30, "the kit measuring again")
+        except AssertionError as exc:  # say what the board did instead
+            detail = (str(exc), kit.resets, boot_state(flash), bytes(kit.output[-3000:]))
+            raise AssertionError(detail) from None
         assert kit.resets == ["power-on", "watchdog"]
         assert not (flash / "maint.txt").exists()

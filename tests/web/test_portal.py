@@ -35,9 +35,9 @@ class PortalKit:
         env = micropython_env(fakes=True, compiled=compile_firmware(work / ".firmware"))
         self.process = subprocess.Popen(
             [
-                micropython, "-X", f"heapsize={default_heap('sim')}", "-m", "simkit", "node=buurt-7",
-                f"folder={self.flash}", f"port={free_port()}", "interval=30", "wifi=none",
-                f"portal_port={port}",
+                micropython, "-X", f"heapsize={default_heap('sim')}", "-m", "simkit",
+                "node=buurt-7", f"folder={self.flash}", f"port={free_port()}", "interval=30",
+                "wifi=none", f"portal_port={port}",
             ],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip

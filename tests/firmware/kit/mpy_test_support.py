@@ -2,6 +2,7 @@
 # per test, a tiny sensor class that follows the driver contract). Named mpy_test_* so that
 # CPython tools (mypy) leave this MicroPython code alone.
 import os
+import time
 
 from drivers.errors import SensorError
 
@@ -66,3 +67,32 @@ class BrokenSensor(ScriptedSensor):
 
     def read(self):
         raise SensorError("TEST1: no answer (simulated)")
+
+
+class ListeningSensor(ScriptedSensor):
+    """An interval sensor that must be polled often, as the noise meter's I2S buffer is."""
+
+    MODEL = "TESTMIC"
+    QUANTITIES = ("noise_laeq",)
+
+    def poll(self):
+        pass
+
+    def read(self):
+        return {"noise_laeq": 45.0}
+
+
+class SlowClient:
+    """An MQTT client on a slow Wi-Fi link: each QoS 1 publish waits ``ms`` for its PUBACK."""
+
+    def __init__(self, ms):
+        self.ms = ms
+        self.sent = []
+
+    def publish(self, topic, payload, retain=False, qos=0):
+        time.sleep_ms(self.ms)
+        if not retain:  # a record (the retained status is not counted)
+            self.sent.append(payload)
+
+    def ping(self):
+        pass

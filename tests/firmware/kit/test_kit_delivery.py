@@ -33,10 +33,11 @@ pytestmark = [pytest.mark.micropython, pytest.mark.mosquitto]
 class KitProcess:
     """One simkit process; its JSON events are collected as they arrive."""
 
-    def __init__(self, micropython: str, work: Path, *options: str) -> None:
+    def __init__(self, micropython: str, work: Path, *options: str, heap: str = "") -> None:
         env = micropython_env(fakes=True, compiled=compile_firmware(work / ".firmware"))
+        heap = heap or default_heap("sim")
         self.process = subprocess.Popen(
-            [micropython, "-X", f"heapsize={default_heap('sim')}", "-m", "simkit", *options],
+            [micropython, "-X", f"heapsize={heap}", "-m", "simkit", *options],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
