@@ -251,10 +251,11 @@ class ServerSettings(BaseSettings):
         "one client address may have running at once; beyond: 429 (0: no limit).",
     )
     max_heavy_total: int = Field(
-        4,
+        2,
         ge=0,
         description="Such requests running at once from all clients; beyond: 503 with "
-        "Retry-After, so that light requests (nodes, metadata) stay fast (0: no limit).",
+        "Retry-After, so that light requests (nodes, metadata) stay fast (0: no limit). One "
+        "server process runs Python on one core at a time: more at once only share it.",
     )
     licence: Literal["CC0-1.0", "CC-BY-4.0"] = Field(
         "CC0-1.0", description="Licence of the published data (SPDX id)."

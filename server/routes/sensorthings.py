@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import NOT_FOUND, ApiError, ErrorBody
+from lokaalmeten.server.jsonstream import json_response
 from lokaalmeten.server.sta_model import (
     ENTITY_SETS,
     NAVIGATION,
@@ -207,8 +208,8 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
             kind, entity = target, followed
     options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
     if entity is not None:
-        return JSONResponse(_expanded(entity, options, catalogue, settings, base))
-    return JSONResponse(_collection(kind, scope, options, catalogue, settings, base, request))
+        return json_response(_expanded(entity, options, catalogue, settings, base))
+    return json_response(_collection(kind, scope, options, catalogue, settings, base, request))
 
 
 def _id(match: re.Match[str]) -> str:
