@@ -15,7 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from lokaalmeten.server.budget import Deadline
 from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.disconnect import client_gone
 from lokaalmeten.server.errors import NOT_FOUND, ApiError, ErrorBody
 from lokaalmeten.server.jsonstream import json_response
 from lokaalmeten.server.sta_model import (
@@ -161,7 +163,8 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
     segments = [s for s in path.split("/") if s]
     if not segments:
         return JSONResponse(landing(request))
-    catalogue = Catalogue(store, settings, base)
+    deadline = Deadline(settings.query_time_limit, client_gone(request))
+    catalogue = Catalogue(store, settings, base, deadline)
     # -- walk the path -------------------------------------------------------------------
     head = _SEGMENT.match(segments[0])
     if head is None or head.group(1) not in ENTITY_SETS:

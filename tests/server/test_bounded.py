@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -298,3 +299,40 @@ def test_a_client_with_heavy_requests_running_gets_429_and_others_are_served(
     assert light.status_code == 200 and len(light.json()["value"]) == NODES
     assert wait_for(lambda: admission.in_progress == 0)
     assert httpx.get(served.base + "/v1.1/Things", timeout=5).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def patient(big_store: str) -> Iterator[Served]:
+    """A server whose limits admit a scan of the whole store (about a second of work)."""
+    app = create_app(
+        ServerSettings(store=big_store, rate_limit=0, max_points=2_000_000, query_time_limit=120)
+    )
+    running = Served(app, free_port())
+    running.thread.start()
+    deadline = time.monotonic() + 10
+    while not running.server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield running
+    running.server.should_exit = True
+    running.thread.join(timeout=10)
+
+
+def test_a_sensorthings_request_whose_client_left_stops_its_work(patient: Served) -> None:
+    scan = "/v1.1/Observations?" + urlencode(
+        {"$filter": f"{YEAR} and result gt 1000", "$count": "true", "$top": "1"}
+    )
+    admission = patient.admission()
+    started = time.monotonic()
+    whole = httpx.get(patient.base + scan, timeout=120)  # the same request, waited for
+    took = time.monotonic() - started
+    assert whole.status_code == 200, whole.text[:300]
+    host, port = patient.base.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)))
+    conn.sendall(f"GET {scan} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert wait_for(lambda: admission.in_progress == 1)
+    left = time.monotonic()
+    conn.close()
+    assert wait_for(lambda: admission.in_progress == 0, took), "the request still runs"
+    stopped = time.monotonic() - left
+    assert stopped < took / 2, (stopped, took)  # stopped, not finished
