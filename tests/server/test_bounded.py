@@ -212,10 +212,9 @@ class Served:
         return layer
 
 
-@pytest.fixture(scope="module")
-def served(big_store: str) -> Iterator[Served]:
-    app = create_app(ServerSettings(store=big_store, rate_limit=0, max_range_days=366))
-    running = Served(app, free_port())
+def serving(settings: ServerSettings) -> Iterator[Served]:
+    """uvicorn with the app of ``settings`` in a thread, until the module's tests are done."""
+    running = Served(create_app(settings), free_port())
     running.thread.start()
     deadline = time.monotonic() + 10
     while not running.server.started:
@@ -224,6 +223,11 @@ def served(big_store: str) -> Iterator[Served]:
     yield running
     running.server.should_exit = True
     running.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(big_store: str) -> Iterator[Served]:
+    yield from serving(ServerSettings(store=big_store, rate_limit=0, max_range_days=366))
 
 
 CSV_YEAR = "/v1/export/readings.csv?from=2025-12-01&to=2026-12-01"
@@ -301,21 +305,35 @@ def test_a_client_with_heavy_requests_running_gets_429_and_others_are_served(
     assert httpx.get(served.base + "/v1.1/Things", timeout=5).status_code == 200
 
 
+def test_beyond_the_heavy_requests_in_all_another_client_gets_503_and_light_ones_pass(
+    served: Served,
+) -> None:
+    admission = served.admission()
+    assert admission.total <= admission.per_client  # the defaults: one client can fill it
+    held = [open_download(served) for _ in range(admission.total)]
+    other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=5)
+    try:
+        assert wait_for(lambda: admission.in_progress == admission.total)
+        refused = other.get(served.base + "/v1.1/Things")
+        light = other.get(served.base + "/v1/nodes")
+    finally:
+        for conn in held:
+            conn.close()
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "1"
+    assert "max_heavy_total" in refused.json()["error"]["message"]
+    assert light.status_code == 200
+    assert wait_for(lambda: admission.in_progress == 0)
+    assert other.get(served.base + "/v1.1/Things").status_code == 200
+    other.close()
+
+
 @pytest.fixture(scope="module")
 def patient(big_store: str) -> Iterator[Served]:
-    """A server whose limits admit a scan of the whole store (about a second of work)."""
-    app = create_app(
+    """A server whose limits admit a scan of the whole store (seconds of work)."""
+    yield from serving(
         ServerSettings(store=big_store, rate_limit=0, max_points=2_000_000, query_time_limit=120)
     )
-    running = Served(app, free_port())
-    running.thread.start()
-    deadline = time.monotonic() + 10
-    while not running.server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield running
-    running.server.should_exit = True
-    running.thread.join(timeout=10)
 
 
 def test_a_sensorthings_request_whose_client_left_stops_its_work(patient: Served) -> None:
