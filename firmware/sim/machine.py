@@ -6,8 +6,8 @@ which play real byte frames from datasheets: ``fake_uart`` (UART), ``fake_i2c`` 
 ``fake_i2s`` (I2S). This file only gathers them with the board-level pieces below.
 
 On a fake board (``LM_FAKE_BOARD`` names a control folder, tests/kit_tools/fake_kit.py) the
-watchdog and ``reset`` are the board's: ``WDT`` writes its time-out to ``<folder>/wdt`` at
-every feed and the relay resets the "board" once a feed is overdue; ``reset`` asks the
+watchdog and ``reset`` are the board's: ``WDT`` writes its time-out and a feed count to
+``<folder>/wdt`` at every feed and the relay resets the "board" once a feed is overdue; ``reset`` asks the
 relay for a hard reset and waits for it, as a real reset never returns; ``reset_cause``
 is what the relay says (``LM_RESET_CAUSE``).
 """
@@ -56,6 +56,9 @@ class Pin:
         self._value = 0
 
 
+_FEEDS = [0]
+
+
 class WDT:
     """Records feeds; ``expired()`` says whether the ESP32 would have reset by now."""
 
@@ -71,8 +74,9 @@ class WDT:
         self.last_feed = time.ticks_ms()
         self.feeds += 1
         if _BOARD:
+            _FEEDS[0] += 1  # each feed changes the file, also right after __init__'s
             with open(_BOARD + "/wdt", "w") as f:
-                f.write(str(self.timeout))
+                f.write("%d %d" % (self.timeout, _FEEDS[0]))
 
     def expired(self):
         return time.ticks_diff(time.ticks_ms(), self.last_feed) > self.timeout

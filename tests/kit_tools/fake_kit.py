@@ -94,6 +94,7 @@ class FakeKit:
         self.port = os.ttyname(self.device)
         self.reboots = 0
         self.resets: list[str] = []  # hard resets of a board: power-on, watchdog, reset
+        self._fed = ("", 0.0)  # the watchdog file's text and when it last changed
         self.output = bytearray()  # everything the kit wrote to its serial line
         self._control = Path(tempfile.mkdtemp(prefix="lm-board-"))
         (self._control / "power_on.py").write_text(BOOT)
@@ -231,11 +232,19 @@ class FakeKit:
             if (self._control / "reset").exists():
                 self._hard_reset("reset", HARD_RESET)
                 continue
+            # A feed is a change of the file's text ("<time-out ms> <feeds>"), timed by this
+            # process's clock: a file's time comes from the file system's, which need not
+            # agree with it (the likely reason a watchdog did not fire in CI once).
             try:
-                wdt = self._control / "wdt"
-                timeout = int(wdt.read_text() or "0") / 1000
-                overdue = time.time() - wdt.stat().st_mtime > timeout
-            except (OSError, ValueError):
+                text = (self._control / "wdt").read_text()
+                timeout = int(text.split()[0]) / 1000
+            except (OSError, ValueError, IndexError):
+                self._fed = ("", 0.0)
                 continue
-            if overdue:
+            now = time.monotonic()
+            if text != self._fed[0]:
+                self._fed = (text, now)
+                continue
+            if now - self._fed[1] > timeout:
+                self._fed = ("", 0.0)
                 self._hard_reset("watchdog", WDT_RESET)
