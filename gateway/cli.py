@@ -48,8 +48,52 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _registry(path: Path | None) -> Registry:
-    return Registry(path or Path(os.environ.get("LM_REGISTRY", "var/registry.db")))
+def _registry_path(path: Path | None) -> Path:
+    return path or Path(os.environ.get("LM_REGISTRY", "var/registry.db"))
+
+
+def _registry(path: Path | None, create: bool = False) -> Registry:
+    """The registry; one that does not exist is made only where a kit is being added."""
+    where = _registry_path(path)
+    if not create and not where.exists():
+        _fail(
+            f"no registry at {where}; the installation's is named by LM_REGISTRY in "
+            "/etc/lokaalmeten/lokaalmeten.env (--registry PATH to choose it)"
+        )
+    return Registry(where)
+
+
+def _guard_broker(path: Path | None, folder: Path | None) -> None:
+    """Refuse, before any change, a registry that does not know every account the broker's
+    password file holds: writing the file from it would lock those accounts out (the
+    gateway's own and the other kits')."""
+    if folder is None:
+        return
+    passwd = folder / "passwd"
+    try:
+        text = passwd.read_text()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        _fail(f"cannot read {passwd}: {exc}")
+    held = {line.split(":", 1)[0] for line in text.splitlines() if ":" in line}
+    where = _registry_path(path)
+    known: set[str] = set()
+    if where.exists():
+        registry = Registry(where)
+        known = {entry.name for entry in registry.entries()}
+        registry.close()
+    unknown = sorted(held - known)
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (
+            f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+        )
+        _fail(
+            f"{passwd} holds broker accounts that the registry {where.absolute()} does not "
+            f"know: {shown}; writing it from this registry would lock them out. Nothing was "
+            "changed. Use the installation's registry: --registry PATH, or LM_REGISTRY as in "
+            "/etc/lokaalmeten/lokaalmeten.env"
+        )
 
 
 def _update_broker(registry: Registry, folder: Path | None, pid_file: Path | None) -> None:
@@ -80,7 +124,8 @@ def add(
     reload_pid_file: ReloadOption = None,
 ) -> None:
     """Register a kit; prints its token, which is shown only this once."""
-    registry = _registry(registry_path)
+    _guard_broker(registry_path, mosquitto_dir)
+    registry = _registry(registry_path, create=True)
     try:
         token = registry.add(node, "gateway" if gateway else "kit", note)
     except RegistryError as exc:
@@ -103,6 +148,7 @@ def rotate(
 ) -> None:
     """Give a kit a new token; the old one stops working."""
     registry = _registry(registry_path)
+    _guard_broker(registry_path, mosquitto_dir)
     try:
         token = registry.rotate(node)
     except RegistryError as exc:
@@ -120,6 +166,7 @@ def remove(
 ) -> None:
     """Remove a kit; its readings stay in the store, new ones are refused."""
     registry = _registry(registry_path)
+    _guard_broker(registry_path, mosquitto_dir)
     try:
         registry.remove(node)
     except RegistryError as exc:

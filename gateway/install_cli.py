@@ -13,6 +13,9 @@ from typing import Annotated, NoReturn
 import typer
 
 from lokaalmeten.gateway.install import (
+    MOSQUITTO_DIR,
+    STATE,
+    VENV,
     InstallError,
     InstallOptions,
     plan_install,
@@ -79,8 +82,11 @@ def install_command(
     except (InstallError, OSError) as exc:
         _fail(str(exc))
     echo(f"done: {len(plan.changes)} changes. Check: systemctl status lokaalmeten-gateway")
+    # Exactly the installation's registry and broker folder: a registry found from the
+    # current folder once rewrote the broker's passwords from an empty one.
     echo(
-        "Register kits with: lokaalmeten nodes add NODE --mosquitto-dir /etc/mosquitto/lokaalmeten"
+        f"Register kits with: sudo -u lokaalmeten {VENV}/bin/lokaalmeten nodes add NODE "
+        f"--registry {STATE / 'registry.db'} --mosquitto-dir {MOSQUITTO_DIR}"
     )
 
 

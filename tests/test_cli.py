@@ -17,7 +17,7 @@ COMMANDS = [
 
 
 def lm(
-    *args: str, cwd: Path | None = None, timeout: float = 30
+    *args: str, cwd: Path | None = None, timeout: float = 30, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lokaalmeten", *args],
@@ -25,6 +25,7 @@ def lm(
         text=True,
         cwd=cwd,
         timeout=timeout,
+        env=env,
     )
 
 
