@@ -197,17 +197,13 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     """Build the settings, start the gateway, stop it on SIGINT/SIGTERM."""
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
-    from lokaalmeten.settings import GatewaySettings
+    from lokaalmeten.settings import GatewaySettings, settings_problems
     from lokaalmeten.store import StoreError
 
     try:
         settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
-        _fail("; ".join(problems))
+        _fail(settings_problems(exc))
     setup_logging(verbose, settings.log_format)
     try:
         gateway = Gateway(settings)

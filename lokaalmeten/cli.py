@@ -54,12 +54,9 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _settings_error(exc: ValidationError) -> NoReturn:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}")
-    _fail("; ".join(problems))
+    from lokaalmeten.settings import settings_problems
+
+    _fail(settings_problems(exc))
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -308,7 +305,10 @@ def demo(
     """
     from lokaalmeten.demo import DemoError, DemoPlan, run_demo
 
-    http_port = port or int(os.environ.get("LM_HTTP_PORT", "8000"))
+    try:
+        http_port = port or int(os.environ.get("LM_HTTP_PORT", "8000"))
+    except ValueError:
+        _fail(f"LM_HTTP_PORT = {os.environ['LM_HTTP_PORT']!r}: must be a port number, e.g. 8080")
     try:
         plan = DemoPlan(
             http_port=http_port, kits=kits, interval=interval, embedded_broker=embedded_broker

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
@@ -311,3 +311,15 @@ if __name__ == "__main__":
     doc = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
     doc.write_text(render_configuration_doc(doc.read_text()))
     print(f"wrote {doc}")
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """One line per bad setting, named as the user set it: its option or LM_ variable."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        variable = f"LM_{str(error['loc'][0]).upper()}" if error["loc"] else ""
+        given = f" = {error['input']!r}" if isinstance(error.get("input"), str | int) else ""
+        problems.append(f"{where} (its option or {variable}){given}: {message}")
+    return "; ".join(problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,24 @@ def test_bad_options_fail_with_a_message_not_a_traceback(
     out = lm(*args, cwd=tmp_path)
     assert out.returncode == 2
     assert message in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [
+        (["server", "--store", "sqlite:///x.db"], "LM_HTTP_PORT"),
+        (["demo"], "LM_HTTP_PORT"),
+        (["gateway", "--store", "sqlite:///x.db"], "LM_BATCH_SIZE"),
+    ],
+)
+def test_a_bad_environment_value_is_named_by_its_variable(
+    command: list[str], variable: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, variable: "abc"}
+    out = lm(*command, cwd=tmp_path, env=env)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert variable in out.stderr and "'abc'" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr + out.stdout
 
 
