@@ -28,6 +28,7 @@ from lokaalmeten.protocol.topics import readings_subscription
 from lokaalmeten.settings import GatewaySettings
 
 log = logging.getLogger("lokaalmeten.gateway")
+UNREACHABLE_WARNING_S = 30.0  # how often an outage of the broker is told again
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +58,13 @@ class MqttIngest:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         self._client = client
         self.connected = False
         self._stopping = False
+        self._unreachable_since = 0.0  # the first failed attempt of this outage, or 0
+        self._warned = 0.0
 
     def start(self) -> None:
         """Connect (retrying in the background if the broker is not up yet) and subscribe."""
@@ -110,6 +114,7 @@ class MqttIngest:
             log.error("broker %s refused the connection: %s", self.settings.broker, reason)
             return
         self.connected = True
+        self._unreachable_since = 0.0
         topic = readings_subscription(self.settings.topic_prefix)
         client.subscribe(topic, qos=1)
         resumed = "resumed session" if flags.session_present else "new session"
@@ -126,6 +131,21 @@ class MqttIngest:
         if self.connected and not self._stopping:
             log.warning("lost the broker (%s); reconnecting", reason)
         self.connected = False
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        """No broker: said at once, then every 30 s while it lasts (the kits keep their
+        readings in their outboxes meanwhile)."""
+        now = time.monotonic()
+        if not self._unreachable_since:
+            self._unreachable_since = now
+        if now - self._warned >= UNREACHABLE_WARNING_S:
+            self._warned = now
+            log.warning(
+                "broker %s unreachable for %.0f s; retrying (the kits keep their readings "
+                "meanwhile)",
+                self.settings.broker,
+                now - self._unreachable_since,
+            )
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         payload = bytes(msg.payload)
