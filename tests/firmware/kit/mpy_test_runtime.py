@@ -268,8 +268,13 @@ def test_safe_mode_survives_a_portal_that_cannot_open():
 
         taken = socket.socket()
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        port = _portal_port()
-        taken.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        for _ in range(20):  # a random port may be someone else's: take another
+            port = _portal_port()
+            try:
+                taken.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+                break
+            except OSError:
+                pass
         taken.listen(1)
         config.save(dict(config.load()[0], portal_port=port))
         events = []
