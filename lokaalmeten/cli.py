@@ -156,17 +156,30 @@ def server(
         int | None, typer.Option(help="HTTP port (default LM_HTTP_PORT, else 8000).")
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    create_store: Annotated[
+        bool,
+        typer.Option(
+            "--create-store", help="Start on an empty store when the SQLite file does not exist."
+        ),
+    ] = False,
 ) -> None:
     """Serve the open-data API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from lokaalmeten.server.app import create_app
     from lokaalmeten.settings import ServerSettings
-    from lokaalmeten.store import StoreError
+    from lokaalmeten.store import StoreError, missing_store
 
     overrides: dict[str, Any] = {"store": store, "http_port": port, "host": host}
     try:
         settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        missing = missing_store(settings.store)
+        if missing and not create_store:
+            _fail(
+                f"no store at {Path(missing).absolute()} ({settings.store}); the gateway makes "
+                "it when it starts. Check --store / LM_STORE, or pass --create-store to serve "
+                "an empty one"
+            )
         application = create_app(settings)
     except ValidationError as exc:
         _settings_error(exc)

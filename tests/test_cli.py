@@ -88,6 +88,18 @@ def test_a_bad_environment_value_is_named_by_its_variable(
     assert "Traceback" not in out.stderr + out.stdout
 
 
+def test_the_server_refuses_a_store_that_does_not_exist_and_creates_none(
+    tmp_path: Path,
+) -> None:
+    # Once: a typo in --store made that folder and an empty database, and an empty map.
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    out = lm("server", "--store", f"sqlite:///{missing}", "--port", "1", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"no store at {missing}" in out.stderr and "--create-store" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "nonexistent").exists()
+
+
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     env_out = subprocess.run(
         [sys.executable, "-m", "lokaalmeten", "gateway"],

@@ -22,6 +22,7 @@ from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn, stop_all
 from lokaalmeten.simulate import KitPlan, micropython_env, run_kits
+from lokaalmeten.store import open_store
 from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.micropython]
@@ -46,6 +47,7 @@ print("sent twice")
 def pipeline(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
     """Gateway and server as separate processes; yields the server's base URL."""
     store = f"sqlite:///{tmp_path / 'lm.db'}"
+    open_store(store).close()  # the server refuses a store that does not exist yet
     port = free_port()
     lm = [sys.executable, "-m", "lokaalmeten"]
     log = (tmp_path / "services.log").open("w")

@@ -16,6 +16,7 @@ URL forms:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from lokaalmeten.store.base import (
@@ -50,8 +51,28 @@ __all__ = [
     "StreamRow",
     "Tag",
     "WriteResult",
+    "missing_store",
     "open_store",
 ]
+
+
+def _sqlite_path(url: str, part: str) -> str:
+    path = unquote(part)
+    if path.startswith("//"):  # sqlite:////abs/path.db, as SQLAlchemy writes it
+        path = "/" + path.lstrip("/")
+    if not path or path == "/":
+        raise StoreError(f"{url!r}: name the database file, e.g. sqlite:///var/lib/lm.db")
+    return path
+
+
+def missing_store(url: str) -> str | None:
+    """The file a ``sqlite:`` URL names when it does not exist yet, else None (a server
+    then refuses to start on it rather than serve an empty map from a typo)."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc:
+        return None
+    path = _sqlite_path(url, parts.path)
+    return None if Path(path).exists() else path
 
 
 def open_store(url: str, *, read_only: bool = False) -> Store:
@@ -64,11 +85,7 @@ def open_store(url: str, *, read_only: bool = False) -> Store:
                 f"{url!r}: a sqlite URL has no host; write sqlite:///absolute/path.db "
                 "or sqlite:relative/path.db"
             )
-        path = unquote(parts.path)
-        if path.startswith("//"):  # sqlite:////abs/path.db, as SQLAlchemy writes it
-            path = "/" + path.lstrip("/")
-        if not path or path == "/":
-            raise StoreError(f"{url!r}: name the database file, e.g. sqlite:///var/lib/lm.db")
+        path = _sqlite_path(url, parts.path)
         unknown = set(options) - {"synchronous", "timeout"}
         if unknown:
             raise StoreError(
