@@ -13,7 +13,7 @@ import math
 import signal
 import subprocess
 import sys
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -73,10 +73,13 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
     broker_port = free_port()
     store = f"sqlite:{folder / 'readings.db'}"
     broker_url = f"mqtt://127.0.0.1:{broker_port}"
-    stopping = threading.Event()
+    # A plain flag: a signal handler runs between any two bytecodes of the main thread, also
+    # inside threading.Event.wait() while it holds the Event's lock, where Event.set() in
+    # the handler waited for that lock for ever (several SIGTERMs in a row once hung the demo).
+    stopping = [False]
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+        stopping[0] = True
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     processes: list[tuple[str, subprocess.Popen[Any]]] = []
@@ -133,7 +136,8 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
         say(f"  nodes:     {url}/v1/nodes")
         say(f"  readings:  {url}/v1/readings?quantity=pm25")
         say("Press Ctrl-C to stop.")
-        while not stopping.wait(0.5):
+        while not stopping[0]:
+            time.sleep(0.25)  # a signal is seen within this: the handler only sets the flag
             for name, process in processes:
                 if process.poll() is not None:
                     say(f"the {name} stopped (exit code {process.returncode}); stopping the demo")
