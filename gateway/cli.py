@@ -63,10 +63,11 @@ def _registry(path: Path | None, create: bool = False) -> Registry:
     return Registry(where)
 
 
-def _guard_broker(path: Path | None, folder: Path | None) -> None:
+def _guard_broker(path: Path | None, folder: Path | None, registry: Registry | None = None) -> None:
     """Refuse, before any change, a registry that does not know every account the broker's
     password file holds: writing the file from it would lock those accounts out (the
-    gateway's own and the other kits')."""
+    gateway's own and the other kits'). ``registry``: the one already open, else the one at
+    ``path`` is read if it exists (``add`` must not create it before this check)."""
     if folder is None:
         return
     passwd = folder / "passwd"
@@ -79,10 +80,12 @@ def _guard_broker(path: Path | None, folder: Path | None) -> None:
     held = {line.split(":", 1)[0] for line in text.splitlines() if ":" in line}
     where = _registry_path(path)
     known: set[str] = set()
-    if where.exists():
-        registry = Registry(where)
+    if registry is not None:
         known = {entry.name for entry in registry.entries()}
-        registry.close()
+    elif where.exists():
+        found = Registry(where)
+        known = {entry.name for entry in found.entries()}
+        found.close()
     unknown = sorted(held - known)
     if unknown:
         shown = ", ".join(unknown[:8]) + (
@@ -148,7 +151,7 @@ def rotate(
 ) -> None:
     """Give a kit a new token; the old one stops working."""
     registry = _registry(registry_path)
-    _guard_broker(registry_path, mosquitto_dir)
+    _guard_broker(registry_path, mosquitto_dir, registry)
     try:
         token = registry.rotate(node)
     except RegistryError as exc:
@@ -166,7 +169,7 @@ def remove(
 ) -> None:
     """Remove a kit; its readings stay in the store, new ones are refused."""
     registry = _registry(registry_path)
-    _guard_broker(registry_path, mosquitto_dir)
+    _guard_broker(registry_path, mosquitto_dir, registry)
     try:
         registry.remove(node)
     except RegistryError as exc:

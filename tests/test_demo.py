@@ -48,6 +48,23 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
+def start_demo(cwd: Path, *options: str, port: int | None = None) -> subprocess.Popen[str]:
+    """``lokaalmeten demo`` with its output piped, on ``port`` (else a free one), with
+    Mosquitto when it is installed and the embedded broker otherwise."""
+    from lokaalmeten.services.mosquitto import find_mosquitto
+
+    if "--embedded-broker" not in options and find_mosquitto() is None:
+        options = (*options, "--embedded-broker")
+    return subprocess.Popen(
+        [sys.executable, "-m", "lokaalmeten", "demo", *options],
+        cwd=cwd,
+        env={**os.environ, "LM_HTTP_PORT": str(port or free_port())},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize(
     "broker",
     [
@@ -66,14 +83,7 @@ def test_demo_serves_readings_and_ctrl_c_stops_every_process(
         _unavailable("mosquitto", "apt-get install mosquitto")
     port = free_port()
     flags = ["--embedded-broker"] if broker == "embedded" else []
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "lokaalmeten", "demo", "--interval", "1", *flags],
-        cwd=tmp_path,
-        env={**os.environ, "LM_HTTP_PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    demo = start_demo(tmp_path, "--interval", "1", *flags, port=port)
     try:
         base = f"http://127.0.0.1:{port}"
 
@@ -120,20 +130,10 @@ def test_ten_ctrl_c_stops_in_a_row_leave_no_kit_in_safe_mode(
 ) -> None:
     """Ctrl-C soon after the start, before any kit made its three healthy records (the
     demo's interval is 5 s), at moments from "just booted" to "first record written"."""
-    from lokaalmeten.services.mosquitto import find_mosquitto
-
-    flags = [] if find_mosquitto() is not None else ["--embedded-broker"]
     kits = [tmp_path / "var" / "sim" / f"sim-{i}" for i in (1, 2, 3)]
     for run in range(1, 11):
         started = time.time()
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "lokaalmeten", "demo", *flags],
-            cwd=tmp_path,
-            env={**os.environ, "LM_HTTP_PORT": str(free_port())},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        demo = start_demo(tmp_path)
         try:
 
             def booted(started: float = started) -> bool:
@@ -161,19 +161,9 @@ def test_a_storm_of_signals_stops_the_demo_within_five_seconds(tmp_path: Path) -
     (once several SIGTERMs in a row hung it for good: Event.set() in the signal handler)."""
     import random
 
-    from lokaalmeten.services.mosquitto import find_mosquitto
-
-    flags = [] if find_mosquitto() is not None else ["--embedded-broker"]
     chance = random.Random(2026)
     for storm in range(5):
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "lokaalmeten", "demo", "--kits", "1", *flags],
-            cwd=tmp_path,
-            env={**os.environ, "LM_HTTP_PORT": str(free_port())},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        demo = start_demo(tmp_path, "--kits", "1")
         try:
             assert demo.stdout is not None
             for line in demo.stdout:

@@ -7,9 +7,9 @@ which play real byte frames from datasheets: ``fake_uart`` (UART), ``fake_i2c`` 
 
 On a fake board (``LM_FAKE_BOARD`` names a control folder, tests/kit_tools/fake_kit.py) the
 watchdog and ``reset`` are the board's: ``WDT`` writes its time-out and a feed count to
-``<folder>/wdt`` at every feed and the relay resets the "board" once a feed is overdue; ``reset`` asks the
-relay for a hard reset and waits for it, as a real reset never returns; ``reset_cause``
-is what the relay says (``LM_RESET_CAUSE``).
+``<folder>/wdt`` at every feed and the relay resets the "board" once a feed is overdue;
+``reset`` asks the relay for a hard reset and waits for it, as a real reset never returns;
+``reset_cause`` is what the relay says (``LM_RESET_CAUSE``).
 """
 
 import os
