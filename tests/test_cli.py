@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from lokaalmeten import __version__
+from lokaalmeten.services.ports import free_port, wait_listening
 
 COMMANDS = [
     "gateway", "gateway install", "server", "simulate", "demo", "version", "noise analyse",
@@ -98,6 +100,20 @@ def test_the_server_refuses_a_store_that_does_not_exist_and_creates_none(
     assert f"no store at {missing}" in out.stderr and "--create-store" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "nonexistent").exists()
+    # Asked for: an empty store, served.
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lokaalmeten", "server", "--store", f"sqlite:///{missing}",
+         "--port", str(port), "--create-store"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_listening("127.0.0.1", port, 20)
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/nodes", timeout=5).json()["value"] == []
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert missing.exists()
 
 
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:

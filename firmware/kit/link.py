@@ -16,6 +16,7 @@ oldest first with QoS 1, removing each from the outbox only after its PUBACK. A 
 closes the connection; the next attempt waits 1 s, doubling to 5 minutes, with jitter.
 """
 
+import gc
 import os
 import time
 
@@ -121,6 +122,9 @@ class Link:
             self._mqtt(now)
 
     def _open_portal(self, now, until):
+        # The portal's code is loaded only now, into a heap fragmented by hours of cycles:
+        # collect first so that its largest block is free when the import asks for it.
+        gc.collect()
         from kit.portal import Portal
 
         ap = network.WLAN(_iface("AP"))
