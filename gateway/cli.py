@@ -174,6 +174,15 @@ def remove(
         registry.remove(node)
     except RegistryError as exc:
         _fail(str(exc))
+    from lokaalmeten.gateway.directory import Directory, DirectoryError
+
+    try:
+        # Its last status no longer counts; its name and place stay with its readings.
+        directory = Directory(registry.path)
+        directory.forget_status(node)
+        directory.close()
+    except DirectoryError as exc:
+        _fail(str(exc))
     typer.echo(f"removed {node}")
     _update_broker(registry, mosquitto_dir, reload_pid_file)
 
@@ -198,6 +207,7 @@ def list_nodes(registry_path: RegistryOption = None) -> None:
 
 def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     """Build the settings, start the gateway, stop it on SIGINT/SIGTERM."""
+    from lokaalmeten.gateway.directory import DirectoryError
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
     from lokaalmeten.settings import GatewaySettings, settings_problems
@@ -210,7 +220,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     setup_logging(verbose, settings.log_format)
     try:
         gateway = Gateway(settings)
-    except (StoreError, OSError, RegistryError) as exc:
+    except (StoreError, OSError, RegistryError, DirectoryError) as exc:
         _fail(str(exc))
 
     def _stop(signum: int, frame: object) -> None:

@@ -4,6 +4,9 @@
     HTTP (/v1/records, airRohr)      ─┴─> validate ─> spool (durable commit) ─> acknowledge
     spool ─> one writer per store (batches, back-off) ─> store(s)
 
+The kits' retained statuses (and Last Wills) update the node directory (gateway/kit_facts.py)
+in the same order, as do the sensor models of spooled readings.
+
 An MQTT message is acknowledged, and an HTTP request answered 2xx, only after its readings
 (or its refusal) are committed to the spool. A reading leaves the spool only after every store
 accepted it. So a crash or a kill at any point loses nothing: what is not in the spool is
@@ -22,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lokaalmeten.gateway.directory import Directory
+from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
 from lokaalmeten.gateway.registry import Registry
@@ -29,6 +34,8 @@ from lokaalmeten.gateway.sensor_community import open_output
 from lokaalmeten.gateway.spool import Spool, SpoolFull
 from lokaalmeten.gateway.validate import Checked, RecordValidator
 from lokaalmeten.gateway.writer import Output, StoreWriter
+from lokaalmeten.protocol.topics import is_status
+from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
 
 log = logging.getLogger("lokaalmeten.gateway")
@@ -52,6 +59,13 @@ class Gateway:
         )
         self.registry = Registry(Path(settings.registry)) if settings.require_registration else None
         self.validator = RecordValidator(
+            self.metrics,
+            settings.topic_prefix,
+            known=self.registry.known if self.registry is not None else None,
+        )
+        self.directory = Directory(Path(settings.registry))
+        self.kit_facts = KitFacts(
+            self.directory,
             self.metrics,
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
@@ -98,6 +112,7 @@ class Gateway:
             for store in self.stores:
                 store.close()
             self.spool.close()
+            self.directory.close()
             log.info(
                 "gateway stopped; counters: %s; %d readings left in the spool",
                 self.metrics.summary(),
@@ -143,9 +158,13 @@ class Gateway:
     # -- ingest --------------------------------------------------------------------------
 
     def _spool_then_ack(self, batch: list[Message]) -> None:
+        prefix = self.settings.topic_prefix
+        statuses = {i for i, m in enumerate(batch) if is_status(m.topic, prefix)}
         checks = [
-            self.validator.mqtt(message.topic, message.payload, message.received_at)
-            for message in batch
+            Checked()
+            if i in statuses
+            else self.validator.mqtt(message.topic, message.payload, message.received_at)
+            for i, message in enumerate(batch)
         ]
         pending = list(zip(batch, checks, strict=True))
         while pending:
@@ -171,7 +190,15 @@ class Gateway:
                 pending = taken + pending  # the room shrank meanwhile (HTTP ingest)
                 continue
             self.metrics.add("readings_spooled", len(readings))
+            self.spooled(readings)
+            for message, _ in taken:
+                if is_status(message.topic, prefix):
+                    self.kit_facts.status(message)
             self.ingest.ack([message for message, _ in taken])
+
+    def spooled(self, readings: list[Reading]) -> None:
+        """Readings committed to the spool (MQTT or HTTP): their sensor models are noted."""
+        self.kit_facts.readings(readings)
 
     def _prefix_that_fits(self, pending: list[tuple[Message, Checked]]) -> int:
         """How many of the first messages fit in the spool together (policy block)."""
