@@ -62,7 +62,7 @@ class Gateway:
         ]
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.http_port: int | None = None
+        self.ingest_port: int | None = None
         self._http_server: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -72,7 +72,7 @@ class Gateway:
         log.info("gateway: %s -> spool %s -> %s", self.settings.broker, self.settings.spool, stores)
         for writer in self.writers:
             self._start_thread(writer.run, f"writer {writer.consumer}", self._stopping)
-        if self.settings.http_port:
+        if self.settings.ingest_port:
             self._start_http()
         self.ingest.start()
         next_stats = time.monotonic() + self.settings.stats_interval
@@ -119,8 +119,8 @@ class Gateway:
 
         config = uvicorn.Config(
             create_ingest_app(self),
-            host=self.settings.http_host,
-            port=self.settings.http_port,
+            host=self.settings.ingest_host,
+            port=self.settings.ingest_port,
             log_level="warning",
             access_log=False,
         )
@@ -132,12 +132,14 @@ class Gateway:
             time.sleep(0.02)
         if not server.started:
             raise RuntimeError(
-                f"the HTTP ingest could not listen on {self.settings.http_host}:"
-                f"{self.settings.http_port}; is the port in use? (LM_HTTP_PORT=0 turns it off)"
+                f"the HTTP ingest could not listen on {self.settings.ingest_host}:"
+                f"{self.settings.ingest_port}; is the port in use? (LM_INGEST_PORT=0 turns it off)"
             )
-        self.http_port = server.servers[0].sockets[0].getsockname()[1]
+        self.ingest_port = server.servers[0].sockets[0].getsockname()[1]
         log.info(
-            "HTTP ingest, /health and /metrics on %s:%d", self.settings.http_host, self.http_port
+            "HTTP ingest, /health and /metrics on %s:%d",
+            self.settings.ingest_host,
+            self.ingest_port,
         )
 
     # -- ingest --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -68,8 +69,11 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     if not _port_is_free(plan.http_port):
         raise DemoError(
-            f"port {plan.http_port} is in use; choose another with LM_HTTP_PORT=8080 make run"
+            f"port {plan.http_port} is in use; choose another with LM_SERVER_PORT=8080 make run"
         )
+    # The demo's parts work on its own folder: on a machine that is also an installed
+    # gateway they must not read its configuration (registry, store, ports).
+    os.environ["LM_CONFIG"] = "none"
     broker_port = free_port()
     store = f"sqlite:{folder / 'readings.db'}"
     broker_url = f"mqtt://127.0.0.1:{broker_port}"
@@ -107,9 +111,9 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
             str(folder / "spool.db"),
             "--registry",
             str(registry),
-            "--http-host",
+            "--ingest-host",
             "127.0.0.1",
-            "--http-port",
+            "--ingest-port",
             str(free_port()),
         )
         processes.append(("gateway", spawn(gateway)))

@@ -58,7 +58,7 @@ def start_demo(cwd: Path, *options: str, port: int | None = None) -> subprocess.
     return subprocess.Popen(
         [sys.executable, "-m", "lokaalmeten", "demo", *options],
         cwd=cwd,
-        env={**os.environ, "LM_HTTP_PORT": str(port or free_port())},
+        env={**os.environ, "LM_SERVER_PORT": str(port or free_port())},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

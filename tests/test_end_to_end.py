@@ -63,7 +63,7 @@ def pipeline(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
                 "--open",
                 "--spool",
                 str(tmp_path / "spool.db"),
-                "--http-port",
+                "--ingest-port",
                 "0",
             ],
             stdout=log,
