@@ -29,6 +29,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.store import open_store
@@ -108,7 +109,7 @@ class Installation:
 
 def can_connect(port: int, user: str, password: str) -> bool:
     answers: list[int] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{user}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"check-{user}")
     client.username_pw_set(user, password)
     client.on_connect = lambda c, u, f, reason, p: answers.append(reason.value)
     client.connect("127.0.0.1", port)
@@ -189,9 +190,9 @@ def test_the_hint_and_the_guide_keep_the_gateway_and_every_kit_able_to_connect(
     ]:
         out = inst.run(line)
         assert out.returncode == 0, (line, out.stdout, out.stderr)
-        token = re.search(r"^token: (\S+)$", out.stdout, re.M)
-        if token:
-            tokens[node] = token.group(1)
+        found = re.search(r"^token: (\S+)$", out.stdout, re.M)
+        if found:
+            tokens[node] = found.group(1)
     assert set(tokens) == {"kit-hint", "esp32-0a1b2c"}
     inst.run("sudo systemctl reload mosquitto")
     assert accounts(inst.root) == {"gateway", "kit-hint", "esp32-0a1b2c"}
