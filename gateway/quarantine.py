@@ -27,6 +27,7 @@ from lokaalmeten.gateway.spool import QUARANTINE_COLUMNS, Identity, migrate_quar
 from lokaalmeten.store.sqlite import immediate_transaction
 
 Via = Literal["mqtt", "http", "store"]
+_VIAS: dict[str, Via] = {"mqtt": "mqtt", "http": "http", "store": "store"}
 _BASE_COLUMNS = ("id", "received_at", "source", "reason", "detail", "payload")
 
 
@@ -52,9 +53,9 @@ class Entry:
     def via(self) -> Via:
         """How it arrived: an MQTT message (source: its topic), an HTTP request (source:
         http:<path>), or a reading a store refused (source: the store's URL)."""
-        via = self.context.get("via")
-        if via in ("mqtt", "http", "store"):
-            return via  # type: ignore[no-any-return]
+        stated = _VIAS.get(str(self.context.get("via")))
+        if stated is not None:
+            return stated
         if self.reason == "store_rejected":
             return "store"
         return "http" if self.source in HTTP_SOURCES else "mqtt"

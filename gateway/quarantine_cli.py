@@ -240,7 +240,7 @@ def _selected(
 @quarantine_app.command("replay")
 def replay(
     ids: Annotated[
-        list[int] | None, typer.Argument(metavar="[ID]...", help="Entries to replay.")
+        list[int] | None, typer.Argument(metavar="ID", help="Entries to replay (ids from 'list').")
     ] = None,
     reason: Annotated[
         str | None, typer.Option(help="Replay every waiting entry refused for this reason.")
@@ -258,14 +258,18 @@ def replay(
         typer.Option(help="The kit registry (default: its registry setting, LM_REGISTRY)."),
     ] = None,
 ) -> None:
-    """Replay refused input through the gateway's own checks, now that its cause is fixed.
+    """Replay refused input through the gateway's own checks, after a fix.
 
-    Each payload is decoded and checked again as the gateway did when it arrived (its MQTT
-    topic, or its HTTP endpoint), with today's registry and settings. Readings that pass go
-    to the spool, from where the gateway takes them to the stores (at its next start, if it
-    is not running); the entry is marked replayed. What is still refused stays, with its new
-    reason. Safe while the gateway runs, and safe to repeat: a replayed entry is not replayed
-    again, and the stores keep each reading (node, quantity, time) once.
+    Each payload is decoded and checked again as the gateway did when it
+    arrived (its MQTT topic, or its HTTP endpoint), at the time it was
+    received, with today's registry and settings. Readings that pass go to the
+    spool; the gateway takes them to the stores (at its next start, if it is
+    not running). Entries that pass are marked replayed; the rest stay, with
+    their new reason.
+
+    Safe while the gateway runs, and safe to repeat: a replayed entry is not
+    replayed again, readings a payload delivered before are not sent again,
+    and the stores keep each reading (node, quantity, time) once.
     """
     from lokaalmeten.gateway.replay import BATCH, Outcome, Replayer
 

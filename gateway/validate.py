@@ -1,7 +1,8 @@
 """Validation stage: input becomes readings, or refusals with a counted reason.
 
 Every refusal keeps the original payload, so that it lands in the spool's quarantine, where an
-operator can see it and replay it after fixing the cause (registering a kit, say). Refusals
+operator can see it and replay it after fixing the cause (registering a kit, say) with
+``lokaalmeten quarantine`` (:mod:`lokaalmeten.gateway.replay`). Refusals
 are logged (one line per reason per 10 s) and never stop the gateway::
 
     validator = RecordValidator(metrics, topic_prefix="lokaalmeten", known=registry.known)
