@@ -110,6 +110,7 @@ class StoreWriter:
         self.metrics.refuse("store_rejected")
         payload = json.dumps(reading._asdict()).encode()
         log.error("%s refused %s: %s", self.consumer, reading, why)
-        self.spool.put(
-            [], [Refusal(self.consumer, "store_rejected", why, payload, int(time.time()))]
+        refusal = Refusal(
+            self.consumer, "store_rejected", why, payload, int(time.time()), '{"via": "store"}'
         )
+        self.spool.put([], [refusal])

@@ -33,6 +33,7 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     from lokaalmeten.gateway.cli import nodes_app
+    from lokaalmeten.gateway.quarantine_cli import quarantine_app
     from lokaalmeten.kit_tools.cli import deploy, flash
     from lokaalmeten.noise import noise_app
     from lokaalmeten.server.cli import places_app
@@ -40,6 +41,7 @@ def _register_groups() -> None:
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
     app.add_typer(places_app, name="places")
+    app.add_typer(quarantine_app, name="quarantine")
     app.command("flash")(flash)
     app.command("deploy")(deploy)
 

@@ -15,7 +15,7 @@ from lokaalmeten.services.ports import free_port, wait_listening
 
 COMMANDS = [
     "gateway", "gateway install", "server", "simulate", "demo", "version", "noise analyse",
-    "flash", "deploy",
+    "flash", "deploy", "quarantine list", "quarantine show", "quarantine replay",
 ]  # fmt: skip
 
 

@@ -58,8 +58,11 @@ class RunningGateway:
         assert not self.thread.is_alive()
 
 
-def gateway_process(broker: Mosquitto, folder: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """The gateway as `lokaalmeten gateway` runs it, logging to folder/gateway.log."""
+def gateway_process(
+    broker: Mosquitto, folder: Path, *extra: str, open_network: bool = True
+) -> subprocess.Popen[bytes]:
+    """The gateway as `lokaalmeten gateway` runs it, logging to folder/gateway.log;
+    ``open_network=False``: only kits in folder/registry.db are accepted."""
     log = (folder / "gateway.log").open("ab")
     return spawn(
         [
@@ -75,7 +78,7 @@ def gateway_process(broker: Mosquitto, folder: Path, *extra: str) -> subprocess.
             str(folder / "spool.db"),
             "--registry",
             str(folder / "registry.db"),
-            "--open",
+            *(["--open"] if open_network else []),
             "--ingest-host",
             "127.0.0.1",
             "--ingest-port",
