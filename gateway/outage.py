@@ -45,11 +45,12 @@ class Outage:
         return 0.0 if self.since is None else self.clock() - self.since
 
     def failed(self, error: str = "", meanwhile: str | None = None) -> None:
-        """Another failed attempt: a warning when the outage starts and every ``every`` s."""
+        """Another failed attempt (``error``: what failed, if known; else the last error
+        stays): a warning when the outage starts and every ``every`` s."""
         now = self.clock()
         if self.since is None:
             self.since = now
-        self.last_error = error
+        self.last_error = error or self.last_error
         if self._warned is None or now - self._warned >= self.every:
             self._warned = now
             log.warning("%s; retrying (%s)", self.describe(), meanwhile or self.meanwhile)

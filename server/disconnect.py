@@ -56,7 +56,7 @@ class Working:
 class ClientGone:
     def __init__(self, app: ASGIApp, working: Working | None = None) -> None:
         self.app = app
-        self.working = working or Working()
+        self.working = working if working is not None else Working()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
