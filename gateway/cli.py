@@ -224,9 +224,13 @@ def list_nodes(registry_path: RegistryOption = None) -> None:
 
 
 def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
-    """Build the settings, start the gateway, stop it on SIGINT/SIGTERM."""
+    """Build the settings, start the gateway, stop it on SIGINT/SIGTERM.
+
+    The handlers only set a flag and wake the waits (lokaalmeten/shutdown.py), from before
+    the gateway opens anything, so that a signal during the start is a stop too."""
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
+    from lokaalmeten.shutdown import Shutdown
     from lokaalmeten.store import StoreError
 
     try:
@@ -236,16 +240,12 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     except SettingsError as exc:
         _fail(str(exc))
     setup_logging(verbose, settings.log_format)
+    shutdown = Shutdown()
+    shutdown.install()  # kept to the end: a signal during the way out changes nothing
     try:
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, shutdown=shutdown)
     except (StoreError, OSError, RegistryError) as exc:
         _fail(str(exc))
-
-    def _stop(signum: int, frame: object) -> None:
-        gateway.stop()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
     try:
         gateway.run()
     except RuntimeError as exc:

@@ -264,9 +264,15 @@ class Spool:
             conn.execute("DELETE FROM spool WHERE id <= ?", (floor,))
 
     def wait_for_readings(self, timeout: float) -> None:
-        """Sleep until ``put`` adds readings (in this process) or ``timeout`` passes."""
+        """Sleep until ``put`` adds readings (in this process), :meth:`wake` is called or
+        ``timeout`` passes."""
         with self._arrived:
             self._arrived.wait(timeout)
+
+    def wake(self) -> None:
+        """End every wait_for_readings() now (at stop; not from a signal handler)."""
+        with self._arrived:
+            self._arrived.notify_all()
 
     # -- state ---------------------------------------------------------------------------
 

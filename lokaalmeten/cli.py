@@ -13,9 +13,7 @@ import os
 import re
 import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -60,14 +58,6 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
-
-
-def _stop_on_signals(stop: Any) -> None:
-    def _handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
 
 
 @app.command()
@@ -169,9 +159,8 @@ def server(
     Options not given come from LM_* environment variables, then from the installation's
     /etc/lokaalmeten/lokaalmeten.env (or the file LM_CONFIG names): the gateway's store.
     """
-    import uvicorn
-
     from lokaalmeten.server.app import create_app
+    from lokaalmeten.server.serve import serve
     from lokaalmeten.settings import ServerSettings, SettingsError, load_settings
     from lokaalmeten.store import StoreError, missing_store
 
@@ -196,9 +185,7 @@ def server(
     except StoreError as exc:
         _fail(str(exc))
     _setup_logging(False)
-    uvicorn.run(
-        application, host=settings.server_host, port=settings.server_port, log_level="warning"
-    )
+    serve(application, settings.server_host, settings.server_port)
 
 
 @app.command()
@@ -281,8 +268,10 @@ def simulate(
         folder=folder,
         sensors=sensors,
     )
-    stop = threading.Event()
-    _stop_on_signals(stop.set)
+    from lokaalmeten.shutdown import Shutdown
+
+    stop = Shutdown()
+    stop.install()  # SIGINT/SIGTERM only set a flag, which run_kits looks at 5 times a second
 
     def report(event: dict[str, Any]) -> None:
         kind = event.get("event")
