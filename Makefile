@@ -2,13 +2,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LM_HTTP_PORT ?= 8000
-export LM_HTTP_PORT
 
 .PHONY: run test lint bench clean help
 
 help:
-	@echo "make run    broker + gateway + server + 3 simulated kits on http://127.0.0.1:$(LM_HTTP_PORT)"
+	@echo "make run    broker + gateway + server + 3 simulated kits on http://127.0.0.1:$${LM_SERVER_PORT:-8000}"
 	@echo "make test   the whole test suite (starts Mosquitto/InfluxDB, installs them as root)"
 	@echo "make lint   ruff, mypy, and mypy over the sensor drivers with the ESP32 stubs"
 	@echo "make bench  the benchmarks; results in docs/benchmarks.md"

@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 
 from lokaalmeten.gateway.registry import Registry, RegistryError
+from lokaalmeten.settings import (
+    GatewaySettings,
+    SettingsError,
+    load_settings,
+    refuse_outside_installation,
+)
 
 nodes_app = typer.Typer(
     help="Register kits and manage their credentials (MQTT password and HTTP token).",
@@ -25,13 +30,18 @@ nodes_app = typer.Typer(
 
 RegistryOption = Annotated[
     Path | None,
-    typer.Option("--registry", help="Registry file (default: LM_REGISTRY, else var/registry.db)."),
+    typer.Option(
+        "--registry",
+        help="Registry file (default: LM_REGISTRY, as in the installation's "
+        "/etc/lokaalmeten/lokaalmeten.env).",
+    ),
 ]
 MosquittoDirOption = Annotated[
     Path | None,
     typer.Option(
         "--mosquitto-dir",
-        help="Also write Mosquitto's 'passwd' and 'acl' files into this folder.",
+        help="Also write Mosquitto's 'passwd' and 'acl' files into this folder (default: "
+        "LM_MOSQUITTO_DIR, as in the installation's configuration).",
     ),
 ]
 ReloadOption = Annotated[
@@ -48,22 +58,37 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _registry_path(path: Path | None) -> Path:
-    return path or Path(os.environ.get("LM_REGISTRY", "var/registry.db"))
+def registry_locations(
+    registry: Path | None, mosquitto_dir: Path | None
+) -> tuple[Path, Path | None]:
+    """The registry file and Mosquitto's folder: the options, else the installation's."""
+    try:
+        settings = load_settings(
+            GatewaySettings,
+            registry=None if registry is None else str(registry),
+            mosquitto_dir=None if mosquitto_dir is None else str(mosquitto_dir),
+        )
+        refuse_outside_installation(settings, "registry")
+    except SettingsError as exc:
+        _fail(str(exc))
+    folder = Path(settings.mosquitto_dir) if settings.mosquitto_dir else None
+    return Path(settings.registry), folder
 
 
-def _registry(path: Path | None, create: bool = False) -> Registry:
+def _registry(where: Path, create: bool = False) -> Registry:
     """The registry; one that does not exist is made only where a kit is being added."""
-    where = _registry_path(path)
     if not create and not where.exists():
         _fail(
-            f"no registry at {where}; the installation's is named by LM_REGISTRY in "
-            "/etc/lokaalmeten/lokaalmeten.env (--registry PATH to choose it)"
+            f"no registry at {where.absolute()}; the installation's is named by LM_REGISTRY "
+            "in /etc/lokaalmeten/lokaalmeten.env (--registry PATH to choose it)"
         )
-    return Registry(where)
+    try:
+        return Registry(where)
+    except (RegistryError, OSError) as exc:
+        _fail(f"cannot open the registry {where.absolute()}: {exc}")
 
 
-def _guard_broker(path: Path | None, folder: Path | None, registry: Registry | None = None) -> None:
+def guard_broker(where: Path, folder: Path | None, registry: Registry | None = None) -> None:
     """Refuse, before any change, a registry that does not know every account the broker's
     password file holds: writing the file from it would lock those accounts out (the
     gateway's own and the other kits'). ``registry``: the one already open, else the one at
@@ -78,7 +103,6 @@ def _guard_broker(path: Path | None, folder: Path | None, registry: Registry | N
     except OSError as exc:
         _fail(f"cannot read {passwd}: {exc}")
     held = {line.split(":", 1)[0] for line in text.splitlines() if ":" in line}
-    where = _registry_path(path)
     known: set[str] = set()
     if registry is not None:
         known = {entry.name for entry in registry.entries()}
@@ -127,8 +151,9 @@ def add(
     reload_pid_file: ReloadOption = None,
 ) -> None:
     """Register a kit; prints its token, which is shown only this once."""
-    _guard_broker(registry_path, mosquitto_dir)
-    registry = _registry(registry_path, create=True)
+    where, folder = registry_locations(registry_path, mosquitto_dir)
+    guard_broker(where, folder)
+    registry = _registry(where, create=True)
     try:
         token = registry.add(node, "gateway" if gateway else "kit", note)
     except RegistryError as exc:
@@ -139,7 +164,7 @@ def add(
         "Put the token in the kit's configuration (MQTT user = node id, password = "
         "token); it is not shown again."
     )
-    _update_broker(registry, mosquitto_dir, reload_pid_file)
+    _update_broker(registry, folder, reload_pid_file)
 
 
 @nodes_app.command("rotate")
@@ -150,14 +175,15 @@ def rotate(
     reload_pid_file: ReloadOption = None,
 ) -> None:
     """Give a kit a new token; the old one stops working."""
-    registry = _registry(registry_path)
-    _guard_broker(registry_path, mosquitto_dir, registry)
+    where, folder = registry_locations(registry_path, mosquitto_dir)
+    registry = _registry(where)
+    guard_broker(where, folder, registry)
     try:
         token = registry.rotate(node)
     except RegistryError as exc:
         _fail(str(exc))
     typer.echo(f"new token for {node}: {token}")
-    _update_broker(registry, mosquitto_dir, reload_pid_file)
+    _update_broker(registry, folder, reload_pid_file)
 
 
 @nodes_app.command("remove")
@@ -168,8 +194,9 @@ def remove(
     reload_pid_file: ReloadOption = None,
 ) -> None:
     """Remove a kit; its readings stay in the store, new ones are refused."""
-    registry = _registry(registry_path)
-    _guard_broker(registry_path, mosquitto_dir, registry)
+    where, folder = registry_locations(registry_path, mosquitto_dir)
+    registry = _registry(where)
+    guard_broker(where, folder, registry)
     try:
         registry.remove(node)
     except RegistryError as exc:
@@ -184,7 +211,7 @@ def remove(
     except DirectoryError as exc:
         _fail(str(exc))
     typer.echo(f"removed {node}")
-    _update_broker(registry, mosquitto_dir, reload_pid_file)
+    _update_broker(registry, folder, reload_pid_file)
 
 
 @nodes_app.command("list")
@@ -192,7 +219,7 @@ def list_nodes(registry_path: RegistryOption = None) -> None:
     """List the registered kits (never their tokens)."""
     from lokaalmeten.readings import iso_utc
 
-    entries = _registry(registry_path).entries()
+    entries = _registry(registry_locations(registry_path, None)[0]).entries()
     if not entries:
         typer.echo("no nodes registered; 'lokaalmeten nodes add NODE' registers one")
         return
@@ -206,28 +233,29 @@ def list_nodes(registry_path: RegistryOption = None) -> None:
 
 
 def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
-    """Build the settings, start the gateway, stop it on SIGINT/SIGTERM."""
+    """Build the settings, start the gateway, stop it on SIGINT/SIGTERM.
+
+    The handlers only set a flag and wake the waits (lokaalmeten/shutdown.py), from before
+    the gateway opens anything, so that a signal during the start is a stop too."""
     from lokaalmeten.gateway.directory import DirectoryError
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
-    from lokaalmeten.settings import GatewaySettings, settings_problems
+    from lokaalmeten.shutdown import Shutdown
     from lokaalmeten.store import StoreError
 
     try:
-        settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        _fail(settings_problems(exc))
+        flags = {"stats_interval": "--stats", "extra_stores": "--extra-store"}
+        settings = load_settings(GatewaySettings, flags, **overrides)
+        refuse_outside_installation(settings, "store", "spool", "registry")
+    except SettingsError as exc:
+        _fail(str(exc))
     setup_logging(verbose, settings.log_format)
+    shutdown = Shutdown()
+    shutdown.install()  # kept to the end: a signal during the way out changes nothing
     try:
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, shutdown=shutdown)
     except (StoreError, OSError, RegistryError, DirectoryError) as exc:
         _fail(str(exc))
-
-    def _stop(signum: int, frame: object) -> None:
-        gateway.stop()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
     try:
         gateway.run()
     except RuntimeError as exc:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from lokaalmeten.gateway.airrohr import AirRohrError, parse_airrohr_json, parse_line_protocol
+from lokaalmeten.gateway import decode
+from lokaalmeten.gateway.decode import WrongSender
 from lokaalmeten.gateway.metrics import PrometheusCollector
 from lokaalmeten.gateway.spool import SpoolFull
 from lokaalmeten.gateway.validate import Checked
@@ -106,9 +106,8 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
             return _error(422, refused[0]["detail"], reason=refused[0]["reason"], refused=refused)
         return JSONResponse({"stored": len(checked.readings), "refused": refused})
 
-    def refuse(source: str, reason: str, detail: str, body: bytes, now: int) -> JSONResponse:
-        checked = validator.refuse(source, reason, detail, body, now)
-        return commit(checked) or answer(checked)
+    def wrong_sender(exc: WrongSender) -> JSONResponse:
+        return _error(403, str(exc), reason="node_mismatch")
 
     @app.post("/v1/records")
     async def records(request: Request) -> Response:
@@ -121,28 +120,11 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
         body = await body_of(request)
         if isinstance(body, JSONResponse):
             return body
-        now = int(time.time())
         try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return refuse("http:/v1/records", "not_json", str(exc), body, now)
-        total = Checked()
-        for record in doc if isinstance(doc, list) else [doc]:
-            node = record.get("node") if isinstance(record, dict) else None
-            raw = json.dumps(record).encode()
-            if not isinstance(node, str):
-                checked = validator.refuse(
-                    "http:/v1/records", "schema", "record without node", raw, now
-                )
-            elif sender is not None and node != sender:
-                return _error(
-                    403, f"this token belongs to {sender}, not {node}", reason="node_mismatch"
-                )
-            else:
-                checked = validator.record("http:/v1/records", node, raw, now)
-            total.readings.extend(checked.readings)
-            total.refusals.extend(checked.refusals)
-        return commit(total) or answer(total)
+            checked = decode.records(validator, body, sender, int(time.time()))
+        except WrongSender as exc:
+            return wrong_sender(exc)
+        return commit(checked) or answer(checked)
 
     async def basic_body(request: Request) -> tuple[str | None, bytes] | JSONResponse:
         """(the signed-in node, the body) for the airRohr endpoints, or the refusal."""
@@ -159,21 +141,14 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
         if isinstance(signed_in, JSONResponse):
             return signed_in
         sender, body = signed_in
-        now = int(time.time())
+        node_hint = request.headers.get("x-sensor") or sender
         source = f"http:{request.url.path}"
         try:
-            parsed = parse_airrohr_json(body, request.headers.get("x-sensor") or sender, now)
-        except AirRohrError as exc:
-            return refuse(source, exc.reason, exc.detail, body, now)
-        if sender is not None and parsed.node != sender:
-            return _error(
-                403,
-                f"signed in as {sender}, but the data is from {parsed.node}",
-                reason="node_mismatch",
+            checked = decode.airrohr_json(
+                validator, source, body, node_hint, sender, int(time.time())
             )
-        checked = validator.readings(
-            source, parsed.node, parsed.readings, parsed.problems, body, now
-        )
+        except WrongSender as exc:
+            return wrong_sender(exc)
         return commit(checked) or answer(checked)
 
     app.post("/airrohr")(airrohr_json)
@@ -185,28 +160,18 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
         if isinstance(signed_in, JSONResponse):
             return signed_in
         sender, body = signed_in
-        now = int(time.time())
+        precision = request.query_params.get("precision", "ns")
         try:
-            groups = parse_line_protocol(body, now, request.query_params.get("precision", "ns"))
-        except AirRohrError as exc:
-            refuse("http:/write", exc.reason, exc.detail, body, now)
-            return _error(400, exc.detail, reason=exc.reason)
-        total = Checked()
-        for group in groups:
-            if sender is not None and group.node != sender:
-                return _error(
-                    403,
-                    f"signed in as {sender}, but a line is from {group.node}",
-                    reason="node_mismatch",
-                )
-            checked = validator.readings(
-                "http:/write", group.node, group.readings, group.problems, body, now
+            checked, unusable = decode.line_protocol(
+                validator, body, precision, sender, int(time.time())
             )
-            total.readings.extend(checked.readings)
-            total.refusals.extend(checked.refusals)
-        failure = commit(total)
+        except WrongSender as exc:
+            return wrong_sender(exc)
+        failure = commit(checked)
         if failure is not None:
             return failure
+        if unusable is not None:
+            return _error(400, unusable.detail, reason=unusable.reason)
         # InfluxDB answers a good write with 204; airRohr counts any 2xx as sent.
         return Response(status_code=204)
 

@@ -11,13 +11,19 @@ Wills) come in through the same subscription order, for the node directory::
     batch = ingest.take(max_messages=1000, wait=0.2)
     ...  # store the batch
     ingest.ack(batch)
+
+Received messages wait in a deque behind a Condition, not in a ``queue.SimpleQueue``: on
+CPython 3.11 ``SimpleQueue.get(timeout=…)`` interrupted by a signal whose handler runs past
+the timeout recomputes a negative timeout and then blocks without one, until the next
+message arrives (a gateway sent SIGTERM once stayed up three minutes: issue 13).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -25,11 +31,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
+from lokaalmeten.gateway.outage import Outage
 from lokaalmeten.protocol.topics import readings_subscription, status_subscription
 from lokaalmeten.settings import GatewaySettings
+from lokaalmeten.shutdown import Shutdown
 
 log = logging.getLogger("lokaalmeten.gateway")
-UNREACHABLE_WARNING_S = 30.0  # how often an outage of the broker is told again
+_WAIT_SLICE = 0.1  # take() looks at its stop request at least this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,8 @@ class MqttIngest:
     def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self._inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._inbox: deque[Message] = deque()
+        self._arrived = threading.Condition()
         address = settings.broker_address
         self._address = address
         client = mqtt.Client(
@@ -65,36 +74,51 @@ class MqttIngest:
         self._client = client
         self.connected = False
         self._stopping = False
-        self._unreachable_since = 0.0  # the first failed attempt of this outage, or 0
-        self._warned = 0.0
+        # No broker: said at once, then every 30 s while it lasts.
+        self.outage = Outage(f"broker {settings.broker}", "the kits keep their readings meanwhile")
 
     def start(self) -> None:
         """Connect (retrying in the background if the broker is not up yet) and subscribe."""
         self._client.connect_async(self._address.host, self._address.port, keepalive=30)
         self._client.loop_start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
+        """Disconnect (acknowledgements already handed to paho go out first) and end paho's
+        network thread, waiting ``timeout`` seconds at most: paho's own ``loop_stop`` waits
+        for ever, and its thread is a daemon."""
         self._stopping = True
         self._client.disconnect()
-        self._client.loop_stop()
+        ender = threading.Thread(target=self._client.loop_stop, name="mqtt stop", daemon=True)
+        ender.start()
+        ender.join(timeout)
+        if ender.is_alive():
+            log.warning("the MQTT network thread did not end within %.1f s", timeout)
 
-    def take(self, max_messages: int, wait: float) -> list[Message]:
-        """Up to ``max_messages``, waiting at most ``wait`` seconds for the first and the rest."""
+    def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
+        """Up to ``max_messages``, waiting at most ``wait`` seconds for the first and the rest;
+        at once (perhaps with none) when ``stop`` is requested."""
         batch: list[Message] = []
         deadline = time.monotonic() + wait
-        while len(batch) < max_messages:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining <= 0:
-                    batch.append(self._inbox.get_nowait())
-                else:
-                    batch.append(self._inbox.get(timeout=remaining))
-            except queue.Empty:
-                break
+        inbox = self._inbox
+        with self._arrived:
+            while True:
+                while inbox and len(batch) < max_messages:
+                    batch.append(inbox.popleft())
+                remaining = deadline - time.monotonic()
+                if len(batch) >= max_messages or remaining <= 0:
+                    break
+                if stop is not None and stop.is_set():
+                    break
+                self._arrived.wait(min(remaining, _WAIT_SLICE))
         if batch:
             # Counted here, once per batch, to keep paho's network thread lean.
             self.metrics.add("messages_received", len(batch))
         return batch
+
+    def wake(self) -> None:
+        """End a take() that is waiting (not from a signal handler: this takes a lock)."""
+        with self._arrived:
+            self._arrived.notify_all()
 
     def ack(self, batch: list[Message]) -> None:
         # In arrival order: MQTT 3.1.1 (4.6) wants PUBACKs in the order of the PUBLISHes.
@@ -116,7 +140,7 @@ class MqttIngest:
             log.error("broker %s refused the connection: %s", self.settings.broker, reason)
             return
         self.connected = True
-        self._unreachable_since = 0.0
+        self.outage.ended()
         readings = readings_subscription(self.settings.topic_prefix)
         statuses = status_subscription(self.settings.topic_prefix)
         client.subscribe([(readings, 1), (statuses, 1)])
@@ -137,27 +161,18 @@ class MqttIngest:
         reason: ReasonCode,
         properties: object,
     ) -> None:
-        if self.connected and not self._stopping:
-            log.warning("lost the broker (%s); reconnecting", reason)
-        self.connected = False
+        was_connected, self.connected = self.connected, False
+        if was_connected and not self._stopping:
+            self.outage.failed(f"connection lost ({reason})")
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        """No broker: said at once, then every 30 s while it lasts (the kits keep their
-        readings in their outboxes meanwhile)."""
-        now = time.monotonic()
-        if not self._unreachable_since:
-            self._unreachable_since = now
-        if now - self._warned >= UNREACHABLE_WARNING_S:
-            self._warned = now
-            log.warning(
-                "broker %s unreachable for %.0f s; retrying (the kits keep their readings "
-                "meanwhile)",
-                self.settings.broker,
-                now - self._unreachable_since,
-            )
+        if not self._stopping:
+            self.outage.failed()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        payload = bytes(msg.payload)
-        self._inbox.put(
-            Message(msg.topic, payload, msg.mid, msg.qos, int(time.time()), bool(msg.retain))
+        message = Message(
+            msg.topic, bytes(msg.payload), msg.mid, msg.qos, int(time.time()), bool(msg.retain)
         )
+        with self._arrived:
+            self._inbox.append(message)
+            self._arrived.notify()

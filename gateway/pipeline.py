@@ -15,6 +15,12 @@ repeats by a reading's identity::
 
     gateway = Gateway(GatewaySettings(broker="mqtt://127.0.0.1:1883"))
     gateway.run()          # until stop() or SIGTERM
+
+Stopping never hangs: :meth:`Gateway.stop` only requests it (safe in a signal handler), every
+wait in the gateway wakes on that request or has a short timeout, and the way out gives the
+network thread, the writers and the HTTP ingest a few seconds in all (``STOP_BUDGET_S``). What
+is cut short loses nothing: a message is acknowledged only after its spool commit, and a
+reading leaves the spool only after its store took it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +44,25 @@ from lokaalmeten.gateway.writer import Output, StoreWriter
 from lokaalmeten.protocol.topics import is_status
 from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
+from lokaalmeten.shutdown import Shutdown
 
 log = logging.getLogger("lokaalmeten.gateway")
 
 _SPOOL_FULL_RETRY = 1.0
+STOP_BUDGET_S = 3.5  # the most the way out waits for threads, all of them together
+_HTTP_GRACE_S = 1  # a request being answered at stop gets this long to finish
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, stores: list[Output] | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        stores: list[Output] | None = None,
+        shutdown: Shutdown | None = None,
+    ) -> None:
         self.settings = settings
+        # Made first, so that a stop requested while the rest is opened is not lost.
+        self.shutdown = shutdown or Shutdown()
         self.metrics = GatewayMetrics()
         if stores is None:
             stores = [open_output(url) for url in (settings.store, *settings.extra_stores)]
@@ -74,53 +91,94 @@ class Gateway:
         self.writers = [
             StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
         ]
-        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.http_port: int | None = None
+        self.ingest_port: int | None = None
         self._http_server: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> None:
-        stores = ", ".join(store.url for store in self.stores)
-        log.info("gateway: %s -> spool %s -> %s", self.settings.broker, self.settings.spool, stores)
-        for writer in self.writers:
-            self._start_thread(writer.run, f"writer {writer.consumer}", self._stopping)
-        if self.settings.http_port:
-            self._start_http()
-        self.ingest.start()
-        next_stats = time.monotonic() + self.settings.stats_interval
         try:
-            while not self._stopping.is_set():
-                batch = self.ingest.take(self.settings.batch_size, self.settings.batch_wait)
-                if batch:
-                    self._spool_then_ack(batch)
-                if time.monotonic() >= next_stats:
-                    log.info(
-                        "gateway counters: %s; spool depth %d",
-                        self.metrics.summary(),
-                        self.spool.depth(),
-                    )
-                    next_stats = time.monotonic() + self.settings.stats_interval
+            if not self.shutdown.is_set():
+                self._start()
+            self._receive()
         finally:
-            self.ingest.stop()
-            self._stopping.set()
-            if self._http_server is not None:
-                self._http_server.should_exit = True
-            for thread in self._threads:
-                thread.join(10)
-            for store in self.stores:
-                store.close()
-            self.spool.close()
-            self.directory.close()
-            log.info(
-                "gateway stopped; counters: %s; %d readings left in the spool",
-                self.metrics.summary(),
-                self.spool.depth(),
+            self._finish()
+
+    def _start(self) -> None:
+        if self.settings.ingest_port:
+            self._start_http()
+            if self.shutdown.is_set():
+                return
+        log.info("gateway serves: %s", self.serves())
+        for writer in self.writers:
+            self._start_thread(writer.run, f"writer {writer.consumer}", self.shutdown)
+        self.ingest.start()
+
+    def serves(self) -> str:
+        """One line: broker, stores, spool, registry and HTTP ingest, as they are used."""
+        registry = (
+            f"registry {self.registry.path.absolute()}"
+            if self.registry is not None
+            else "no registry: readings of any node are accepted (--open)"
+        )
+        if self.ingest_port is not None:
+            where = f"{self.settings.ingest_host}:{self.ingest_port}"
+            http = f"HTTP ingest, /health and /metrics on {where}"
+        else:
+            http = "HTTP ingest off"
+        stores = ", ".join(store.url for store in self.stores)
+        return (
+            f"broker {self.settings.broker} -> spool {Path(self.settings.spool).absolute()} "
+            f"-> stores {stores}; {registry}; {http}"
+        )
+
+    def _receive(self) -> None:
+        next_stats = time.monotonic() + self.settings.stats_interval
+        while not self.shutdown.is_set():
+            batch = self.ingest.take(
+                self.settings.batch_size, self.settings.batch_wait, self.shutdown
             )
+            if batch:
+                self._spool_then_ack(batch)
+            if time.monotonic() >= next_stats:
+                log.info(
+                    "gateway counters: %s; spool depth %d",
+                    self.metrics.summary(),
+                    self.spool.depth(),
+                )
+                next_stats = time.monotonic() + self.settings.stats_interval
+
+    def _finish(self) -> None:
+        """The way out, within STOP_BUDGET_S: what is left undone is still with the broker,
+        the kit or the spool."""
+        deadline = time.monotonic() + STOP_BUDGET_S
+        self.shutdown.request()
+        self.spool.wake()
+        if self._http_server is not None:
+            self._http_server.should_exit = True
+        self.ingest.stop(timeout=max(0.5, deadline - time.monotonic()))
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = [thread.name for thread in self._threads if thread.is_alive()]
+        if busy:
+            log.warning("stopping without waiting longer for: %s", ", ".join(busy))
+        for store, writer in zip(self.stores, self.writers, strict=True):
+            if f"writer {writer.consumer}" not in busy:  # a store still in a write stays open
+                with suppress(Exception):
+                    store.close()
+        depth = self.spool.depth()
+        self.spool.close()
+        self.directory.close()
+        log.info(
+            "gateway stopped; counters: %s; %d readings left in the spool",
+            self.metrics.summary(),
+            depth,
+        )
 
     def stop(self) -> None:
-        self._stopping.set()
+        """Ask the gateway to stop; returns at once. Safe in a signal handler."""
+        self.shutdown.request()
 
     def _start_thread(self, target: Any, name: str, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -134,26 +192,26 @@ class Gateway:
 
         config = uvicorn.Config(
             create_ingest_app(self),
-            host=self.settings.http_host,
-            port=self.settings.http_port,
+            host=self.settings.ingest_host,
+            port=self.settings.ingest_port,
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=_HTTP_GRACE_S,
         )
         server = uvicorn.Server(config)
         self._http_server = server
         self._start_thread(server.run, "http")
+        thread = self._threads[-1]
         deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            if self.shutdown.wait(0.02):
+                return
         if not server.started:
             raise RuntimeError(
-                f"the HTTP ingest could not listen on {self.settings.http_host}:"
-                f"{self.settings.http_port}; is the port in use? (LM_HTTP_PORT=0 turns it off)"
+                f"the HTTP ingest could not listen on {self.settings.ingest_host}:"
+                f"{self.settings.ingest_port}; is the port in use? (LM_INGEST_PORT=0 turns it off)"
             )
-        self.http_port = server.servers[0].sockets[0].getsockname()[1]
-        log.info(
-            "HTTP ingest, /health and /metrics on %s:%d", self.settings.http_host, self.http_port
-        )
+        self.ingest_port = server.servers[0].sockets[0].getsockname()[1]
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -178,7 +236,7 @@ class Gateway:
                     self.spool.max_readings,
                     len(pending),
                 )
-                if self._stopping.wait(_SPOOL_FULL_RETRY):
+                if self.shutdown.wait(_SPOOL_FULL_RETRY):
                     return
                 continue
             taken, pending = pending[:fits], pending[fits:]
@@ -227,10 +285,13 @@ class Gateway:
     def health(self) -> dict[str, Any]:
         problems = []
         if not self.ingest.connected:
-            problems.append(f"not connected to the broker {self.settings.broker}")
-        for writer in self.writers:
-            if not writer.healthy:
-                problems.append(f"{writer.consumer}: {writer.last_error}")
+            outage = self.ingest.outage
+            problems.append(
+                outage.describe()
+                if outage.going_on
+                else f"not connected to the broker {self.settings.broker}"
+            )
+        problems += [w.outage.describe() for w in self.writers if w.outage.going_on]
         return {
             "status": "ok" if not problems else "degraded",
             "problems": problems,

@@ -18,6 +18,7 @@ policy ``drop_oldest`` deletes the oldest readings, counts them and says so loud
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -54,10 +55,22 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Columns the quarantine gained after its first release: migrate_quarantine adds them when a
+# spool is opened, to new and older spools alike. A replay needs them; NULL in rows made
+# before them:
+# - context: what the ingest knew beside the payload and its source (JSON: the airRohr
+#   X-Sensor header, the line protocol's precision);
+# - spooled: identities of the payload's readings already committed to the spool (JSON list
+#   of [node, quantity, time]), so that a replay does not send them again;
+# - replayed_at: when a replay stored the payload (epoch seconds); NULL while it is refused.
+QUARANTINE_COLUMNS = {"context": "TEXT", "spooled": "TEXT", "replayed_at": "INTEGER"}
 
 
 class SpoolFull(Exception):
     """The spool holds ``max_readings`` and its policy is ``block``."""
+
+
+Identity = tuple[str, str, int]  # a reading's (node, quantity, time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,97 @@ class Refusal:
     detail: str
     payload: bytes
     received_at: int
+    # What decoding the payload again needs beside it and its source (JSON text), if anything.
+    context: str | None = None
+    # Readings of the same payload that were accepted (values left out of a record, say).
+    spooled: tuple[Identity, ...] = ()
+
+
+def migrate_quarantine(conn: sqlite3.Connection) -> None:
+    """Add the quarantine's newer columns to a spool made before them (in a transaction)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(quarantine)")}
+    for name, kind in QUARANTINE_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE quarantine ADD COLUMN {name} {kind}")
+
+
+def quarantine_rows(refused: Sequence[Refusal]) -> list[tuple[object, ...]]:
+    """Refusals as values for ``INSERT INTO quarantine`` with :data:`QUARANTINE_INSERT`."""
+    return [
+        (
+            r.received_at,
+            r.source,
+            r.reason,
+            r.detail,
+            r.payload,
+            r.context,
+            json.dumps(r.spooled) if r.spooled else None,
+        )
+        for r in refused
+    ]
+
+
+QUARANTINE_INSERT = (
+    "INSERT INTO quarantine (received_at, source, reason, detail, payload, context, spooled)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def spool_readings(
+    conn: sqlite3.Connection,
+    readings: Sequence[Reading],
+    *,
+    max_readings: int,
+    full_policy: FullPolicy,
+    path: Path,
+) -> None:
+    """Add readings inside the caller's write transaction, keeping the spool's bound.
+
+    Raises :class:`SpoolFull` when policy ``block`` has no room for all of them.
+    """
+    if not readings:
+        return
+    room = max_readings - _depth(conn)
+    if len(readings) > room:
+        if full_policy == "block":
+            raise SpoolFull(
+                f"spool {path} holds {max_readings} readings "
+                "(spool_max_readings); waiting for the stores to drain it"
+            )
+        _drop_oldest(conn, len(readings) - room, max_readings)
+    conn.executemany(
+        "INSERT INTO spool (node, quantity, time, value, sensor, flags) VALUES (?, ?, ?, ?, ?, ?)",
+        readings,
+    )
+
+
+def _depth(conn: sqlite3.Connection) -> int:
+    # Ids only grow and rows are deleted only below the lowest cursor, so the rows
+    # between the lowest cursor and the highest id are all present.
+    high, low = conn.execute(
+        "SELECT coalesce((SELECT max(id) FROM spool), 0), (SELECT min(last_id) FROM cursor)"
+    ).fetchone()
+    return max(0, int(high) - int(low))
+
+
+def _drop_oldest(conn: sqlite3.Connection, count: int, max_readings: int) -> None:
+    lowest = conn.execute("SELECT min(id) FROM spool").fetchone()[0]
+    if lowest is None:
+        return
+    cut = lowest + count - 1
+    dropped = conn.execute("DELETE FROM spool WHERE id <= ?", (cut,)).rowcount
+    conn.execute("UPDATE cursor SET last_id = max(last_id, ?)", (cut,))
+    conn.execute(
+        "INSERT INTO counter VALUES ('dropped_spool_full', ?) "
+        "ON CONFLICT DO UPDATE SET value = value + excluded.value",
+        (dropped,),
+    )
+    log.error(
+        "SPOOL FULL: dropped the %d oldest readings (policy drop_oldest, %d max); "
+        "the stores are not keeping up or are down",
+        dropped,
+        max_readings,
+    )
 
 
 class Spool:
@@ -94,6 +198,7 @@ class Spool:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         with immediate_transaction(conn):
+            migrate_quarantine(conn)
             # A store added to the configuration starts before the oldest spooled reading,
             # so it receives everything still queued; a removed store stops holding rows back.
             start = conn.execute("SELECT coalesce(min(id) - 1, 0) FROM spool").fetchone()[0]
@@ -123,48 +228,18 @@ class Spool:
         """
         conn = self._conn()
         with immediate_transaction(conn):
-            if readings:
-                room = self.max_readings - self._depth(conn)
-                if len(readings) > room:
-                    if self.full_policy == "block":
-                        raise SpoolFull(
-                            f"spool {self.path} holds {self.max_readings} readings "
-                            "(spool_max_readings); waiting for the stores to drain it"
-                        )
-                    self._drop_oldest(conn, len(readings) - room)
-                conn.executemany(
-                    "INSERT INTO spool (node, quantity, time, value, sensor, flags)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    readings,
-                )
+            spool_readings(
+                conn,
+                readings,
+                max_readings=self.max_readings,
+                full_policy=self.full_policy,
+                path=self.path,
+            )
             if refused:
-                conn.executemany(
-                    "INSERT INTO quarantine (received_at, source, reason, detail, payload)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(r.received_at, r.source, r.reason, r.detail, r.payload) for r in refused],
-                )
+                conn.executemany(QUARANTINE_INSERT, quarantine_rows(refused))
         if readings:
             with self._arrived:
                 self._arrived.notify_all()
-
-    def _drop_oldest(self, conn: sqlite3.Connection, count: int) -> None:
-        lowest = conn.execute("SELECT min(id) FROM spool").fetchone()[0]
-        if lowest is None:
-            return
-        cut = lowest + count - 1
-        dropped = conn.execute("DELETE FROM spool WHERE id <= ?", (cut,)).rowcount
-        conn.execute("UPDATE cursor SET last_id = max(last_id, ?)", (cut,))
-        conn.execute(
-            "INSERT INTO counter VALUES ('dropped_spool_full', ?) "
-            "ON CONFLICT DO UPDATE SET value = value + excluded.value",
-            (dropped,),
-        )
-        log.error(
-            "SPOOL FULL: dropped the %d oldest readings (policy drop_oldest, %d max); "
-            "the stores are not keeping up or are down",
-            dropped,
-            self.max_readings,
-        )
 
     # -- writer side ---------------------------------------------------------------------
 
@@ -189,9 +264,15 @@ class Spool:
             conn.execute("DELETE FROM spool WHERE id <= ?", (floor,))
 
     def wait_for_readings(self, timeout: float) -> None:
-        """Sleep until ``put`` adds readings (in this process) or ``timeout`` passes."""
+        """Sleep until ``put`` adds readings (in this process), :meth:`wake` is called or
+        ``timeout`` passes."""
         with self._arrived:
             self._arrived.wait(timeout)
+
+    def wake(self) -> None:
+        """End every wait_for_readings() now (at stop; not from a signal handler)."""
+        with self._arrived:
+            self._arrived.notify_all()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -199,7 +280,7 @@ class Spool:
         """Readings waiting for ``consumer`` (or for the slowest consumer)."""
         conn = self._conn()
         if consumer is None:
-            return self._depth(conn)
+            return _depth(conn)
         row = conn.execute(
             "SELECT coalesce((SELECT max(id) FROM spool), 0) - last_id FROM cursor"
             " WHERE consumer = ?",
@@ -207,17 +288,9 @@ class Spool:
         ).fetchone()
         return max(0, int(row[0])) if row else 0
 
-    def _depth(self, conn: sqlite3.Connection) -> int:
-        # Ids only grow and rows are deleted only below the lowest cursor, so the rows
-        # between the lowest cursor and the highest id are all present.
-        high, low = conn.execute(
-            "SELECT coalesce((SELECT max(id) FROM spool), 0), (SELECT min(last_id) FROM cursor)"
-        ).fetchone()
-        return max(0, int(high) - int(low))
-
     def room(self) -> int:
         """How many more readings fit before the spool is full."""
-        return max(0, self.max_readings - self._depth(self._conn()))
+        return max(0, self.max_readings - _depth(self._conn()))
 
     def dropped(self) -> int:
         row = (

@@ -1,7 +1,8 @@
 """Validation stage: input becomes readings, or refusals with a counted reason.
 
 Every refusal keeps the original payload, so that it lands in the spool's quarantine, where an
-operator can see it and replay it after fixing the cause (registering a kit, say). Refusals
+operator can see it and replay it after fixing the cause (registering a kit, say) with
+``lokaalmeten quarantine`` (:mod:`lokaalmeten.gateway.replay`). Refusals
 are logged (one line per reason per 10 s) and never stop the gateway::
 
     validator = RecordValidator(metrics, topic_prefix="lokaalmeten", known=registry.known)
@@ -40,11 +41,15 @@ class RecordValidator:
         metrics: GatewayMetrics,
         topic_prefix: str,
         known: Callable[[str], bool] | None = None,
+        *,
+        log_refusals: bool = True,
     ) -> None:
-        """``known`` says whether a node is registered; None accepts every node."""
+        """``known`` says whether a node is registered; None accepts every node.
+        ``log_refusals``: off where the caller reports refusals itself (a replay)."""
         self.metrics = metrics
         self.topic_prefix = topic_prefix
         self.known = known
+        self.log_refusals = log_refusals
         self._last_logged: dict[str, float] = {}
 
     def mqtt(self, topic: str, payload: bytes, received_at: int) -> Checked:
@@ -86,10 +91,14 @@ class RecordValidator:
         for reason, description in problems:
             self.metrics.refuse(reason)
             by_reason.setdefault(reason, []).append(description)
+        # The readings kept go with each refusal, so that a replay does not send them again.
+        spooled = tuple(reading.identity for reading in readings)
         for reason, descriptions in by_reason.items():
             detail = f"{node}: left out {', '.join(descriptions)}"
             self._log(reason, f"{source}: {detail}")
-            checked.refusals.append(Refusal(source, reason, detail, payload, received_at))
+            checked.refusals.append(
+                Refusal(source, reason, detail, payload, received_at, spooled=spooled)
+            )
         return checked
 
     def refuse(
@@ -106,6 +115,8 @@ class RecordValidator:
         return Checked(refusals=[Refusal(source, reason, detail, payload, received_at)])
 
     def _log(self, reason: str, detail: str) -> None:
+        if not self.log_refusals:
+            return
         now = time.monotonic()
         if now - self._last_logged.get(reason, -_LOG_EVERY) >= _LOG_EVERY:
             self._last_logged[reason] = now

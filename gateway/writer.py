@@ -4,10 +4,12 @@ A batch leaves the spool only after the store accepted it. Store errors are sort
 Telegraf sorts HTTP errors: a passing failure (down, busy, 5xx) is retried with exponential
 back-off and jitter, forever, while the spool keeps the readings; a batch the store is too
 large for is halved; a batch the store refuses outright is split until the refused reading is
-found, and that reading goes to the quarantine instead of blocking the rest::
+found, and that reading goes to the quarantine instead of blocking the rest. A store that
+keeps failing is an outage: warned about at once and every 30 s while it lasts, and shown by
+``/health`` (gateway/outage.py)::
 
     writer = StoreWriter(store, spool, metrics, batch_size=5000)
-    threading.Thread(target=writer.run, args=(stopping,)).start()
+    threading.Thread(target=writer.run, args=(shutdown,)).start()
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 import time
 from collections.abc import Sequence
 from typing import Protocol
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
+from lokaalmeten.gateway.outage import Outage
 from lokaalmeten.gateway.spool import Refusal, Spool
 from lokaalmeten.readings import Reading
+from lokaalmeten.shutdown import Shutdown
 from lokaalmeten.store import StoreError, StoreRejected, StoreTooLarge, WriteResult
 
 log = logging.getLogger("lokaalmeten.gateway")
@@ -53,39 +56,44 @@ class StoreWriter:
         self.metrics = metrics
         self.batch_size = batch_size
         self.consumer = store.url
-        self.healthy = True
-        self.last_error: str | None = None
+        self.outage = Outage(f"store {store.url}", "the readings wait in the spool")
 
-    def run(self, stopping: threading.Event) -> None:
+    @property
+    def healthy(self) -> bool:
+        return not self.outage.going_on
+
+    def run(self, stopping: Shutdown) -> None:
         delay = _BACKOFF_FIRST
         limit = self.batch_size
+        probe = True  # at start, and while an outage goes on: it ends without traffic too
         while not stopping.is_set():
             batch = self.spool.take(self.consumer, limit)
-            if not batch:
-                self.spool.wait_for_readings(_IDLE_WAIT)
-                continue
             try:
-                self._write(batch)
+                if batch:
+                    self._write(batch)
+                elif probe or self.outage.going_on:
+                    probe = False
+                    ping = getattr(self.store, "ping", None)
+                    if ping is not None:
+                        ping()
+                else:
+                    self.spool.wait_for_readings(_IDLE_WAIT)  # woken by put() and at stop
+                    continue
             except StoreTooLarge:
                 limit = max(1, len(batch) // 2)
                 log.warning("%s: batch too large, now at most %d readings", self.consumer, limit)
                 continue
             except StoreError as exc:
-                self.healthy = False
-                self.last_error = str(exc)
-                self.metrics.add("store_errors")
-                wait = delay * random.uniform(0.5, 1.0)
-                log.error("%s: write failed, retrying in %.1f s: %s", self.consumer, wait, exc)
-                stopping.wait(wait)
+                if batch:
+                    self.metrics.add("store_errors")
+                waiting = self.spool.depth(self.consumer)
+                error = str(exc).removeprefix(f"{self.consumer}: ")
+                self.outage.failed(error, f"{waiting} readings wait in the spool")
+                log.debug("%s: write failed: %s", self.consumer, exc)
+                stopping.wait(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, _BACKOFF_MAX)
                 continue
-            if not self.healthy:
-                log.info(
-                    "%s: writing again; %d readings spooled",
-                    self.consumer,
-                    self.spool.depth(self.consumer),
-                )
-            self.healthy = True
+            self.outage.ended()
             delay = _BACKOFF_FIRST
 
     def _write(self, batch: list[tuple[int, Reading]]) -> None:
@@ -110,6 +118,7 @@ class StoreWriter:
         self.metrics.refuse("store_rejected")
         payload = json.dumps(reading._asdict()).encode()
         log.error("%s refused %s: %s", self.consumer, reading, why)
-        self.spool.put(
-            [], [Refusal(self.consumer, "store_rejected", why, payload, int(time.time()))]
+        refusal = Refusal(
+            self.consumer, "store_rejected", why, payload, int(time.time()), '{"via": "store"}'
         )
+        self.spool.put([], [refusal])

@@ -13,13 +13,10 @@ import os
 import re
 import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 
 from lokaalmeten import __version__
 
@@ -34,6 +31,7 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     from lokaalmeten.gateway.cli import nodes_app
+    from lokaalmeten.gateway.quarantine_cli import quarantine_app
     from lokaalmeten.kit_tools.cli import deploy, flash
     from lokaalmeten.noise import noise_app
     from lokaalmeten.server.cli import places_app
@@ -41,6 +39,7 @@ def _register_groups() -> None:
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
     app.add_typer(places_app, name="places")
+    app.add_typer(quarantine_app, name="quarantine")
     app.command("flash")(flash)
     app.command("deploy")(deploy)
 
@@ -53,26 +52,12 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings_error(exc: ValidationError) -> NoReturn:
-    from lokaalmeten.settings import settings_problems
-
-    _fail(settings_problems(exc))
-
-
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
-
-
-def _stop_on_signals(stop: Any) -> None:
-    def _handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
 
 
 @app.command()
@@ -104,9 +89,12 @@ def gateway(
         bool,
         typer.Option("--open", help="Accept readings of unregistered nodes (test networks)."),
     ] = False,
-    http_host: Annotated[str | None, typer.Option(help="Address of the HTTP ingest.")] = None,
-    http_port: Annotated[
-        int | None, typer.Option(help="Port of the HTTP ingest, /health, /metrics; 0: off.")
+    ingest_host: Annotated[
+        str | None, typer.Option(help="Address of the HTTP ingest (LM_INGEST_HOST).")
+    ] = None,
+    ingest_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the HTTP ingest, /health, /metrics; 0: off (LM_INGEST_PORT)."),
     ] = None,
     client_id: Annotated[str | None, typer.Option(help="Fixed MQTT client id.")] = None,
     stats: Annotated[float | None, typer.Option(help="Seconds between counter log lines.")] = None,
@@ -116,7 +104,8 @@ def gateway(
     """Receive kit records (MQTT, HTTP), spool them durably and write them to the store(s).
 
     Options not given come from LM_* environment variables (LM_BROKER, LM_STORE, ...),
-    then from the defaults in docs/configuration.md. 'lokaalmeten gateway install' sets
+    then from the installation's /etc/lokaalmeten/lokaalmeten.env (or the file LM_CONFIG
+    names), then from the defaults in docs/configuration.md. 'lokaalmeten gateway install' sets
     up a Raspberry Pi or Debian machine as a gateway (docs/gateway-install.md).
     """
     if ctx.invoked_subcommand is not None:
@@ -130,8 +119,8 @@ def gateway(
         "spool": spool,
         "registry": registry,
         "require_registration": False if open_network else None,
-        "http_host": http_host,
-        "http_port": http_port,
+        "ingest_host": ingest_host,
+        "ingest_port": ingest_port,
         "client_id": client_id,
         "stats_interval": stats,
         "log_format": log_format,
@@ -153,9 +142,11 @@ _register_gateway()
 def server(
     store: Annotated[str | None, typer.Option(help="Store URL to read.")] = None,
     port: Annotated[
-        int | None, typer.Option(help="HTTP port (default LM_HTTP_PORT, else 8000).")
+        int | None, typer.Option(help="HTTP port (default LM_SERVER_PORT, else 8000).")
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default LM_SERVER_HOST).")
+    ] = None,
     create_store: Annotated[
         bool,
         typer.Option(
@@ -163,16 +154,24 @@ def server(
         ),
     ] = False,
 ) -> None:
-    """Serve the open-data API (OpenAPI docs at /docs)."""
-    import uvicorn
+    """Serve the open-data API (OpenAPI docs at /docs).
 
+    Options not given come from LM_* environment variables, then from the installation's
+    /etc/lokaalmeten/lokaalmeten.env (or the file LM_CONFIG names): the gateway's store.
+    """
     from lokaalmeten.server.app import create_app
-    from lokaalmeten.settings import ServerSettings
+    from lokaalmeten.server.serve import serve
+    from lokaalmeten.settings import ServerSettings, SettingsError, load_settings
     from lokaalmeten.store import StoreError, missing_store
 
-    overrides: dict[str, Any] = {"store": store, "http_port": port, "host": host}
     try:
-        settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(
+            ServerSettings,
+            {"server_port": "--port", "server_host": "--host"},
+            store=store,
+            server_port=port,
+            server_host=host,
+        )
         missing = missing_store(settings.store)
         if missing and not create_store:
             _fail(
@@ -181,12 +180,12 @@ def server(
                 "an empty one"
             )
         application = create_app(settings)
-    except ValidationError as exc:
-        _settings_error(exc)
+    except SettingsError as exc:
+        _fail(str(exc))
     except StoreError as exc:
         _fail(str(exc))
     _setup_logging(False)
-    uvicorn.run(application, host=settings.host, port=settings.http_port, log_level="warning")
+    serve(application, settings.server_host, settings.server_port)
 
 
 @app.command()
@@ -269,8 +268,10 @@ def simulate(
         folder=folder,
         sensors=sensors,
     )
-    stop = threading.Event()
-    _stop_on_signals(stop.set)
+    from lokaalmeten.shutdown import Shutdown
+
+    stop = Shutdown()
+    stop.install()  # SIGINT/SIGTERM only set a flag, which run_kits looks at 5 times a second
 
     def report(event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -303,7 +304,7 @@ def simulate(
 @app.command()
 def demo(
     port: Annotated[
-        int | None, typer.Option(help="HTTP port (default LM_HTTP_PORT, else 8000).")
+        int | None, typer.Option(help="HTTP port (default LM_SERVER_PORT, else 8000).")
     ] = None,
     kits: Annotated[int, typer.Option(min=1, max=50, help="Simulated kits.")] = 3,
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between records.")] = 5.0,
@@ -313,15 +314,23 @@ def demo(
 ) -> None:
     """Run broker, gateway, server and simulated kits together on this machine.
 
-    Files go to var/demo/ under the current folder. Uses Mosquitto when installed, otherwise
-    an embedded broker. Ctrl-C stops everything.
+    Files go to var/demo/ under the current folder, apart from any installation on this
+    machine. Uses Mosquitto when installed, otherwise an embedded broker. Ctrl-C stops
+    everything.
     """
     from lokaalmeten.demo import DemoError, DemoPlan, run_demo
+    from lokaalmeten.settings import SettingsError, retired_variables
 
     try:
-        http_port = port or int(os.environ.get("LM_HTTP_PORT", "8000"))
+        retired_variables()
+    except SettingsError as exc:
+        _fail(str(exc))
+    try:
+        http_port = port or int(os.environ.get("LM_SERVER_PORT", "8000"))
     except ValueError:
-        _fail(f"LM_HTTP_PORT = {os.environ['LM_HTTP_PORT']!r}: must be a port number, e.g. 8080")
+        _fail(
+            f"LM_SERVER_PORT = {os.environ['LM_SERVER_PORT']!r}: must be a port number, e.g. 8080"
+        )
     try:
         plan = DemoPlan(
             http_port=http_port, kits=kits, interval=interval, embedded_broker=embedded_broker

@@ -1,7 +1,9 @@
 """The one-command demo: broker, gateway, server and simulated kits on this machine.
 
 Everything runs as the real programs in separate processes (as on a gateway Pi), writes under
-``var/demo/`` and stops together on Ctrl-C::
+``var/demo/`` and stops together on Ctrl-C, SIGTERM or SIGHUP, at any moment of its start too,
+and when its own parent goes (``make run`` terminated): it watches that it is not orphaned.
+Its children get SIGTERM from the kernel if the demo itself is killed (services/processes.py)::
 
     run_demo(DemoPlan(http_port=8000, kits=3))
 """
@@ -10,19 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from lokaalmeten.services.local_server import ServiceError
 from lokaalmeten.services.mosquitto import Mosquitto, find_mosquitto
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn, stop_all
+from lokaalmeten.shutdown import STOP_SIGNALS, Shutdown
+
+_STOP_BUDGET_S = 4.0  # for stopping every child, in order, before SIGKILL
 
 
 class DemoError(RuntimeError):
@@ -42,9 +46,11 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", "lokaalmeten", *args]
 
 
-def _start_broker(folder: Path, port: int, embedded: bool, say: Any) -> subprocess.Popen[Any]:
+def _start_broker(
+    folder: Path, port: int, embedded: bool, say: Any, abort: Any
+) -> subprocess.Popen[Any]:
     if not embedded and find_mosquitto() is not None:
-        broker = Mosquitto.start(folder / "mosquitto", port=port)
+        broker = Mosquitto.start(folder / "mosquitto", port=port, abort=abort)
         say(f"broker:  Mosquitto on 127.0.0.1:{port} (log: {broker.log_path})")
         return broker.process
     try:
@@ -63,92 +69,112 @@ def _start_broker(folder: Path, port: int, embedded: bool, say: Any) -> subproce
 
 
 def run_demo(plan: DemoPlan, say: Any = print) -> int:
-    """Run until Ctrl-C/SIGTERM or until a part fails; returns the exit code."""
+    """Run until Ctrl-C/SIGTERM/SIGHUP, until the parent goes or a part fails; returns the
+    exit code."""
     folder = plan.folder
     folder.mkdir(parents=True, exist_ok=True)
     if not _port_is_free(plan.http_port):
         raise DemoError(
-            f"port {plan.http_port} is in use; choose another with LM_HTTP_PORT=8080 make run"
+            f"port {plan.http_port} is in use; choose another with LM_SERVER_PORT=8080 make run"
         )
+    # The demo's parts work on its own folder: on a machine that is also an installed
+    # gateway they must not read its configuration (registry, store, ports).
+    os.environ["LM_CONFIG"] = "none"
     broker_port = free_port()
     store = f"sqlite:{folder / 'readings.db'}"
     broker_url = f"mqtt://127.0.0.1:{broker_port}"
-    # A plain flag: a signal handler runs between any two bytecodes of the main thread, also
-    # inside threading.Event.wait() while it holds the Event's lock, where Event.set() in
-    # the handler waited for that lock for ever (several SIGTERMs in a row once hung the demo).
-    stopping = [False]
+    # The handlers only set a flag (an Event.set() in a handler once hung the demo for good:
+    # lokaalmeten/shutdown.py); every wait below looks at it, and at the parent, often.
+    shutdown = Shutdown()
+    parent = os.getppid()
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping[0] = True
+    def stopping() -> bool:
+        return shutdown.is_set() or os.getppid() != parent
 
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     processes: list[tuple[str, subprocess.Popen[Any]]] = []
-    try:
+
+    def starting() -> bool:
+        """For the waits of the start: go on while every part runs and no stop came."""
+        return not stopping() and all(p.poll() is None for _, p in processes)
+
+    with shutdown.on_signals((*STOP_SIGNALS, signal.SIGHUP)):
         try:
-            processes.append(
-                ("broker", _start_broker(folder, broker_port, plan.embedded_broker, say))
+            try:
+                broker = _start_broker(
+                    folder, broker_port, plan.embedded_broker, say, abort=stopping
+                )
+            except ServiceError as exc:
+                if stopping():
+                    return 0
+                raise DemoError(str(exc)) from None
+            processes.append(("broker", broker))
+            if not wait_listening("127.0.0.1", broker_port, 15, alive=starting):
+                if stopping():
+                    return 0
+                raise DemoError("the MQTT broker did not start; see the messages above")
+            registry = folder / "registry.db"
+            _register_kits(registry, plan.kits)
+            _place_kits(store, plan)
+            if stopping():
+                return 0
+            gateway = _python(
+                "gateway",
+                "--broker",
+                broker_url,
+                "--store",
+                store,
+                "--stats",
+                "30",
+                "--spool",
+                str(folder / "spool.db"),
+                "--registry",
+                str(registry),
+                "--ingest-host",
+                "127.0.0.1",
+                "--ingest-port",
+                str(free_port()),
             )
-        except ServiceError as exc:
-            raise DemoError(str(exc)) from None
-        if not wait_listening("127.0.0.1", broker_port, 15, alive=_alive(processes)):
-            raise DemoError("the MQTT broker did not start; see the messages above")
-        registry = folder / "registry.db"
-        _register_kits(registry, plan.kits)
-        _place_kits(store, plan)
-        gateway = _python(
-            "gateway",
-            "--broker",
-            broker_url,
-            "--store",
-            store,
-            "--stats",
-            "30",
-            "--spool",
-            str(folder / "spool.db"),
-            "--registry",
-            str(registry),
-            "--http-host",
-            "127.0.0.1",
-            "--http-port",
-            str(free_port()),
-        )
-        processes.append(("gateway", spawn(gateway)))
-        server = _python("server", "--store", store, "--port", str(plan.http_port))
-        processes.append(("server", spawn(server)))
-        if not wait_listening("127.0.0.1", plan.http_port, 20, alive=_alive(processes)):
-            raise DemoError("the server did not start; see the messages above")
-        simulate = _python(
-            "simulate",
-            "--kits",
-            str(plan.kits),
-            "--broker",
-            broker_url,
-            "--interval",
-            str(plan.interval),
-            "--quiet",
-        )
-        processes.append(("kits", spawn(simulate)))
-        url = f"http://127.0.0.1:{plan.http_port}"
-        say("")
-        say(f"lokaalmeten demo is running: {plan.kits} simulated kits -> gateway -> {store}")
-        say(f"  map:       {url}/")
-        say(f"  API docs:  {url}/docs")
-        say(f"  nodes:     {url}/v1/nodes")
-        say(f"  readings:  {url}/v1/readings?quantity=pm25")
-        say("Press Ctrl-C to stop.")
-        while not stopping[0]:
-            time.sleep(0.25)  # a signal is seen within this: the handler only sets the flag
-            for name, process in processes:
-                if process.poll() is not None:
-                    say(f"the {name} stopped (exit code {process.returncode}); stopping the demo")
-                    return 1
-        say("stopping ...")
-        return 0
-    finally:
-        # Producers first, so that the gateway stores what was already published.
-        stop_all(process for _, process in reversed(processes))
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            processes.append(("gateway", spawn(gateway)))
+            server = _python("server", "--store", store, "--port", str(plan.http_port))
+            processes.append(("server", spawn(server)))
+            if not wait_listening("127.0.0.1", plan.http_port, 20, alive=starting):
+                if stopping():
+                    return 0
+                raise DemoError("the server did not start; see the messages above")
+            simulate = _python(
+                "simulate",
+                "--kits",
+                str(plan.kits),
+                "--broker",
+                broker_url,
+                "--interval",
+                str(plan.interval),
+                "--quiet",
+            )
+            processes.append(("kits", spawn(simulate)))
+            url = f"http://127.0.0.1:{plan.http_port}"
+            say("")
+            say(f"lokaalmeten demo is running: {plan.kits} simulated kits -> gateway -> {store}")
+            say(f"  map:       {url}/")
+            say(f"  API docs:  {url}/docs")
+            say(f"  nodes:     {url}/v1/nodes")
+            say(f"  readings:  {url}/v1/readings?quantity=pm25")
+            say("Press Ctrl-C to stop.")
+            while not stopping():
+                shutdown.wait(0.25)  # a signal wakes it at once; the parent is seen within
+                for name, process in processes:
+                    if process.poll() is not None and not stopping():
+                        say(
+                            f"the {name} stopped (exit code {process.returncode}); "
+                            "stopping the demo"
+                        )
+                        return 1
+            with contextlib.suppress(OSError):  # an orphan's terminal may be gone
+                say("stopping ...")
+            return 0
+        finally:
+            # Producers first, so that the gateway stores what was already published.
+            stop_all((process for _, process in reversed(processes)), _STOP_BUDGET_S)
 
 
 def _register_kits(registry_path: Path, kits: int) -> None:

@@ -1,8 +1,10 @@
 """Settings of the gateway and the server, in one typed place.
 
-Every setting has a default stated once here, can be set by an ``LM_…`` environment variable
-and is overridden by the matching command-line option; ``docs/configuration.md`` is checked
-against these classes by the tests::
+Every setting has a default stated once here. The installation's configuration file
+(``/etc/lokaalmeten/lokaalmeten.env``, or the file named by ``LM_CONFIG``) overrides it, an
+``LM_…`` environment variable overrides the file, and the matching command-line option
+overrides all: so every command, whoever runs it and from wherever, finds the same
+installation. ``docs/configuration.md`` is checked against these classes by the tests::
 
     >>> GatewaySettings(broker="mqtt://127.0.0.1:1884").broker_address.port
     1884
@@ -10,16 +12,161 @@ against these classes by the tests::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
 
-DEFAULT_STORE = "sqlite:var/lokaalmeten.db"
+S = TypeVar("S", bound=BaseSettings)
+
+# The installed layout (gateway/install.py writes it); no default is relative to the folder
+# a command happens to be run from.
+STATE_DIR = Path("/var/lib/lokaalmeten")
+DEFAULT_STORE = f"sqlite://{STATE_DIR}/readings.db"
+INSTALLED_CONFIG = Path("/etc/lokaalmeten/lokaalmeten.env")
+CONFIG_VARIABLE = "LM_CONFIG"
+# Names no longer read, with where their value goes now: one LM_HTTP_PORT used to move the
+# gateway's ingest and the server onto the same port.
+RETIRED = {
+    "LM_HTTP_PORT": "LM_INGEST_PORT (the gateway's HTTP ingest) or LM_SERVER_PORT (the server)",
+    "LM_HTTP_HOST": "LM_INGEST_HOST (the gateway's HTTP ingest)",
+    "LM_HOST": "LM_SERVER_HOST (the open-data server)",
+}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used, said in the words the user set it with."""
+
+
+def config_file() -> Path | None:
+    """The configuration file every command reads: ``LM_CONFIG`` if set (``none``: no file),
+    else the installation's, if this machine has one."""
+    named = os.environ.get(CONFIG_VARIABLE)
+    if named is not None:
+        if named.strip().lower() in ("", "none"):
+            return None
+        path = Path(named)
+        if not path.is_file():
+            raise SettingsError(
+                f"{CONFIG_VARIABLE}={named}: no such file (LM_CONFIG=none reads no file)"
+            )
+        return path
+    return INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None
+
+
+def config_values(path: Path | None) -> dict[str, str]:
+    """The ``LM_`` variables of a configuration file, refusing retired and unknown names."""
+    if path is None:
+        return {}
+    try:
+        raw = dotenv_values(path)
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot read the configuration {path}: {exc.strerror}; run the command as root "
+            "or as the service user (sudo -u lokaalmeten ...)"
+        ) from None
+    values = {key: value or "" for key, value in raw.items()}
+    known = {CONFIG_VARIABLE} | {
+        f"LM_{name.upper()}"
+        for cls in (GatewaySettings, ServerSettings)
+        for name in cls.model_fields
+    }
+    for key in values:
+        if key in RETIRED:
+            raise SettingsError(f"{key} in {path} is no longer read: set {RETIRED[key]}")
+        if key not in known:
+            raise SettingsError(f"{key} in {path} is not a setting (docs/configuration.md)")
+    return values
+
+
+def retired_variables() -> None:
+    for key, instead in RETIRED.items():
+        if key in os.environ:
+            raise SettingsError(f"{key} is no longer read: set {instead}")
+
+
+def load_settings(cls: type[S], flags: dict[str, str] | None = None, **overrides: Any) -> S:
+    """Settings from the options given (None: not given), the environment and the
+    configuration file; every problem raised as one :class:`SettingsError`. ``flags``: the
+    command-line option of a setting whose name differs from ``--setting-name``."""
+    try:
+        return cls(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        raise SettingsError(settings_problems(exc, flags)) from None
+
+
+def refuse_outside_installation(settings: BaseSettings, *names: str) -> None:
+    """Refuse a store, spool or registry file that does not exist yet when the installation
+    names another: a command run with the wrong option, or from the wrong folder, would
+    otherwise start a new empty one beside the real one."""
+    from lokaalmeten.store import sqlite_file
+
+    path = config_file()
+    if path is None:
+        return
+    values = config_values(path)
+    for name in names:
+        given = getattr(settings, name)
+        field = type(settings).model_fields[name]
+        installed = values.get(f"LM_{name.upper()}", field.default)
+        if name == "store":
+            given, installed = sqlite_file(given), sqlite_file(installed)
+        if given is None or installed is None:
+            continue
+        if Path(given).absolute() == Path(installed).absolute() or Path(given).exists():
+            continue
+        variable = f"LM_{name.upper()}"
+        origin = variable if variable in os.environ else f"--{name}"
+        raise SettingsError(
+            f"no {name} at {Path(given).absolute()} ({origin}), and the installation "
+            f"({path}) uses {installed}: leave out {origin} to use it, or set "
+            f"{CONFIG_VARIABLE}=none to work apart from the installation"
+        )
+
+
+class InstallationSource(PydanticBaseSettingsSource):
+    """The configuration file's values of one settings class; the environment wins."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        retired_variables()
+        values = config_values(config_file())
+        found: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            key = f"LM_{name.upper()}"
+            if key in values and key not in os.environ:
+                found[name] = values[key]
+        return found
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LM_", extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, InstallationSource(settings_cls)
 
 
 @dataclass(frozen=True)
@@ -49,10 +196,8 @@ def parse_broker_url(url: str) -> BrokerAddress:
     )
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(_Settings):
     """The gateway: MQTT in, validated readings out to the store."""
-
-    model_config = SettingsConfigDict(env_prefix="LM_", extra="forbid")
 
     broker: str = Field(
         "mqtt://127.0.0.1:1883",
@@ -60,7 +205,8 @@ class GatewaySettings(BaseSettings):
     )
     store: str = Field(
         DEFAULT_STORE,
-        description="Where readings are stored: sqlite:///absolute/path.db or sqlite:rel.db.",
+        description="Where readings are stored: sqlite:///absolute/path.db, sqlite:rel.db or "
+        "influxdb://host:port/database.",
     )
     client_id: str = Field(
         "lokaalmeten-gateway",
@@ -81,7 +227,7 @@ class GatewaySettings(BaseSettings):
         ),
     )
     spool: str = Field(
-        "var/spool.db",
+        str(STATE_DIR / "spool.db"),
         description=(
             "SQLite file of the spool: readings wait here, durably, until every store has "
             "them; refused input is kept in its quarantine table."
@@ -104,7 +250,14 @@ class GatewaySettings(BaseSettings):
             "'normal' survives crashes of the program only, and is faster on an SD card."
         ),
     )
-    registry: str = Field("var/registry.db", description="SQLite file of the kit registry.")
+    registry: str = Field(
+        str(STATE_DIR / "registry.db"), description="SQLite file of the kit registry."
+    )
+    mosquitto_dir: str = Field(
+        "",
+        description="Folder of Mosquitto's passwd and acl files that `nodes add/rotate/remove` "
+        "rewrite from the registry; empty: they write none.",
+    )
     require_registration: bool = Field(
         True,
         description=(
@@ -112,11 +265,11 @@ class GatewaySettings(BaseSettings):
             "off only for a closed test network."
         ),
     )
-    http_host: str = Field(
-        "0.0.0.0", description="Address of the HTTP ingest, /health and /metrics."
+    ingest_host: str = Field(
+        "0.0.0.0", description="Address of the gateway's HTTP ingest, /health and /metrics."
     )
-    http_port: int = Field(
-        8081, ge=0, le=65535, description="Port of the HTTP ingest; 0 turns HTTP off."
+    ingest_port: int = Field(
+        8081, ge=0, le=65535, description="Port of the gateway's HTTP ingest; 0 turns it off."
     )
     batch_size: int = Field(
         5000,
@@ -160,14 +313,14 @@ class GatewaySettings(BaseSettings):
         return address
 
 
-class ServerSettings(BaseSettings):
+class ServerSettings(_Settings):
     """The open-data server: reads the store, answers HTTP."""
 
-    model_config = SettingsConfigDict(env_prefix="LM_", extra="forbid")
-
     store: str = Field(DEFAULT_STORE, description="The store to read, as for the gateway.")
-    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
-    http_port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    server_host: str = Field("127.0.0.1", description="Address the open-data server listens on.")
+    server_port: int = Field(
+        8000, ge=1, le=65535, description="Port the open-data server listens on."
+    )
     max_limit: int = Field(
         10_000, ge=1, description="Most readings one request may ask for (the limit parameter)."
     )
@@ -313,13 +466,28 @@ if __name__ == "__main__":
     print(f"wrote {doc}")
 
 
-def settings_problems(exc: ValidationError) -> str:
-    """One line per bad setting, named as the user set it: its option or LM_ variable."""
+def settings_problems(exc: ValidationError, flags: dict[str, str] | None = None) -> str:
+    """One line per bad setting, named as the user set it: the LM_ variable, the line of the
+    configuration file, or else the command-line option."""
+    try:
+        path = config_file()
+        in_file = config_values(path)
+    except SettingsError:
+        path, in_file = None, {}
     problems = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        variable = f"LM_{str(error['loc'][0]).upper()}" if error["loc"] else ""
+        if not error["loc"]:
+            problems.append(message)
+            continue
+        name = str(error["loc"][0])
+        variable = f"LM_{name.upper()}"
+        if variable in os.environ:
+            where = variable
+        elif variable in in_file:
+            where = f"{variable} in {path}"
+        else:
+            where = (flags or {}).get(name, f"--{name.replace('_', '-')}")
         given = f" = {error['input']!r}" if isinstance(error.get("input"), str | int) else ""
-        problems.append(f"{where} (its option or {variable}){given}: {message}")
+        problems.append(f"{where}{given}: {message}")
     return "; ".join(problems)

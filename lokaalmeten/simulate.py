@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lokaalmeten.services.processes import spawn, stop_all
+from lokaalmeten.shutdown import Shutdown
 
 
 class SimulationError(RuntimeError):
@@ -210,10 +212,10 @@ def kit_command(plan: KitPlan, index: int) -> list[str]:
 def run_kits(
     plan: KitPlan,
     report: Callable[[dict[str, Any]], None],
-    stop: threading.Event | None = None,
+    stop: Shutdown | threading.Event | None = None,
 ) -> list[KitResult]:
     """Run the kits until they finish their cycles or ``stop`` is set; one event per line."""
-    stop = stop or threading.Event()
+    stop = stop or Shutdown()
     try:
         plan.folder.mkdir(parents=True, exist_ok=True)
         compiled = compile_firmware(plan.folder.resolve() / ".firmware")
@@ -238,9 +240,10 @@ def run_kits(
             if stop.wait(0.2):
                 break
     finally:
-        stop_all(processes)
+        stop_all(processes, 3.0)
+        deadline = time.monotonic() + 2
         for reader in readers:
-            reader.join(5)
+            reader.join(max(0.0, deadline - time.monotonic()))
     for process, result in zip(processes, results, strict=True):
         result.exit_code = process.returncode
     return results

@@ -16,7 +16,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from lokaalmeten import __version__
-from lokaalmeten.server.disconnect import ClientGone
+from lokaalmeten.server.disconnect import ClientGone, Working
 from lokaalmeten.server.errors import ERROR_RESPONSES, install_error_handlers
 from lokaalmeten.server.guard import Admission, RateLimit
 from lokaalmeten.server.routes import (
@@ -105,7 +105,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Retry-After", "Content-Disposition"],
     )
-    app.add_middleware(ClientGone)  # inside admission: only admitted requests are watched
+    # Inside admission: only admitted requests are watched. A stopping server abandons
+    # those still working after a grace (server/serve.py).
+    app.state.working = Working()
+    app.add_middleware(ClientGone, working=app.state.working)
     app.add_middleware(Admission, settings=settings)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit)
     return app

@@ -12,8 +12,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import NodeMeta, Store, StoreError, open_store
+from lokaalmeten.settings import (
+    ServerSettings,
+    SettingsError,
+    load_settings,
+    refuse_outside_installation,
+)
+from lokaalmeten.store import NodeMeta, Store, StoreError, missing_store, open_store
 
 places_app = typer.Typer(
     help="Node locations and names for the open-data server (published rounded by default).",
@@ -31,9 +36,17 @@ def _fail(message: str) -> NoReturn:
 
 
 def _open(url: str | None) -> Store:
+    """The store named, else the installation's, as the server reads it."""
     try:
-        return open_store(url or ServerSettings().store)
-    except StoreError as exc:
+        settings = load_settings(ServerSettings, store=url)
+        refuse_outside_installation(settings, "store")
+        if missing_store(settings.store):
+            _fail(
+                f"no store at {settings.store}; the gateway makes it when it starts "
+                "(--store / LM_STORE, as in /etc/lokaalmeten/lokaalmeten.env)"
+            )
+        return open_store(settings.store)
+    except (SettingsError, StoreError) as exc:
         _fail(str(exc))
 
 

@@ -19,6 +19,9 @@ from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.simulate import SimulationError, find_micropython
 
 REQUIRED = os.environ.get("LM_REQUIRE_SERVICES") == "1"
+# The tests never read this machine's installation (/etc/lokaalmeten/lokaalmeten.env); the
+# ones about the configuration file name their own.
+os.environ["LM_CONFIG"] = "none"
 _missing: dict[str, int] = {}
 
 

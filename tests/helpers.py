@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
+import signal
+import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,3 +43,45 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+STORM_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# What a storm may end a program with: 0 when its own handler stopped it; the signal's own
+# way (or 130 for SIGINT's KeyboardInterrupt) when a signal came before the handler was set
+# (still importing) or after the program gave its handlers back.
+STORM_EXITS = {0, 1, 130, -signal.SIGINT, -signal.SIGTERM}
+
+
+@dataclass(frozen=True)
+class Storm:
+    delay: float  # seconds from the start of the program to the first signal
+    signals: int
+    took: float  # seconds from the first signal until the program was gone
+    returncode: int
+
+
+def signal_storm(process: subprocess.Popen[Any], chance: random.Random, delay: float) -> Storm:
+    """After ``delay`` s, 1-20 SIGINT/SIGTERM 0-50 ms apart; then wait until ``process``
+    is gone (killed after 30 s, so that a hang fails the test instead of stopping the run)."""
+    time.sleep(delay)
+    count = chance.randint(1, 20)
+    first = time.monotonic()
+    sent = 0
+    for _ in range(count):
+        if process.poll() is not None:
+            break
+        process.send_signal(chance.choice(STORM_SIGNALS))
+        sent += 1
+        time.sleep(chance.random() * 0.05)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return Storm(delay, sent, time.monotonic() - first, process.returncode)
+
+
+def in_lanes(lanes: int, work: Callable[[int], list[T]]) -> list[T]:
+    """``work(lane)`` for each lane at once, in threads; every lane's results together."""
+    with ThreadPoolExecutor(lanes) as pool:
+        return [item for found in pool.map(work, range(lanes)) for item in found]

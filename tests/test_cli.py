@@ -15,7 +15,7 @@ from lokaalmeten.services.ports import free_port, wait_listening
 
 COMMANDS = [
     "gateway", "gateway install", "server", "simulate", "demo", "version", "noise analyse",
-    "flash", "deploy",
+    "flash", "deploy", "quarantine list", "quarantine show", "quarantine replay",
 ]  # fmt: skip
 
 
@@ -57,7 +57,7 @@ def test_version() -> None:
         (["gateway", "--broker", "mqtt://127.0.0.1:99999"], "port must be a number"),
         (["gateway", "--store", "mysql://db/lm"], "unknown store"),
         (["server", "--store", "sqlite://host/lm.db"], "has no host"),
-        (["server", "--port", "0"], "http_port"),
+        (["server", "--port", "0"], "--port = 0: Input should be greater than or equal to 1"),
         (["simulate", "--broker", "tcp://127.0.0.1"], "starts with mqtt://"),
         (["simulate", "--interval", "0.1"], "greater than or equal to 1"),
         (["noise", "analyse", "missing.wav", "--sensitivity", "-26"], "file not found"),
@@ -75,8 +75,8 @@ def test_bad_options_fail_with_a_message_not_a_traceback(
 @pytest.mark.parametrize(
     ("command", "variable"),
     [
-        (["server", "--store", "sqlite:///x.db"], "LM_HTTP_PORT"),
-        (["demo"], "LM_HTTP_PORT"),
+        (["server", "--store", "sqlite:///x.db"], "LM_SERVER_PORT"),
+        (["demo"], "LM_SERVER_PORT"),
         (["gateway", "--store", "sqlite:///x.db"], "LM_BATCH_SIZE"),
     ],
 )

@@ -65,7 +65,7 @@ def pipeline(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
                 str(tmp_path / "spool.db"),
                 "--registry",
                 str(tmp_path / "registry.db"),
-                "--http-port",
+                "--ingest-port",
                 "0",
             ],
             stdout=log,

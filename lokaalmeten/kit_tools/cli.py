@@ -132,12 +132,16 @@ def deploy(
     registry: Annotated[
         Path | None,
         typer.Option(
-            help="The gateway's kit registry (default: LM_REGISTRY, else var/registry.db)."
+            help="The gateway's kit registry (default: LM_REGISTRY, as in the installation's "
+            "/etc/lokaalmeten/lokaalmeten.env)."
         ),
     ] = None,
     mosquitto_dir: Annotated[
         Path | None,
-        typer.Option(help="Rewrite Mosquitto's passwd and acl here when a token is issued."),
+        typer.Option(
+            help="Rewrite Mosquitto's passwd and acl here when a token is issued (default: "
+            "LM_MOSQUITTO_DIR, as in the installation's configuration)."
+        ),
     ] = None,
     sensors: Annotated[
         str,
@@ -303,10 +307,10 @@ def _node_from_kit(port: str) -> str:
 
 
 def _token(node: str, token: str | None, registry: Path | None, mosquitto_dir: Path | None) -> str:
+    from lokaalmeten.gateway.cli import guard_broker, registry_locations
     from lokaalmeten.gateway.registry import Registry, RegistryError
-    from lokaalmeten.kit_tools.deploy import default_registry
 
-    path = registry or default_registry()
+    path, mosquitto_dir = registry_locations(registry, mosquitto_dir)
     if token is not None:
         if registry is not None and not Registry(path).check_token(node, token):
             raise DeployError(f"that token is not {node}'s in {path}")
@@ -317,6 +321,7 @@ def _token(node: str, token: str | None, registry: Path | None, mosquitto_dir: P
             "operator has it), or run deploy on the gateway with --registry"
         )
     store = Registry(path)
+    guard_broker(path, mosquitto_dir, store)
     try:
         if any(entry.name == node for entry in store.entries()):
             new = store.rotate(node)

@@ -23,7 +23,6 @@ a kit not yet registered), which makes the kit's old token stop working.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -274,7 +273,3 @@ def deploy(
     state = check_verification(run(verify_command(plan.port, files), "checking the kit", 60), plan)
     run(reset_command(plan.port), "restarting the kit", 30)
     return state
-
-
-def default_registry() -> Path:
-    return Path(os.environ.get("LM_REGISTRY", "var/registry.db"))

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -61,8 +62,18 @@ class LocalServer:
         return find_binary(cls.binary_name)
 
     @classmethod
-    def start(cls, folder: Path, *, port: int | None = None, **options: Any) -> Self:
-        """Start on ``port`` (a free one if None); ``options`` go to :meth:`command`."""
+    def start(
+        cls,
+        folder: Path,
+        *,
+        port: int | None = None,
+        abort: Callable[[], bool] | None = None,
+        **options: Any,
+    ) -> Self:
+        """Start on ``port`` (a free one if None); ``options`` go to :meth:`command`.
+
+        ``abort``: asked while waiting for the server to listen; once it says True the
+        server is stopped and ServiceError raised (a program asked to stop meanwhile)."""
         binary = cls.find()
         if binary is None:
             raise ServiceError(
@@ -75,8 +86,14 @@ class LocalServer:
         process = spawn(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         server = cls(folder, port, process, options)
-        if not wait_listening("127.0.0.1", port, cls.start_timeout, alive=server.running):
+
+        def keep_waiting() -> bool:
+            return server.running() and not (abort is not None and abort())
+
+        if not wait_listening("127.0.0.1", port, cls.start_timeout, alive=keep_waiting):
             server.stop(kill=True)
+            if abort is not None and abort():
+                raise ServiceError(f"{cls.binary_name}: the start was cancelled")
             raise ServiceError(f"{cls.binary_name} did not start: {server.diagnostics()}")
         return server
 

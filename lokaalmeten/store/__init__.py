@@ -65,14 +65,19 @@ def _sqlite_path(url: str, part: str) -> str:
     return path
 
 
-def missing_store(url: str) -> str | None:
-    """The file a ``sqlite:`` URL names when it does not exist yet, else None (a server
-    then refuses to start on it rather than serve an empty map from a typo)."""
+def sqlite_file(url: str) -> str | None:
+    """The file a ``sqlite:`` URL names, else None."""
     parts = urlsplit(url)
     if parts.scheme != "sqlite" or parts.netloc:
         return None
-    path = _sqlite_path(url, parts.path)
-    return None if Path(path).exists() else path
+    return _sqlite_path(url, parts.path)
+
+
+def missing_store(url: str) -> str | None:
+    """The file a ``sqlite:`` URL names when it does not exist yet, else None (a server
+    then refuses to start on it rather than serve an empty map from a typo)."""
+    path = sqlite_file(url)
+    return None if path is None or Path(path).exists() else path
 
 
 def open_store(url: str, *, read_only: bool = False) -> Store:

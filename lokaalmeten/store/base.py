@@ -226,6 +226,11 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
 
+    def ping(self) -> None:
+        """Raise StoreError when the store cannot be reached (a server's store can be down
+        while nothing is written; a file opened at start has nothing more to check)."""
+        return None
+
     def __enter__(self) -> Store:
         return self
 

@@ -475,5 +475,10 @@ class InfluxDBStore(Store):
         )
         self._write_lines(body)
 
+    def ping(self) -> None:
+        response = self._request("GET", "/ping")
+        if response.status_code not in (200, 204):
+            raise StoreError(f"{self.url}: /ping answered HTTP {response.status_code}")
+
     def close(self) -> None:
         self._client.close()

@@ -6,106 +6,23 @@ All parts are real: Mosquitto (persistence on), influxd 1.x, the gateway as a pr
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.processes import stop_all
 from lokaalmeten.store import ReadingQuery, open_store
-from tests.gateway.harness import gateway_process, stored
+from tests.gateway.harness import Stream, gateway_process, identities
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.mosquitto
-
-T0 = 1795737600  # 2026-11-27T00:00:00Z
-NODES = 5
-
-
-class Stream:
-    """Publishes records at a steady rate with QoS 1 and remembers which were PUBACKed.
-
-    Each message's MQTTMessageInfo says whether its PUBACK arrived; no callback and no lock
-    of our own, which could deadlock against paho's internal locks.
-    """
-
-    def __init__(self, broker: Mosquitto, rate: float) -> None:
-        self._infos: list[tuple[mqtt.MQTTMessageInfo, tuple[str, int]]] = []
-        self.rate = rate
-        self.count = 0
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="durability-publisher", clean_session=False
-        )
-        self.client.reconnect_delay_set(1, 2)
-        self.client.connect("127.0.0.1", broker.port)
-        self.client.loop_start()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        while not self._stop.is_set():
-            node = f"kit-{self.count % NODES + 1}"
-            seq = self.count // NODES + 1
-            moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + seq))
-            payload = json.dumps(
-                {
-                    "v": 1,
-                    "node": node,
-                    "seq": seq,
-                    "time": moment,
-                    "values": {"pm25": seq % 500 / 10, "pm10": 1.0},
-                }
-            )
-            info = self.client.publish(f"lokaalmeten/{node}/readings", payload, qos=1)
-            self._infos.append((info, (node, seq)))
-            self.count += 1
-            pause = started + self.count / self.rate - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    @staticmethod
-    def _acked(info: mqtt.MQTTMessageInfo) -> bool | None:
-        """True: PUBACKed; False: refused at once (not connected); None: still in flight."""
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return False
-        return True if info.is_published() else None
-
-    def wait_all_acked(self, timeout: float) -> None:
-        wait_until(
-            lambda: all(self._acked(info) is not None for info, _ in self._infos),
-            timeout,
-            "the broker to answer every message",
-        )
-        self.client.loop_stop()
-        self.client.disconnect()
-
-    def expected(self) -> set[tuple[str, str, int]]:
-        """Readings of the messages the broker acknowledged: each must be stored."""
-        acked = [key for info, key in self._infos if self._acked(info)]
-        return {(node, q, T0 + seq) for node, seq in acked for q in ("pm10", "pm25")}
-
-    def published(self) -> set[tuple[str, str, int]]:
-        """Readings of every message handed to paho; paho may deliver ones whose publish()
-        reported 'not connected' after it reconnects, so these may be stored too."""
-        return {(node, q, T0 + seq) for _, (node, seq) in self._infos for q in ("pm10", "pm25")}
 
 
 def wait_gateway_ready(folder: Path, times: int = 1) -> None:
@@ -122,10 +39,6 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     stop_all(started)
-
-
-def identities(path: Path) -> list[tuple[str, str, int]]:
-    return [(r.node, r.quantity, r.time) for r in stored(path)]
 
 
 def test_gateway_killed_repeatedly_loses_nothing(

@@ -125,7 +125,7 @@ def _http_settings(folder: Path) -> Any:
         spool=str(folder / "spool.db"),
         registry=str(folder / "r.db"),
         require_registration=False,
-        http_port=0,
+        ingest_port=0,
     )
 
 

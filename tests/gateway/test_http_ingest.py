@@ -24,7 +24,7 @@ def make_gateway(folder: Path, **changes: object) -> Gateway:
         "store": f"sqlite:///{folder / 'lm.db'}",
         "spool": str(folder / "spool.db"),
         "registry": str(folder / "registry.db"),
-        "http_port": 0,
+        "ingest_port": 0,
     }
     values.update(changes)
     return Gateway(GatewaySettings(**values))  # type: ignore[arg-type]
@@ -203,11 +203,13 @@ def test_served_by_the_running_gateway(tmp_path: Path) -> None:
     from lokaalmeten.services.ports import free_port
 
     gateway = make_gateway(
-        tmp_path, require_registration=False, http_port=free_port(), http_host="127.0.0.1"
+        tmp_path, require_registration=False, ingest_port=free_port(), ingest_host="127.0.0.1"
     )
     gateway._start_http()
     try:
-        response = httpx.post(f"http://127.0.0.1:{gateway.http_port}/v1/records", content=record())
+        response = httpx.post(
+            f"http://127.0.0.1:{gateway.ingest_port}/v1/records", content=record()
+        )
         assert response.status_code == 200
     finally:
         gateway._http_server.should_exit = True

@@ -15,7 +15,7 @@ def test_a_gateway_whose_broker_is_not_there_warns_at_start(tmp_path: Path) -> N
     gateway = subprocess.Popen(
         [sys.executable, "-m", "lokaalmeten", "gateway", "--broker", f"mqtt://127.0.0.1:{port}",
          "--store", f"sqlite:///{tmp_path / 'lm.db'}", "--spool", str(tmp_path / "spool.db"),
-         "--registry", str(tmp_path / "registry.db"), "--http-port", "0"],
+         "--registry", str(tmp_path / "registry.db"), "--ingest-port", "0"],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -66,14 +66,14 @@ def test_forwarded_posts_are_accepted_by_an_airrohr_receiver(tmp_path: Path) -> 
             spool=str(tmp_path / "rx-spool.db"),
             registry=str(tmp_path / "rx-registry.db"),
             require_registration=False,
-            http_host="127.0.0.1",
-            http_port=free_port(),
+            ingest_host="127.0.0.1",
+            ingest_port=free_port(),
         )
     )
     receiver._start_http()
     try:
         forwarder = open_output(
-            f"sensorcommunity+http://127.0.0.1:{receiver.http_port}/airrohr"
+            f"sensorcommunity+http://127.0.0.1:{receiver.ingest_port}/airrohr"
             "?nodes=esp32-0a1b2c&max_age=600"
         )
         now = int(time.time())

@@ -12,6 +12,7 @@ from lokaalmeten.store import NodeMeta, open_store
 
 def test_places_set_and_list(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'lm.db'}"
+    open_store(url).close()  # the gateway's; places never makes one
     runner = CliRunner()
     result = runner.invoke(
         app,

@@ -1,0 +1,70 @@
+"""Outages of what the gateway depends on (the broker, each store), told and not drowned.
+
+An outage is warned about at its first failure and then every 30 s while it lasts, with how
+long it has lasted, what failed last and what happens to the readings meanwhile; its end is
+told once. ``/health`` lists the outages going on::
+
+    broker = Outage("broker mqtt://127.0.0.1:1883", "the kits keep their readings meanwhile")
+    broker.failed("connection refused")   # WARNING at once, then every 30 s
+    broker.ended()                        # INFO "... reachable again after 42 s"
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("lokaalmeten.gateway")
+
+WARNING_INTERVAL_S = 30.0  # how often an outage still going on is told again
+
+
+class Outage:
+    def __init__(
+        self,
+        what: str,
+        meanwhile: str,
+        *,
+        every: float = WARNING_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what  # e.g. "store influxdb://127.0.0.1:8086/lm"
+        self.meanwhile = meanwhile  # e.g. "the readings wait in the spool"
+        self.every = every
+        self.clock = clock
+        self.since: float | None = None  # the first failure of the outage going on
+        self.last_error = ""
+        self._warned: float | None = None
+
+    @property
+    def going_on(self) -> bool:
+        return self.since is not None
+
+    def lasted(self) -> float:
+        return 0.0 if self.since is None else self.clock() - self.since
+
+    def failed(self, error: str = "", meanwhile: str | None = None) -> None:
+        """Another failed attempt (``error``: what failed, if known; else the last error
+        stays): a warning when the outage starts and every ``every`` s."""
+        now = self.clock()
+        if self.since is None:
+            self.since = now
+        self.last_error = error or self.last_error
+        if self._warned is None or now - self._warned >= self.every:
+            self._warned = now
+            log.warning("%s; retrying (%s)", self.describe(), meanwhile or self.meanwhile)
+
+    def ended(self) -> None:
+        """A success: the outage, if one was going on, is over (told once)."""
+        if self.since is None:
+            return
+        log.info("%s reachable again after %.0f s", self.what, self.lasted())
+        self.since = None
+        self._warned = None
+        self.last_error = ""
+
+    def describe(self) -> str:
+        """E.g. 'store influxdb://…/lm unreachable for 35 s: connection refused'."""
+        text = f"{self.what} unreachable for {self.lasted():.0f} s"
+        return f"{text}: {self.last_error}" if self.last_error else text
