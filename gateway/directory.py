@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.status import CounterValue, State, StatusReport
 from lokaalmeten.store.sqlite import immediate_transaction
 
@@ -122,6 +123,25 @@ class KitEntry:
     status: KitStatus | None = None
 
 
+def node_meta(entry: KitEntry) -> NodeMeta:
+    place = entry.place
+    return NodeMeta(
+        entry.node,
+        None if place is None else place.latitude,
+        None if place is None else place.longitude,
+        place is not None and place.exact,
+        entry.name,
+        entry.description,
+        entry.interval,
+        entry.siting.indoor,
+        entry.siting.height_m,
+        entry.sensors,
+        entry.firmware,
+        None if entry.status is None else entry.status.state,
+        None if entry.status is None else entry.status.since,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Edit:
     """An operator's change; None leaves a field as it is."""
@@ -180,6 +200,10 @@ class _Reading:
     def entries(self) -> dict[str, KitEntry]:
         """Every kit the directory knows, by node id, in id order."""
         return {row[0]: _entry(row) for row in self._rows(f"{_ENTRY} ORDER BY k.node")}
+
+    def metas(self) -> dict[str, NodeMeta]:
+        """Every kit as the server publishes it, by node id."""
+        return {node: node_meta(entry) for node, entry in self.entries().items()}
 
     def entry(self, node: str) -> KitEntry | None:
         rows = self._rows(f"{_ENTRY} WHERE k.node = ?", (node,))
@@ -356,6 +380,35 @@ class Directory(_Reading):
                 "WHERE node = ?",
                 (node,),
             )
+
+    def adopt(self, metas: Iterable[NodeMeta], now: int | None = None) -> list[str]:
+        """Take node metadata an older lokaalmeten kept in the readings store. A kit the
+        operator has already described here keeps what it has. Returns the nodes taken."""
+        taken = []
+        for meta in metas:
+            entry = self.entry(meta.node)
+            if entry is not None and (
+                entry.name or entry.description or entry.operator_location is not None
+            ):
+                continue
+            location = (
+                None
+                if meta.latitude is None or meta.longitude is None
+                else (
+                    meta.latitude,
+                    meta.longitude,
+                )
+            )
+            edit = Edit(
+                name=meta.name,
+                description=meta.description,
+                interval=meta.interval,
+                location=location,
+                exact=meta.exact if location is not None else None,
+            )
+            self.edit(meta.node, edit, now)
+            taken.append(meta.node)
+        return taken
 
     def close(self) -> None:
         with self._lock:

@@ -32,7 +32,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from lokaalmeten.gateway.directory import Directory
+from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
@@ -45,6 +45,7 @@ from lokaalmeten.protocol.topics import is_status
 from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
+from lokaalmeten.store import Store, StoreError
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -87,6 +88,7 @@ class Gateway:
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
         )
+        self._adopt_legacy_meta()
         self.ingest = MqttIngest(settings, self.metrics)
         self.writers = [
             StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
@@ -94,6 +96,34 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self.ingest_port: int | None = None
         self._http_server: Any = None
+
+    def _adopt_legacy_meta(self) -> None:
+        """Node metadata an older version kept in a store moves into the directory, once."""
+        for store in self.stores:
+            if not isinstance(store, Store):
+                continue  # a forwarder: it never kept any
+            try:
+                metas = store.legacy_node_meta()
+                if not metas:
+                    continue
+                taken = self.directory.adopt(metas.values())
+                store.forget_legacy_node_meta()
+            except (StoreError, DirectoryError) as exc:
+                log.warning(
+                    "node metadata in %s not moved yet (again at the next start): %s",
+                    store.url,
+                    exc,
+                )
+                continue
+            log.info(
+                "moved the node metadata of %d kits from %s into the node directory in %s%s",
+                len(taken),
+                store.url,
+                self.directory.path,
+                ""
+                if len(taken) == len(metas)
+                else f" ({len(metas) - len(taken)} already described there kept theirs)",
+            )
 
     # -- lifecycle -----------------------------------------------------------------------
 

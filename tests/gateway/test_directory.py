@@ -205,3 +205,40 @@ def test_the_reader_never_writes_and_reads_while_the_gateway_writes(tmp_path: Pa
 def test_bad_statuses_are_refused_with_a_reason(payload: bytes, problem: str) -> None:
     with pytest.raises(StatusError, match=problem):
         parse_status(payload)
+
+
+def test_the_gateway_moves_an_old_stores_node_metadata_into_the_directory_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lokaalmeten.gateway.pipeline import Gateway
+    from lokaalmeten.settings import GatewaySettings
+    from lokaalmeten.store import open_store
+    from tests.store.test_contract import write_old_node_meta
+
+    url = f"sqlite:///{tmp_path / 'lm.db'}"
+    with open_store(url) as store:
+        write_old_node_meta(store)  # kit-1 located (exact), kit-2 only named
+    directory = Directory(tmp_path / "registry.db")
+    directory.edit("kit-2", Edit(name="Named here since"))
+    directory.close()
+    settings = GatewaySettings(
+        store=url,
+        spool=str(tmp_path / "spool.db"),
+        registry=str(tmp_path / "registry.db"),
+        require_registration=False,
+    )
+    with caplog.at_level("INFO", logger="lokaalmeten.gateway"):
+        gateway = Gateway(settings)
+    gateway.directory.close()
+    gateway.spool.close()
+    for output in gateway.stores:
+        output.close()
+    assert "moved the node metadata of 1 kits" in caplog.text
+    assert "1 already described there kept theirs" in caplog.text
+    entries = DirectoryReader(tmp_path / "registry.db").entries()
+    moved = entries["kit-1"]
+    assert (moved.name, moved.description, moved.interval) == ('Dak "Oost"', "op, het dak", 60.0)
+    assert moved.place is not None and moved.place.exact  # the consent came with it
+    assert entries["kit-2"].name == "Named here since"
+    with open_store(url) as store:
+        assert store.legacy_node_meta() == {}  # the store carries none any more
