@@ -251,7 +251,8 @@ class GatewaySettings(_Settings):
         ),
     )
     registry: str = Field(
-        str(STATE_DIR / "registry.db"), description="SQLite file of the kit registry and the node directory."
+        str(STATE_DIR / "registry.db"),
+        description="SQLite file of the kit registry and the node directory.",
     )
     mosquitto_dir: str = Field(
         "",
