@@ -201,6 +201,15 @@ def remove(
         registry.remove(node)
     except RegistryError as exc:
         _fail(str(exc))
+    from lokaalmeten.gateway.directory import Directory, DirectoryError
+
+    try:
+        # Its last status no longer counts; its name and place stay with its readings.
+        directory = Directory(registry.path)
+        directory.forget_status(node)
+        directory.close()
+    except DirectoryError as exc:
+        _fail(str(exc))
     typer.echo(f"removed {node}")
     _update_broker(registry, folder, reload_pid_file)
 
@@ -228,6 +237,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
 
     The handlers only set a flag and wake the waits (lokaalmeten/shutdown.py), from before
     the gateway opens anything, so that a signal during the start is a stop too."""
+    from lokaalmeten.gateway.directory import DirectoryError
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
     from lokaalmeten.shutdown import Shutdown
@@ -244,7 +254,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     shutdown.install()  # kept to the end: a signal during the way out changes nothing
     try:
         gateway = Gateway(settings, shutdown=shutdown)
-    except (StoreError, OSError, RegistryError) as exc:
+    except (StoreError, OSError, RegistryError, DirectoryError) as exc:
         _fail(str(exc))
     try:
         gateway.run()

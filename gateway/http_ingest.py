@@ -97,6 +97,7 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
             metrics.add("spool_full_waits")
             return _error(503, str(exc))
         metrics.add("readings_spooled", len(checked.readings))
+        gateway.spooled(checked.readings)
         return None
 
     def answer(checked: Checked) -> JSONResponse:

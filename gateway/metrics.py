@@ -76,6 +76,8 @@ _COUNTERS = (
     ("readings_repeated", "Readings a store already had (repeats are ignored)"),
     ("store_errors", "Failed store writes (each retried)"),
     ("spool_full_waits", "Times ingest waited because the spool was full"),
+    ("statuses_received", "Kit status messages (and Last Wills) kept in the node directory"),
+    ("statuses_ignored", "Kit status messages left out: unregistered node or not a status"),
 )
 
 

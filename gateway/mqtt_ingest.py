@@ -3,7 +3,8 @@
 The client id is fixed and the session persistent (clean session off), so the broker keeps
 every message not yet acknowledged while the gateway is down, and sends it again later.
 paho's automatic acknowledgement is off: :meth:`MqttIngest.ack` is called only after the
-store committed the message's readings::
+store committed the message's readings. The kits' retained status messages (and their Last
+Wills) come in through the same subscription order, for the node directory::
 
     ingest = MqttIngest(settings, metrics)
     ingest.start()
@@ -31,7 +32,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.outage import Outage
-from lokaalmeten.protocol.topics import readings_subscription
+from lokaalmeten.protocol.topics import readings_subscription, status_subscription
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
 
@@ -46,6 +47,7 @@ class Message:
     mid: int
     qos: int
     received_at: int  # epoch seconds, the gateway's clock
+    retained: bool = False  # a copy the broker kept, sent at subscription (a status)
 
 
 class MqttIngest:
@@ -139,10 +141,17 @@ class MqttIngest:
             return
         self.connected = True
         self.outage.ended()
-        topic = readings_subscription(self.settings.topic_prefix)
-        client.subscribe(topic, qos=1)
+        readings = readings_subscription(self.settings.topic_prefix)
+        statuses = status_subscription(self.settings.topic_prefix)
+        client.subscribe([(readings, 1), (statuses, 1)])
         resumed = "resumed session" if flags.session_present else "new session"
-        log.info("connected to %s (%s), subscribed to %s", self.settings.broker, resumed, topic)
+        log.info(
+            "connected to %s (%s), subscribed to %s and %s",
+            self.settings.broker,
+            resumed,
+            readings,
+            statuses,
+        )
 
     def _on_disconnect(
         self,
@@ -161,7 +170,9 @@ class MqttIngest:
             self.outage.failed()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        message = Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, int(time.time()))
+        message = Message(
+            msg.topic, bytes(msg.payload), msg.mid, msg.qos, int(time.time()), bool(msg.retain)
+        )
         with self._arrived:
             self._inbox.append(message)
             self._arrived.notify()

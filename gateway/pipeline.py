@@ -4,6 +4,9 @@
     HTTP (/v1/records, airRohr)      ─┴─> validate ─> spool (durable commit) ─> acknowledge
     spool ─> one writer per store (batches, back-off) ─> store(s)
 
+The kits' retained statuses (and Last Wills) update the node directory (gateway/kit_facts.py)
+in the same order, as do the sensor models of spooled readings.
+
 An MQTT message is acknowledged, and an HTTP request answered 2xx, only after its readings
 (or its refusal) are committed to the spool. A reading leaves the spool only after every store
 accepted it. So a crash or a kill at any point loses nothing: what is not in the spool is
@@ -29,6 +32,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from lokaalmeten.gateway.directory import Directory, DirectoryError
+from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
 from lokaalmeten.gateway.registry import Registry
@@ -36,8 +41,11 @@ from lokaalmeten.gateway.sensor_community import open_output
 from lokaalmeten.gateway.spool import Spool, SpoolFull
 from lokaalmeten.gateway.validate import Checked, RecordValidator
 from lokaalmeten.gateway.writer import Output, StoreWriter
+from lokaalmeten.protocol.topics import is_status
+from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
+from lokaalmeten.store import Store, StoreError
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -73,6 +81,14 @@ class Gateway:
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
         )
+        self.directory = Directory(Path(settings.registry))
+        self.kit_facts = KitFacts(
+            self.directory,
+            self.metrics,
+            settings.topic_prefix,
+            known=self.registry.known if self.registry is not None else None,
+        )
+        self._adopt_legacy_meta()
         self.ingest = MqttIngest(settings, self.metrics)
         self.writers = [
             StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
@@ -80,6 +96,34 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self.ingest_port: int | None = None
         self._http_server: Any = None
+
+    def _adopt_legacy_meta(self) -> None:
+        """Node metadata an older version kept in a store moves into the directory, once."""
+        for store in self.stores:
+            if not isinstance(store, Store):
+                continue  # a forwarder: it never kept any
+            try:
+                metas = store.legacy_node_meta()
+                if not metas:
+                    continue
+                taken = self.directory.adopt(metas.values())
+                store.forget_legacy_node_meta()
+            except (StoreError, DirectoryError) as exc:
+                log.warning(
+                    "node metadata in %s not moved yet (again at the next start): %s",
+                    store.url,
+                    exc,
+                )
+                continue
+            log.info(
+                "moved the node metadata of %d kits from %s into the node directory in %s%s",
+                len(taken),
+                store.url,
+                self.directory.path,
+                ""
+                if len(taken) == len(metas)
+                else f" ({len(metas) - len(taken)} already described there kept theirs)",
+            )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -155,6 +199,7 @@ class Gateway:
                     store.close()
         depth = self.spool.depth()
         self.spool.close()
+        self.directory.close()
         log.info(
             "gateway stopped; counters: %s; %d readings left in the spool",
             self.metrics.summary(),
@@ -201,9 +246,13 @@ class Gateway:
     # -- ingest --------------------------------------------------------------------------
 
     def _spool_then_ack(self, batch: list[Message]) -> None:
+        prefix = self.settings.topic_prefix
+        statuses = {i for i, m in enumerate(batch) if is_status(m.topic, prefix)}
         checks = [
-            self.validator.mqtt(message.topic, message.payload, message.received_at)
-            for message in batch
+            Checked()
+            if i in statuses
+            else self.validator.mqtt(message.topic, message.payload, message.received_at)
+            for i, message in enumerate(batch)
         ]
         pending = list(zip(batch, checks, strict=True))
         while pending:
@@ -229,7 +278,15 @@ class Gateway:
                 pending = taken + pending  # the room shrank meanwhile (HTTP ingest)
                 continue
             self.metrics.add("readings_spooled", len(readings))
+            self.spooled(readings)
+            for message, _ in taken:
+                if is_status(message.topic, prefix):
+                    self.kit_facts.status(message)
             self.ingest.ack([message for message, _ in taken])
+
+    def spooled(self, readings: list[Reading]) -> None:
+        """Readings committed to the spool (MQTT or HTTP): their sensor models are noted."""
+        self.kit_facts.readings(readings)
 
     def _prefix_that_fits(self, pending: list[tuple[Message, Checked]]) -> int:
         """How many of the first messages fit in the spool together (policy block)."""

@@ -31,10 +31,10 @@ app = typer.Typer(
 
 def _register_groups() -> None:
     from lokaalmeten.gateway.cli import nodes_app
+    from lokaalmeten.gateway.places_cli import places_app
     from lokaalmeten.gateway.quarantine_cli import quarantine_app
     from lokaalmeten.kit_tools.cli import deploy, flash
     from lokaalmeten.noise import noise_app
-    from lokaalmeten.server.cli import places_app
 
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
@@ -141,6 +141,10 @@ _register_gateway()
 @app.command()
 def server(
     store: Annotated[str | None, typer.Option(help="Store URL to read.")] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(help="The gateway's registry file with the node directory (LM_REGISTRY)."),
+    ] = None,
     port: Annotated[
         int | None, typer.Option(help="HTTP port (default LM_SERVER_PORT, else 8000).")
     ] = None,
@@ -161,7 +165,12 @@ def server(
     """
     from lokaalmeten.server.app import create_app
     from lokaalmeten.server.serve import serve
-    from lokaalmeten.settings import ServerSettings, SettingsError, load_settings
+    from lokaalmeten.settings import (
+        ServerSettings,
+        SettingsError,
+        load_settings,
+        refuse_outside_installation,
+    )
     from lokaalmeten.store import StoreError, missing_store
 
     try:
@@ -169,9 +178,11 @@ def server(
             ServerSettings,
             {"server_port": "--port", "server_host": "--host"},
             store=store,
+            registry=registry,
             server_port=port,
             server_host=host,
         )
+        refuse_outside_installation(settings, "store", "registry")
         missing = missing_store(settings.store)
         if missing and not create_store:
             _fail(
@@ -185,6 +196,14 @@ def server(
     except StoreError as exc:
         _fail(str(exc))
     _setup_logging(False)
+    directory = application.state.directory
+    directory.entries()  # read once now, so that a missing directory is told at the start
+    if directory.problem:
+        logging.getLogger("lokaalmeten.server").warning(
+            "%s; the kits are shown without names and places until the gateway makes it "
+            "(--registry / LM_REGISTRY)",
+            directory.problem,
+        )
     serve(application, settings.server_host, settings.server_port)
 
 

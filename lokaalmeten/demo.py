@@ -114,7 +114,7 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
                 raise DemoError("the MQTT broker did not start; see the messages above")
             registry = folder / "registry.db"
             _register_kits(registry, plan.kits)
-            _place_kits(store, plan)
+            _place_kits(registry, plan)
             if stopping():
                 return 0
             gateway = _python(
@@ -135,7 +135,15 @@ def run_demo(plan: DemoPlan, say: Any = print) -> int:
                 str(free_port()),
             )
             processes.append(("gateway", spawn(gateway)))
-            server = _python("server", "--store", store, "--port", str(plan.http_port))
+            server = _python(
+                "server",
+                "--store",
+                store,
+                "--registry",
+                str(registry),
+                "--port",
+                str(plan.http_port),
+            )
             processes.append(("server", spawn(server)))
             if not wait_listening("127.0.0.1", plan.http_port, 20, alive=starting):
                 if stopping():
@@ -192,26 +200,28 @@ def _register_kits(registry_path: Path, kits: int) -> None:
 _DEMO_CENTRE = (52.0907, 5.1214)
 
 
-def _place_kits(store_url: str, plan: DemoPlan) -> None:
-    """Give the simulated kits a (made-up) place and their interval, as an operator would."""
-    from lokaalmeten.store import NodeMeta, open_store
+def _place_kits(registry_path: Path, plan: DemoPlan) -> None:
+    """Give the simulated kits a (made-up) place and their interval, as an operator would
+    with ``lokaalmeten places set``."""
+    from lokaalmeten.gateway.directory import Directory, Edit
 
-    store = open_store(store_url)
+    directory = Directory(registry_path)
     try:
         for index in range(plan.kits):
             angle = 2 * math.pi * index / plan.kits
-            store.set_node_meta(
-                NodeMeta(
-                    f"sim-{index + 1}",
-                    latitude=_DEMO_CENTRE[0] + 0.009 * math.sin(angle),
-                    longitude=_DEMO_CENTRE[1] + 0.014 * math.cos(angle),
-                    name=f"Simulated kit {index + 1}",
-                    description="A kit of the lokaalmeten demo: simulated sensors, made-up place.",
-                    interval=plan.interval,
-                )
+            where = (
+                _DEMO_CENTRE[0] + 0.009 * math.sin(angle),
+                _DEMO_CENTRE[1] + 0.014 * math.cos(angle),
             )
+            edit = Edit(
+                name=f"Simulated kit {index + 1}",
+                description="A kit of the lokaalmeten demo: simulated sensors, made-up place.",
+                interval=plan.interval,
+                location=where,
+            )
+            directory.edit(f"sim-{index + 1}", edit)
     finally:
-        store.close()
+        directory.close()
 
 
 def _alive(processes: list[tuple[str, subprocess.Popen[Any]]]) -> Any:

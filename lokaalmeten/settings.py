@@ -251,7 +251,8 @@ class GatewaySettings(_Settings):
         ),
     )
     registry: str = Field(
-        str(STATE_DIR / "registry.db"), description="SQLite file of the kit registry."
+        str(STATE_DIR / "registry.db"),
+        description="SQLite file of the kit registry and the node directory.",
     )
     mosquitto_dir: str = Field(
         "",
@@ -317,6 +318,11 @@ class ServerSettings(_Settings):
     """The open-data server: reads the store, answers HTTP."""
 
     store: str = Field(DEFAULT_STORE, description="The store to read, as for the gateway.")
+    registry: str = Field(
+        str(STATE_DIR / "registry.db"),
+        description="The gateway's registry, whose node directory names and places the kits "
+        "(read only).",
+    )
     server_host: str = Field("127.0.0.1", description="Address the open-data server listens on.")
     server_port: int = Field(
         8000, ge=1, le=65535, description="Port the open-data server listens on."

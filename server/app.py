@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from lokaalmeten import __version__
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.server.disconnect import ClientGone, Working
 from lokaalmeten.server.errors import ERROR_RESPONSES, install_error_handlers
 from lokaalmeten.server.guard import Admission, RateLimit
@@ -63,11 +65,13 @@ def install_openapi(app: FastAPI) -> None:
 
 def create_app(settings: ServerSettings) -> FastAPI:
     store = open_store(settings.store, read_only=True)
+    directory = DirectoryReader(Path(settings.registry))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         store.close()
+        directory.close()
 
     app = FastAPI(
         title="lokaalmeten open data",
@@ -80,6 +84,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.directory = directory
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.
     app.include_router(web_pages.router)

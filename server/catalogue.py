@@ -1,11 +1,12 @@
 """What the server knows about each node, put together once per request for every API family:
-readings summary, the operator's metadata, the published place and the online status.
+readings summary, the node directory's entry, the published place and the online status.
 
-    for view in node_views(store, settings): print(view.node, view.online, view.place)
+    for view in node_views(store, directory, settings): print(view.node, view.online, view.place)
 
-Online status comes from the age of the node's last reading (the gateway does not keep the
-kits' status messages): online when the last reading is at most ``3 × interval`` old, and at
-least 15 minutes are always allowed.
+Online status is the kit's own, from the node directory: the gateway keeps each kit's retained
+status and its Last Will, which the broker publishes when the kit has been silent for its
+keep-alive. A kit that never sent a status (an HTTP kit, an older firmware) is online when its
+last reading is at most ``3 × interval`` old, and at least 15 minutes are always allowed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from lokaalmeten.gateway.directory import DirectoryReader
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.privacy import PublicPlace, public_place
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import NodeMeta, NodeSummary, Store
+from lokaalmeten.store import NodeSummary, Store
 
 ONLINE_MIN_SECONDS = 900
 
@@ -44,11 +47,11 @@ def interval_of(meta: NodeMeta | None, settings: ServerSettings) -> float:
 
 
 def node_views(
-    store: Store, settings: ServerSettings, now: float | None = None
+    store: Store, directory: DirectoryReader, settings: ServerSettings, now: float | None = None
 ) -> dict[str, NodeView]:
     """Every node with readings, by id, in id order."""
     now = time.time() if now is None else now
-    metas = store.node_meta()
+    metas = directory.metas()
     views = {}
     for summary in sorted(store.nodes(), key=lambda s: s.node):
         meta = metas.get(summary.node, NodeMeta(summary.node))
@@ -59,17 +62,23 @@ def node_views(
             meta=meta,
             place=public_place(meta, settings.location_decimals),
             interval=interval,
-            online=now - summary.last_time <= max(3 * interval, ONLINE_MIN_SECONDS),
+            online=_online(meta, summary, interval, now),
         )
     return views
 
 
-def thresholds(store: Store, settings: ServerSettings) -> tuple[int, dict[str, int]]:
+def _online(meta: NodeMeta, summary: NodeSummary, interval: float, now: float) -> bool:
+    if meta.state is not None:
+        return meta.state == "online"
+    return now - summary.last_time <= max(3 * interval, ONLINE_MIN_SECONDS)
+
+
+def thresholds(directory: DirectoryReader, settings: ServerSettings) -> tuple[int, dict[str, int]]:
     """Readings an hour needs to count (75 % of the expected), by default and per node."""
     default = hour_threshold(settings.measurement_interval)
     per_node = {
         node: hour_threshold(meta.interval)
-        for node, meta in store.node_meta().items()
+        for node, meta in directory.metas().items()
         if meta.interval
     }
     return default, per_node

@@ -1,4 +1,5 @@
-"""Dependencies the routers share: the settings and the (read-only) store."""
+"""Dependencies the routers share: the settings, the (read-only) store and the (read-only)
+node directory."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store
 
@@ -20,5 +22,11 @@ def get_store(request: Request) -> Store:
     return store
 
 
+def get_directory(request: Request) -> DirectoryReader:
+    directory: DirectoryReader = request.app.state.directory
+    return directory
+
+
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
+DirectoryDep = Annotated[DirectoryReader, Depends(get_directory)]

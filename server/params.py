@@ -1,7 +1,7 @@
 """Parameters the API families share, each checked with a 400 that says what to send.
 
 start, end = time_range(settings, "2026-11-01", "2026-11-08")
-nodes = nodes_in_area(store, settings, bbox="4.8,52.3,5.0,52.4", near=None)
+nodes = nodes_in_area(directory, settings, bbox="4.8,52.3,5.0,52.4", near=None)
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import math
 import time
 from datetime import UTC, datetime
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.privacy import PublicPlace, public_places
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Store
 
 DEFAULT_SPAN = 24 * 3600
 EARTH_RADIUS_M = 6_371_008.8
@@ -112,7 +112,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def nodes_in_area(
-    store: Store,
+    directory: DirectoryReader,
     settings: ServerSettings,
     nodes: tuple[str, ...],
     bbox: str | None,
@@ -123,7 +123,7 @@ def nodes_in_area(
         return nodes
     box = parse_bbox(bbox) if bbox is not None else None
     circle = parse_near(near, settings) if near is not None else None
-    places: dict[str, PublicPlace] = public_places(store, settings)
+    places: dict[str, PublicPlace] = public_places(directory, settings)
     chosen = []
     for node, place in places.items():
         if nodes and node not in nodes:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lokaalmeten.gateway.directory import DirectoryReader
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import NodeMeta, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +37,10 @@ def public_place(meta: NodeMeta, decimals: int) -> PublicPlace | None:
     )
 
 
-def public_places(store: Store, settings: ServerSettings) -> dict[str, PublicPlace]:
+def public_places(directory: DirectoryReader, settings: ServerSettings) -> dict[str, PublicPlace]:
     """Every located node's published place, by node id."""
     places = {}
-    for node, meta in store.node_meta().items():
+    for node, meta in directory.metas().items():
         place = public_place(meta, settings.location_decimals)
         if place is not None:
             places[node] = place

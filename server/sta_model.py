@@ -6,7 +6,7 @@ quantity (id ``node:quantity``); a **Sensor** is a sensor model; an **ObservedPr
 quantity; an **Observation** is a reading (id ``node:quantity:epoch-seconds``). Ids are
 strings: ``Things('esp32-0a1b2c')``, ``Datastreams('esp32-0a1b2c:pm25')``.
 
-    catalogue = Catalogue(store, settings, base="https://example.nl/v1.1")
+    catalogue = Catalogue(store, directory, settings, base="https://example.nl/v1.1")
     catalogue.entities("Thing")            # every Thing
 """
 
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.server.budget import Deadline
@@ -125,11 +126,13 @@ class Catalogue:
     def __init__(
         self,
         store: Store,
+        directory: DirectoryReader,
         settings: ServerSettings,
         base: str,
         deadline: Deadline | None = None,
     ) -> None:
         self.store = store
+        self.directory = directory
         self.settings = settings
         self.base = base
         self.deadline = deadline or Deadline(settings.query_time_limit)
@@ -140,7 +143,7 @@ class Catalogue:
 
     @cached_property
     def views(self) -> dict[str, NodeView]:
-        return node_views(self.store, self.settings)
+        return node_views(self.store, self.directory, self.settings)
 
     @cached_property
     def spans(self) -> dict[tuple[str, str], tuple[int, int]]:
@@ -183,6 +186,9 @@ class Catalogue:
                         "sensors": list(view.summary.sensors),
                         "online": view.online,
                         "interval_s": view.interval,
+                        "firmware": view.meta.firmware or None,
+                        "indoor": view.meta.indoor,
+                        "height_m": view.meta.height_m,
                     },
                 },
                 {"node": node},

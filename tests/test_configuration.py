@@ -204,7 +204,8 @@ def test_a_new_file_where_the_installation_names_another_is_refused(tmp_path: Pa
     cases = [
         (["nodes", "add", "kit-1", "--registry", "var/registry.db"], "registry", "LM_REGISTRY"),
         (["gateway", "--spool", "spool.db"], "spool", "LM_SPOOL"),
-        (["places", "list", "--store", "sqlite:x.db"], "store", "LM_STORE"),
+        (["places", "list", "--registry", "registry.db"], "registry", "LM_REGISTRY"),
+        (["server", "--store", "sqlite:x.db"], "store", "LM_STORE"),
     ]
     for command, what, variable in cases:
         out = lm(*command, cwd=tmp_path, env=env)

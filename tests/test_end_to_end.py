@@ -63,6 +63,8 @@ def pipeline(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
                 "--open",
                 "--spool",
                 str(tmp_path / "spool.db"),
+                "--registry",
+                str(tmp_path / "registry.db"),
                 "--ingest-port",
                 "0",
             ],

@@ -33,6 +33,15 @@ def readings_subscription(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}/+/{READINGS}"
 
 
+def status_subscription(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/+/{STATUS}"
+
+
+def is_status(topic: str, prefix: str = DEFAULT_PREFIX) -> bool:
+    """Is this a kit's status topic, ``<prefix>/<node>/status``?"""
+    return node_of(topic, prefix) is not None and topic.endswith(f"/{STATUS}")
+
+
 def node_of(topic: str, prefix: str = DEFAULT_PREFIX) -> str | None:
     """The node level of a topic under ``prefix``, or None when the topic is not ours."""
     parts = topic.split("/")

@@ -22,7 +22,6 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
-    NodeMeta,
     NodeSummary,
     ReadingQuery,
     Store,
@@ -39,7 +38,6 @@ from lokaalmeten.store.sqlite import SQLiteStore
 __all__ = [
     "Aggregate",
     "AggregateQuery",
-    "NodeMeta",
     "NodeSummary",
     "ReadingQuery",
     "SQLiteStore",

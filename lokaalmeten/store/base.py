@@ -17,6 +17,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
 
 
@@ -61,20 +62,6 @@ class ReadingQuery:
     quantities: tuple[str, ...] = ()
     after: tuple[str, str, int] | None = None
     descending: bool = False  # time order within a (node, quantity) stream; cursor follows it
-
-
-@dataclass(frozen=True, slots=True)
-class NodeMeta:
-    """What the operator tells the server about a node; a location is never published exactly
-    unless ``exact`` (the owner's opt-in) is set."""
-
-    node: str
-    latitude: float | None = None
-    longitude: float | None = None
-    exact: bool = False
-    name: str = ""
-    description: str = ""
-    interval: float | None = None  # seconds between readings, when not the network's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +202,13 @@ class Store(ABC):
             after = page[-1].identity
 
     @abstractmethod
-    def node_meta(self) -> dict[str, NodeMeta]:
-        """The operator's metadata of every node that has some, by node id."""
+    def legacy_node_meta(self) -> dict[str, NodeMeta]:
+        """Node metadata an older lokaalmeten kept in this store (the node directory holds it
+        now; the gateway moves it there once), by node id; none in a store made since."""
 
     @abstractmethod
-    def set_node_meta(self, meta: NodeMeta) -> None:
-        """Store (replace) one node's metadata."""
+    def forget_legacy_node_meta(self) -> None:
+        """Delete that old node metadata, once the node directory has it."""
 
     @abstractmethod
     def close(self) -> None:

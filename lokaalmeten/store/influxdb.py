@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import Reading
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
-    NodeMeta,
     NodeSummary,
     ReadingQuery,
     Store,
@@ -44,17 +44,13 @@ from lokaalmeten.store.base import (
 _TIME_MIN = -(2**63 - 1) // 10**9 + 1
 _TIME_MAX = (2**63 - 1) // 10**9 - 1
 
-_META = "lm_node_meta"  # node metadata: tag node, fields latitude, longitude, exact, ...
+_META = "lm_node_meta"  # older versions' node metadata (now in the node directory)
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
 
 
 def _tag(value: str) -> str:
     return value.translate(_TAG_ESCAPES)
-
-
-def _field_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _quote(text: str) -> str:
@@ -437,7 +433,7 @@ class InfluxDBStore(Store):
                     )
         return sorted(found, key=lambda r: r.identity)
 
-    def node_meta(self) -> dict[str, NodeMeta]:
+    def legacy_node_meta(self) -> dict[str, NodeMeta]:
         found: dict[str, NodeMeta] = {}
         for series in self._query(f'SELECT * FROM {_identifier(_META)} GROUP BY "node"'):
             columns = series["columns"]
@@ -455,25 +451,8 @@ class InfluxDBStore(Store):
                 )
         return dict(sorted(found.items()))
 
-    def set_node_meta(self, meta: NodeMeta) -> None:
-        # One point per node at time 0; the old one is dropped first, so that a field set to
-        # nothing does not keep its previous value (InfluxDB merges the fields of a point).
-        fields = [f"exact={'true' if meta.exact else 'false'}"]
-        fields.append(f'name="{_field_text(meta.name)}"')
-        fields.append(f'description="{_field_text(meta.description)}"')
-        for key, value in (
-            ("latitude", meta.latitude),
-            ("longitude", meta.longitude),
-            ("interval", meta.interval),
-        ):
-            if value is not None:
-                fields.append(f"{key}={float(value)!r}")
-        body = f"{_META},node={_tag(meta.node)} {','.join(fields)} 0".encode()
-        self._query(
-            f'DROP SERIES FROM {_identifier(_META)} WHERE "node" = {_quote(meta.node)}',
-            method="POST",
-        )
-        self._write_lines(body)
+    def forget_legacy_node_meta(self) -> None:
+        self._query(f"DROP MEASUREMENT {_identifier(_META)}", method="POST")
 
     def ping(self) -> None:
         response = self._request("GET", "/ping")

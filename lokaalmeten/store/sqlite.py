@@ -19,11 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
-    NodeMeta,
     NodeSummary,
     ReadingQuery,
     Store,
@@ -33,7 +33,7 @@ from lokaalmeten.store.base import (
     WriteResult,
 )
 
-SCHEMA_VERSION = 3  # 2: node_meta; 3: daily roll-up
+SCHEMA_VERSION = 3  # 2: node_meta (moved to the node directory since); 3: daily roll-up
 
 _HOURS = [f"h{h:02d}" for h in range(24)]
 
@@ -66,17 +66,6 @@ CREATE TABLE IF NOT EXISTS node_sensor (
     sensor_id INTEGER NOT NULL,
     PRIMARY KEY (node_id, quantity_id, sensor_id)
 ) WITHOUT ROWID;
--- The operator's metadata of a node (location, its public exactness, name), keyed by node id
--- text so that a node can be located before its first reading.
-CREATE TABLE IF NOT EXISTS node_meta (
-    node TEXT PRIMARY KEY,
-    latitude REAL,
-    longitude REAL,
-    exact INTEGER NOT NULL DEFAULT 0,
-    name TEXT NOT NULL DEFAULT '',
-    description TEXT NOT NULL DEFAULT '',
-    interval REAL
-);
 -- Daily roll-ups, so that a year of daily means for every node reads one row per day, not 24:
 -- count, sum, min, max, and the readings in each hour of the day (h00 .. h23), from which a
 -- reader counts the day's valid hours against any threshold.
@@ -527,8 +516,10 @@ class SQLiteStore(Store):
                     found.append(Reading(node, quantity, *row))
         return found
 
-    def node_meta(self) -> dict[str, NodeMeta]:
+    def legacy_node_meta(self) -> dict[str, NodeMeta]:
         with self._bounded() as conn:
+            if not _has_table(conn, "node_meta"):
+                return {}
             rows = conn.execute(
                 "SELECT node, latitude, longitude, exact, name, description, interval "
                 "FROM node_meta ORDER BY node"
@@ -538,24 +529,14 @@ class SQLiteStore(Store):
             for row in rows
         }
 
-    def set_node_meta(self, meta: NodeMeta) -> None:
+    def forget_legacy_node_meta(self) -> None:
         with self._write_lock:
-            conn = self._write_conn()
             try:
-                conn.execute(
-                    "INSERT OR REPLACE INTO node_meta VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        meta.node,
-                        meta.latitude,
-                        meta.longitude,
-                        int(meta.exact),
-                        meta.name,
-                        meta.description,
-                        meta.interval,
-                    ),
-                )
+                self._write_conn().execute("DROP TABLE IF EXISTS node_meta")
             except sqlite3.Error as exc:
-                raise StoreError(f"writing node metadata to {self.path} failed: {exc}") from exc
+                raise StoreError(
+                    f"dropping old node metadata in {self.path} failed: {exc}"
+                ) from exc
 
     def close(self) -> None:
         if self._writer is not None:
@@ -579,3 +560,8 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return found.fetchone() is not None

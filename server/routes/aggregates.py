@@ -15,10 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresholds
-from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
 from lokaalmeten.server.routes.nodes import (
@@ -28,7 +29,7 @@ from lokaalmeten.server.routes.nodes import (
     QuantityFilter,
 )
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Aggregate, AggregateQuery, NodeMeta
+from lokaalmeten.store import Aggregate, AggregateQuery
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
@@ -70,6 +71,7 @@ class AggregateList(BaseModel):
 @router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
 def list_aggregates(
     store: StoreDep,
+    directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     quantity: QuantityFilter = None,
@@ -86,7 +88,7 @@ def list_aggregates(
     start, end = time_range(settings, from_, to)
     size = _SECONDS[window]
     start, end = start - start % size, end + (-end) % size
-    nodes = nodes_in_area(store, settings, split(node), bbox, near)
+    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
     streams = len(store.streams(nodes, wanted))
     points = max(1, streams) * ((end - start) // size)
     if points > settings.max_points:
@@ -97,10 +99,10 @@ def list_aggregates(
             "shorter range, or window=1d",
             "from",
         )
-    default, per_node = thresholds(store, settings)
+    default, per_node = thresholds(directory, settings)
     rows = store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
     return Response(
-        render(rows, window, store.node_meta(), settings), media_type="application/json"
+        render(rows, window, directory.metas(), settings), media_type="application/json"
     )
 
 

@@ -22,7 +22,7 @@ from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import node_views
 from lokaalmeten.server.csvfmt import CsvWriter
-from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
 from lokaalmeten.server.privacy import public_places
 from lokaalmeten.server.routes.nodes import (
@@ -70,6 +70,7 @@ async def until_the_client_goes(chunks: Iterator[bytes]) -> AsyncIterator[bytes]
 )
 def export_csv(
     store: StoreDep,
+    directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     quantity: QuantityFilter = None,
@@ -85,8 +86,8 @@ def export_csv(
 ) -> StreamingResponse:
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)
-    nodes = nodes_in_area(store, settings, split(node), bbox, near)
-    writer = CsvWriter(public_places(store, settings), delimiter is Delimiter.semicolon)
+    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
+    writer = CsvWriter(public_places(directory, settings), delimiter is Delimiter.semicolon)
     query = ReadingQuery(start, end, settings.max_limit, nodes, wanted)
     name = f"lokaalmeten-{iso_utc(start)[:10]}-{iso_utc(end)[:10]}.csv"
     return StreamingResponse(
@@ -108,13 +109,14 @@ class GeoJSONResponse(JSONResponse):
 )
 def export_geojson(
     store: StoreDep,
+    directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
 ) -> GeoJSONResponse:
-    chosen = nodes_in_area(store, settings, split(node), bbox, near)
-    views = node_views(store, settings)
+    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
+    views = node_views(store, directory, settings)
     latest: dict[str, dict[str, Any]] = {}
     for r in store.latest(chosen):
         latest.setdefault(r.node, {})[r.quantity] = {

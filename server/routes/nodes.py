@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
-from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError, ErrorBody
 from lokaalmeten.server.params import nodes_in_area, split
 
@@ -37,8 +37,18 @@ class NodePublic(BaseModel):
     readings: int = Field(description="Number of readings stored.")
     interval_s: float = Field(description="Seconds between readings expected of the node.")
     online: bool = Field(
-        description="Last reading at most 3 x interval_s old (at least 15 minutes allowed)."
+        description="The kit's own status: online while it is connected to the gateway's "
+        "broker, offline from its Last Will (within 1.5 x its MQTT keep-alive of going "
+        "silent). A kit that sends no status: last reading at most 3 x interval_s old (at "
+        "least 15 minutes allowed)."
     )
+    status_since: str | None = Field(
+        description="Since when the kit's status says what `online` says, ISO 8601 UTC; "
+        "null for a kit that sends no status."
+    )
+    firmware: str | None = Field(description="Firmware version from the kit's status.")
+    indoor: bool | None = Field(description="Measures indoors (true) or outdoors; null: unsaid.")
+    height_m: float | None = Field(description="Height of the inlet above the ground, metres.")
 
 
 class NodeList(BaseModel):
@@ -99,6 +109,10 @@ def node_public(view: NodeView) -> NodePublic:
         readings=s.readings,
         interval_s=view.interval,
         online=view.online,
+        status_since=None if view.meta.state_since is None else iso_utc(view.meta.state_since),
+        firmware=view.meta.firmware or None,
+        indoor=view.meta.indoor,
+        height_m=view.meta.height_m,
     )
 
 
@@ -120,13 +134,14 @@ QuantityFilter = Annotated[
 @router.get("/nodes", response_model=NodeList, summary="List the nodes (kits)")
 def list_nodes(
     store: StoreDep,
+    directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
 ) -> NodeList:
-    chosen = nodes_in_area(store, settings, split(node), bbox, near)
-    views = node_views(store, settings)
+    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
+    views = node_views(store, directory, settings)
     return NodeList(value=[node_public(v) for n, v in views.items() if not chosen or n in chosen])
 
 
@@ -137,9 +152,12 @@ def list_nodes(
     responses={404: {"model": ErrorBody, "description": "No node with this id has readings."}},
 )
 def get_node(
-    store: StoreDep, settings: SettingsDep, node: Annotated[str, Path(description="Node id.")]
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    node: Annotated[str, Path(description="Node id.")],
 ) -> NodePublic:
-    view = node_views(store, settings).get(node)
+    view = node_views(store, directory, settings).get(node)
     if view is None:
         raise ApiError(404, f"node: no node {node!r} has readings; see /v1/nodes", "node")
     return node_public(view)
@@ -164,13 +182,14 @@ def list_quantities() -> QuantityList:
 @router.get("/latest", response_model=LatestList, summary="The latest value of every quantity")
 def list_latest(
     store: StoreDep,
+    directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
 ) -> LatestList:
-    chosen = nodes_in_area(store, settings, split(node), bbox, near)
-    views = node_views(store, settings)
+    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
+    views = node_views(store, directory, settings)
     latest: dict[str, dict[str, LatestValue]] = {}
     for r in store.latest(chosen):
         latest.setdefault(r.node, {})[r.quantity] = LatestValue(

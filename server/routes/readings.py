@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import flag_names, iso_utc
-from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
 from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
@@ -73,6 +73,7 @@ def _decode_cursor(text: str) -> tuple[str, str, int]:
 def list_readings(
     request: Request,
     store: StoreDep,
+    directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     quantity: Annotated[
@@ -100,7 +101,7 @@ def list_readings(
         start=start,
         end=end,
         limit=limit,
-        nodes=nodes_in_area(store, settings, split(node), bbox, near),
+        nodes=nodes_in_area(directory, settings, split(node), bbox, near),
         quantities=wanted,
         after=_decode_cursor(cursor) if cursor else None,
     )

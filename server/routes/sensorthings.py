@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lokaalmeten.server.budget import Deadline
-from lokaalmeten.server.deps import SettingsDep, StoreDep
+from lokaalmeten.server.deps import SettingsDep, StoreDep, get_directory
 from lokaalmeten.server.disconnect import client_gone
 from lokaalmeten.server.errors import NOT_FOUND, ApiError, ErrorBody
 from lokaalmeten.server.jsonstream import json_response
@@ -164,7 +164,7 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
     if not segments:
         return JSONResponse(landing(request))
     deadline = Deadline(settings.query_time_limit, client_gone(request))
-    catalogue = Catalogue(store, settings, base, deadline)
+    catalogue = Catalogue(store, get_directory(request), settings, base, deadline)
     # -- walk the path -------------------------------------------------------------------
     head = _SEGMENT.match(segments[0])
     if head is None or head.group(1) not in ENTITY_SETS:

@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.store import open_store
 from tests.helpers import REPO
@@ -199,10 +200,13 @@ def test_the_hint_and_the_guide_keep_the_gateway_and_every_kit_able_to_connect(
     assert can_connect(port, "gateway", gateway_token)
     for node, token in tokens.items():
         assert can_connect(port, node, token), node
-    # Nothing was made in the operator's folder; the place went into the installation's store.
+    # Nothing was made in the operator's folder; the place went into the installation's
+    # node directory, which the server reads.
     assert list(inst.home.iterdir()) == []
-    with open_store("sqlite:///" + str(inst.root / "var/lib/lokaalmeten/readings.db")) as store:
-        assert store.node_meta()["esp32-0a1b2c"].name == "Dorpsstraat"
+    directory = DirectoryReader(inst.root / "var/lib/lokaalmeten/registry.db")
+    entry = directory.entry("esp32-0a1b2c")
+    directory.close()
+    assert entry is not None and entry.name == "Dorpsstraat" and entry.place is not None
 
     # Adding twice, rotating and removing never lose another account.
     program = "sudo -u lokaalmeten /opt/lokaalmeten/venv/bin/lokaalmeten nodes"

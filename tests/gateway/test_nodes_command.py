@@ -66,3 +66,21 @@ def test_a_registry_that_does_not_exist_is_not_created_by_list_rotate_or_remove(
         assert out.returncode == 2, out.stdout + out.stderr
         assert f"no registry at {missing}" in out.stderr
         assert not missing.exists()
+
+
+def test_a_removed_kit_keeps_its_place_but_not_its_last_status(tmp_path: Path) -> None:
+    from lokaalmeten.gateway.directory import Directory, Edit
+    from lokaalmeten.protocol.status import StatusReport
+
+    registry, broker = installed(tmp_path)
+    directory = Directory(registry)
+    directory.edit("kit-2", Edit(name="Dak", location=(52.1, 5.1)))
+    directory.report_status("kit-2", StatusReport("online"), 1000, retained=False)
+    directory.close()
+    out = lm(
+        "nodes", "remove", "kit-2", "--registry", str(registry), "--mosquitto-dir", str(broker)
+    )
+    assert out.returncode == 0, out.stderr
+    entry = Directory(registry).entry("kit-2")
+    assert entry is not None and entry.status is None  # a retained "online" no longer counts
+    assert entry.name == "Dak" and entry.place is not None

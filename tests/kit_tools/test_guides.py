@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from lokaalmeten.gateway.directory import Directory, Edit
 from lokaalmeten.readings import Reading
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import NodeMeta, open_store
+from lokaalmeten.store import open_store
 from tests.helpers import REPO
 
 DOCS = REPO / "docs"
@@ -128,9 +129,12 @@ def test_find_your_data_addresses_answer(tmp_path: Path) -> None:
     store.write(
         [Reading("esp32-0a1b2c", "pm25", now - 600 + 60 * i, 7.0 + i, "SDS011") for i in range(5)]
     )
-    store.set_node_meta(NodeMeta("esp32-0a1b2c", 52.0907, 5.1214, name="Dorpsstraat"))
     store.close()
-    settings = ServerSettings(store=url, rate_limit=0, max_range_days=31)
+    registry = tmp_path / "registry.db"
+    directory = Directory(registry)
+    directory.edit("esp32-0a1b2c", Edit(name="Dorpsstraat", location=(52.0907, 5.1214)))
+    directory.close()
+    settings = ServerSettings(store=url, registry=str(registry), rate_limit=0, max_range_days=31)
     addresses = sorted(set(re.findall(r"`SERVER(/v1/[^`]*)`", GUIDES[0].read_text())))
     assert len(addresses) == 5
     with TestClient(create_app(settings)) as client:

@@ -1,8 +1,11 @@
-"""A server over a real store, SQLite or InfluxDB 1.6.7, filled with the same readings."""
+"""A server over a real store, SQLite or InfluxDB 1.6.7, filled with the same readings, and
+a node directory (the gateway's, in a registry file) naming and placing the kits."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,14 +13,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from lokaalmeten.gateway.directory import Directory
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import FLAG_TIME_ESTIMATED, Reading
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import NodeMeta, open_store
+from lokaalmeten.store import open_store
 
 T0 = 1795824000  # 2026-11-28T00:00:00Z
 DAY = "from=2026-11-28T00:00:00Z&to=2026-11-29T00:00:00Z"
 _databases = itertools.count()
+_REGISTRIES = Path(tempfile.mkdtemp(prefix="lm-registries-"))
 
 READINGS = (
     [Reading("kit-1", "pm25", T0 + 60 * i, 5.0 + i, "SDS011") for i in range(30)]
@@ -42,18 +48,29 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"influxdb://127.0.0.1:{server.port}/api{next(_databases)}"
 
 
+def registry_for(url: str) -> Path:
+    """The registry file that goes with a store in these tests (one per store URL)."""
+    return _REGISTRIES / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.db"
+
+
 def fill(url: str, readings: list[Reading], meta: list[NodeMeta]) -> None:
+    """The readings into the store, the kits' names and places into the node directory, as
+    the gateway and ``lokaalmeten places set`` would."""
     store = open_store(url)
     try:
         store.write(readings)
-        for m in meta:
-            store.set_node_meta(m)
     finally:
         store.close()
+    directory = Directory(registry_for(url))
+    try:
+        assert len(directory.adopt(meta)) == len(meta)
+    finally:
+        directory.close()
 
 
 def serve(url: str, **settings: Any) -> TestClient:
     options: dict[str, Any] = {
+        "registry": str(registry_for(url)),
         "max_limit": 50,
         "default_limit": 40,
         "max_range_days": 31,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
-from lokaalmeten.store import NodeMeta
 from tests.server.conftest import T0, fill, get_ok, serve
 
 H = 3600

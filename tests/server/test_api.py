@@ -23,7 +23,11 @@ def test_nodes_list_every_kit_with_quantities_in_vocabulary_order(client: TestCl
         "last_reading": "2026-11-28T00:29:00Z",
         "readings": 31,
         "interval_s": 145.0,
-        "online": False,
+        "online": False,  # no status from it, and its last reading is days old
+        "status_since": None,
+        "firmware": None,
+        "indoor": None,
+        "height_m": None,
     }
     assert nodes[1]["location"] == {
         "latitude": 52.100049,

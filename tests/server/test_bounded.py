@@ -23,11 +23,12 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from bench.api_queries import INTERVAL, T0, build_store
+from lokaalmeten.readings import Reading
 from lokaalmeten.server.app import create_app
 from lokaalmeten.server.guard import Admission
 from lokaalmeten.services.ports import free_port
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import NodeMeta, ReadingQuery, open_store
+from lokaalmeten.store import ReadingQuery, open_store
 
 NODES, QUANTITIES, PER_STREAM = 4, ("pm25", "temperature"), 125_000
 READINGS = NODES * len(QUANTITIES) * PER_STREAM
@@ -275,7 +276,7 @@ def test_a_cancelled_csv_download_frees_its_query_at_once(served: Served, big_st
     try:
         assert not readers_in_the_wal(path)
         # Something in the write-ahead log, so that the export's snapshot includes it.
-        writer.set_node_meta(NodeMeta("kit-001", name="Dak"))
+        writer.write([Reading("kit-001", "pm25", T0 - 3600, 1.0, None)])
         conn = open_download(served)
         assert readers_in_the_wal(path) and admission.in_progress == 1
         conn.close()

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from lokaalmeten.server.app import create_app
 from lokaalmeten.services.ports import free_port
 from lokaalmeten.settings import ServerSettings
-from tests.server.conftest import META, READINGS, fill
+from tests.server.conftest import META, READINGS, fill, registry_for
 
 
 @pytest.fixture
@@ -27,7 +27,11 @@ def served(store_url: str) -> Iterator[str]:
     """The API on a real loopback port (uvicorn in a thread); yields its SensorThings URL."""
     fill(store_url, READINGS, META)
     port = free_port()
-    app = create_app(ServerSettings(store=store_url, rate_limit=0, max_limit=50, default_limit=50))
+    registry = str(registry_for(store_url))
+    settings = ServerSettings(
+        store=store_url, registry=registry, rate_limit=0, max_limit=50, default_limit=50
+    )
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -64,7 +68,14 @@ def api(tmp_path: Path) -> FastAPI:
     url = f"sqlite:///{tmp_path / 'lm.db'}"
     fill(url, READINGS, META)
     return create_app(
-        ServerSettings(store=url, rate_limit=0, max_limit=50, default_limit=50, max_points=5000)
+        ServerSettings(
+            store=url,
+            registry=str(registry_for(url)),
+            rate_limit=0,
+            max_limit=50,
+            default_limit=50,
+            max_points=5000,
+        )
     )
 
 

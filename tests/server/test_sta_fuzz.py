@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
-from tests.server.conftest import META, READINGS, fill
+from tests.server.conftest import META, READINGS, fill, registry_for
 
 PATHS = [
     "Observations",
@@ -176,7 +176,11 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     fill(f"sqlite:///{path}", READINGS, META)
     app = create_app(
         ServerSettings(
-            store=f"sqlite:///{path}", rate_limit=0, max_heavy_total=0, max_heavy_per_client=0
+            store=f"sqlite:///{path}",
+            registry=str(registry_for(f"sqlite:///{path}")),
+            rate_limit=0,
+            max_heavy_total=0,
+            max_heavy_per_client=0,
         )
     )
     with TestClient(app) as test_client:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
 from lokaalmeten.store import (
     Aggregate,
     AggregateQuery,
-    NodeMeta,
     ReadingQuery,
     Store,
     StoreError,
     StoreRejected,
     open_store,
 )
+from lokaalmeten.store.influxdb import InfluxDBStore
+from lokaalmeten.store.sqlite import SQLiteStore
 
 T0 = 1795824000
 _databases = itertools.count()
@@ -211,18 +214,42 @@ def test_aggregates_count_valid_hours_per_node_threshold(store: Store) -> None:
     assert store.aggregates(strict) == [Aggregate("b", "pm25", T0, 3, 1.0, 0.0, 2.0, 0)]
 
 
-def test_node_meta_is_replaced_whole(store: Store) -> None:
-    assert store.node_meta() == {}
-    store.set_node_meta(NodeMeta("kit-1", 52.1, 5.1, True, 'Dak "Oost"', "op, het dak", 60.0))
-    store.set_node_meta(NodeMeta("kit-2", name="no place yet"))
-    assert store.node_meta()["kit-1"] == NodeMeta(
-        "kit-1", 52.1, 5.1, True, 'Dak "Oost"', "op, het dak", 60.0
-    )
-    store.set_node_meta(NodeMeta("kit-1", name="moved"))
-    assert store.node_meta() == {
-        "kit-1": NodeMeta("kit-1", name="moved"),
+def write_old_node_meta(store: Store) -> None:
+    """Node metadata as lokaalmeten 0.1 kept it in each backend."""
+    if isinstance(store, SQLiteStore):
+        conn = sqlite3.connect(store.path)
+        conn.execute(
+            "CREATE TABLE node_meta (node TEXT PRIMARY KEY, latitude REAL, longitude REAL, "
+            "exact INTEGER NOT NULL DEFAULT 0, name TEXT NOT NULL DEFAULT '', "
+            "description TEXT NOT NULL DEFAULT '', interval REAL)"
+        )
+        conn.execute(
+            "INSERT INTO node_meta VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("kit-1", 52.1, 5.1, 1, 'Dak "Oost"', "op, het dak", 60),
+        )
+        conn.execute("INSERT INTO node_meta (node, name) VALUES ('kit-2', 'no place yet')")
+        conn.commit()
+        conn.close()
+    else:
+        assert isinstance(store, InfluxDBStore)
+        store._write_lines(
+            b'lm_node_meta,node=kit-1 exact=true,name="Dak \\"Oost\\"",'
+            b'description="op, het dak",latitude=52.1,longitude=5.1,interval=60.0 0\n'
+            b'lm_node_meta,node=kit-2 exact=false,name="no place yet",description="" 0'
+        )
+
+
+def test_node_metadata_of_an_older_version_is_read_once_and_then_forgotten(store: Store) -> None:
+    assert store.legacy_node_meta() == {}  # a store made now keeps none
+    write_old_node_meta(store)
+    store.write(BATCH)
+    assert store.legacy_node_meta() == {
+        "kit-1": NodeMeta("kit-1", 52.1, 5.1, True, 'Dak "Oost"', "op, het dak", 60.0),
         "kit-2": NodeMeta("kit-2", name="no place yet"),
     }
+    store.forget_legacy_node_meta()
+    assert store.legacy_node_meta() == {}
+    assert everything(store) == sorted(BATCH, key=lambda r: (r.node, r.quantity, r.time))
 
 
 def test_sqlite_daily_rollup_from_trigger_equals_the_migration_fill(tmp_path: Path) -> None:

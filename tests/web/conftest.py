@@ -21,9 +21,11 @@ from typing import Any
 
 import pytest
 
+from lokaalmeten.gateway.directory import Directory
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
 from lokaalmeten.services.ports import free_port, wait_listening
-from lokaalmeten.store import NodeMeta, open_store
+from lokaalmeten.store import open_store
 from tests.conftest import _unavailable
 from tests.helpers import REPO
 
@@ -76,14 +78,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = open_store(url)
     try:
         store.write(demo_readings(int(time.time())))
-        for meta in PLACES:
-            store.set_node_meta(meta)
     finally:
         store.close()
+    registry = folder / "registry.db"
+    directory = Directory(registry)
+    directory.adopt(PLACES)  # as `lokaalmeten places set` would
+    directory.close()
     port = free_port()
     log = (folder / "server.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "lokaalmeten", "server", "--store", url, "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "lokaalmeten",
+            "server",
+            "--store",
+            url,
+            "--registry",
+            str(registry),
+            "--port",
+            str(port),
+        ],
         env={
             **os.environ,
             "LM_RATE_LIMIT": "0",
