@@ -30,11 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.status import CounterValue, State, StatusReport
-from lokaalmeten.store.sqlite import immediate_transaction
+from lokaalmeten.store.sqlite import connect_file, immediate_transaction
 
 SCHEMA_VERSION = 1  # PRAGMA user_version of the registry file; 0: a registry without directory
 
@@ -446,13 +445,7 @@ class DirectoryReader(_Reading):
             return rows
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            f"file:{quote(str(self.path.resolve()))}?mode=ro",
-            uri=True,
-            timeout=10,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        conn = connect_file(self.path, "ro", timeout=10)
         conn.execute("PRAGMA query_only=1")
         return conn
 

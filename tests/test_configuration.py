@@ -32,19 +32,7 @@ from lokaalmeten.settings import (
     refuse_outside_installation,
 )
 from lokaalmeten.store import open_store
-
-
-def lm(
-    *args: str, cwd: Path, env: dict[str, str], timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lokaalmeten", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-    )
+from tests.test_cli import lm
 
 
 def installation(root: Path, **extra: str) -> tuple[Path, dict[str, str]]:

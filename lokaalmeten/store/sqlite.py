@@ -192,13 +192,7 @@ class SQLiteStore(Store):
     def _connect(self, uri_mode: str) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                f"file:{quote(str(self.path.resolve()))}?mode={uri_mode}",
-                uri=True,
-                timeout=30,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = connect_file(self.path, uri_mode, timeout=30)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
         return conn
@@ -565,3 +559,16 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     return found.fetchone() is not None
+
+
+def connect_file(path: Path, mode: str, timeout: float) -> sqlite3.Connection:
+    """A connection in autocommit (transactions are opened by hand) that any thread may use,
+    to ``path`` opened in URI ``mode``: ``ro`` never makes nor changes the file, ``rw`` never
+    makes it, ``rwc`` does."""
+    return sqlite3.connect(
+        f"file:{quote(str(path.resolve()))}?mode={mode}",
+        uri=True,
+        timeout=timeout,
+        isolation_level=None,
+        check_same_thread=False,
+    )
