@@ -27,6 +27,7 @@ from lokaalmeten.server.routes import (
     readings,
     sensorthings,
 )
+from lokaalmeten.server.web import apidocs
 from lokaalmeten.server.web import router as web_pages
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
@@ -77,12 +78,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "humidity, pressure, CO2 and noise. Times are UTC; units are stated per reading."
         ),
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from CDNs: /docs is served from here
+        # (server/web/apidocs.py), and ReDoc, which has no offline copy, is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.
     app.include_router(web_pages.router)
+    app.include_router(apidocs.router)
     for router in (
         metadata.router,
         nodes.router,
