@@ -6,6 +6,7 @@ uvicorn.run(app, port=8000)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,9 +17,11 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from lokaalmeten import __version__
+from lokaalmeten.server import health
 from lokaalmeten.server.disconnect import ClientGone, Working
 from lokaalmeten.server.errors import ERROR_RESPONSES, install_error_handlers
 from lokaalmeten.server.guard import Admission, RateLimit
+from lokaalmeten.server.health import StoreWatch, serves
 from lokaalmeten.server.routes import (
     aggregates,
     export,
@@ -31,6 +34,8 @@ from lokaalmeten.server.web import apidocs
 from lokaalmeten.server.web import router as web_pages
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
+
+log = logging.getLogger("lokaalmeten.server")
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -64,11 +69,20 @@ def install_openapi(app: FastAPI) -> None:
 
 def create_app(settings: ServerSettings) -> FastAPI:
     store = open_store(settings.store, read_only=True)
+    watch = StoreWatch(store, settings.store_check_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.close()
+        # serve() names the address it binds next; a test's in-process client has none.
+        address = getattr(app.state, "address", None)
+        if address is not None:
+            log.info("server serves: %s", serves(store, *address))
+        watch.start()  # after the start line: a warning then reads as about this server
+        try:
+            yield
+        finally:
+            watch.stop()
+            store.close()
 
     app = FastAPI(
         title="lokaalmeten open data",
@@ -85,10 +99,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.watch = watch
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.
     app.include_router(web_pages.router)
     app.include_router(apidocs.router)
+    app.include_router(health.router)
     for router in (
         metadata.router,
         nodes.router,
