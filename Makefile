@@ -12,7 +12,7 @@ help:
 	@echo "make bench  the benchmarks; results in docs/benchmarks.md"
 
 $(STAMP): pyproject.toml tools/bootstrap-venv
-	tools/bootstrap-venv $(VENV)
+	@tools/bootstrap-venv $(VENV)
 	@touch $@
 
 run: $(STAMP)

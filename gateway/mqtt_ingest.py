@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
-from lokaalmeten.gateway.outage import Outage
+from lokaalmeten.outage import Outage
 from lokaalmeten.protocol.topics import readings_subscription, status_subscription
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
@@ -75,7 +75,9 @@ class MqttIngest:
         self.connected = False
         self._stopping = False
         # No broker: said at once, then every 30 s while it lasts.
-        self.outage = Outage(f"broker {settings.broker}", "the kits keep their readings meanwhile")
+        self.outage = Outage(
+            f"broker {settings.broker}", "the kits keep their readings meanwhile", log=log
+        )
 
     def start(self) -> None:
         """Connect (retrying in the background if the broker is not up yet) and subscribe."""

@@ -6,7 +6,7 @@ back-off and jitter, forever, while the spool keeps the readings; a batch the st
 large for is halved; a batch the store refuses outright is split until the refused reading is
 found, and that reading goes to the quarantine instead of blocking the rest. A store that
 keeps failing is an outage: warned about at once and every 30 s while it lasts, and shown by
-``/health`` (gateway/outage.py)::
+``/health`` (lokaalmeten/outage.py)::
 
     writer = StoreWriter(store, spool, metrics, batch_size=5000)
     threading.Thread(target=writer.run, args=(shutdown,)).start()
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
-from lokaalmeten.gateway.outage import Outage
 from lokaalmeten.gateway.spool import Refusal, Spool
+from lokaalmeten.outage import Outage
 from lokaalmeten.readings import Reading
 from lokaalmeten.shutdown import Shutdown
 from lokaalmeten.store import StoreError, StoreRejected, StoreTooLarge, WriteResult
@@ -56,7 +56,7 @@ class StoreWriter:
         self.metrics = metrics
         self.batch_size = batch_size
         self.consumer = store.url
-        self.outage = Outage(f"store {store.url}", "the readings wait in the spool")
+        self.outage = Outage(f"store {store.url}", "the readings wait in the spool", log=log)
 
     @property
     def healthy(self) -> bool:

@@ -327,6 +327,12 @@ class ServerSettings(_Settings):
     server_port: int = Field(
         8000, ge=1, le=65535, description="Port the open-data server listens on."
     )
+    store_check_interval: float = Field(
+        5,
+        gt=0,
+        description="Seconds between the server's pings of its store; an unreachable store "
+        "is warned about at once and every 30 s, and /health answers 503 meanwhile.",
+    )
     max_limit: int = Field(
         10_000, ge=1, description="Most readings one request may ask for (the limit parameter)."
     )

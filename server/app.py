@@ -6,6 +6,7 @@ uvicorn.run(app, port=8000)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,9 +19,11 @@ from fastapi.openapi.utils import get_openapi
 
 from lokaalmeten import __version__
 from lokaalmeten.gateway.directory import DirectoryReader
+from lokaalmeten.server import health
 from lokaalmeten.server.disconnect import ClientGone, Working
 from lokaalmeten.server.errors import ERROR_RESPONSES, install_error_handlers
 from lokaalmeten.server.guard import Admission, RateLimit
+from lokaalmeten.server.health import StoreWatch, serves
 from lokaalmeten.server.routes import (
     aggregates,
     export,
@@ -29,9 +32,12 @@ from lokaalmeten.server.routes import (
     readings,
     sensorthings,
 )
+from lokaalmeten.server.web import apidocs
 from lokaalmeten.server.web import router as web_pages
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import open_store
+
+log = logging.getLogger("lokaalmeten.server")
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -66,12 +72,21 @@ def install_openapi(app: FastAPI) -> None:
 def create_app(settings: ServerSettings) -> FastAPI:
     store = open_store(settings.store, read_only=True)
     directory = DirectoryReader(Path(settings.registry))
+    watch = StoreWatch(store, settings.store_check_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.close()
-        directory.close()
+        # serve() names the address it binds next; a test's in-process client has none.
+        address = getattr(app.state, "address", None)
+        if address is not None:
+            log.info("server serves: %s", serves(store, directory.path, *address))
+        watch.start()  # after the start line: a warning then reads as about this server
+        try:
+            yield
+        finally:
+            watch.stop()
+            store.close()
+            directory.close()
 
     app = FastAPI(
         title="lokaalmeten open data",
@@ -81,13 +96,20 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "humidity, pressure, CO2 and noise. Times are UTC; units are stated per reading."
         ),
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from CDNs: /docs is served from here
+        # (server/web/apidocs.py), and ReDoc, which has no offline copy, is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.directory = directory
+    app.state.watch = watch
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.
     app.include_router(web_pages.router)
+    app.include_router(apidocs.router)
+    app.include_router(health.router)
     for router in (
         metadata.router,
         nodes.router,

@@ -44,5 +44,6 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=STOP_GRACE_S
     )
+    app.state.address = (host, port)  # for the start line (server/app.py)
     working = getattr(app.state, "working", None)
     _Server(config, working if isinstance(working, Working) else None).run()

@@ -11,6 +11,7 @@ in each hour) current, so that long-range aggregates never scan raw rows::
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -186,6 +187,11 @@ class SQLiteStore(Store):
         # Readers need the file and its WAL set up; creating them is harmless in a reader
         # process and lets the server start before the gateway's first write.
         self._create_schema()
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int]:
+        found = os.stat(self.path)
+        return found.st_dev, found.st_ino
 
     # -- connections -------------------------------------------------------------------
 
@@ -531,6 +537,27 @@ class SQLiteStore(Store):
                 raise StoreError(
                     f"dropping old node metadata in {self.path} failed: {exc}"
                 ) from exc
+
+    def ping(self) -> None:
+        """Raise StoreError when the file opened at start is no longer the one at its path
+        (deleted, moved or replaced: the open connections go on with the old file and never
+        see another's readings) or cannot be read."""
+        try:
+            identity = self._file_identity()
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path} is gone ({exc.strerror}): deleted or moved while open; put it "
+                "back, or restart to open the one the gateway writes"
+            ) from None
+        if identity != self._identity:
+            raise StoreError(
+                f"{self.path} was replaced by another file while open; restart to read it"
+            )
+        try:
+            with self._bounded() as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} cannot be read: {exc}") from exc
 
     def close(self) -> None:
         if self._writer is not None:

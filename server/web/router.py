@@ -204,7 +204,8 @@ _MEDIA = {
 }
 
 
-def _file(folder: Path, name: str) -> FileResponse:
+def static_file(folder: Path, name: str) -> FileResponse:
+    """A file of ``folder`` (none outside it, only the kinds in _MEDIA), cached an hour."""
     path = (folder / name).resolve()
     if not path.is_relative_to(folder) or not path.is_file() or path.suffix not in _MEDIA:
         raise ApiError(404, f"no file {name!r} here", "path")
@@ -217,9 +218,9 @@ def _file(folder: Path, name: str) -> FileResponse:
 
 @router.get("/static/web/{name}")
 def web_file(name: str) -> FileResponse:
-    return _file(STATIC, name)
+    return static_file(STATIC, name)
 
 
 @router.get("/static/leaflet/{name:path}")
 def leaflet_file(name: str) -> FileResponse:
-    return _file(leaflet_folder(), name)
+    return static_file(leaflet_folder(), name)

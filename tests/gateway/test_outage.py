@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lokaalmeten.gateway.outage import Outage
+from lokaalmeten.outage import Outage
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port
 from tests.helpers import wait_until
@@ -30,7 +30,10 @@ def test_an_outage_is_told_at_once_then_every_30_s_and_its_end_once(
 ) -> None:
     clock = Clock()
     outage = Outage(
-        "store influxdb://127.0.0.1:9/lm", "the readings wait in the spool", clock=clock
+        "store influxdb://127.0.0.1:9/lm",
+        "the readings wait in the spool",
+        clock=clock,
+        log=logging.getLogger("lokaalmeten.gateway"),
     )
     caplog.set_level(logging.INFO, "lokaalmeten.gateway")
     for _ in range(13):  # a failed attempt every 5 s for a minute

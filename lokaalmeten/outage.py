@@ -1,10 +1,12 @@
-"""Outages of what the gateway depends on (the broker, each store), told and not drowned.
+"""Outages of what a service depends on (the gateway's broker and stores, the server's
+store), told and not drowned.
 
 An outage is warned about at its first failure and then every 30 s while it lasts, with how
-long it has lasted, what failed last and what happens to the readings meanwhile; its end is
-told once. ``/health`` lists the outages going on::
+long it has lasted, what failed last and what happens meanwhile; its end is told once. The
+services' ``/health`` lists the outages going on::
 
-    broker = Outage("broker mqtt://127.0.0.1:1883", "the kits keep their readings meanwhile")
+    broker = Outage("broker mqtt://127.0.0.1:1883", "the kits keep their readings meanwhile",
+                    log=logging.getLogger("lokaalmeten.gateway"))
     broker.failed("connection refused")   # WARNING at once, then every 30 s
     broker.ended()                        # INFO "... reachable again after 42 s"
 """
@@ -14,8 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-
-log = logging.getLogger("lokaalmeten.gateway")
 
 WARNING_INTERVAL_S = 30.0  # how often an outage still going on is told again
 
@@ -28,7 +28,10 @@ class Outage:
         *,
         every: float = WARNING_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        log: logging.Logger | None = None,
     ) -> None:
+        # The service's own logger, so that its outages read as its own lines.
+        self.log = log or logging.getLogger("lokaalmeten")
         self.what = what  # e.g. "store influxdb://127.0.0.1:8086/lm"
         self.meanwhile = meanwhile  # e.g. "the readings wait in the spool"
         self.every = every
@@ -53,13 +56,13 @@ class Outage:
         self.last_error = error or self.last_error
         if self._warned is None or now - self._warned >= self.every:
             self._warned = now
-            log.warning("%s; retrying (%s)", self.describe(), meanwhile or self.meanwhile)
+            self.log.warning("%s; retrying (%s)", self.describe(), meanwhile or self.meanwhile)
 
     def ended(self) -> None:
         """A success: the outage, if one was going on, is over (told once)."""
         if self.since is None:
             return
-        log.info("%s reachable again after %.0f s", self.what, self.lasted())
+        self.log.info("%s reachable again after %.0f s", self.what, self.lasted())
         self.since = None
         self._warned = None
         self.last_error = ""
