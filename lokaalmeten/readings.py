@@ -22,6 +22,9 @@ FLAG_NAMES = (
     (FLAG_CLIPPED, "clipped"),
     (FLAG_TIME_BACKDATED, "time_backdated"),
 )
+# Readings carrying any of these flags are left out of aggregates, which lowers their
+# coverage; the raw readings stay as they are. The quality flags of issue 14 join this mask.
+EXCLUDED_FROM_AGGREGATES = FLAG_CLIPPED  # a clipped input under-reads the level
 
 
 def flag_names(flags: int) -> list[str]:
