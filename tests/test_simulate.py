@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.simulate import default_heap
+from tests.helpers import REPO
 
 
 def lm(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -104,3 +107,26 @@ def test_a_sim_folder_in_the_current_folder_does_not_hide_the_simulator(
     assert out.returncode == 0, out.stdout + out.stderr
     assert "cwd-1: 2 records published" in out.stdout
     assert "ImportError" not in out.stdout + out.stderr
+
+
+@pytest.mark.micropython
+def test_a_stop_during_the_first_firmware_build_is_not_held_up_by_it(tmp_path: Path) -> None:
+    """The first run builds 50-odd .mpy files, one mpy-cross each (seconds, more on a busy
+    machine); a SIGTERM then used to wait for the whole build (the demo killed under load
+    left its simulator behind for 4-8 s)."""
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "lokaalmeten", "simulate", "--kits", "1", "--broker",
+         "mqtt://127.0.0.1:9", "--folder", str(tmp_path / "sim")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    firmware = tmp_path / "sim" / ".firmware"
+    deadline = time.monotonic() + 30
+    while not any(firmware.rglob("*.mpy")):  # the build has begun
+        assert time.monotonic() < deadline and simulator.poll() is None, simulator.stderr
+        time.sleep(0.02)
+    simulator.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    simulator.wait(10)
+    assert time.monotonic() - stopped < 1.5
+    built = len(list(firmware.rglob("*.mpy")))
+    assert 0 < built < len(list((REPO / "firmware").rglob("*.py")))  # it stopped half-way
