@@ -196,14 +196,6 @@ def server(
     except StoreError as exc:
         _fail(str(exc))
     _setup_logging(False)
-    directory = application.state.directory
-    directory.entries()  # read once now, so that a missing directory is told at the start
-    if directory.problem:
-        logging.getLogger("lokaalmeten.server").warning(
-            "%s; the kits are shown without names and places until the gateway makes it "
-            "(--registry / LM_REGISTRY)",
-            directory.problem,
-        )
     serve(application, settings.server_host, settings.server_port)
 
 

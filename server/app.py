@@ -80,6 +80,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         address = getattr(app.state, "address", None)
         if address is not None:
             log.info("server serves: %s", serves(store, directory.path, *address))
+            directory.entries()  # read once now, so that a missing directory is told at once
+            if directory.problem:
+                log.warning(
+                    "%s; the kits are shown without names and places until the gateway "
+                    "makes it (--registry / LM_REGISTRY)",
+                    directory.problem,
+                )
         watch.start()  # after the start line: a warning then reads as about this server
         try:
             yield
