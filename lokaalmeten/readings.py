@@ -17,14 +17,33 @@ from typing import NamedTuple
 FLAG_TIME_ESTIMATED = 1  # the kit's clock was not synced; time is the gateway's receive time
 FLAG_CLIPPED = 2  # the sensor reported its input clipped (noise)
 FLAG_TIME_BACKDATED = 4  # made before the kit's clock was synced; dated from its uptime clock
+# Quality flags the gateway sets at ingest (gateway/quality.py); the raw value is kept as sent.
+FLAG_IMPLAUSIBLE = 8  # outside the range the quantity can plausibly take outdoors
+FLAG_STUCK = 16  # the same value repeated too many times in a row
+FLAG_SPIKE = 32  # far from the node's own recent readings (or its neighbours')
+FLAG_HIGH_HUMIDITY = 64  # PM measured while the relative humidity was above the threshold
+FLAG_WARMING_UP = 128  # made while the sensor was still warming up after the kit started
 FLAG_NAMES = (
     (FLAG_TIME_ESTIMATED, "time_estimated"),
     (FLAG_CLIPPED, "clipped"),
     (FLAG_TIME_BACKDATED, "time_backdated"),
+    (FLAG_IMPLAUSIBLE, "implausible"),
+    (FLAG_STUCK, "stuck"),
+    (FLAG_SPIKE, "spike"),
+    (FLAG_HIGH_HUMIDITY, "high_humidity"),
+    (FLAG_WARMING_UP, "warming_up"),
 )
 # Readings carrying any of these flags are left out of aggregates, which lowers their
-# coverage; the raw readings stay as they are. The quality flags of issue 14 join this mask.
-EXCLUDED_FROM_AGGREGATES = FLAG_CLIPPED  # a clipped input under-reads the level
+# coverage; the raw readings stay as they are. A time flag says only how the time was found,
+# so those readings still count.
+EXCLUDED_FROM_AGGREGATES = (
+    FLAG_CLIPPED  # a clipped input under-reads the level
+    | FLAG_IMPLAUSIBLE
+    | FLAG_STUCK
+    | FLAG_SPIKE
+    | FLAG_HIGH_HUMIDITY  # particles swell with water: PM over-reads, up to tenfold in fog
+    | FLAG_WARMING_UP
+)
 
 
 def flag_names(flags: int) -> list[str]:
