@@ -40,3 +40,11 @@ def test_readme_names_every_cli_command() -> None:
     readme = (REPO / "README.md").read_text()
     for command in COMMANDS:
         assert f"lokaalmeten {command}" in readme, command
+
+
+def test_api_doc_states_each_quantitys_aggregation_as_the_table_declares() -> None:
+    from lokaalmeten.protocol.quantities import QUANTITIES
+
+    doc = (REPO / "docs" / "api.md").read_text()
+    listed = re.findall(r"^\| `(\w+)` \| [^|]+ \| `(\w+)` \|$", doc, re.MULTILINE)
+    assert listed == [(q.name, q.aggregation) for q in QUANTITIES.values()]

@@ -12,6 +12,16 @@ the Sensor.Community mapping and the API's units::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+# How readings of a quantity combine into an hour's or a day's value. A mean suits levels
+# that add linearly (concentrations, temperature); sound levels are logarithmic, so LAeq
+# combines as energy: 10·log10 of the mean of 10^(L/10). The loudest LAFmax and the
+# quietest LAFmin of the readings are the period's. A percentile level of a period (LAF10,
+# LAF90) cannot be found from those of its parts — neither their mean nor their median is
+# the level exceeded 10 % of the hour — so those get no aggregate value at all ("none").
+Aggregation = Literal["mean", "energetic_mean", "max", "min", "none"]
+AGGREGATIONS: tuple[Aggregation, ...] = ("mean", "energetic_mean", "max", "min", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +33,7 @@ class Quantity:
     minimum: float
     maximum: float
     description: str
+    aggregation: Aggregation = "mean"
 
     def plausible(self, value: float) -> bool:
         return self.minimum <= value <= self.maximum
@@ -39,11 +50,28 @@ _TABLE = (
     Quantity("humidity", "%", 0, 100, "Relative humidity"),
     Quantity("pressure", "hPa", 300, 1100, "Air pressure at the kit (not reduced to sea level)"),
     Quantity("co2", "ppm", 0, 40000, "Carbon dioxide concentration"),
-    Quantity("noise_laeq", "dB(A)", 0, 140, "A-weighted equivalent sound level over the interval"),
-    Quantity("noise_lamin", "dB(A)", 0, 140, "Lowest A-weighted Fast sound level in the interval"),
-    Quantity("noise_lamax", "dB(A)", 0, 140, "Highest A-weighted Fast sound level in the interval"),
-    Quantity("noise_la10", "dB(A)", 0, 140, "A-weighted level exceeded 10 % of the interval"),
-    Quantity("noise_la90", "dB(A)", 0, 140, "A-weighted level exceeded 90 % of the interval"),
+    Quantity(
+        "noise_laeq",
+        "dB(A)",
+        0,
+        140,
+        "A-weighted equivalent sound level over the interval",
+        "energetic_mean",
+    ),
+    Quantity(
+        "noise_lamin", "dB(A)", 0, 140, "Lowest A-weighted Fast sound level in the interval", "min"
+    ),
+    Quantity(
+        "noise_lamax", "dB(A)", 0, 140, "Highest A-weighted Fast sound level in the interval", "max"
+    ),
+    Quantity(
+        "noise_la10", "dB(A)", 0, 140, "A-weighted level exceeded 10 % of the interval", "none"
+    ),
+    Quantity(
+        "noise_la90", "dB(A)", 0, 140, "A-weighted level exceeded 90 % of the interval", "none"
+    ),
 )
+
+ENERGETIC = tuple(q.name for q in _TABLE if q.aggregation == "energetic_mean")
 
 QUANTITIES: dict[str, Quantity] = {q.name: q for q in _TABLE}

@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
+    HourlyEnergy,
     NodeSummary,
     ReadingQuery,
     Store,
@@ -38,6 +39,7 @@ from lokaalmeten.store.sqlite import SQLiteStore
 __all__ = [
     "Aggregate",
     "AggregateQuery",
+    "HourlyEnergy",
     "NodeSummary",
     "ReadingQuery",
     "SQLiteStore",

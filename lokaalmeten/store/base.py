@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import Reading
 
 
@@ -85,16 +86,37 @@ class AggregateQuery:
 
 
 class Aggregate(NamedTuple):
-    """One window (a tuple: stores build hundreds of thousands of them per request)."""
+    """One window (a tuple: stores build hundreds of thousands of them per request).
+
+    Only readings without a flag in ``EXCLUDED_FROM_AGGREGATES`` count: ``readings``,
+    ``value``, ``minimum``, ``maximum`` and ``valid_hours`` are of those; ``excluded`` says
+    how many were left out. ``value`` is the window's value by the quantity's aggregation
+    (:attr:`method`); None for a quantity without one, or when every reading was left out.
+    """
 
     node: str
     quantity: str
     start: int  # window start, epoch seconds
     readings: int
-    mean: float
-    minimum: float
-    maximum: float
+    value: float | None
+    minimum: float | None
+    maximum: float | None
     valid_hours: int
+    excluded: int = 0
+
+    @property
+    def method(self) -> Aggregation:
+        return QUANTITIES[self.quantity].aggregation
+
+
+class HourlyEnergy(NamedTuple):
+    """A stream's hours from ``start`` on, dense (an hour without readings holds 0, 0.0):
+    the readings counted in each hour and the sum of their energies 10^(L/10), from which
+    any period's equivalent level is 10·log10(energy / readings)."""
+
+    start: int  # the first hour, epoch seconds
+    counts: list[int]
+    energies: list[float]
 
 
 # One reading of a stream: (time, value, tag); the tag stands for a (sensor model, flags)
@@ -157,7 +179,18 @@ class Store(ABC):
 
     @abstractmethod
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
-        """Count, mean, min, max and valid hours per window, ordered by node, quantity, start."""
+        """Count, value (by the quantity's aggregation), min, max, valid hours and readings
+        excluded per window, ordered by node, quantity, start. A window whose readings were
+        all excluded is listed with no value."""
+
+    @abstractmethod
+    def hourly_energy(
+        self, nodes: tuple[str, ...], quantity: str, start: int, end: int
+    ) -> dict[str, HourlyEnergy]:
+        """The hourly counts and energy sums of ``quantity`` (an energetic-mean one) for each
+        of ``nodes`` that has readings of it, over the whole UTC hours from ``start``
+        (rounded down to an hour) to ``end`` (exclusive, rounded up); flagged readings left
+        out as in :meth:`aggregates`."""
 
     @abstractmethod
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:

@@ -24,10 +24,11 @@ import httpx
 
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES
-from lokaalmeten.readings import Reading
+from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, Reading
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
+    HourlyEnergy,
     NodeSummary,
     ReadingQuery,
     Store,
@@ -43,6 +44,11 @@ from lokaalmeten.store.base import (
 # InfluxDB keeps time as int64 nanoseconds: about 1677 to 2262.
 _TIME_MIN = -(2**63 - 1) // 10**9 + 1
 _TIME_MAX = (2**63 - 1) // 10**9 - 1
+
+# Readings counted in aggregates and those left out (flags is an integer field; InfluxQL
+# has bitwise operators on integers since 1.3).
+_COUNTED = f'"flags" & {EXCLUDED_FROM_AGGREGATES} = 0'
+_LEFT_OUT = f'"flags" & {EXCLUDED_FROM_AGGREGATES} != 0'
 
 _META = "lm_node_meta"  # older versions' node metadata (now in the node directory)
 
@@ -60,6 +66,20 @@ def _quote(text: str) -> str:
 
 def _identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _value(
+    method: str, n: int, total: float, low: float | None, high: float | None, energy: float
+) -> float | None:
+    """A window's value by its quantity's aggregation, as the SQLite store computes it."""
+    if n == 0 or method == "none":
+        return None
+    if method == "mean":
+        return total / n
+    if method == "energetic_mean":
+        return 10.0 * math.log10(energy / n) if energy > 0 else None
+    found = high if method == "max" else low
+    return None if found is None else float(found)
 
 
 def line(reading: Reading) -> str:
@@ -368,7 +388,16 @@ class InfluxDBStore(Store):
         ]
         start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
         span = f"time >= {start}s AND time < {end}s"
+        window = f'GROUP BY time({query.window}s), "node" fill(none)'
+        # [readings, sum, min, max, valid hours, excluded, energy] per window
         found: dict[tuple[str, str, int], list[Any]] = {}
+
+        def entry(series: dict[str, Any], moment: int) -> list[Any]:
+            key = (series["tags"]["node"], series["name"], int(moment))
+            if key not in found:
+                found[key] = [0, 0.0, None, None, 0, 0, 0.0]
+            return found[key]
+
         for quantity in quantities:
             source = _identifier(quantity)
             nodes = self._node_names([quantity])
@@ -376,36 +405,86 @@ class InfluxDBStore(Store):
                 nodes = [n for n in nodes if n in query.nodes]
             if not nodes:
                 continue
+            where = f"{span}{self._node_condition(nodes)}"
             statement = (
                 f'SELECT count("value"), sum("value"), min("value"), max("value") FROM {source} '
-                f"WHERE {span}{self._node_condition(nodes)} "
-                f'GROUP BY time({query.window}s), "node" fill(none)'
+                f"WHERE {where} AND {_COUNTED} {window}"
             )
             for series in self._query(statement):
-                node = series["tags"]["node"]
                 for moment, count, total, low, high in series["values"]:
-                    found[(node, quantity, int(moment))] = [count, total, low, high, 0]
-            # Valid hours: hours with at least the node's threshold of readings.
+                    entry(series, moment)[:4] = [int(count), float(total), low, high]
+            statement = (
+                f'SELECT count("value") FROM {source} WHERE {where} AND {_LEFT_OUT} {window}'
+            )
+            for series in self._query(statement):
+                for moment, count in series["values"]:
+                    entry(series, moment)[5] = int(count)
+            if QUANTITIES[quantity].aggregation == "energetic_mean":
+                for series in self._query(self._energy(source, where, window)):
+                    for moment, energy, _ in series["values"]:
+                        entry(series, moment)[6] = float(energy)
+            # Valid hours: hours with at least the node's threshold of counted readings.
             by_threshold: dict[int, list[str]] = {}
             for node in nodes:
                 by_threshold.setdefault(query.threshold(node), []).append(node)
             for threshold, group in by_threshold.items():
                 statement = (
                     f'SELECT count("n") FROM (SELECT count("value") AS "n" FROM {source} '
-                    f"WHERE {span}{self._node_condition(group)} "
+                    f"WHERE {span}{self._node_condition(group)} AND {_COUNTED} "
                     f'GROUP BY time(1h), "node" fill(none)) WHERE {span} AND "n" >= {threshold} '
-                    f'GROUP BY time({query.window}s), "node" fill(none)'
+                    f"{window}"
                 )
                 for series in self._query(statement):
-                    node = series["tags"]["node"]
                     for moment, valid in series["values"]:
-                        entry = found.get((node, quantity, int(moment)))
-                        if entry is not None:
-                            entry[4] = int(valid)
+                        entry(series, moment)[4] = int(valid)
         return [
-            Aggregate(node, quantity, moment, int(n), float(total) / n, low, high, valid)
-            for (node, quantity, moment), (n, total, low, high, valid) in sorted(found.items())
+            Aggregate(
+                node,
+                quantity,
+                moment,
+                n,
+                _value(QUANTITIES[quantity].aggregation, n, total, low, high, energy),
+                None if low is None else float(low),
+                None if high is None else float(high),
+                valid,
+                left_out,
+            )
+            for (node, quantity, moment), (n, total, low, high, valid, left_out, energy) in sorted(
+                found.items()
+            )
         ]
+
+    @staticmethod
+    def _energy(source: str, where: str, window: str) -> str:
+        """The sum and count of 10^(L/10) of the counted readings per window and node. Float
+        literals: InfluxDB 1.6 divides an integer field by an integer literal as integers."""
+        return (
+            f'SELECT sum("e"), count("e") FROM (SELECT pow(10.0, "value" / 10.0) AS "e" '
+            f'FROM {source} WHERE {where} AND {_COUNTED} GROUP BY "node") WHERE {where} '
+            f"{window}"
+        )
+
+    def hourly_energy(
+        self, nodes: tuple[str, ...], quantity: str, start: int, end: int
+    ) -> dict[str, HourlyEnergy]:
+        first = start - start % 3600
+        last = end + (-end) % 3600
+        names = [n for n, q in self.streams(nodes, (quantity,)) if q == quantity]
+        if not names:
+            return {}
+        hours = (last - first) // 3600
+        found = {n: HourlyEnergy(first, [0] * hours, [0.0] * hours) for n in names}
+        where = f"time >= {first}s AND time < {last}s{self._node_condition(names)}"
+        statement = self._energy(
+            _identifier(quantity), where, 'GROUP BY time(1h), "node" fill(none)'
+        )
+        for series in self._query(statement):
+            hourly = found[series["tags"]["node"]]
+            for moment, energy, count in series["values"]:
+                at = (int(moment) - first) // 3600
+                hourly.counts[at] = int(count)
+                hourly.energies[at] = float(energy)
+        return found
 
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
         found: list[Reading] = []

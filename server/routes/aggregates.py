@@ -4,6 +4,11 @@ Coverage is the share of the expected readings a window holds: a node is expecte
 every ``interval_s`` seconds (its metadata, else the server's ``measurement_interval``), so an
 hour expects ``3600 / interval_s`` readings. An hour is valid with at least 75 % coverage; a
 day is valid with at least 18 valid hours. Windows below that are flagged, not hidden.
+
+Readings flagged with any bit of ``EXCLUDED_FROM_AGGREGATES`` are left out of every number
+but ``excluded``, so they lower the coverage. ``value`` is the window's value by the
+quantity's aggregation (``method``, from the quantity table); ``mean`` is the same number
+where the method is a mean, else null.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from lokaalmeten.node_meta import NodeMeta
-from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresholds
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
@@ -50,12 +55,25 @@ class AggregatePublic(BaseModel):
     quantity: str
     start: str = Field(description="Window start, ISO 8601 UTC (inclusive).")
     end: str = Field(description="Window end, ISO 8601 UTC (exclusive).")
-    mean: float
-    min: float
-    max: float
-    count: int = Field(description="Readings in the window.")
+    method: Aggregation = Field(
+        description="How the readings combine: mean, energetic_mean (sound levels: "
+        "10·log10 of the mean of 10^(L/10)), max, min, or none (percentile levels)."
+    )
+    value: float | None = Field(
+        description="The window's value by method; null for method none or without readings."
+    )
+    mean: float | None = Field(description="value where the method is a mean, else null.")
+    min: float | None
+    max: float | None
+    count: int = Field(description="Readings in the window that count (not excluded).")
+    excluded: int = Field(
+        description="Readings in the window left out for their quality flags "
+        "(clipped, implausible, stuck, spike, high_humidity, warming_up)."
+    )
     unit: str
-    coverage: float = Field(description="count / expected readings, at most 1.")
+    coverage: float = Field(
+        description="count / expected readings, at most 1 (excluded readings do not count)."
+    )
     valid_hours: int = Field(description="Hours in the window with at least 75 % coverage.")
     valid: bool = Field(
         description="Hour: coverage >= 0.75. Day: at least 18 valid hours. "
@@ -115,7 +133,7 @@ def render(
     needed = VALID_HOURS_PER_DAY if window is Window.day else 1
     spans: dict[int, str] = {}
     for start in {a.start for a in rows}:
-        spans[start] = f'"start":"{iso_utc(start)}","end":"{iso_utc(start + size)}","mean":'
+        spans[start] = f'"start":"{iso_utc(start)}","end":"{iso_utc(start + size)}","method":'
     parts = []
     first = 0
     while first < len(rows):
@@ -125,10 +143,15 @@ def render(
             last += 1
         head = f'{{"node":{json.dumps(node)},"quantity":"{quantity}",'
         unit = f',"unit":{json.dumps(QUANTITIES[quantity].unit)},"coverage":'
+        aggregation = QUANTITIES[quantity].aggregation
+        is_mean = aggregation in ("mean", "energetic_mean")
+        method = f'"{aggregation}","value":'
         expected = expected_per_hour(interval_of(metas.get(node), settings)) * size / 3600
         parts += [
-            f'{head}{spans[a.start]}{a.mean!r},"min":{a.minimum!r},"max":{a.maximum!r},'
-            f'"count":{a.readings}{unit}'
+            f"{head}{spans[a.start]}{method}{_number(a.value)},"
+            f'"mean":{_number(a.value if is_mean else None)},'
+            f'"min":{_number(a.minimum)},"max":{_number(a.maximum)},'
+            f'"count":{a.readings},"excluded":{a.excluded}{unit}'
             f"{1.0 if a.readings >= expected else round(a.readings / expected, 4)!r},"
             f'"valid_hours":{a.valid_hours},"valid":{_TRUTH[a.valid_hours >= needed]}}}'
             for a in rows[first:last]
@@ -138,3 +161,7 @@ def render(
 
 
 _TRUTH = {True: "true", False: "false"}
+
+
+def _number(value: float | None) -> str:
+    return "null" if value is None else repr(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -214,6 +215,73 @@ def test_aggregates_count_valid_hours_per_node_threshold(store: Store) -> None:
     assert store.aggregates(strict) == [Aggregate("b", "pm25", T0, 3, 1.0, 0.0, 2.0, 0)]
 
 
+def test_each_quantity_aggregates_by_its_method(store: Store) -> None:
+    """By hand: the energetic mean of 50 and 70 dB is 10·log10((10^5 + 10^7) / 2) = 67.03;
+    the arithmetic mean would be 60. LAFmax takes the max, LAFmin the min, LAF10 no value."""
+    levels = [50.0, 70.0, 50.0, 70.0]
+    store.write(
+        [
+            Reading("n", quantity, T0 + 900 * k, level + offset)
+            for quantity, offset in (
+                ("noise_laeq", 0.0),
+                ("noise_lamax", 10.0),
+                ("noise_lamin", -10.0),
+                ("noise_la10", 3.0),
+                ("pm25", -45.0),
+            )
+            for k, level in enumerate(levels)
+        ]
+    )
+    for window in (3600, 86400):
+        found = {a.quantity: a for a in store.aggregates(AggregateQuery(T0, T0 + 86400, window))}
+        assert found["noise_laeq"].method == "energetic_mean"
+        assert round(found["noise_laeq"].value or 0, 1) == 67.0
+        assert found["noise_laeq"].value == pytest.approx(67.0329, abs=1e-4)
+        assert (found["noise_lamax"].method, found["noise_lamax"].value) == ("max", 80.0)
+        assert (found["noise_lamin"].method, found["noise_lamin"].value) == ("min", 40.0)
+        la10 = found["noise_la10"]
+        assert (la10.method, la10.value, la10.readings) == ("none", None, 4)
+        assert (la10.minimum, la10.maximum) == (53.0, 73.0)
+        assert (found["pm25"].method, found["pm25"].value) == ("mean", 15.0)
+
+
+def test_flagged_readings_are_left_out_and_lower_the_coverage(store: Store) -> None:
+    from lokaalmeten.readings import FLAG_CLIPPED, FLAG_SPIKE, FLAG_TIME_ESTIMATED
+
+    hour = [Reading("a", "noise_laeq", T0 + 600 * k, 50.0) for k in range(6)]
+    hour[1] = hour[1]._replace(value=70.0, flags=FLAG_TIME_ESTIMATED)  # a time flag counts
+    hour[2] = hour[2]._replace(value=120.0, flags=FLAG_CLIPPED)
+    hour[3] = hour[3]._replace(value=20.0, flags=FLAG_SPIKE | FLAG_TIME_ESTIMATED)
+    # An hour whose one reading is left out is listed, with nothing to aggregate.
+    store.write([*hour, Reading("a", "noise_laeq", T0 + 7200, 99.0, None, FLAG_CLIPPED)])
+    query = AggregateQuery(T0, T0 + 3 * 3600, 3600, default_threshold=4)
+    first, third = store.aggregates(query)
+    assert (first.readings, first.excluded, first.valid_hours) == (4, 2, 1)
+    assert first.value == pytest.approx(10 * math.log10((3 * 10**5 + 10**7) / 4))
+    assert (first.minimum, first.maximum) == (50.0, 70.0)
+    assert third == Aggregate("a", "noise_laeq", T0 + 7200, 0, None, None, None, 0, 1)
+    strict = AggregateQuery(T0, T0 + 86400, 86400, default_threshold=5)
+    (day,) = store.aggregates(strict)
+    assert (day.readings, day.excluded, day.valid_hours) == (4, 3, 0)  # 4 of 5 needed
+
+
+def test_hourly_energy_is_dense_and_leaves_out_flagged_readings(store: Store) -> None:
+    store.write(
+        [
+            Reading("a", "noise_laeq", T0 - 3600 + 60, 60.0),
+            Reading("a", "noise_laeq", T0 + 3600 + 60, 50.0),
+            Reading("a", "noise_laeq", T0 + 3600 + 120, 70.0),
+            Reading("a", "noise_laeq", T0 + 3600 + 180, 90.0, None, 32),
+            Reading("b", "pm25", T0, 5.0),
+        ]
+    )
+    found = store.hourly_energy(("a", "b"), "noise_laeq", T0 - 3600 + 5, T0 + 3 * 3600 - 5)
+    assert list(found) == ["a"]
+    assert found["a"].start == T0 - 3600
+    assert found["a"].counts == [1, 0, 2, 0]
+    assert found["a"].energies == pytest.approx([10**6, 0.0, 10**5 + 10**7, 0.0])
+
+
 def write_old_node_meta(store: Store) -> None:
     """Node metadata as lokaalmeten 0.1 kept it in each backend."""
     if isinstance(store, SQLiteStore):
@@ -252,9 +320,9 @@ def test_node_metadata_of_an_older_version_is_read_once_and_then_forgotten(store
     assert everything(store) == sorted(BATCH, key=lambda r: (r.node, r.quantity, r.time))
 
 
-def test_sqlite_daily_rollup_from_trigger_equals_the_migration_fill(tmp_path: Path) -> None:
-    """Schema 3 keeps a daily roll-up by trigger; a store from before it gets the same rows
-    filled from its hourly roll-up when first opened."""
+def test_sqlite_rollups_from_triggers_equal_the_rebuild(tmp_path: Path) -> None:
+    """The triggers keep the roll-ups; a store from before schema 4 (or of another rule) has
+    them rebuilt from the raw readings when first opened: the same rows either way."""
     import sqlite3
 
     from lokaalmeten.store.sqlite import SCHEMA_VERSION
@@ -262,18 +330,31 @@ def test_sqlite_daily_rollup_from_trigger_equals_the_migration_fill(tmp_path: Pa
     path = tmp_path / "lm.db"
     store = open_store(f"sqlite:///{path}")
     store.write(
-        [Reading("a", "pm25", T0 + 37 * k - 7200, float(k % 13), None) for k in range(9000)]
-        + [Reading("b", "co2", T0 + 3600 * k, 400.0 + k, None) for k in range(30)]
+        [
+            Reading("a", "noise_laeq", T0 + 37 * k - 7200, 40.0 + k % 13, None, 2 * (k % 7 == 0))
+            for k in range(9000)
+        ]
+        + [Reading("b", "co2", T0 + 3600 * k, 400.0 + k, None, 8 * (k == 3)) for k in range(30)]
     )
     store.close()
     conn = sqlite3.connect(path)
-    by_trigger = conn.execute("SELECT * FROM daily ORDER BY 1, 2, 3").fetchall()
-    assert sum(row[3] for row in by_trigger) == 9030
-    assert all(row[3] == sum(row[7:31]) for row in by_trigger)
-    conn.execute("DELETE FROM daily")
-    conn.execute("PRAGMA user_version = 2")
+    tables = ("hourly", "daily")
+    by_trigger = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in tables}
+    daily = by_trigger["daily"]
+    assert sum(row[3] + row[8] for row in daily) == 9030
+    assert sum(row[8] for row in daily) == 1286 + 1
+    assert all(row[3] == sum(row[9:33]) for row in daily)
+    assert all(row[7] == pytest.approx(sum(row[33:57])) for row in daily)
+    conn.execute("UPDATE rollup_rule SET mask = 0")  # as if made under another rule
     conn.commit()
     open_store(f"sqlite:///{path}").close()
-    assert conn.execute("SELECT * FROM daily ORDER BY 1, 2, 3").fetchall() == by_trigger
+    for table in tables:
+        rebuilt = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+        assert len(rebuilt) == len(by_trigger[table])
+        for row, expected in zip(rebuilt, by_trigger[table], strict=True):
+            assert all(
+                math.isclose(a, b, rel_tol=1e-12) if isinstance(a, float) else a == b
+                for a, b in zip(row, expected, strict=True)
+            ), (row, expected)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 import subprocess
@@ -85,7 +86,8 @@ def test_hourly_rollups_equal_aggregates_of_the_stored_rows(
     actual = db.execute("SELECT * FROM hourly ORDER BY 1, 2, 3").fetchall()
     assert [row[:4] for row in actual] == [row[:4] for row in expected]
     for got, want in zip(actual, expected, strict=True):
-        assert got[4] == pytest.approx(want[4]) and got[5:] == want[5:]
+        assert got[4] == pytest.approx(want[4]) and got[5:7] == want[5:]
+        assert got[8] == 0  # none left out: no reading here has a flag
     assert len(all_readings(store)) == len({(n, q, dt) for n, q, dt, _ in rows})
 
 
@@ -222,3 +224,36 @@ def test_url_forms_absolute_and_relative(tmp_path: Path, monkeypatch: pytest.Mon
     assert absolute.url == f"sqlite://{tmp_path}/abs.db"
     relative.close()
     absolute.close()
+
+
+def test_a_schema_3_store_is_migrated_with_its_rollups_rebuilt(tmp_path: Path) -> None:
+    """tests/store/schema3.sql was made by lokaalmeten before schema 4 (f064bf3): its roll-ups
+    counted every reading. Opened now, they are rebuilt from the raw readings in the rule of
+    today: the clipped noise reading and the high-humidity PM reading are left out."""
+    from lokaalmeten.store import AggregateQuery
+    from lokaalmeten.store.sqlite import SCHEMA_VERSION
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((Path(__file__).parent / "schema3.sql").read_text())
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 3
+    old.close()
+    store = SQLiteStore(path)
+    assert len(all_readings(store)) == 20  # no raw reading is touched
+    query = AggregateQuery(T0, T0 + 2 * 86400, 86400, default_threshold=1)
+    days = {(a.node, a.quantity): a for a in store.aggregates(query)}
+    noise = days[("kit-1", "noise_laeq")]
+    assert (noise.readings, noise.excluded, noise.valid_hours) == (12, 1, 2)
+    assert noise.value == pytest.approx(10 * math.log10((10**5 + 10**7) / 2))
+    pm = days[("kit-1", "pm25")]
+    assert (pm.readings, pm.excluded, pm.value, pm.maximum) == (5, 1, 2.0, 4.0)
+    assert days[("kit-2", "temperature")].readings == 1  # a time flag does not exclude
+    assert store.nodes()[0].readings == 19  # summaries count every stored reading
+    store.write([Reading("kit-1", "noise_laeq", T0 + 7200 + 60, 60.0)])  # triggers work
+    (hour,) = store.aggregates(AggregateQuery(T0 + 7200, T0 + 10800, 3600, ("kit-1",)))
+    assert (hour.readings, hour.excluded) == (1, 1)
+    assert hour.value == pytest.approx(60.0)
+    store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.close()

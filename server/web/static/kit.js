@@ -202,13 +202,16 @@
   function hourlyCharts(rows) {
     const byQuantity = new Map();
     for (const a of rows) {
+      // No value: a percentile level (LAF10, LAF90 have no hourly value) or an hour whose
+      // readings were all left out for their flags.
+      if (a.value === null) continue;
       units[a.quantity] = a.unit;
       if (!byQuantity.has(a.quantity)) byQuantity.set(a.quantity, []);
       const start = Date.parse(a.start) / 1000;
       byQuantity.get(a.quantity).push({
-        t: start + 1800, v: a.mean, valid: a.valid,
+        t: start + 1800, v: a.value, valid: a.valid,
         title: t("point_hourly", {
-          time: LM.time(a.start), mean: `${LM.number(a.mean)} ${a.unit}`, min: LM.number(a.min),
+          time: LM.time(a.start), mean: `${LM.number(a.value)} ${a.unit}`, min: LM.number(a.min),
           max: LM.number(a.max), coverage: Math.round(a.coverage * 100),
         }),
       });
