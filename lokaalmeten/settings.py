@@ -362,6 +362,14 @@ class ServerSettings(_Settings):
         description="Seconds between a kit's readings when its metadata names no interval; "
         "coverage and online status are computed from it.",
     )
+    noise_threshold_db: float = Field(
+        55.0,
+        ge=0,
+        le=140,
+        description="dB(A): the noise indicators count the hours of a day whose LAeq is above "
+        "this level (hours_above; 55 is the lowest Lden band Directive 2002/49/EC's noise maps "
+        "report).",
+    )
     rate_limit: int = Field(
         600, ge=0, description="Requests per minute one client address may make (0: no limit)."
     )

@@ -29,6 +29,7 @@ from lokaalmeten.server.routes import (
     export,
     metadata,
     nodes,
+    noise,
     readings,
     sensorthings,
 )
@@ -122,6 +123,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         nodes.router,
         readings.router,
         aggregates.router,
+        noise.router,
         export.router,
         sensorthings.router,
     ):

@@ -1,0 +1,200 @@
+"""Daily noise indicators per node: Lday, Levening, Lnight and Lden (Directive 2002/49/EC).
+
+Annex I of the Directive: the day is 07–19, the evening 19–23 and the night 23–07 local time,
+and ::
+
+    Lden = 10·lg( (12·10^(Lday/10) + 4·10^((Levening+5)/10) + 8·10^((Lnight+10)/10)) / 24 )
+
+Each period's level is the A-weighted equivalent level over its hours: the energetic mean of
+the node's counted LAeq readings in it (readings of equal interval, so energy / count is the
+level over the time covered). Flagged readings are left out as in every aggregate.
+
+A day here is a local calendar day in Europe/Amsterdam (00:00–24:00): its night is the hours
+00–07 and 23–24 of that date. The periods keep their clock hours, so at the changes of
+daylight-saving time the night is shorter or longer: 7 hours on the last Sunday of March
+(02:00 CET jumps to 03:00 CEST), 9 on the last Sunday of October (03:00 CEST back to 02:00
+CET), day and evening keep 12 and 4. The Directive does not speak of those days; its formula
+keeps its fixed weights 12, 4 and 8 over 24, the night level being the energetic mean over
+the hours the night had.
+
+Validity, with GUIDE.md's rule for a day (at least 18 valid hours): an hour is valid with at
+least its node's threshold of counted readings (75 % of those expected); a period is valid
+with at least 75 % of its hours valid (day 9 of 12, evening 3 of 4, night 6 of 8, 6 of 7
+or 7 of 9 on the change days); Lden is valid when all three periods are and the day has at
+least 18 valid hours. Levels of invalid periods are given, flagged, not hidden; a period
+without a counted reading has no level, and then the day has no Lden.
+
+``hours_above`` counts the day's valid hours whose LAeq exceeds ``threshold_db``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from lokaalmeten.store import HourlyEnergy, Store
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+QUANTITY = "noise_laeq"
+VALID_SHARE = 0.75
+VALID_HOURS_PER_DAY = 18
+# (name, first local hour, end local hour, penalty dB, weight in the formula's 24 hours)
+PERIODS = (("day", 7, 19, 0.0, 12), ("evening", 19, 23, 5.0, 4), ("night", 23, 31, 10.0, 8))
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    level: float | None  # dB(A); None without a counted reading
+    hours: int  # hours the period had that day
+    valid_hours: int
+    readings: int
+
+    @property
+    def coverage(self) -> float:
+        return round(self.valid_hours / self.hours, 4)
+
+    @property
+    def valid(self) -> bool:
+        return self.valid_hours >= math.ceil(VALID_SHARE * self.hours)
+
+
+@dataclass(frozen=True, slots=True)
+class DayIndicators:
+    node: str
+    day: date  # the local calendar day
+    start: int  # its first second, epoch (UTC)
+    hours: int  # 23, 24 or 25
+    valid_hours: int
+    lday: Period
+    levening: Period
+    lnight: Period
+    lden: float | None
+    hours_above: int
+
+    @property
+    def valid(self) -> bool:
+        periods = (self.lday, self.levening, self.lnight)
+        return all(p.valid for p in periods) and self.valid_hours >= VALID_HOURS_PER_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class _LocalDay:
+    """A local day as UTC hour offsets: [start, end) and each period's segments."""
+
+    day: date
+    start: int  # epoch seconds
+    hours: int
+    segments: tuple[tuple[tuple[int, int], ...], ...]  # per period, (first, end) hour offsets
+
+
+def _epoch(day: date, hour: int) -> int:
+    """Epoch seconds of local clock time ``hour`` (0..24) on ``day`` in Amsterdam. No period
+    boundary (00, 07, 19, 23, 24) falls in the skipped or repeated hour (02:00–03:00)."""
+    # Adding a timedelta to an aware datetime is wall-clock arithmetic, and the offset is
+    # that of the local time reached: 24 h after midnight is the next midnight.
+    midnight = datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM)
+    return int((midnight + timedelta(hours=hour)).timestamp())
+
+
+def local_days(first: date, end: date) -> list[_LocalDay]:
+    """Every local day from ``first`` up to ``end`` (exclusive)."""
+    found = []
+    day = first
+    while day < end:
+        start = _epoch(day, 0)
+        segments = []
+        for _, begin, stop, _, _ in PERIODS:
+            # The night is two parts of the date: 00–07 and 23–24.
+            parts = [(begin, stop)] if stop <= 24 else [(0, stop - 24), (begin, 24)]
+            segments.append(
+                tuple(
+                    ((_epoch(day, a) - start) // 3600, (_epoch(day, b) - start) // 3600)
+                    for a, b in parts
+                )
+            )
+        hours = (_epoch(day, 24) - start) // 3600
+        found.append(_LocalDay(day, start, hours, tuple(segments)))
+        day += timedelta(days=1)
+    return found
+
+
+def indicators(
+    store: Store,
+    nodes: tuple[str, ...],
+    first: date,
+    end: date,
+    thresholds: Mapping[str, int],
+    default_threshold: int,
+    threshold_db: float,
+) -> list[DayIndicators]:
+    """The indicators of every node with LAeq readings (of ``nodes``; all when empty) on every
+    local day from ``first`` to ``end`` (exclusive) it has a counted reading in, by node then
+    day. ``thresholds``: readings an hour needs to be valid, by node."""
+    days = local_days(first, end)
+    if not days:
+        return []
+    start = days[0].start
+    stop = days[-1].start + days[-1].hours * 3600
+    found: list[DayIndicators] = []
+    for node, hourly in sorted(store.hourly_energy(nodes, QUANTITY, start, stop).items()):
+        found += _node_days(
+            node, hourly, days, thresholds.get(node, default_threshold), threshold_db
+        )
+    return found
+
+
+def _node_days(
+    node: str, hourly: HourlyEnergy, days: list[_LocalDay], threshold: int, threshold_db: float
+) -> list[DayIndicators]:
+    counts, energies = hourly.counts, hourly.energies
+    # Per hour, once: valid or not, and valid with its LAeq above the threshold (energy / n
+    # > 10^(L/10)); the periods then sum slices of these lists, not hours one by one.
+    valid = [n >= threshold for n in counts]
+    # A level at the threshold is not above it, whatever the last bits of its energy sum
+    # (the stores add 10^(L/10) in their own order): 1e-9 relative is 4e-9 dB.
+    loud = 10 ** (threshold_db / 10) * (1 + 1e-9)
+    above = [ok and e > n * loud for ok, n, e in zip(valid, counts, energies, strict=True)]
+    found = []
+    for local in days:
+        base = (local.start - hourly.start) // 3600
+        if not any(counts[base : base + local.hours]):
+            continue
+        periods = []
+        for segments in local.segments:
+            n = v = hours = 0
+            e = 0.0
+            for a, b in segments:
+                n += sum(counts[base + a : base + b])
+                e += sum(energies[base + a : base + b])
+                v += sum(valid[base + a : base + b])
+                hours += b - a
+            level = 10 * math.log10(e / n) if n and e > 0 else None
+            periods.append(Period(level, hours, v, n))
+        lday, levening, lnight = periods
+        lden = None
+        if lday.level is not None and levening.level is not None and lnight.level is not None:
+            total = sum(
+                weight * 10 ** ((level + penalty) / 10)
+                for (_, _, _, penalty, weight), level in zip(
+                    PERIODS, (lday.level, levening.level, lnight.level), strict=True
+                )
+            )
+            lden = 10 * math.log10(total / 24)
+        found.append(
+            DayIndicators(
+                node,
+                local.day,
+                local.start,
+                local.hours,
+                sum(valid[base : base + local.hours]),
+                lday,
+                levening,
+                lnight,
+                lden,
+                sum(above[base : base + local.hours]),
+            )
+        )
+    return found

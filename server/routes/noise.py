@@ -1,0 +1,237 @@
+"""``/v1/noise/indicators`` and ``/v1/export/noise.csv``: Lday, Levening, Lnight and Lden per
+node and local day (Europe/Amsterdam), each period with its coverage, and the hours above
+``noise_threshold_db``. The rules (periods, daylight-saving days, validity) are those of
+:mod:`lokaalmeten.noise_indicators`; docs/noise.md states them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from lokaalmeten.noise_indicators import AMSTERDAM, DayIndicators, Period, indicators
+from lokaalmeten.readings import iso_utc
+from lokaalmeten.server.catalogue import thresholds
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
+from lokaalmeten.server.errors import ApiError
+from lokaalmeten.server.params import nodes_in_area, split
+from lokaalmeten.server.routes.export import Delimiter
+from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.settings import ServerSettings
+
+router = APIRouter(prefix="/v1", tags=["noise"])
+
+StartDay = Annotated[
+    str | None,
+    Query(description="First local day (Europe/Amsterdam), YYYY-MM-DD; default yesterday."),
+]
+EndDay = Annotated[str | None, Query(description="Day after the last one (exclusive), YYYY-MM-DD.")]
+
+
+class PeriodPublic(BaseModel):
+    level: float | None = Field(description="dB(A), energetic mean of the period's readings.")
+    hours: int = Field(description="Hours the period had that day (the night: 7, 8 or 9).")
+    valid_hours: int
+    coverage: float = Field(description="valid_hours / hours.")
+    readings: int = Field(description="Readings counted (flagged ones left out).")
+    valid: bool = Field(description="At least 75 % of the period's hours valid.")
+
+
+class NoiseDayPublic(BaseModel):
+    node: str
+    date: str = Field(description="The local day (Europe/Amsterdam), YYYY-MM-DD.")
+    start: str = Field(description="Its first second, ISO 8601 UTC.")
+    hours: int = Field(description="23, 24 or 25 (daylight-saving changes).")
+    lden: float | None = Field(description="dB(A); null when a period has no reading.")
+    valid: bool = Field(description="Every period valid and at least 18 valid hours.")
+    valid_hours: int
+    hours_above: int = Field(description="Valid hours with LAeq above threshold_db.")
+    lday: PeriodPublic
+    levening: PeriodPublic
+    lnight: PeriodPublic
+
+
+class NoiseList(BaseModel):
+    threshold_db: float
+    value: list[NoiseDayPublic]
+
+
+def _day(text: str | None, parameter: str, default: date) -> date:
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ApiError(
+            400, f"{parameter}: {text!r} is not a date; send e.g. 2026-03-29", parameter
+        ) from None
+
+
+def _days(settings: ServerSettings, start: str | None, end: str | None) -> tuple[date, date]:
+    today = datetime.now(AMSTERDAM).date()
+    first = _day(start, "start", today - timedelta(days=1))
+    last = _day(end, "end", first + timedelta(days=1))
+    if first >= last:
+        raise ApiError(400, "start: must be earlier than end", "start")
+    if (last - first).days > settings.max_range_days:
+        raise ApiError(
+            400,
+            f"start/end: at most {settings.max_range_days} days per request; ask for fewer",
+            "start",
+        )
+    return first, last
+
+
+def _compute(
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: ServerSettings,
+    node: list[str] | None,
+    bbox: str | None,
+    near: str | None,
+    start: str | None,
+    end: str | None,
+) -> list[DayIndicators]:
+    first, last = _days(settings, start, end)
+    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
+    default, per_node = thresholds(directory, settings)
+    return indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
+
+
+def _period_json(p: Period) -> str:
+    return (
+        f'{{"level":{_number(p.level)},"hours":{p.hours},"valid_hours":{p.valid_hours},'
+        f'"coverage":{p.coverage!r},"readings":{p.readings},"valid":{_TRUTH[p.valid]}}}'
+    )
+
+
+@router.get(
+    "/noise/indicators",
+    response_model=NoiseList,
+    summary="Daily noise indicators (Lday, Levening, Lnight, Lden) per node",
+)
+def noise_indicators(
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+    start: StartDay = None,
+    end: EndDay = None,
+) -> Response:
+    days = _compute(store, directory, settings, node, bbox, near, start, end)
+    # Written directly, as /v1/aggregates: a year of 100 nodes is 36,500 days.
+    parts = [
+        f'{{"node":{json.dumps(d.node)},"date":"{d.day.isoformat()}",'
+        f'"start":"{iso_utc(d.start)}","hours":{d.hours},"lden":{_number(d.lden)},'
+        f'"valid":{_TRUTH[d.valid]},"valid_hours":{d.valid_hours},'
+        f'"hours_above":{d.hours_above},"lday":{_period_json(d.lday)},'
+        f'"levening":{_period_json(d.levening)},"lnight":{_period_json(d.lnight)}}}'
+        for d in days
+    ]
+    body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{",".join(parts)}]}}'
+    return Response(body.encode(), media_type="application/json")
+
+
+CSV_COLUMNS = (
+    "date",
+    "node",
+    "hours",
+    "lden",
+    "valid",
+    "valid_hours",
+    "lday",
+    "lday_coverage",
+    "levening",
+    "levening_coverage",
+    "lnight",
+    "lnight_hours",
+    "lnight_coverage",
+    "hours_above",
+    "threshold_db",
+    "unit",
+)
+
+
+@router.get(
+    "/export/noise.csv",
+    summary="Daily noise indicators as CSV",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
+)
+def export_noise_csv(
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+    start: StartDay = None,
+    end: EndDay = None,
+    delimiter: Annotated[
+        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
+    ] = Delimiter.comma,
+) -> StreamingResponse:
+    days = _compute(store, directory, settings, node, bbox, near, start, end)
+    semicolon = delimiter is Delimiter.semicolon
+    name = f"lokaalmeten-noise-{days[0].day if days else start}-{days[-1].day if days else end}"
+    return StreamingResponse(
+        _csv_rows(days, settings.noise_threshold_db, semicolon),
+        media_type="text/csv; charset=utf-8; header=present",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _csv_rows(days: list[DayIndicators], threshold_db: float, semicolon: bool) -> Iterator[bytes]:
+    sep = ";" if semicolon else ","
+
+    def number(value: float | None, digits: int = 2) -> str:
+        if value is None:
+            return ""
+        text = repr(round(value, digits))
+        return text.replace(".", ",") if semicolon else text
+
+    yield (sep.join(CSV_COLUMNS) + "\r\n").encode()
+    threshold = number(threshold_db)
+    rows = []
+    for d in days:
+        node = d.node
+        if any(c in node for c in (sep, '"', "\r", "\n")):
+            node = '"' + node.replace('"', '""') + '"'
+        fields = (
+            d.day.isoformat(),
+            node,
+            str(d.hours),
+            number(d.lden),
+            _TRUTH[d.valid],
+            str(d.valid_hours),
+            number(d.lday.level),
+            number(d.lday.coverage, 4),
+            number(d.levening.level),
+            number(d.levening.coverage, 4),
+            number(d.lnight.level),
+            str(d.lnight.hours),
+            number(d.lnight.coverage, 4),
+            str(d.hours_above),
+            threshold,
+            "dB(A)",
+        )
+        rows.append(sep.join(fields) + "\r\n")
+        if len(rows) == 1000:
+            yield "".join(rows).encode()
+            rows = []
+    yield "".join(rows).encode()
+
+
+def _number(value: float | None) -> str:
+    return "null" if value is None else repr(value)
+
+
+_TRUTH = {True: "true", False: "false"}
