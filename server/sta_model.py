@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.protocol.quantities import QUANTITIES
@@ -270,7 +271,16 @@ class Catalogue:
                 "observedArea": self._geometry(node),
                 "phenomenonTime": interval,
                 "resultTime": interval,
-                "properties": {"node": node, "quantity": quantity},
+                # How its observations combine into hourly and daily values (the quantity
+                # table's aggregation; /v1/aggregates serves those, flagged readings left
+                # out): SensorThings has no aggregate Datastreams here (docs/api.md).
+                "properties": {
+                    "node": node,
+                    "quantity": quantity,
+                    "aggregation": q.aggregation,
+                    "aggregates": f"{self.base.rsplit('/', 1)[0]}/v1/aggregates?node="
+                    f"{quote(node, safe='')}&quantity={quantity}",
+                },
             },
             {"node": node, "quantity": quantity, "sensor": sensor},
         )

@@ -202,6 +202,16 @@ def test_properties_values_and_refs(client: TestClient) -> None:
     }
 
 
+def test_a_datastream_says_how_its_observations_aggregate(client: TestClient) -> None:
+    found = sta(client, "Datastreams('kit-1:pm25')/properties")["properties"]
+    assert found == {
+        "node": "kit-1",
+        "quantity": "pm25",
+        "aggregation": "mean",
+        "aggregates": "http://testserver/v1/aggregates?node=kit-1&quantity=pm25",
+    }
+
+
 def test_locations_are_rounded_everywhere(client: TestClient) -> None:
     for path in ("Locations", "FeaturesOfInterest", "Datastreams",
                  "Things?$expand=Locations,Datastreams/Observations($top=1;$expand="
