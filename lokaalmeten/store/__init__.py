@@ -22,6 +22,8 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
+    DaySpan,
+    DaySums,
     HourlyEnergy,
     NodeSummary,
     ReadingQuery,
@@ -39,6 +41,8 @@ from lokaalmeten.store.sqlite import SQLiteStore
 __all__ = [
     "Aggregate",
     "AggregateQuery",
+    "DaySpan",
+    "DaySums",
     "HourlyEnergy",
     "NodeSummary",
     "ReadingQuery",

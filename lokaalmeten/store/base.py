@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import NamedTuple
 
 from lokaalmeten.node_meta import NodeMeta
@@ -119,6 +120,21 @@ class HourlyEnergy(NamedTuple):
     energies: list[float]
 
 
+class DaySpan(NamedTuple):
+    """A day (say a local one) as UTC hours: its first hour (epoch seconds) and, per period,
+    the (first, end) hour offsets from it that make the period up."""
+
+    start: int
+    periods: tuple[tuple[tuple[int, int], ...], ...]
+
+
+# A node's day: (node, its index in the spans asked for, sums) where sums holds, per period
+# one after the other, four numbers: readings counted, their energy sum, valid hours, and
+# valid hours whose energy / readings is above the level asked for. A plain tuple: a year of
+# 100 nodes is 36,500 of them.
+DaySums = tuple[str, int, tuple[float, ...]]
+
+
 # One reading of a stream: (time, value, tag); the tag stands for a (sensor model, flags)
 # pair, which hardly ever changes within a stream, so exports format it once, not per row.
 StreamRow = tuple[int, float, int]
@@ -192,6 +208,30 @@ class Store(ABC):
         (rounded down to an hour) to ``end`` (exclusive, rounded up); flagged readings left
         out as in :meth:`aggregates`."""
 
+    def day_sums(
+        self,
+        nodes: tuple[str, ...],
+        quantity: str,
+        days: Sequence[DaySpan],
+        thresholds: Mapping[str, int],
+        default_threshold: int,
+        above: float,
+    ) -> list[DaySums]:
+        """Per node (of ``nodes``; all when empty) and day with a counted reading, by node then
+        day: each period's sums from the hourly counts and energies. An hour is valid with
+        its node's threshold of readings; it is above when its energy / readings exceeds
+        ``above``. By default from :meth:`hourly_energy`; a backend may answer faster."""
+        if not days:
+            return []
+        last = max(days, key=lambda d: d.start)
+        end = last.start + 3600 * max(b for period in last.periods for _, b in period)
+        found: list[DaySums] = []
+        for node, hourly in sorted(
+            self.hourly_energy(nodes, quantity, min(d.start for d in days), end).items()
+        ):
+            found += _day_sums(node, hourly, days, thresholds.get(node, default_threshold), above)
+        return found
+
     @abstractmethod
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
         """The newest reading of every (node, quantity), in identity order."""
@@ -257,3 +297,24 @@ class Store(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _day_sums(
+    node: str, hourly: HourlyEnergy, days: Sequence[DaySpan], threshold: int, above: float
+) -> list[DaySums]:
+    """Each day's period sums from running totals: a period's sum is two look-ups."""
+    counts, energies = hourly.counts, hourly.energies
+    valid = [n >= threshold for n in counts]
+    loud = [ok and e > n * above for ok, n, e in zip(valid, counts, energies, strict=True)]
+    totals = [
+        [0, *accumulate(column)] for column in (counts, energies, valid, loud)
+    ]  # totals[k][i]: the sum of column k's first i hours
+    found = []
+    for index, day in enumerate(days):
+        base = (day.start - hourly.start) // 3600
+        sums: list[float] = []
+        for period in day.periods:
+            sums += (sum(total[base + b] - total[base + f] for f, b in period) for total in totals)
+        if any(sums[0::4]):
+            found.append((node, index, tuple(sums)))
+    return found
