@@ -15,7 +15,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from lokaalmeten.noise_indicators import AMSTERDAM, DayIndicators, Period, indicators
+from lokaalmeten.noise_indicators import (
+    AMSTERDAM,
+    VALID_HOURS_PER_DAY,
+    DayIndicators,
+    Period,
+    indicators,
+)
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import thresholds
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
@@ -127,17 +133,36 @@ def noise_indicators(
     end: EndDay = None,
 ) -> Response:
     days = _compute(store, directory, settings, node, bbox, near, start, end)
-    # Written directly, as /v1/aggregates: a year of 100 nodes is 36,500 days.
-    parts = [
-        f'{{"node":{json.dumps(d.node)},"date":"{d.day.isoformat()}",'
-        f'"start":"{iso_utc(d.start)}","hours":{d.hours},"lden":{_number(d.lden)},'
-        f'"valid":{_TRUTH[d.valid]},"valid_hours":{d.valid_hours},'
-        f'"hours_above":{d.hours_above},"lday":{_period_json(d.lday)},'
-        f'"levening":{_period_json(d.levening)},"lnight":{_period_json(d.lnight)}}}'
-        for d in days
-    ]
-    body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{",".join(parts)}]}}'
+    body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{render(days)}]}}'
     return Response(body.encode(), media_type="application/json")
+
+
+def render(days: list[DayIndicators]) -> str:
+    """The days as JSON objects, written directly, as /v1/aggregates: a year of 100 nodes is
+    36,500 days. What repeats (a node's name, a day's date and start) is formatted once."""
+    parts = []
+    names: dict[str, str] = {}
+    dates: dict[int, str] = {}
+    for d in days:
+        name = names.get(d.node)
+        if name is None:
+            name = names[d.node] = f'{{"node":{json.dumps(d.node)},'
+        when = dates.get(d.start)
+        if when is None:
+            when = dates[d.start] = (
+                f'"date":"{d.day.isoformat()}","start":"{iso_utc(d.start)}",'
+                f'"hours":{d.hours},"lden":'
+            )
+        head = name + when
+        periods = (d.lday, d.levening, d.lnight)
+        valid_hours = periods[0].valid_hours + periods[1].valid_hours + periods[2].valid_hours
+        valid = all(p.valid for p in periods) and valid_hours >= VALID_HOURS_PER_DAY
+        parts.append(
+            f'{head}{_number(d.lden)},"valid":{_TRUTH[valid]},"valid_hours":{valid_hours},'
+            f'"hours_above":{d.hours_above},"lday":{_period_json(periods[0])},'
+            f'"levening":{_period_json(periods[1])},"lnight":{_period_json(periods[2])}}}'
+        )
+    return ",".join(parts)
 
 
 CSV_COLUMNS = (
@@ -201,29 +226,41 @@ def _csv_rows(days: list[DayIndicators], threshold_db: float, semicolon: bool) -
     yield (sep.join(CSV_COLUMNS) + "\r\n").encode()
     threshold = number(threshold_db)
     rows = []
+    names: dict[str, str] = {}
+    dates: dict[int, str] = {}
     for d in days:
-        node = d.node
-        if any(c in node for c in (sep, '"', "\r", "\n")):
-            node = '"' + node.replace('"', '""') + '"'
+        node = names.get(d.node)
+        if node is None:
+            node = d.node
+            if any(c in node for c in (sep, '"', "\r", "\n")):
+                node = '"' + node.replace('"', '""') + '"'
+            names[d.node] = node
+        when = dates.get(d.start)
+        if when is None:
+            when = dates[d.start] = f"{d.day.isoformat()}{sep}"
+        lday, levening, lnight = d.lday, d.levening, d.lnight
+        valid_hours = lday.valid_hours + levening.valid_hours + lnight.valid_hours
+        valid = (
+            lday.valid and levening.valid and lnight.valid and valid_hours >= VALID_HOURS_PER_DAY
+        )
         fields = (
-            d.day.isoformat(),
             node,
             str(d.hours),
             number(d.lden),
-            _TRUTH[d.valid],
-            str(d.valid_hours),
-            number(d.lday.level),
-            number(d.lday.coverage, 4),
-            number(d.levening.level),
-            number(d.levening.coverage, 4),
-            number(d.lnight.level),
-            str(d.lnight.hours),
-            number(d.lnight.coverage, 4),
+            _TRUTH[valid],
+            str(valid_hours),
+            number(lday.level),
+            number(lday.coverage, 4),
+            number(levening.level),
+            number(levening.coverage, 4),
+            number(lnight.level),
+            str(lnight.hours),
+            number(lnight.coverage, 4),
             str(d.hours_above),
             threshold,
             "dB(A)",
         )
-        rows.append(sep.join(fields) + "\r\n")
+        rows.append(when + sep.join(fields) + "\r\n")
         if len(rows) == 1000:
             yield "".join(rows).encode()
             rows = []
