@@ -14,6 +14,7 @@ import random
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -67,20 +68,39 @@ def build_store(path: Path, nodes: int) -> float:
     return time.monotonic() - started
 
 
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one call. The CPU time (all threads of this process:
+    the test client's server runs in one) is the figure to read on a shared machine, where
+    the wall clock also counts the time other processes held the cores."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def row(name: str, runs: list[tuple[float, float]], target: str) -> str:
+    ms = 1000
+    wall = statistics.median(w for w, _ in runs) * ms
+    cpu = statistics.median(c for _, c in runs) * ms
+    return f"| {name} ({len(runs)} runs) | {cpu:.0f} ms | {wall:.0f} ms | {target} |"
+
+
+def ok(client: TestClient, url: str) -> int:
+    response = client.get(url, headers={"Accept-Encoding": "identity"})
+    if response.status_code != 200:
+        raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+    return len(response.content)
+
+
 def run(work: Path) -> str:
     nodes = int(os.environ.get("LM_BENCH_NOISE_NODES", 100))
     path = work / "noise.db"
     build = build_store(path, nodes)
     store = SQLiteStore(path, read_only=True)
-    # One reading an hour: an hour is valid with one.
-    in_process = []
-    for _ in range(7):
-        began = time.perf_counter()
-        days = indicators(store, (), FIRST, END, {}, 1, 55.0)
-        in_process.append(time.perf_counter() - began)
-    store.close()
+    days = indicators(store, (), FIRST, END, {}, 1, 55.0)  # one reading an hour is enough
     assert len(days) == nodes * 365, len(days)
     assert all(d.valid for d in days)
+    in_process = [timed(lambda: indicators(store, (), FIRST, END, {}, 1, 55.0)) for _ in range(7)]
+    store.close()
     settings = ServerSettings(
         store=f"sqlite:///{path}",
         rate_limit=0,
@@ -91,38 +111,33 @@ def run(work: Path) -> str:
     url = f"/v1/noise/indicators?start={FIRST}&end={END}"
     csv_url = f"/v1/export/noise.csv?start={FIRST}&end={END}"
     with TestClient(create_app(settings)) as client:
-        client.get("/v1/quantities")  # warm the app
-        api = []
-        for _ in range(7):
-            began = time.perf_counter()
-            response = client.get(url, headers={"Accept-Encoding": "identity"})
-            api.append(time.perf_counter() - began)
-            assert response.status_code == 200, response.text[:300]
-        size = len(response.content)
-        csv = []
-        for _ in range(3):
-            began = time.perf_counter()
-            response = client.get(csv_url, headers={"Accept-Encoding": "identity"})
-            csv.append(time.perf_counter() - began)
-            assert response.status_code == 200, response.text[:300]
-    ms = 1000
+        size, brief_size = ok(client, url), ok(client, f"{url}&periods=false")  # warm
+        api = [timed(lambda: ok(client, url)) for _ in range(7)]
+        brief = [timed(lambda: ok(client, f"{url}&periods=false")) for _ in range(7)]
+        csv = [timed(lambda: ok(client, csv_url)) for _ in range(3)]
     return "\n".join(
         [
             f"Store: {nodes} nodes × one LAeq reading an hour for a year ({nodes * HOURS:,} "
             f"readings), built in {build:.1f} s. {nodes * 365:,} node-days per request; "
             "requests through the FastAPI app in-process (no network), without compression.",
             "",
-            "| query | median | max | target |",
+            "| query | CPU, median | wall clock, median | target |",
             "|---|---|---|---|",
-            f"| `indicators()` in process (7 runs) | {statistics.median(in_process) * ms:.0f} ms "
-            f"| {max(in_process) * ms:.0f} ms | ≤ 500 ms |",
-            f"| `/v1/noise/indicators`, {size / 1e6:.1f} MB of JSON (7 runs) | "
-            f"{statistics.median(api) * ms:.0f} ms | {max(api) * ms:.0f} ms | ≤ 500 ms |",
-            f"| `/v1/export/noise.csv` (3 runs) | {statistics.median(csv) * ms:.0f} ms | "
-            f"{max(csv) * ms:.0f} ms | — |",
+            row("`indicators()` in process", in_process, "≤ 500 ms"),
+            row(f"`/v1/noise/indicators`, {size / 1e6:.1f} MB of JSON", api, "≤ 500 ms"),
+            row(
+                f"`/v1/noise/indicators&periods=false` (Lden, validity, hours; "
+                f"{brief_size / 1e6:.1f} MB)",
+                brief,
+                "≤ 500 ms",
+            ),
+            row("`/v1/export/noise.csv`", csv, "—"),
             "",
             "SQLite answers from its `daily` roll-up: one row per node and UTC day carries "
-            "each hour's count and energy sum; the periods of a local day are sums of slices "
-            "of those hours.",
+            "each hour's count and energy sum, and one SQL statement per shape of local day "
+            "(winter, summer, each change day) sums a day's periods from the two UTC days' rows "
+            "it touches. The CPU time counts every thread of the process (the test client's "
+            "server runs in one); on a shared machine the wall clock also counts the time "
+            "other processes held the cores.",
         ]
     )

@@ -44,6 +44,8 @@ VALID_SHARE = 0.75
 VALID_HOURS_PER_DAY = 18
 # (name, first local hour, end local hour, penalty dB, weight in the formula's 24 hours)
 PERIODS = (("day", 7, 19, 0.0, 12), ("evening", 19, 23, 5.0, 4), ("night", 23, 31, 10.0, 8))
+# Valid hours a period of so many hours needs to be valid: 75 % of them, rounded up.
+NEEDED_HOURS = {hours: math.ceil(VALID_SHARE * hours) for hours in range(26)}
 
 
 class Period(NamedTuple):
@@ -58,7 +60,7 @@ class Period(NamedTuple):
 
     @property
     def valid(self) -> bool:
-        return self.valid_hours >= math.ceil(VALID_SHARE * self.hours)
+        return self.valid_hours >= NEEDED_HOURS[self.hours]
 
 
 class DayIndicators(NamedTuple):

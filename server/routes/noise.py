@@ -7,6 +7,7 @@ node and local day (Europe/Amsterdam), each period with its coverage, and the ho
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Annotated
@@ -17,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from lokaalmeten.noise_indicators import (
     AMSTERDAM,
+    NEEDED_HOURS,
     VALID_HOURS_PER_DAY,
     DayIndicators,
-    Period,
     indicators,
 )
 from lokaalmeten.readings import iso_utc
@@ -58,9 +59,9 @@ class NoiseDayPublic(BaseModel):
     valid: bool = Field(description="Every period valid and at least 18 valid hours.")
     valid_hours: int
     hours_above: int = Field(description="Valid hours with LAeq above threshold_db.")
-    lday: PeriodPublic
-    levening: PeriodPublic
-    lnight: PeriodPublic
+    lday: PeriodPublic | None = Field(None, description="Absent with periods=false.")
+    levening: PeriodPublic | None = None
+    lnight: PeriodPublic | None = None
 
 
 class NoiseList(BaseModel):
@@ -110,10 +111,13 @@ def _compute(
     return indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
 
 
-def _period_json(p: Period) -> str:
+def _period_json(readings: float, energy: float, valid: float, hours: int) -> str:
+    """A period as Period would write it (level, coverage and validity by its rules)."""
+    level = 10 * math.log10(energy / readings) if readings and energy > 0 else None
     return (
-        f'{{"level":{_number(p.level)},"hours":{p.hours},"valid_hours":{p.valid_hours},'
-        f'"coverage":{p.coverage!r},"readings":{p.readings},"valid":{_TRUTH[p.valid]}}}'
+        f'{{"level":{_number(level)},"hours":{hours},"valid_hours":{int(valid)},'
+        f'"coverage":{round(valid / hours, 4)!r},"readings":{int(readings)},'
+        f'"valid":{_TRUTH[valid >= NEEDED_HOURS[hours]]}}}'
     )
 
 
@@ -131,13 +135,21 @@ def noise_indicators(
     near: NearFilter = None,
     start: StartDay = None,
     end: EndDay = None,
+    periods: Annotated[
+        bool,
+        Query(
+            description="false: each day without its lday/levening/lnight objects (Lden, "
+            "validity, valid hours, hours above): a third of the size, for long ranges."
+        ),
+    ] = True,
 ) -> Response:
     days = _compute(store, directory, settings, node, bbox, near, start, end)
-    body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{render(days)}]}}'
+    value = render(days, periods)
+    body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{value}]}}'
     return Response(body.encode(), media_type="application/json")
 
 
-def render(days: list[DayIndicators]) -> str:
+def render(days: list[DayIndicators], periods: bool = True) -> str:
     """The days as JSON objects, written directly, as /v1/aggregates: a year of 100 nodes is
     36,500 days. What repeats (a node's name, a day's date and start) is formatted once."""
     parts = []
@@ -154,14 +166,27 @@ def render(days: list[DayIndicators]) -> str:
                 f'"hours":{d.hours},"lden":'
             )
         head = name + when
-        periods = (d.lday, d.levening, d.lnight)
-        valid_hours = periods[0].valid_hours + periods[1].valid_hours + periods[2].valid_hours
-        valid = all(p.valid for p in periods) and valid_hours >= VALID_HOURS_PER_DAY
-        parts.append(
-            f'{head}{_number(d.lden)},"valid":{_TRUTH[valid]},"valid_hours":{valid_hours},'
-            f'"hours_above":{d.hours_above},"lday":{_period_json(periods[0])},'
-            f'"levening":{_period_json(periods[1])},"lnight":{_period_json(periods[2])}}}'
+        # From the store's sums directly: no Period objects for 36,500 days.
+        dn, de, dv, _, en, ee, ev, _, nn, ne, nv, _ = d.sums
+        hd, he, hn = d.local.period_hours
+        valid_hours = int(dv + ev + nv)
+        valid = (
+            dv >= NEEDED_HOURS[hd]
+            and ev >= NEEDED_HOURS[he]
+            and nv >= NEEDED_HOURS[hn]
+            and valid_hours >= VALID_HOURS_PER_DAY
         )
+        day = (
+            f'{head}{_number(d.lden)},"valid":{_TRUTH[valid]},"valid_hours":{valid_hours},'
+            f'"hours_above":{d.hours_above}'
+        )
+        if periods:
+            day += (
+                f',"lday":{_period_json(dn, de, dv, hd)},'
+                f'"levening":{_period_json(en, ee, ev, he)},'
+                f'"lnight":{_period_json(nn, ne, nv, hn)}'
+            )
+        parts.append(day + "}")
     return ",".join(parts)
 
 

@@ -42,6 +42,11 @@ def test_indicators_per_local_day(client: TestClient) -> None:
         "valid": True,
     }
     assert day["hours_above"] == 16  # day (60) and evening (55) hours; 50 is not above 50
+    brief = get_ok(client, "/v1/noise/indicators?start=2026-03-29&end=2026-03-30&periods=false")
+    NoiseList.model_validate(brief)
+    assert brief["value"] == [
+        {key: day[key] for key in day if key not in ("lday", "levening", "lnight")}
+    ]
 
 
 def test_noise_csv_with_semicolons_and_decimal_commas(client: TestClient) -> None:
