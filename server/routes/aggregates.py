@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import iso_utc
@@ -27,6 +28,7 @@ from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresho
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
+from lokaalmeten.server.routes.export import Delimiter
 from lokaalmeten.server.routes.nodes import (
     BboxFilter,
     NearFilter,
@@ -34,7 +36,7 @@ from lokaalmeten.server.routes.nodes import (
     QuantityFilter,
 )
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Aggregate, AggregateQuery
+from lokaalmeten.store import Aggregate, AggregateQuery, Store
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
@@ -86,6 +88,13 @@ class AggregateList(BaseModel):
     value: list[AggregatePublic]
 
 
+WindowParam = Annotated[Window, Query(description="1h or 1d (UTC days).")]
+FromParam = Annotated[
+    str | None, Query(alias="from", description="Start; rounded down to the window. ISO 8601.")
+]
+ToParam = Annotated[str | None, Query(description="End; rounded up to the window.")]
+
+
 @router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
 def list_aggregates(
     store: StoreDep,
@@ -95,13 +104,58 @@ def list_aggregates(
     quantity: QuantityFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
-    window: Annotated[Window, Query(description="1h or 1d (UTC days).")] = Window.hour,
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="Start; rounded down to the window. ISO 8601."),
-    ] = None,
-    to: Annotated[str | None, Query(description="End; rounded up to the window.")] = None,
+    window: WindowParam = Window.hour,
+    from_: FromParam = None,
+    to: ToParam = None,
 ) -> Response:
+    rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
+    return Response(
+        render(rows, window, directory.metas(), settings), media_type="application/json"
+    )
+
+
+@router.get(
+    "/export/aggregates.csv",
+    summary="Hourly or daily aggregates as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
+)
+def export_aggregates_csv(
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    quantity: QuantityFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+    window: WindowParam = Window.hour,
+    from_: FromParam = None,
+    to: ToParam = None,
+    delimiter: Annotated[
+        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
+    ] = Delimiter.comma,
+) -> Response:
+    rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
+    body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)
+    return Response(
+        body.encode(),
+        media_type="text/csv; charset=utf-8; header=present",
+        headers={"Content-Disposition": f'attachment; filename="lokaalmeten-{window}.csv"'},
+    )
+
+
+def _windows(
+    store: Store,
+    directory: DirectoryReader,
+    settings: ServerSettings,
+    node: list[str] | None,
+    quantity: list[str] | None,
+    bbox: str | None,
+    near: str | None,
+    window: Window,
+    from_: str | None,
+    to: str | None,
+) -> list[Aggregate]:
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)
     size = _SECONDS[window]
@@ -118,10 +172,77 @@ def list_aggregates(
             "from",
         )
     default, per_node = thresholds(directory, settings)
-    rows = store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
-    return Response(
-        render(rows, window, directory.metas(), settings), media_type="application/json"
-    )
+    return store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
+
+
+CSV_COLUMNS = (
+    "start",
+    "end",
+    "node",
+    "quantity",
+    "method",
+    "value",
+    "min",
+    "max",
+    "count",
+    "excluded",
+    "unit",
+    "coverage",
+    "valid_hours",
+    "valid",
+)
+
+
+def csv_text(
+    rows: list[Aggregate],
+    window: Window,
+    metas: dict[str, NodeMeta],
+    settings: ServerSettings,
+    semicolon: bool,
+) -> str:
+    """The windows as RFC 4180 CSV, the columns of the JSON answer (without ``mean``, which
+    repeats ``value``); with ``semicolon``, ``;`` between fields and a decimal comma."""
+    sep = ";" if semicolon else ","
+    size = _SECONDS[window]
+    needed = VALID_HOURS_PER_DAY if window is Window.day else 1
+
+    def number(value: float | None) -> str:
+        if value is None:
+            return ""
+        text = repr(value)
+        return text.replace(".", ",") if semicolon else text
+
+    def field(text: str) -> str:
+        if any(c in text for c in (sep, '"', "\r", "\n")):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    lines = [sep.join(CSV_COLUMNS)]
+    for a in rows:
+        expected = expected_per_hour(interval_of(metas.get(a.node), settings)) * size / 3600
+        coverage = 1.0 if a.readings >= expected else round(a.readings / expected, 4)
+        q = QUANTITIES[a.quantity]
+        lines.append(
+            sep.join(
+                (
+                    iso_utc(a.start),
+                    iso_utc(a.start + size),
+                    field(a.node),
+                    a.quantity,
+                    q.aggregation,
+                    number(a.value),
+                    number(a.minimum),
+                    number(a.maximum),
+                    str(a.readings),
+                    str(a.excluded),
+                    field(q.unit),
+                    number(coverage),
+                    str(a.valid_hours),
+                    _TRUTH[a.valid_hours >= needed],
+                )
+            )
+        )
+    return "\r\n".join(lines) + "\r\n"
 
 
 def render(

@@ -115,3 +115,41 @@ def test_oversized_or_bad_aggregate_queries_get_a_clear_400(
     error = response.json()["error"]
     assert error["parameter"] == parameter
     assert phrase in error["message"]
+
+
+def test_each_quantity_by_its_method_and_flagged_readings_left_out(store_url: str) -> None:
+    from lokaalmeten.readings import FLAG_CLIPPED
+
+    hour = [
+        Reading("kit-4", quantity, T0 + 600 * k, level + 10.0 * (k % 2))
+        for quantity, level in (("noise_laeq", 50.0), ("noise_la10", 53.0))
+        for k in range(6)
+    ]
+    hour.append(Reading("kit-4", "noise_laeq", T0 + 3599, 120.0, None, FLAG_CLIPPED))
+    fill(store_url, hour, [NodeMeta("kit-4", 51.5, 4.5, interval=600)])
+    with serve(store_url) as client:
+        query = "node=kit-4&from=2026-11-28T00:00:00Z&to=2026-11-28T01:00:00Z&window=1h"
+        la10, laeq = get_ok(client, f"/v1/aggregates?{query}")["value"]
+        # By hand: 10·lg((3·10^5 + 3·10^6) / 6) = 57.404; the clipped 120 is left out.
+        assert (laeq["method"], laeq["count"], laeq["excluded"]) == ("energetic_mean", 6, 1)
+        assert laeq["value"] == laeq["mean"] == pytest.approx(57.404, abs=1e-3)
+        assert (laeq["max"], laeq["coverage"], laeq["valid"]) == (60.0, 1.0, True)
+        assert (la10["method"], la10["value"], la10["mean"]) == ("none", None, None)
+        assert (la10["min"], la10["max"], la10["count"]) == (53.0, 63.0, 6)
+        response = client.get(f"/v1/export/aggregates.csv?{query}&delimiter=semicolon")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        header, first, second = response.text.split("\r\n")[:3]
+        assert header.split(";") == [
+            "start", "end", "node", "quantity", "method", "value", "min", "max", "count",
+            "excluded", "unit", "coverage", "valid_hours", "valid",
+        ]  # fmt: skip
+        assert first == (
+            "2026-11-28T00:00:00Z;2026-11-28T01:00:00Z;kit-4;noise_la10;none;;53,0;63,0;6;0;"
+            "dB(A);1,0;1;true"
+        )
+        assert second.split(";")[4:6] == ["energetic_mean", laeq_text(laeq["value"])]
+
+
+def laeq_text(value: float) -> str:
+    return repr(value).replace(".", ",")
