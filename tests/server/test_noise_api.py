@@ -87,3 +87,12 @@ def test_bad_days_get_a_clear_400(
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert (error["parameter"], phrase in error["message"]) == (parameter, True)
+
+
+def test_the_noise_and_aggregate_exports_take_a_fair_share() -> None:
+    """They read every day's roll-ups of every node asked for: as heavy as /v1/aggregates."""
+    from lokaalmeten.server.guard import is_heavy
+
+    for path in ("/v1/noise/indicators", "/v1/export/noise.csv", "/v1/export/aggregates.csv"):
+        assert is_heavy(path), path
+    assert not is_heavy("/v1/nodes")
