@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
@@ -61,6 +61,10 @@ class QuantityPublic(BaseModel):
     description: str
     minimum: float = Field(description="Lowest value a sensor can report.")
     maximum: float
+    aggregation: Aggregation = Field(
+        description="How readings combine in /v1/aggregates: mean, energetic_mean, max, min "
+        "or none (percentile levels have no aggregate value)."
+    )
 
 
 class QuantityList(BaseModel):
@@ -173,6 +177,7 @@ def list_quantities() -> QuantityList:
                 description=q.description,
                 minimum=q.minimum,
                 maximum=q.maximum,
+                aggregation=q.aggregation,
             )
             for q in QUANTITIES.values()
         ]

@@ -49,6 +49,9 @@ def test_single_node_and_its_404(client: TestClient) -> None:
 def test_quantities_list_units(client: TestClient) -> None:
     quantities = {q["name"]: q for q in get_ok(client, "/v1/quantities")["value"]}
     assert quantities["pm25"]["unit"] == "µg/m³" and quantities["noise_laeq"]["unit"] == "dB(A)"
+    assert quantities["pm25"]["aggregation"] == "mean"
+    assert quantities["noise_laeq"]["aggregation"] == "energetic_mean"
+    assert quantities["noise_la90"]["aggregation"] == "none"
 
 
 def test_latest_values_per_node(client: TestClient) -> None:
