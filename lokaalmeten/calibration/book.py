@@ -109,8 +109,10 @@ class CalibrationBook:
                 return self._conn.execute(sql, tuple(params)).fetchall()
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
-                    return []  # a book made by a newer or older version without this table
-                raise
+                    return []  # a file not made as a book (yet): nothing in it
+                raise BookError(f"cannot read the calibration book {self.path}: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                raise BookError(f"{self.path} is not a calibration book: {exc}") from None
 
     def import_file(self, reference: ReferenceFile) -> ImportCount:
         """Stations and values of one file, in one transaction; a repeated import changes
@@ -199,6 +201,10 @@ class CalibrationBook:
                 f"SELECT {_FIT_COLUMNS} FROM fit{clause} ORDER BY node, quantity, id", params
             )
         ]
+
+    def fit(self, version: str) -> Fit | None:
+        rows = self._rows(f"SELECT {_FIT_COLUMNS} FROM fit WHERE version = ?", (version,))
+        return Fit(*rows[0]) if rows else None
 
     def current(self, node: str, quantity: str) -> Fit | None:
         """The newest fit of a stream: the one applied."""

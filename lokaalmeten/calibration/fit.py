@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from lokaalmeten.calibration.book import CalibrationBook, Fit
 from lokaalmeten.calibration.humidity import METHOD, METHOD_VERSION, corrected
 from lokaalmeten.calibration.reference import Station
+from lokaalmeten.server.params import distance_m
 from lokaalmeten.store import AggregateQuery, Store
 
 MIN_PAIRS = 24  # a day of hours at the least: fewer says too little about slope and offset
 FIT_MODEL = "ols-1"  # part of every version: another fitting method makes new versions
 PM_QUANTITIES = ("pm25", "pm10")
-EARTH_RADIUS_M = 6_371_008.8
 
 
 class FitError(ValueError):
@@ -95,14 +95,6 @@ def least_squares(xs: Sequence[float], ys: Sequence[float]) -> Line:
     total = sum((y - mean_y) ** 2 for y in ys)
     r2 = 1 - residual / total if total > 0 else 0.0
     return Line(slope, offset, n, r2, math.sqrt(residual / n))
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def nearest(
@@ -190,11 +182,13 @@ def calibrate(
             candidates = [stations[s] for s, q in series if q == quantity and s in stations]
             found = nearest(places[node], candidates, radius_m)
             if found is None:
-                outcomes.append(
-                    Outcome(
-                        node, quantity, None, None, None, False, f"no station within {radius_m:g} m"
-                    )
+                reason = (
+                    f"no station within {radius_m:g} m"
+                    if candidates
+                    else f"no station with {quantity} values has a place: import its "
+                    "station file (or a CSV with latitude, longitude)"
                 )
+                outcomes.append(Outcome(node, quantity, None, None, None, False, reason))
                 continue
             station, away = found
             first, last = series[(station.number, quantity)]
@@ -235,6 +229,8 @@ def calibrate(
                 made=made,
             )
             new = book.record(fit)
+            if not new:
+                fit = book.fit(fit.version) or fit  # the kept one, made when first fitted
             outcomes.append(
                 Outcome(
                     node,

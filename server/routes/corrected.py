@@ -8,6 +8,7 @@ per request: a fit made while the server runs is served at once.
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store
 
 router = APIRouter(prefix="/v1", tags=["corrected"])
+log = logging.getLogger("lokaalmeten.server")
 
 
 class PmQuantity(StrEnum):
@@ -67,17 +69,22 @@ def _hours(
     if (node, quantity) not in set(store.streams((node,), (quantity,))):
         raise ApiError(404, f"node: {node!r} has no {quantity} readings", "node")
     fit, note = None, None
-    try:
-        book = CalibrationBook(settings.calibration_path, read_only=True)
-    except BookError as exc:
-        note = f"{exc}: no calibration made yet (lokaalmeten calibrate)"
+    if not settings.calibration_path.exists():
+        note = "no calibration book yet: no co-location fit made (lokaalmeten calibrate)"
     else:
         try:
-            fit = book.current(node, quantity)
-        finally:
-            book.close()
-        if fit is None:
-            note = f"no co-location fit for {node} {quantity} (lokaalmeten calibrate fit)"
+            book = CalibrationBook(settings.calibration_path, read_only=True)
+            try:
+                fit = book.current(node, quantity)
+            finally:
+                book.close()
+        except BookError as exc:
+            # A broken book must not take the raw and corrected values down with it.
+            log.warning("%s", exc)
+            note = "the calibration book cannot be read (the server's log says why)"
+        else:
+            if fit is None:
+                note = f"no co-location fit for {node} {quantity} (lokaalmeten calibrate fit)"
     default, per_node = thresholds(directory, settings)
     threshold = per_node.get(node, default)
     hours = corrected_series(store, node, quantity, start, end, threshold, settings.pm_kappa, fit)

@@ -102,7 +102,7 @@ def test_refit_is_idempotent_and_new_data_makes_a_new_version(
     [again] = calibrate(store, book, {"kit-1": NEAR}, 2000, None, None, KAPPA, now=200)
     assert one.fit is not None and again.fit is not None
     assert one.new and not again.new
-    assert again.fit.version == one.fit.version
+    assert again.fit.version == one.fit.version and again.fit.made == 100  # the kept one
     assert len(book.fits("kit-1", "pm25")) == 1
     store.write(readings)  # five more days of the kit
     [later] = calibrate(store, book, {"kit-1": NEAR}, 2000, None, None, KAPPA, now=300)
@@ -133,6 +133,18 @@ def test_kits_far_away_or_with_too_few_hours_get_no_fit(
         "kit-far": "no station within 2000 m",
     }
     assert book.fits() == []
+
+
+def test_a_station_without_a_place_is_named(
+    store: Store, book: CalibrationBook, tmp_path: Path
+) -> None:
+    readings, lines = colocated(hours=30)
+    store.write(readings)
+    unplaced = [line.rsplit(",", 3)[0] for line in lines]  # no latitude, longitude, name
+    unplaced[0] = "station,time,component,value"
+    book.import_file(read_reference(write_csv(tmp_path / "ref.csv", unplaced)))
+    [outcome] = calibrate(store, book, {"kit-1": NEAR}, 2000, None, None, KAPPA)
+    assert outcome.reason.startswith("no station with pm25 values has a place")
 
 
 def test_hours_too_humid_are_left_out(store: Store, book: CalibrationBook, tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_raw_corrected_and_calibrated_side_by_side(store_url: str, tmp_path: Pat
 
     with serve(store_url, calibration=str(book_path), max_range_days=366) as client:
         body = get_ok(client, f"/v1/corrected?node=kit-1&quantity=pm25&{SPAN}")
-        assert body["calibration"] is None and "no calibration" in body["calibration_note"]
+        assert body["calibration"] is None and "no calibration book" in body["calibration_note"]
         assert body["humidity_correction"]["method"] == "kappa-koehler-1"
         assert body["humidity_correction"]["kappa"] == 0.4
         assert "Crilley" in body["humidity_correction"]["reference"]
@@ -111,3 +111,20 @@ def test_bad_requests(store_url: str, tmp_path: Path) -> None:
         wrong = client.get(f"/v1/corrected?node=kit-1&quantity=temperature&{SPAN}")
         assert wrong.status_code == 400 and wrong.json()["error"]["parameter"] == "quantity"
         assert client.get(f"/v1/corrected?{SPAN}").status_code == 400  # node is required
+
+
+def test_a_broken_calibration_book_leaves_raw_and_corrected_served(
+    store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    readings, _ = colocated(hours=3)
+    fill(store_url, readings, [NodeMeta("kit-1", NEAR[0], NEAR[1])])
+    broken = tmp_path / "calibration.db"
+    broken.write_bytes(b"this is not a SQLite file, but it is where LM_CALIBRATION points" * 20)
+    with serve(store_url, calibration=str(broken)) as client:
+        body = get_ok(client, f"/v1/corrected?node=kit-1&{SPAN}")
+    assert body["calibration"] is None
+    assert body["calibration_note"] == (
+        "the calibration book cannot be read (the server's log says why)"
+    )
+    assert len(body["value"]) == 3 and body["value"][0]["corrected"] is not None
+    assert "is not a calibration book" in caplog.text
