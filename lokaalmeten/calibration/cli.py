@@ -46,6 +46,10 @@ BookOption = Annotated[
 ]
 
 
+# Options whose name is not the setting's (`--radius` sets calibration_radius).
+_FLAGS = {"calibration_radius": "--radius", "pm_kappa": "--kappa"}
+
+
 def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
@@ -55,7 +59,7 @@ def _settings(**overrides: Any) -> ServerSettings:
     from lokaalmeten.settings import ServerSettings, SettingsError, load_settings
 
     try:
-        return load_settings(ServerSettings, **overrides)
+        return load_settings(ServerSettings, _FLAGS, **overrides)
     except SettingsError as exc:
         _fail(str(exc))
 

@@ -108,7 +108,9 @@ def _calibration(fit: Fit) -> dict[str, Any]:
         "slope": fit.slope,
         "offset": fit.offset,
         "station": fit.station,
-        "distance_m": fit.distance_m,
+        # Rounded as home locations are: with the station's public place, an exact distance
+        # would put the kit on a circle around it.
+        "distance_m": round(fit.distance_m, -2),
         "period": {"start": iso_utc(fit.start), "end": iso_utc(fit.end)},
         "n": fit.n,
         "r2": fit.r2,

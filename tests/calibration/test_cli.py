@@ -84,3 +84,13 @@ def test_fit_without_a_store_says_so(tmp_path: Path) -> None:
     book.close()
     out = lm("calibrate", "list", env=environment(tmp_path))
     assert out.returncode == 0 and "no fits yet" in out.stdout
+
+
+def test_bad_options_are_named_as_given(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    out = lm("calibrate", "fit", "--radius", "-5", env=env)
+    assert out.returncode == 2 and "--radius: Input should be greater than 0" in out.stderr
+    out = lm("calibrate", "fit", "--kappa", "3", env=env)
+    assert "--kappa: Input should be less than or equal to 1.5" in out.stderr
+    out = lm("calibrate", "fit", "--start", "yesterday", env=env)
+    assert "--start 'yesterday' is not ISO 8601" in out.stderr

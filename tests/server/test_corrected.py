@@ -73,7 +73,7 @@ def test_raw_corrected_and_calibrated_side_by_side(store_url: str, tmp_path: Pat
         fit = body["calibration"]
         assert fit["version"] == outcome.fit.version and fit["n"] == HOURS - 2
         assert abs(fit["slope"] - SLOPE) < 0.1 and abs(fit["offset"] - OFFSET) < 1.0
-        assert fit["station"] == "NL10636"
+        assert fit["station"] == "NL10636" and fit["distance_m"] == 400  # 446 m, rounded
         assert fit["period"] == {"start": "2026-11-28T00:00:00Z", "end": "2026-11-29T10:00:00Z"}
         assert "calibration_note" not in body
         references = [float(line.split(",")[3]) for line in lines[1:]]
