@@ -117,6 +117,23 @@ def test_refit_is_idempotent_and_new_data_makes_a_new_version(
     assert other.new and len(book.fits("kit-1", "pm25")) == 3
 
 
+def test_a_revised_reference_value_makes_a_new_version(
+    store: Store, book: CalibrationBook, tmp_path: Path
+) -> None:
+    readings, lines = colocated(hours=48)
+    store.write(readings)
+    book.import_file(read_reference(write_csv(tmp_path / "ref.csv", lines)))
+    [one] = calibrate(store, book, {"kit-1": NEAR}, 2000, None, None, KAPPA)
+    cells = lines[5].split(",")
+    cells[3] = f"{float(cells[3]) + 4:.1f}"  # validated afterwards: 4 µg/m³ more
+    lines[5] = ",".join(cells)
+    count = book.import_file(read_reference(write_csv(tmp_path / "revised.csv", lines)))
+    assert (count.new, count.changed) == (0, 1)
+    [two] = calibrate(store, book, {"kit-1": NEAR}, 2000, None, None, KAPPA)
+    assert two.new and one.fit is not None and two.fit is not None
+    assert two.fit.version != one.fit.version and len(book.fits()) == 2
+
+
 def test_kits_far_away_or_with_too_few_hours_get_no_fit(
     store: Store, book: CalibrationBook, tmp_path: Path
 ) -> None:

@@ -111,6 +111,9 @@ def test_bad_requests(store_url: str, tmp_path: Path) -> None:
         wrong = client.get(f"/v1/corrected?node=kit-1&quantity=temperature&{SPAN}")
         assert wrong.status_code == 400 and wrong.json()["error"]["parameter"] == "quantity"
         assert client.get(f"/v1/corrected?{SPAN}").status_code == 400  # node is required
+    with serve(store_url, calibration=str(tmp_path / "none.db"), max_points=70) as client:
+        big = client.get(f"/v1/corrected?node=kit-1&{SPAN}")  # 36 hours: 72 windows
+        assert big.status_code == 400 and "at most 70 windows" in big.json()["error"]["message"]
 
 
 def test_a_broken_calibration_book_leaves_raw_and_corrected_served(
