@@ -323,6 +323,24 @@ class ServerSettings(_Settings):
         description="The gateway's registry, whose node directory names and places the kits "
         "(read only).",
     )
+    calibration: str = Field(
+        "",
+        description="SQLite file of the calibration book: imported reference-station series "
+        "and co-location fits (docs/calibration.md); empty: calibration.db beside the registry.",
+    )
+    pm_kappa: float = Field(
+        0.4,
+        ge=0,
+        le=1.5,
+        description="Hygroscopicity κ of the humidity correction of PM (κ-Köhler, Crilley et "
+        "al. 2018); 0.4 for mixed urban aerosol.",
+    )
+    calibration_radius: float = Field(
+        2000,
+        gt=0,
+        le=50_000,
+        description="Metres from a reference station within which `calibrate fit` fits a kit.",
+    )
     server_host: str = Field("127.0.0.1", description="Address the open-data server listens on.")
     server_port: int = Field(
         8000, ge=1, le=65535, description="Port the open-data server listens on."
@@ -440,6 +458,13 @@ class ServerSettings(_Settings):
         "© OpenStreetMap contributors",
         description="Attribution shown on the map for the tiles (required by most tile servers).",
     )
+
+    @property
+    def calibration_path(self) -> Path:
+        """The calibration book: the setting, else calibration.db beside the registry."""
+        if self.calibration:
+            return Path(self.calibration)
+        return Path(self.registry).with_name("calibration.db")
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServerSettings:

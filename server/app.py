@@ -26,6 +26,7 @@ from lokaalmeten.server.guard import Admission, RateLimit
 from lokaalmeten.server.health import StoreWatch, serves
 from lokaalmeten.server.routes import (
     aggregates,
+    corrected,
     export,
     metadata,
     nodes,
@@ -122,6 +123,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         nodes.router,
         readings.router,
         aggregates.router,
+        corrected.router,
         export.router,
         sensorthings.router,
     ):

@@ -24,7 +24,14 @@ from lokaalmeten.settings import ServerSettings
 
 _MAX_CLIENTS = 10_000
 # Paths whose work grows with the readings asked for; the rest read summaries only.
-HEAVY_PREFIXES = ("/v1/readings", "/v1/aggregates", "/v1/export/readings.csv", "/v1.1/")
+HEAVY_PREFIXES = (
+    "/v1/readings",
+    "/v1/aggregates",
+    "/v1/corrected",
+    "/v1/export/readings.csv",
+    "/v1/export/corrected.csv",
+    "/v1.1/",
+)
 
 
 def client_address(scope: Scope) -> str:

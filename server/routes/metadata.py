@@ -52,6 +52,7 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "quantities": f"{base}/v1/quantities",
             "readings": f"{base}/v1/readings",
             "aggregates": f"{base}/v1/aggregates",
+            "corrected": f"{base}/v1/corrected",
             "latest": f"{base}/v1/latest",
             "csv": f"{base}/v1/export/readings.csv",
             "geojson": f"{base}/v1/export/nodes.geojson",
