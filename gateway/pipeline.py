@@ -36,6 +36,7 @@ from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
+from lokaalmeten.gateway.quality import quality_stage
 from lokaalmeten.gateway.registry import Registry
 from lokaalmeten.gateway.sensor_community import open_output
 from lokaalmeten.gateway.spool import Spool, SpoolFull
@@ -76,12 +77,13 @@ class Gateway:
             synchronous=settings.spool_synchronous,
         )
         self.registry = Registry(Path(settings.registry)) if settings.require_registration else None
+        self.directory = Directory(Path(settings.registry))
         self.validator = RecordValidator(
             self.metrics,
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
+            quality=quality_stage(settings, self.directory),
         )
-        self.directory = Directory(Path(settings.registry))
         self.kit_facts = KitFacts(
             self.directory,
             self.metrics,
