@@ -279,3 +279,26 @@ class QualityStage:
             )
             for node, here in items
         }
+
+
+def rules_table() -> str:
+    """The QUALITY table as Markdown, as docs/quality.md shows it (a test keeps them equal)."""
+    from lokaalmeten.protocol.quantities import QUANTITIES
+
+    def number(value: float) -> str:
+        return f"{value:g}"
+
+    rows = [
+        "| quantity | unit | plausible range | stuck after | repeats allowed | spike floor "
+        "| warm-up (unnamed sensor) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, rule in QUALITY.items():
+        allowed = ", ".join(number(v) for v in rule.stuck_allowed) or "–"
+        rows.append(
+            f"| `{name}` | {QUANTITIES[name].unit} | {number(rule.low)} to {number(rule.high)} "
+            f"| {rule.stuck if rule.stuck is not None else 'never'} | {allowed} "
+            f"| {number(rule.spike_floor) if rule.spike_floor is not None else 'no spike rule'} "
+            f"| {rule.warm_up_s} s |"
+        )
+    return "\n".join(rows)

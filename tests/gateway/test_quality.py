@@ -4,15 +4,17 @@ value is ever changed. Records go through the real validator, as every ingest pa
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
-from lokaalmeten.gateway.quality import QualityStage, distance_km, quality_stage
+from lokaalmeten.gateway.quality import QualityStage, distance_km, quality_stage, rules_table
 from lokaalmeten.gateway.validate import RecordValidator
 from lokaalmeten.protocol.quantities import QUALITY, QUANTITIES
 from lokaalmeten.readings import (
     FLAG_HIGH_HUMIDITY,
     FLAG_IMPLAUSIBLE,
+    FLAG_NAMES,
     FLAG_TIME_BACKDATED,
     FLAG_WARMING_UP,
     Reading,
@@ -67,6 +69,13 @@ def test_every_quantity_has_a_quality_rule_inside_its_hard_range() -> None:
         assert hard.minimum <= rule.low < rule.high <= hard.maximum, name
         # Narrower, or the flag would never be set apart from the refusal.
         assert (rule.low, rule.high) != (hard.minimum, hard.maximum), name
+
+
+def test_the_documented_thresholds_are_the_table() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "quality.md").read_text()
+    assert rules_table() in doc, "docs/quality.md: paste gateway.quality.rules_table()"
+    for _, name in FLAG_NAMES:
+        assert f"| `{name}` |" in doc, name
 
 
 def test_a_stuck_sensor_is_flagged_from_the_repeat_that_makes_it_stuck() -> None:
