@@ -18,6 +18,7 @@ re-sent reading (same time and value as the latest) gets the flags it got the fi
 from __future__ import annotations
 
 import math
+import threading
 import time as clock
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -131,6 +132,8 @@ class QualityStage:
         self._neighbours: dict[str, tuple[str, ...]] = {}
         self._series: dict[tuple[str, str], _Series] = {}
         self._humidity: dict[str, tuple[int, float]] = {}  # node: (time, %) of its latest
+        # MQTT and the HTTP ingest validate in different threads; one record at a time.
+        self._lock = threading.Lock()
 
     def flag(self, readings: list[Reading], uptime_s: float | None = None) -> list[Reading]:
         """``readings`` with their quality bits added (kept: the bits they came with).
@@ -138,13 +141,14 @@ class QualityStage:
         ``uptime_s``: seconds since the kit started when it made these readings (one record),
         None when it did not say.
         """
-        in_batch = self._note_humidity(readings)
         out = []
-        for reading in readings:
-            bits = self._bits(reading, uptime_s, in_batch)
-            if bits & ~reading.flags:
-                reading = reading._replace(flags=reading.flags | bits)
-            out.append(reading)
+        with self._lock:
+            in_batch = self._note_humidity(readings)
+            for reading in readings:
+                bits = self._bits(reading, uptime_s, in_batch)
+                if bits & ~reading.flags:
+                    reading = reading._replace(flags=reading.flags | bits)
+                out.append(reading)
         return out
 
     # -- the rules -----------------------------------------------------------------------

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from lokaalmeten.gateway.http_ingest import create_ingest_app
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.store import ReadingQuery, Store, open_store
 from tests.gateway.harness import RunningGateway, publish, publisher, settings_for, stored
+from tests.gateway.test_airrohr import COMBINED
+from tests.gateway.test_http_ingest import bearer, make_gateway, spooled
 from tests.helpers import wait_until
 
 T0 = 1795737600  # 2026-11-27T00:00:00Z
@@ -106,3 +110,34 @@ def test_each_store_keeps_the_flags_and_the_raw_value(store: Store) -> None:
     back = store.readings(ReadingQuery(start=0, end=2**34, limit=100))
     assert sorted(back) == sorted(flagged)
     assert [r.value for r in sorted(back)] == [96.5, 31.25, 55.5]
+
+
+def test_the_http_paths_flag_the_same_way(tmp_path: Path) -> None:
+    """Our records over HTTP and an unchanged airRohr kit's JSON reach the same stage."""
+    gateway = make_gateway(tmp_path)
+    assert gateway.registry is not None
+    kit_token = gateway.registry.add("kit-q")
+    airrohr_token = gateway.registry.add("esp8266-12345678")
+    humid = COMBINED.replace(b'"55.20"', b'"93.40"')
+    with TestClient(create_ingest_app(gateway)) as client:
+        body = kit_record(1, {"pm25": 9.5, "humidity": 88.0}, 5_000)
+        answer = client.post("/v1/records", content=body, headers=bearer(kit_token))
+        assert answer.status_code == 200, answer.text
+        answer = client.post(
+            "/data.php",
+            content=humid,
+            headers={"X-Sensor": "esp8266-12345678", "Content-Type": "application/json"},
+            auth=("esp8266-12345678", airrohr_token),
+        )
+        assert answer.status_code == 200, answer.text
+    flags = {(r.node, r.quantity): flag_names(r.flags) for r in spooled(gateway)}
+    assert flags == {
+        ("kit-q", "pm25"): ["high_humidity", "warming_up"],
+        ("kit-q", "humidity"): [],
+        ("esp8266-12345678", "pm10"): ["high_humidity"],  # no uptime sent: no warm-up rule
+        ("esp8266-12345678", "pm25"): ["high_humidity"],
+        ("esp8266-12345678", "temperature"): [],
+        ("esp8266-12345678", "pressure"): [],
+        ("esp8266-12345678", "humidity"): [],
+    }
+    gateway.spool.close()
