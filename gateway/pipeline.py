@@ -1,7 +1,8 @@
 """The gateway's pipeline, top to bottom.
 
     MQTT (QoS 1, persistent session) ─┐
-    HTTP (/v1/records, airRohr)      ─┴─> validate ─> spool (durable commit) ─> acknowledge
+    HTTP (/v1/records, airRohr)      ─┴─> validate + quality flags ─> spool (durable commit)
+                                           ─> acknowledge
     spool ─> one writer per store (batches, back-off) ─> store(s)
 
 The kits' retained statuses (and Last Wills) update the node directory (gateway/kit_facts.py)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from lokaalmeten.gateway.http_ingest import create_ingest_app
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.quality import QualityStage
+from lokaalmeten.gateway.spool import Refusal, Spool
 from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.store import ReadingQuery, Store, open_store
@@ -22,6 +24,7 @@ from tests.gateway.harness import RunningGateway, publish, publisher, settings_f
 from tests.gateway.test_airrohr import COMBINED
 from tests.gateway.test_http_ingest import bearer, make_gateway, spooled
 from tests.helpers import wait_until
+from tests.test_cli import lm
 
 T0 = 1795737600  # 2026-11-27T00:00:00Z
 _databases = itertools.count()
@@ -141,3 +144,26 @@ def test_the_http_paths_flag_the_same_way(tmp_path: Path) -> None:
         ("esp8266-12345678", "humidity"): [],
     }
     gateway.spool.close()
+
+
+def test_a_replay_of_the_quarantine_flags_as_the_live_ingest_does(tmp_path: Path) -> None:
+    """A record refused for its unknown kit, replayed by `lokaalmeten quarantine replay`
+    after the kit is registered, is spooled with the flags the live ingest would give it."""
+    spool_path, registry = tmp_path / "spool.db", tmp_path / "registry.db"
+    body = kit_record(1, {"pm25": 9.5, "humidity": 91.0, "temperature": 58.0}, 4_000)
+    spool = Spool(spool_path, [f"sqlite:///{tmp_path / 'lm.db'}"])
+    refusal = Refusal("lokaalmeten/kit-q/readings", "unknown_node", "kit-q", body, T0 + 120)
+    spool.put([], [refusal])
+    spool.close()
+    assert lm("nodes", "add", "kit-q", "--registry", str(registry)).returncode == 0
+    out = lm(
+        "quarantine", "replay", "--all", "--spool", str(spool_path), "--registry", str(registry)
+    )
+    assert "1 readings stored" in out.stdout or "3 readings stored" in out.stdout, out.stdout
+    with sqlite3.connect(spool_path) as conn:
+        rows = conn.execute("SELECT quantity, value, flags FROM spool ORDER BY quantity").fetchall()
+    assert [(q, v, flag_names(f)) for q, v, f in rows] == [
+        ("humidity", 91.0, []),
+        ("pm25", 9.5, ["high_humidity", "warming_up"]),
+        ("temperature", 58.0, ["implausible"]),
+    ]
