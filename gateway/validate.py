@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal
 from lokaalmeten.protocol.record import RecordError, parse_record
 from lokaalmeten.protocol.topics import node_of
-from lokaalmeten.readings import Reading
+from lokaalmeten.readings import Reading, flag_names
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -96,7 +97,7 @@ class RecordValidator:
             detail = f"{node} is not registered; 'lokaalmeten nodes add {node}' registers it"
             return self._refused(source, "unknown_node", detail, payload, received_at)
         if self.quality is not None and readings:
-            readings = self.quality.flag(readings, uptime_s)
+            readings = self._flagged(readings, uptime_s, self.quality)
         checked = Checked(readings=readings)
         by_reason: dict[str, list[str]] = {}
         for reason, description in problems:
@@ -111,6 +112,18 @@ class RecordValidator:
                 Refusal(source, reason, detail, payload, received_at, spooled=spooled)
             )
         return checked
+
+    def _flagged(
+        self, readings: list[Reading], uptime_s: float | None, quality: QualityStage
+    ) -> list[Reading]:
+        flagged = quality.flag(readings, uptime_s)
+        counts: Counter[str] = Counter()
+        for before, after in zip(readings, flagged, strict=True):
+            if after.flags != before.flags:  # only what the stage added is counted
+                counts.update(flag_names(after.flags & ~before.flags))
+        if counts:
+            self.metrics.flag(counts)
+        return flagged
 
     def refuse(
         self, source: str, reason: str, detail: str, payload: bytes, received_at: int

@@ -133,6 +133,11 @@ def test_the_http_paths_flag_the_same_way(tmp_path: Path) -> None:
             auth=("esp8266-12345678", airrohr_token),
         )
         assert answer.status_code == 200, answer.text
+        metrics = client.get("/metrics").text
+    # The operator sees how many readings were flagged, by flag.
+    assert 'lokaalmeten_gateway_flagged_total{flag="high_humidity"} 3.0' in metrics
+    assert 'lokaalmeten_gateway_flagged_total{flag="warming_up"} 1.0' in metrics
+    assert 'flag="stuck"' not in metrics
     flags = {(r.node, r.quantity): flag_names(r.flags) for r in spooled(gateway)}
     assert flags == {
         ("kit-q", "pm25"): ["high_humidity", "warming_up"],
