@@ -14,6 +14,7 @@ BENCHMARKS = [
     "store_write",
     "firmware_drivers",
     "gateway_ingest",
+    "quality_flags",
     "noise",
     "kit_runtime",
     "kit_memory",

@@ -266,6 +266,27 @@ class GatewaySettings(_Settings):
             "off only for a closed test network."
         ),
     )
+    quality: bool = Field(
+        True,
+        description=(
+            "Set quality flags at ingest (implausible, stuck, spike, high_humidity, "
+            "warming_up; docs/quality.md); values are never changed."
+        ),
+    )
+    quality_humidity: float = Field(
+        85.0,
+        ge=0,
+        le=100,
+        description="PM readings made while the relative humidity (%) is above this are "
+        "flagged high_humidity.",
+    )
+    quality_neighbour_km: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="Kits with a known place within this many km are neighbours: a jump they "
+        "share is weather, not a spike; 0 compares each kit only with itself.",
+    )
     ingest_host: str = Field(
         "0.0.0.0", description="Address of the gateway's HTTP ingest, /health and /metrics."
     )
