@@ -14,6 +14,7 @@ BENCHMARKS = [
     "store_write",
     "firmware_drivers",
     "gateway_ingest",
+    "quality_flags",
     "noise",
     "kit_runtime",
     "kit_memory",
@@ -22,6 +23,7 @@ BENCHMARKS = [
     "csv_export",
     "hostile_clients",
     "noise_indicators",
+    "calibration",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -22,6 +22,7 @@ class GatewayMetrics:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
+        self._flagged: Counter[str] = Counter()
         self._latency_sum = 0.0
         self._latency_count = 0
         self._latency_max = 0.0
@@ -33,6 +34,15 @@ class GatewayMetrics:
     def refuse(self, reason: str, amount: int = 1) -> None:
         with self._lock:
             self._refused[reason] += amount
+
+    def flag(self, counts: Counter[str]) -> None:
+        """Readings given quality flags at ingest, by flag name."""
+        with self._lock:
+            self._flagged.update(counts)
+
+    def flagged(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._flagged)
 
     def observe_store_latency(self, seconds: float) -> None:
         with self._lock:
@@ -100,6 +110,14 @@ class PrometheusCollector(Collector):
         for reason, n in sorted(self.metrics.refusals().items()):
             refused.add_metric([reason], n)
         yield refused
+        flagged = CounterMetricFamily(
+            "lokaalmeten_gateway_flagged",
+            "Readings given a quality flag at ingest, by flag",
+            labels=["flag"],
+        )
+        for name, n in sorted(self.metrics.flagged().items()):
+            flagged.add_metric([name], n)
+        yield flagged
         total, writes, slowest = self.metrics.latency()
         latency = CounterMetricFamily(
             "lokaalmeten_gateway_store_write_seconds", "Time spent in store writes"

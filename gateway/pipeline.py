@@ -1,7 +1,8 @@
 """The gateway's pipeline, top to bottom.
 
     MQTT (QoS 1, persistent session) ─┐
-    HTTP (/v1/records, airRohr)      ─┴─> validate ─> spool (durable commit) ─> acknowledge
+    HTTP (/v1/records, airRohr)      ─┴─> validate + quality flags ─> spool (durable commit)
+                                           ─> acknowledge
     spool ─> one writer per store (batches, back-off) ─> store(s)
 
 The kits' retained statuses (and Last Wills) update the node directory (gateway/kit_facts.py)
@@ -36,6 +37,7 @@ from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
+from lokaalmeten.gateway.quality import quality_stage
 from lokaalmeten.gateway.registry import Registry
 from lokaalmeten.gateway.sensor_community import open_output
 from lokaalmeten.gateway.spool import Spool, SpoolFull
@@ -76,12 +78,13 @@ class Gateway:
             synchronous=settings.spool_synchronous,
         )
         self.registry = Registry(Path(settings.registry)) if settings.require_registration else None
+        self.directory = Directory(Path(settings.registry))
         self.validator = RecordValidator(
             self.metrics,
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
+            quality=quality_stage(settings, self.directory),
         )
-        self.directory = Directory(Path(settings.registry))
         self.kit_facts = KitFacts(
             self.directory,
             self.metrics,

@@ -222,7 +222,14 @@ def _validator(settings: GatewaySettings, registry_path: Path) -> Any:
             known = Registry(registry_path).known
         except sqlite3.Error as exc:
             _fail(f"cannot read the registry {registry_path.absolute()}: {exc}")
-    return RecordValidator(GatewayMetrics(), settings.topic_prefix, known, log_refusals=False)
+    from lokaalmeten.gateway.quality import quality_stage
+
+    # The live ingest's quality rules; neighbours are left out (the replay has no history of
+    # theirs), so a replayed reading is compared only with what it brings along.
+    quality = quality_stage(settings, None)
+    return RecordValidator(
+        GatewayMetrics(), settings.topic_prefix, known, log_refusals=False, quality=quality
+    )
 
 
 def _selected(

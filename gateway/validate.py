@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
+from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal
 from lokaalmeten.protocol.record import RecordError, parse_record
 from lokaalmeten.protocol.topics import node_of
-from lokaalmeten.readings import Reading
+from lokaalmeten.readings import Reading, flag_names
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -43,10 +45,13 @@ class RecordValidator:
         known: Callable[[str], bool] | None = None,
         *,
         log_refusals: bool = True,
+        quality: QualityStage | None = None,
     ) -> None:
         """``known`` says whether a node is registered; None accepts every node.
-        ``log_refusals``: off where the caller reports refusals itself (a replay)."""
+        ``log_refusals``: off where the caller reports refusals itself (a replay).
+        ``quality``: sets the quality flags of every reading accepted; None sets none."""
         self.metrics = metrics
+        self.quality = quality
         self.topic_prefix = topic_prefix
         self.known = known
         self.log_refusals = log_refusals
@@ -67,7 +72,9 @@ class RecordValidator:
         except RecordError as exc:
             return self._refused(source, exc.reason, exc.detail, payload, received_at)
         problems = [("out_of_range", f"{q}={v!r}") for q, v in parsed.out_of_range]
-        return self.readings(source, node, parsed.readings, problems, payload, received_at)
+        return self.readings(
+            source, node, parsed.readings, problems, payload, received_at, parsed.uptime_s
+        )
 
     def readings(
         self,
@@ -77,15 +84,20 @@ class RecordValidator:
         problems: Sequence[tuple[str, str]],
         payload: bytes,
         received_at: int,
+        uptime_s: float | None = None,
     ) -> Checked:
-        """Readings already parsed from some format: the node check, then accept.
+        """Readings already parsed from some format: the node check, the quality flags,
+        then accept.
 
         ``problems`` are (reason, description) of values left out while parsing; each is
-        counted, and the payload is quarantined once per reason.
+        counted, and the payload is quarantined once per reason. ``uptime_s``: seconds since
+        the kit started when it made the readings, if it said (the warm-up rule).
         """
         if self.known is not None and not self.known(node):
             detail = f"{node} is not registered; 'lokaalmeten nodes add {node}' registers it"
             return self._refused(source, "unknown_node", detail, payload, received_at)
+        if self.quality is not None and readings:
+            readings = self._flagged(readings, uptime_s, self.quality)
         checked = Checked(readings=readings)
         by_reason: dict[str, list[str]] = {}
         for reason, description in problems:
@@ -100,6 +112,18 @@ class RecordValidator:
                 Refusal(source, reason, detail, payload, received_at, spooled=spooled)
             )
         return checked
+
+    def _flagged(
+        self, readings: list[Reading], uptime_s: float | None, quality: QualityStage
+    ) -> list[Reading]:
+        flagged = quality.flag(readings, uptime_s)
+        counts: Counter[str] = Counter()
+        for before, after in zip(readings, flagged, strict=True):
+            if after.flags != before.flags:  # only what the stage added is counted
+                counts.update(flag_names(after.flags & ~before.flags))
+        if counts:
+            self.metrics.flag(counts)
+        return flagged
 
     def refuse(
         self, source: str, reason: str, detail: str, payload: bytes, received_at: int

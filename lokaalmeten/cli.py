@@ -30,12 +30,14 @@ app = typer.Typer(
 
 
 def _register_groups() -> None:
+    from lokaalmeten.calibration.cli import calibrate_app
     from lokaalmeten.gateway.cli import nodes_app
     from lokaalmeten.gateway.places_cli import places_app
     from lokaalmeten.gateway.quarantine_cli import quarantine_app
     from lokaalmeten.kit_tools.cli import deploy, flash
     from lokaalmeten.noise import noise_app
 
+    app.add_typer(calibrate_app, name="calibrate")
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
     app.add_typer(places_app, name="places")

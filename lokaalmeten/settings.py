@@ -266,6 +266,27 @@ class GatewaySettings(_Settings):
             "off only for a closed test network."
         ),
     )
+    quality: bool = Field(
+        True,
+        description=(
+            "Set quality flags at ingest (implausible, stuck, spike, high_humidity, "
+            "warming_up; docs/quality.md); values are never changed."
+        ),
+    )
+    quality_humidity: float = Field(
+        85.0,
+        ge=0,
+        le=100,
+        description="PM readings made while the relative humidity (%) is above this are "
+        "flagged high_humidity.",
+    )
+    quality_neighbour_km: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="Kits with a known place within this many km are neighbours: a jump they "
+        "share is weather, not a spike; 0 compares each kit only with itself.",
+    )
     ingest_host: str = Field(
         "0.0.0.0", description="Address of the gateway's HTTP ingest, /health and /metrics."
     )
@@ -322,6 +343,24 @@ class ServerSettings(_Settings):
         str(STATE_DIR / "registry.db"),
         description="The gateway's registry, whose node directory names and places the kits "
         "(read only).",
+    )
+    calibration: str = Field(
+        "",
+        description="SQLite file of the calibration book: imported reference-station series "
+        "and co-location fits (docs/calibration.md); empty: calibration.db beside the registry.",
+    )
+    pm_kappa: float = Field(
+        0.4,
+        ge=0,
+        le=1.5,
+        description="Hygroscopicity κ of the humidity correction of PM (κ-Köhler, Crilley et "
+        "al. 2018); 0.4 for mixed urban aerosol.",
+    )
+    calibration_radius: float = Field(
+        2000,
+        gt=0,
+        le=50_000,
+        description="Metres from a reference station within which `calibrate fit` fits a kit.",
     )
     server_host: str = Field("127.0.0.1", description="Address the open-data server listens on.")
     server_port: int = Field(
@@ -448,6 +487,13 @@ class ServerSettings(_Settings):
         "© OpenStreetMap contributors",
         description="Attribution shown on the map for the tiles (required by most tile servers).",
     )
+
+    @property
+    def calibration_path(self) -> Path:
+        """The calibration book: the setting, else calibration.db beside the registry."""
+        if self.calibration:
+            return Path(self.calibration)
+        return Path(self.registry).with_name("calibration.db")
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServerSettings:

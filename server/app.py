@@ -26,6 +26,7 @@ from lokaalmeten.server.guard import Admission, RateLimit
 from lokaalmeten.server.health import StoreWatch, serves
 from lokaalmeten.server.routes import (
     aggregates,
+    corrected,
     export,
     metadata,
     nodes,
@@ -124,6 +125,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         readings.router,
         aggregates.router,
         noise.router,
+        corrected.router,
         export.router,
         sensorthings.router,
     ):

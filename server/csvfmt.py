@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.readings import flag_names
 from lokaalmeten.server.privacy import PublicPlace
 from lokaalmeten.store import StreamBatch
 
@@ -70,7 +71,10 @@ class CsvWriter:
         suffixes = self._suffixes.setdefault((batch.quantity, id(batch.tags)), {})
         for tag in {row[2] for row in batch.rows} - suffixes.keys():
             sensor, flags = batch.tags[tag]
-            suffixes[tag] = f"{sep}{unit}{sep}{self.field(sensor or '')}{sep}{flags}\r\n"
+            # The names, not the bits, so that a spreadsheet reads them without the table;
+            # '|' needs no quoting in either variant. Made once per tag, so free per row.
+            names = "|".join(flag_names(flags))
+            suffixes[tag] = f"{sep}{unit}{sep}{self.field(sensor or '')}{sep}{names}\r\n"
         days, hms = self._days, _seconds_of_day()
         if self.decimal_comma:
             return "".join(

@@ -31,6 +31,8 @@ HEAVY_PREFIXES = (
     "/v1/export/aggregates.csv",
     "/v1/noise/",
     "/v1/export/noise.csv",
+    "/v1/corrected",
+    "/v1/export/corrected.csv",
     "/v1.1/",
 )
 

@@ -113,7 +113,7 @@ def observation(node: str, quantity: str, row: StreamRow, tags: Mapping[int, Tag
             "phenomenonTime": when,
             "resultTime": when,
             "result": value,
-            "resultQuality": None,
+            "resultQuality": names,  # the quality flags by name, [] when none
             "validTime": None,
             "parameters": {"sensor": sensor, "flags": names},
         },

@@ -85,3 +85,28 @@ def in_lanes(lanes: int, work: Callable[[int], list[T]]) -> list[T]:
     """``work(lane)`` for each lane at once, in threads; every lane's results together."""
     with ThreadPoolExecutor(lanes) as pool:
         return [item for found in pool.map(work, range(lanes)) for item in found]
+
+
+def reachable_by_others(paths: list[Path], staging: Path) -> str:
+    """Shell lines that, run as root inside a private mount namespace, let any user reach
+    ``paths`` even where a folder above them only its owner may enter (a checkout in a
+    ``mktemp -d`` folder, an interpreter under /root): each closed folder becomes an open
+    tmpfs holding just the paths, bound back where they were. Nothing outside the namespace
+    changes."""
+    wanted = sorted({p.resolve() for p in paths})
+    # A path inside another one travels with it.
+    wanted = [p for p in wanted if not any(o != p and o in p.parents for o in wanted)]
+    closed: list[Path] = []
+    for path in wanted:
+        tops = [f for f in reversed(path.parents) if f != Path("/") and not f.stat().st_mode & 1]
+        if tops and not any(c == tops[0] or c in tops[0].parents for c in closed):
+            closed.append(tops[0])
+    if not closed:
+        return ""
+    lines = []
+    for i, path in enumerate(wanted):
+        lines += [f"mkdir -p {staging}/{i}", f"mount --bind {path} {staging}/{i}"]
+    lines += [f"mount -t tmpfs -o mode=0755 lm-open {top}" for top in closed]
+    for i, path in enumerate(wanted):
+        lines += [f"mkdir -p {path}", f"mount --move {staging}/{i} {path}"]
+    return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ never read; one ``LM_HTTP_PORT`` moved the gateway's ingest and the server onto 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from lokaalmeten.settings import (
     refuse_outside_installation,
 )
 from lokaalmeten.store import open_store
+from tests.helpers import REPO, reachable_by_others
 from tests.test_cli import lm
 
 
@@ -221,16 +223,23 @@ def test_an_existing_other_file_is_used_as_asked(
         refuse_outside_installation(GatewaySettings(registry=str(tmp_path / "x.db")), "registry")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(p) for p in ("setpriv", "unshare")),
+    reason="needs root, setpriv and unshare",
+)
 def test_an_unreadable_configuration_says_how_to_run_the_command() -> None:
     folder = Path(tempfile.mkdtemp(prefix="lm-config-"))  # a folder others may enter
     folder.chmod(0o755)
     config, _ = installation(folder / "install")
     config.chmod(0o600)
     (folder / "install").chmod(0o755)
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               sys.executable, "-m", "lokaalmeten", "nodes", "list"]  # fmt: skip
+    # The checkout and its .venv may lie in a folder only root may enter (mktemp -d).
+    opened = reachable_by_others([Path(sys.base_prefix), REPO], folder / "reachable")
     out = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         sys.executable, "-m", "lokaalmeten", "nodes", "list"],
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         f"set -e\n{opened}exec {shlex.join(command)}"],
         capture_output=True, text=True, cwd="/", timeout=60,
         env={**os.environ, "LM_CONFIG": str(config), "HOME": "/nonexistent"},
     )  # fmt: skip

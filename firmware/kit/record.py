@@ -5,9 +5,10 @@
                            sensors={"pm25": "SDS011"}, fw="0.1.0", rssi=-67)
     online = record.status("online", "0.1.0", {"queued": 0}, {"lat": 52.09, "lon": 5.12})
 
+Every record carries ``uptime`` (boot number, milliseconds since that boot) when given: the
+gateway flags readings made while a sensor still warms up after the kit started.
 ``time`` None means the clock is not synced: the record says so with ``"time": null``
-rather than inventing a time, and carries ``uptime`` (boot number, milliseconds since that
-boot) and the flag ``clock_unsynced``. Once NTP answered, ``backdate`` writes the real time
+rather than inventing a time, and carries the flag ``clock_unsynced``. Once NTP answered, ``backdate`` writes the real time
 into such a record before it is sent::
 
     payload = record.build("esp32-0a1b2c", 43, None, {"pm25": 7.5}, uptime=(7, 61000))
@@ -44,7 +45,7 @@ def build(node, seq, time, values, sensors=None, fw=None, rssi=None, flags=None,
         doc["rssi"] = rssi
     if flags:
         doc["flags"] = flags
-    if time is None and uptime is not None:
+    if uptime is not None:
         doc["uptime"] = [uptime[0], uptime[1]]
     # Two decimals is finer than any of our sensors resolves. Written as text: round() keeps
     # binary noise digits (8.300000000000001, 21.399999) that json.dumps would publish.

@@ -46,6 +46,8 @@ class ParsedRecord:
     readings: list[Reading]
     # (quantity, value) pairs refused for lying outside the plausible range.
     out_of_range: list[tuple[str, float]] = field(default_factory=list)
+    # Seconds since the kit started when it made the record (its ``uptime``), if it said.
+    uptime_s: float | None = None
 
 
 def parse_record(payload: bytes, topic_node: str | None, now: int) -> ParsedRecord:
@@ -67,7 +69,9 @@ def parse_record(payload: bytes, topic_node: str | None, now: int) -> ParsedReco
     if "clock_unsynced" in doc.get("flags", ()) and not flags & FLAG_TIME_ESTIMATED:
         flags |= FLAG_TIME_BACKDATED  # a real time, from the kit's uptime clock
     sensors: dict[str, str] = doc.get("sensors", {})
-    parsed = ParsedRecord(node=node, seq=doc["seq"], readings=[])
+    uptime = doc.get("uptime")
+    uptime_s = None if uptime is None else uptime[1] / 1000
+    parsed = ParsedRecord(node=node, seq=doc["seq"], readings=[], uptime_s=uptime_s)
     for quantity, value in doc["values"].items():
         if QUANTITIES[quantity].plausible(value):
             reading = Reading(node, quantity, time, float(value), sensors.get(quantity), flags)

@@ -107,8 +107,9 @@ def build_record_schema() -> dict[str, Any]:
                 "minItems": 2,
                 "maxItems": 2,
                 "description": (
-                    "[boot number, milliseconds since that boot] when the record was made; "
-                    "sent by a kit whose clock was not synced, to date the record later."
+                    "[boot number, milliseconds since that boot] when the record was made: "
+                    "the gateway flags readings made while a sensor warmed up after the "
+                    "start, and a kit whose clock was not synced dates the record from it later."
                 ),
             },
         },

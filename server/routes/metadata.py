@@ -53,6 +53,7 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "readings": f"{base}/v1/readings",
             "aggregates": f"{base}/v1/aggregates",
             "noise_indicators": f"{base}/v1/noise/indicators",
+            "corrected": f"{base}/v1/corrected",
             "latest": f"{base}/v1/latest",
             "csv": f"{base}/v1/export/readings.csv",
             "geojson": f"{base}/v1/export/nodes.geojson",

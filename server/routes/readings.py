@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
-from lokaalmeten.readings import flag_names, iso_utc
+from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, flag_names, iso_utc
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
@@ -27,6 +27,26 @@ from lokaalmeten.store import ReadingQuery
 router = APIRouter(prefix="/v1", tags=["readings"])
 
 
+# What each flag name means, from the one list of flags (the API copies no names).
+_FLAG_MEANINGS = {
+    "time_estimated": "the kit's clock was not synced and the gateway's receive time is used",
+    "clipped": "the sensor's input clipped",
+    "time_backdated": "made before the kit's clock was synced, dated afterwards from its "
+    "uptime clock",
+    "implausible": "outside the range the quantity plausibly takes outdoors",
+    "stuck": "the same value repeated too many times in a row",
+    "spike": "far from the kit's own recent readings (and its neighbours')",
+    "high_humidity": "PM measured while the relative humidity was above the threshold",
+    "warming_up": "made while the sensor was still warming up after the kit started",
+}
+FLAGS_DESCRIPTION = (
+    "; ".join(f"'{name}': {_FLAG_MEANINGS[name]}" for _, name in FLAG_NAMES)
+    + ". Aggregates leave out readings flagged "
+    + ", ".join(f"'{name}'" for bit, name in FLAG_NAMES if bit & EXCLUDED_FROM_AGGREGATES)
+    + " (docs/quality.md)."
+)
+
+
 class ReadingPublic(BaseModel):
     node: str
     quantity: str
@@ -34,11 +54,7 @@ class ReadingPublic(BaseModel):
     value: float
     unit: str
     sensor: str | None = Field(description="Sensor model, when the kit reported it.")
-    flags: list[str] = Field(
-        description="'time_estimated': the kit's clock was not synced and the gateway's "
-        "receive time is used; 'clipped': the sensor's input clipped; 'time_backdated': "
-        "made before the kit's clock was synced, dated afterwards from its uptime clock."
-    )
+    flags: list[str] = Field(description=FLAGS_DESCRIPTION)
 
 
 class ReadingList(BaseModel):

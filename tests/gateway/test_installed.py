@@ -34,7 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.store import open_store
-from tests.helpers import REPO
+from tests.helpers import REPO, reachable_by_others
 
 UID = 64123  # the service user inside the namespace
 GUIDE = REPO / "docs" / "gateway-install.md"
@@ -80,16 +80,10 @@ class Installation:
             if not target.exists():
                 script += f"mkdir -p {target}\n"
             script += f"mount --bind {source} {target}\n"
-        # The interpreter may live under a folder only root may enter (pyenv under /root):
-        # inside the namespace, that folder becomes an open tmpfs holding just the interpreter.
-        base = Path(sys.base_prefix).resolve()
-        closed = [f for f in reversed(base.parents) if f != Path("/") and not f.stat().st_mode & 1]
-        if closed:
-            keep = self.root.parent / "interpreter"
-            keep.mkdir(exist_ok=True)
-            script += f"mount --bind {base} {keep}\n"
-            script += f"mount -t tmpfs -o mode=0755 lm-open {closed[0]}\n"
-            script += f"mkdir -p {base}\nmount --move {keep} {base}\n"
+        # The interpreter (pyenv under /root) or the checkout the editable install points at
+        # (a mktemp -d folder) may lie under a folder only root may enter.
+        opened = [Path(sys.base_prefix), REPO]
+        script += reachable_by_others(opened, self.root.parent / "reachable")
         script += f"cd {self.home}\nexec {shlex.join(words)}\n"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LM_")}
         env["HOME"] = str(self.home)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from lokaalmeten.readings import FLAG_NAMES
 from lokaalmeten.settings import ServerSettings
 from tests.server.conftest import DAY, get_ok
 
@@ -126,3 +127,10 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     spec = get_ok(client, "/openapi.json")
     assert {"/v1/nodes", "/v1/readings"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
+
+
+def test_the_flags_description_names_every_flag(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ReadingPublic"]
+    description = schema["properties"]["flags"]["description"]
+    for _, name in FLAG_NAMES:
+        assert f"'{name}'" in description, name

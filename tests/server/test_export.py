@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from lokaalmeten.readings import Reading
+from lokaalmeten.readings import FLAG_HIGH_HUMIDITY, FLAG_STUCK, FLAG_TIME_BACKDATED, Reading
 from tests.server.conftest import T0, fill, serve
 
 DAY = "from=2026-11-28&to=2026-11-29"
@@ -25,7 +25,8 @@ def test_csv_loads_in_pandas_with_types_and_utc(client: TestClient) -> None:
     assert len(frame) == 36
     assert str(frame["time"].dtype).startswith("datetime64") and str(frame["time"].dt.tz) == "UTC"
     assert frame["value"].dtype == "float64"
-    assert frame["flags"].dtype == "int64"
+    # Flag names joined by '|', empty when none: pandas reads an empty field as missing.
+    assert set(frame["flags"].fillna("")) == {"", "time_estimated"}
     assert frame["latitude"].dtype == "float64"
     first = frame.iloc[0]
     assert first["time"] == pd.Timestamp("2026-11-28T00:00:00Z")
@@ -36,7 +37,7 @@ def test_csv_loads_in_pandas_with_types_and_utc(client: TestClient) -> None:
         "µg/m³",
     )
     estimated = frame[frame["quantity"] == "temperature"].iloc[0]
-    assert (estimated["sensor"], estimated["flags"]) == ("BME280", 1)
+    assert (estimated["sensor"], estimated["flags"]) == ("BME280", "time_estimated")
 
 
 def test_semicolon_variant_uses_a_decimal_comma(client: TestClient) -> None:
@@ -45,9 +46,19 @@ def test_semicolon_variant_uses_a_decimal_comma(client: TestClient) -> None:
     ).text
     lines = text.split("\r\n")
     assert lines[0] == "time;node;latitude;longitude;quantity;value;unit;sensor;flags"
-    assert lines[1] == "2026-11-28T00:00:00Z;kit-1;52,091;5,122;pm25;5,0;µg/m³;SDS011;0"
+    assert lines[1] == "2026-11-28T00:00:00Z;kit-1;52,091;5,122;pm25;5,0;µg/m³;SDS011;"
     frame = pd.read_csv(io.StringIO(text), sep=";", decimal=",")
     assert frame["value"].sum() == sum(5.0 + i for i in range(30))
+
+
+def test_flags_are_written_by_name_joined_by_a_bar(store_url: str) -> None:
+    flags = FLAG_TIME_BACKDATED | FLAG_STUCK | FLAG_HIGH_HUMIDITY
+    fill(store_url, [Reading("kit-1", "pm25", T0, 12.34, "SDS011", flags)], [])
+    with serve(store_url) as client:
+        for delimiter, sep in (("comma", ","), ("semicolon", ";")):
+            text = client.get(f"/v1/export/readings.csv?{DAY}&delimiter={delimiter}").text
+            row = text.split("\r\n")[1]
+            assert row.endswith(f"{sep}SDS011{sep}time_backdated|stuck|high_humidity"), row
 
 
 def test_awkward_names_are_quoted(store_url: str) -> None:
@@ -55,7 +66,7 @@ def test_awkward_names_are_quoted(store_url: str) -> None:
     with serve(store_url) as client:
         text = client.get(f"/v1/export/readings.csv?{DAY}").text
     assert text.split("\r\n")[1] == (
-        '2026-11-28T00:00:00Z,"kit ""7"", west",,,pm25,1.25,µg/m³,"A,B",0'
+        '2026-11-28T00:00:00Z,"kit ""7"", west",,,pm25,1.25,µg/m³,"A,B",'
     )
     assert pd.read_csv(io.StringIO(text))["node"][0] == 'kit "7", west'
 

@@ -74,6 +74,9 @@ def test_observations_of_a_datastream_paged_with_next_links(client: TestClient) 
                orderby="phenomenonTime desc")["value"][0]  # fmt: skip
     assert (last["result"], last["phenomenonTime"]) == (34.0, "2026-11-28T00:29:00Z")
     assert last["parameters"] == {"sensor": "SDS011", "flags": []}
+    assert last["resultQuality"] == []
+    estimated = sta(client, "Datastreams('kit-1:temperature')/Observations", top="1")["value"][0]
+    assert estimated["resultQuality"] == ["time_estimated"]  # the flags, by name
     one = sta(client, f"Observations('{last['@iot.id']}')")
     assert one["result"] == 34.0
     assert sta(client, f"Observations('{last['@iot.id']}')/Datastream")["@iot.id"] == "kit-1:pm25"

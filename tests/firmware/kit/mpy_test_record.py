@@ -21,5 +21,12 @@ def test_optional_keys_are_left_out_when_not_given():
     assert sorted(doc) == ["node", "seq", "time", "v", "values"], sorted(doc)
 
 
+def test_a_dated_record_carries_the_uptime_too():
+    # The gateway's warm-up rule reads it; backdating looks only at undated records.
+    doc = json.loads(record.build("kit-1", 6, 1795824000, {"co2": 480.0}, uptime=(4, 65000)))
+    assert doc["uptime"] == [4, 65000], doc
+    assert "flags" not in doc  # dated: not clock_unsynced
+
+
 def test_iso_utc_of_a_leap_day():
     assert clock.iso_utc(1709164800) == "2024-02-29T00:00:00Z"

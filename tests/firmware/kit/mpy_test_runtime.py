@@ -65,6 +65,8 @@ def test_each_cycle_appends_one_numbered_timestamped_record():
         assert docs[0]["values"] == {"pm25": 5.0, "temperature": 20.0}, docs[0]
         assert docs[0]["sensors"] == {"pm25": "TEST1", "temperature": "TEST1"}
         assert docs[0]["fw"] == runtime.FIRMWARE_VERSION and docs[0]["rssi"] == -61
+        # Every record says how long after the start it was made (the gateway's warm-up rule).
+        assert [d["uptime"] for d in docs] == [[1, 60000 * i] for i in range(1, 6)], docs
         assert "ntp_synced" in events and "watchdog_expired" not in events
         assert kit.wdt.feeds > 5
         # The next boot continues the numbering.
