@@ -337,7 +337,7 @@ class Catalogue:
         if kind == "Observation":
             node, _, rest = entity_id.rpartition(":")
             node, _, quantity = node.rpartition(":")
-            if not node or quantity not in QUANTITIES or not rest.lstrip("-").isdigit():
+            if not node or quantity not in QUANTITIES or not rest.lstrip("-").isdecimal():
                 return None
             t = int(rest)
             for batch in self.store.stream(

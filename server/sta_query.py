@@ -53,7 +53,8 @@ def _refuse(status: int, parameter: str, message: str) -> ApiError:
 
 
 def _integer(text: str, parameter: str) -> int:
-    if not text.strip().isdigit():
+    # isdecimal, not isdigit: '²' is a digit that int() refuses.
+    if not text.strip().isdecimal():
         raise _refuse(400, parameter, f"send a whole number ≥ 0, not {text!r}")
     return int(text)
 
@@ -260,7 +261,7 @@ def parse_skiptoken(text: str) -> tuple[str, str, int]:
     """``node:quantity:time`` of the last Observation of the page before (its @iot.id)."""
     rest, _, moment = text.rpartition(":")
     node, _, quantity = rest.rpartition(":")
-    if not node or not quantity or not moment.lstrip("-").isdigit():
+    if not node or not quantity or not moment.lstrip("-").isdecimal():
         raise _refuse(400, "$skiptoken", "not a token this server made; follow @iot.nextLink")
     return node, quantity, int(moment)
 
