@@ -24,7 +24,7 @@ from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import SQLiteStore
-from lokaalmeten.store.sqlite import rebuild_rollups
+from lokaalmeten.store.sqlite import drop_rollup_triggers, rebuild_rollups
 
 NAME = "api_queries"
 TITLE = "Open-data API: aggregates on a 50-million-reading SQLite store"
@@ -44,8 +44,7 @@ def build_store(path: Path, nodes: int, quantities: tuple[str, ...], per_stream:
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-1000000")
     conn.execute("BEGIN")
-    conn.execute("DROP TRIGGER reading_hourly")
-    conn.execute("DROP TRIGGER reading_daily")
+    drop_rollup_triggers(conn)
     conn.executemany("INSERT INTO node (id, name) VALUES (?, ?)",
                      [(n + 1, f"kit-{n:03d}") for n in range(nodes)])  # fmt: skip
     conn.executemany("INSERT INTO quantity (id, name) VALUES (?, ?)",

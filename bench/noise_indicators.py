@@ -24,7 +24,7 @@ from lokaalmeten.noise_indicators import indicators
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import SQLiteStore
-from lokaalmeten.store.sqlite import rebuild_rollups
+from lokaalmeten.store.sqlite import drop_rollup_triggers, rebuild_rollups
 
 NAME = "noise_indicators"
 TITLE = "Noise indicators: a year of daily Lden for 100 nodes on SQLite"
@@ -42,8 +42,7 @@ def build_store(path: Path, nodes: int) -> float:
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("BEGIN")
-    conn.execute("DROP TRIGGER reading_hourly")
-    conn.execute("DROP TRIGGER reading_daily")
+    drop_rollup_triggers(conn)
     conn.executemany("INSERT INTO node (id, name) VALUES (?, ?)",
                      [(n + 1, f"kit-{n:03d}") for n in range(nodes)])  # fmt: skip
     conn.execute("INSERT INTO quantity (id, name) VALUES (1, 'noise_laeq')")
