@@ -2,8 +2,10 @@
 
 WAL mode lets the gateway write while server processes read. A reading's identity
 (node, quantity, time) is the table's primary key, so a re-sent reading is ignored; AFTER
-INSERT triggers keep hourly and daily roll-ups (count, sum, min, max; per day also the count
-in each hour) current, so that long-range aggregates never scan raw rows::
+INSERT triggers keep hourly and daily roll-ups (count, sum, min, max, energy sum of the
+readings that count, and the count left out for their flags; per day also the count and
+energy in each hour) current, so that long-range aggregates and the noise indicators never
+scan raw rows::
 
     store = SQLiteStore("/var/lib/lokaalmeten/readings.db")
     store.write(batch)          # one transaction, durable on return (synchronous=FULL)
