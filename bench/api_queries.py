@@ -47,22 +47,28 @@ def build_store(path: Path, nodes: int, quantities: tuple[str, ...], per_stream:
     drop_rollup_triggers(conn)
     conn.executemany("INSERT INTO node (id, name) VALUES (?, ?)",
                      [(n + 1, f"kit-{n:03d}") for n in range(nodes)])  # fmt: skip
-    conn.executemany("INSERT INTO quantity (id, name) VALUES (?, ?)",
-                     list(enumerate(quantities, start=1)))  # fmt: skip
+    # By name: the store has made its energetic quantities' rows already.
+    conn.executemany("INSERT OR IGNORE INTO quantity (name) VALUES (?)",
+                     [(q,) for q in quantities])  # fmt: skip
+    names = ", ".join(f"'{q}'" for q in quantities)
     conn.execute("INSERT INTO sensor (id, model) VALUES (1, 'SDS011')")
     # Rows in primary-key order (node, quantity, time): the B-tree is appended to, never split.
     conn.execute(
-        """
+        f"""
         WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ? - 1)
         INSERT INTO reading
         SELECT n.id, q.id, ? + t.i * ?, ((t.i * 37 + n.id * 11 + q.id * 5) % 400) / 8.0, 1, 0
         FROM node n CROSS JOIN quantity q CROSS JOIN t
+        WHERE q.name IN ({names})
         ORDER BY n.id, q.id, t.i
         """,
         (per_stream, T0, INTERVAL),
     )
     rebuild_rollups(conn)
-    conn.execute("INSERT INTO node_sensor SELECT n.id, q.id, 1 FROM node n, quantity q")
+    conn.execute(
+        "INSERT INTO node_sensor SELECT n.id, q.id, 1 FROM node n, quantity q "
+        f"WHERE q.name IN ({names})"
+    )
     conn.execute("COMMIT")
     conn.close()
     SQLiteStore(path).close()  # checks the roll-ups' rule

@@ -45,15 +45,17 @@ def build_store(path: Path, nodes: int) -> float:
     drop_rollup_triggers(conn)
     conn.executemany("INSERT INTO node (id, name) VALUES (?, ?)",
                      [(n + 1, f"kit-{n:03d}") for n in range(nodes)])  # fmt: skip
-    conn.execute("INSERT INTO quantity (id, name) VALUES (1, 'noise_laeq')")
+    conn.execute("INSERT OR IGNORE INTO quantity (name) VALUES ('noise_laeq')")
+    (quantity,) = conn.execute("SELECT id FROM quantity WHERE name = 'noise_laeq'").fetchone()
     rng = random.Random(14)
     for node in range(1, nodes + 1):
         # A street: loud by day, quiet at night, a little noise on top.
         conn.executemany(
-            "INSERT INTO reading VALUES (?, 1, ?, ?, NULL, 0)",
+            "INSERT INTO reading VALUES (?, ?, ?, ?, NULL, 0)",
             (
                 (
                     node,
+                    quantity,
                     T0 + 3600 * h + 1800,
                     round(52 + 8 * math.sin((h % 24 - 8) / 24 * 2 * math.pi) + rng.random(), 1),
                 )

@@ -105,6 +105,15 @@ _ROLLUPS = [
         energy REAL NOT NULL,
         flagged INTEGER NOT NULL,
         {", ".join(f"{h} INTEGER NOT NULL" for h in _HOURS)},
+        PRIMARY KEY (node_id, quantity_id, day)
+    ) WITHOUT ROWID""",
+    # Beside a day of an energetic-mean quantity with a counted reading: each hour's energy.
+    # A table of its own, so that the other quantities' daily rows stay narrow (a wider row
+    # is slower to update at every reading).
+    f"""CREATE TABLE daily_energy (
+        node_id INTEGER NOT NULL,
+        quantity_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
         {", ".join(f"{e} REAL NOT NULL" for e in _ENERGIES)},
         PRIMARY KEY (node_id, quantity_id, day)
     ) WITHOUT ROWID""",
@@ -132,36 +141,8 @@ _OK = f"((NEW.flags & {_MASK}) = 0)"  # the new reading counts
 _VALUE_IF_OK = f"CASE WHEN {_OK} THEN NEW.value END"
 
 
-def _daily_trigger(energetic: bool) -> str:
-    """The daily roll-up's trigger for the energetic-mean quantities (it adds each hour's
-    energy, e00 .. e23) or for the others (energies stay 0 and are not touched: half the
-    columns to update)."""
-    if energetic:
-        # The reading's energy once, in a subquery that the LIMIT keeps SQLite from
-        # flattening (flattened, pow() would run in each of the 24 per-hour columns).
-        source = f"""FROM (SELECT {_OK} AS ok, NEW.time % 86400 / 3600 AS h,
-            CASE WHEN {_OK} THEN pow(10.0, NEW.value / 10.0) ELSE 0.0 END AS en LIMIT 1)"""
-        ok, hour, energy = "ok", "h", "en"
-        energies = ", ".join(f"en * (h = {h})" for h in range(24))
-        updates = _HOURS + _ENERGIES
-    else:
-        source = "FROM (SELECT 1)"
-        ok, hour, energy = _OK, "(NEW.time % 86400 / 3600)", "0.0"
-        energies = ", ".join("0.0" for _ in range(24))
-        updates = _HOURS
-    return f"""CREATE TRIGGER reading_daily{"_energy" if energetic else ""} AFTER INSERT ON reading
-    WHEN {"" if energetic else "NOT "}{_IS_ENERGETIC} BEGIN
-    INSERT INTO daily
-    SELECT NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 86400, {ok}, {ok} * NEW.value,
-        {_VALUE_IF_OK}, {_VALUE_IF_OK}, {energy}, 1 - {ok},
-        {", ".join(f"{ok} * ({hour} = {h})" for h in range(24))},
-        {energies}
-    {source} WHERE true
-    ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, {_MERGE_MIN_MAX},
-        energy = energy + excluded.energy, flagged = flagged + excluded.flagged,
-        {", ".join(f"{c} = {c} + excluded.{c}" for c in updates)};
-    END"""
-
+_HOUR_OF_DAY = "(NEW.time % 86400 / 3600)"
+_ENERGY = f"CASE WHEN {_OK} AND {_IS_ENERGETIC} THEN pow(10.0, NEW.value / 10.0) ELSE 0.0 END"
 
 # Fire only for rows really inserted: a repeated identity is skipped by ON CONFLICT. Each
 # reading's energy (10^(L/10)) is summed only for an energetic-mean quantity that counts
@@ -169,14 +150,28 @@ def _daily_trigger(energetic: bool) -> str:
 _TRIGGERS = [
     f"""CREATE TRIGGER reading_hourly AFTER INSERT ON reading BEGIN
     INSERT INTO hourly VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 3600, {_OK},
-        {_OK} * NEW.value, {_VALUE_IF_OK}, {_VALUE_IF_OK},
-        CASE WHEN {_OK} AND {_IS_ENERGETIC} THEN pow(10.0, NEW.value / 10.0) ELSE 0.0 END,
-        1 - {_OK})
+        {_OK} * NEW.value, {_VALUE_IF_OK}, {_VALUE_IF_OK}, {_ENERGY}, 1 - {_OK})
     ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, {_MERGE_MIN_MAX},
         energy = energy + excluded.energy, flagged = flagged + excluded.flagged;
     END""",
-    _daily_trigger(energetic=False),
-    _daily_trigger(energetic=True),
+    f"""CREATE TRIGGER reading_daily AFTER INSERT ON reading BEGIN
+    INSERT INTO daily VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 86400, {_OK},
+        {_OK} * NEW.value, {_VALUE_IF_OK}, {_VALUE_IF_OK}, {_ENERGY}, 1 - {_OK},
+        {", ".join(f"{_OK} * ({_HOUR_OF_DAY} = {h})" for h in range(24))})
+    ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, {_MERGE_MIN_MAX},
+        energy = energy + excluded.energy, flagged = flagged + excluded.flagged,
+        {", ".join(f"{c} = {c} + excluded.{c}" for c in _HOURS)};
+    END""",
+    # The energy once, in a subquery that the LIMIT keeps SQLite from flattening (flattened,
+    # pow() would run in each of the 24 hour columns).
+    f"""CREATE TRIGGER reading_daily_energy AFTER INSERT ON reading
+    WHEN {_OK} AND {_IS_ENERGETIC} BEGIN
+    INSERT INTO daily_energy
+    SELECT NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 86400,
+        {", ".join(f"en * (h = {h})" for h in range(24))}
+    FROM (SELECT pow(10.0, NEW.value / 10.0) AS en, {_HOUR_OF_DAY} AS h LIMIT 1) WHERE true
+    ON CONFLICT DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in _ENERGIES)};
+    END""",
 ]
 
 # Rebuilding the roll-ups from the raw readings (an older schema or another rule): hours
@@ -190,6 +185,7 @@ _REBUILD = [
     *_DROP_TRIGGERS,
     "DROP TABLE IF EXISTS hourly",
     "DROP TABLE IF EXISTS daily",
+    "DROP TABLE IF EXISTS daily_energy",
     *_ROLLUPS,
     *_TRIGGERS,
     f"""INSERT INTO hourly
@@ -201,9 +197,13 @@ _REBUILD = [
     f"""INSERT INTO daily
     SELECT node_id, quantity_id, hour - hour % 86400, sum(n), total(sum), min(min), max(max),
         total(energy), sum(flagged),
-        {", ".join(f"sum(n * (hour % 86400 / 3600 = {h}))" for h in range(24))},
-        {", ".join(f"total(energy * (hour % 86400 / 3600 = {h}))" for h in range(24))}
+        {", ".join(f"sum(n * (hour % 86400 / 3600 = {h}))" for h in range(24))}
     FROM hourly GROUP BY node_id, quantity_id, hour - hour % 86400""",
+    f"""INSERT INTO daily_energy
+    SELECT node_id, quantity_id, hour - hour % 86400,
+        {", ".join(f"total(energy * (hour % 86400 / 3600 = {h}))" for h in range(24))}
+    FROM hourly WHERE quantity_id IN ({_ENERGETIC_IDS})
+    GROUP BY node_id, quantity_id, hour - hour % 86400 HAVING sum(n) > 0""",
     "DELETE FROM rollup_rule",
     f"INSERT INTO rollup_rule VALUES ({_MASK}, '{_ENERGETIC}')",
 ]
@@ -589,19 +589,20 @@ class SQLiteStore(Store):
         last = end + (-end) % 86400
         hours = (last - first) // 3600
         found: dict[str, HourlyEnergy] = {}
-        columns = ", ".join(_HOURS + _ENERGIES)
         with self._bounded() as conn:
             for node_id, quantity_id, node, _ in self._streams(conn, nodes, (quantity,)):
                 counts = [0] * hours
                 energies = [0.0] * hours
-                for row in conn.execute(
-                    f"SELECT day, {columns} FROM daily WHERE node_id = ? AND quantity_id = ? "
-                    "AND day >= ? AND day < ?",
-                    (node_id, quantity_id, first, last),
-                ):
+                key = (node_id, quantity_id, first, last)
+                where = "WHERE node_id = ? AND quantity_id = ? AND day >= ? AND day < ?"
+                for row in conn.execute(f"SELECT day, {', '.join(_HOURS)} FROM daily {where}", key):
                     at = (row[0] - first) // 3600
                     counts[at : at + 24] = row[1:25]
-                    energies[at : at + 24] = row[25:49]
+                for row in conn.execute(
+                    f"SELECT day, {', '.join(_ENERGIES)} FROM daily_energy {where}", key
+                ):
+                    at = (row[0] - first) // 3600
+                    energies[at : at + 24] = row[1:25]
                 found[node] = HourlyEnergy(first, counts, energies)
         cut = (start - start % 3600 - first) // 3600
         stop = (end + (-end) % 3600 - first) // 3600
@@ -781,11 +782,13 @@ def _day_sums_sql(
         rows = hours_of(period)
         parts += [
             total(rows, "{r}.h{h}", "0"),
-            total(rows, "{r}.e{h}", "0.0"),
+            total(rows, "{r}e.e{h}", "0.0"),  # pe, de: the days' daily_energy rows
             total(rows, f"({{r}}.h{{h}} >= {threshold})", "0"),
+            # Without an energy row (no counted reading that UTC day) every hour's count is
+            # 0, below any threshold, so the NULL energy never decides.
             total(
                 rows,
-                f"({{r}}.h{{h}} >= {threshold} AND {{r}}.e{{h}} > {{r}}.h{{h}} * {above!r})",
+                f"({{r}}.h{{h}} >= {threshold} AND {{r}}e.e{{h}} > {{r}}.h{{h}} * {above!r})",
                 "0",
             ),
         ]
@@ -806,7 +809,11 @@ def _day_sums_sql(
         FROM k
         LEFT JOIN daily d ON d.node_id = k.node_id AND d.quantity_id = ?1 AND d.day = k.day
         LEFT JOIN daily p ON p.node_id = k.node_id AND p.quantity_id = ?1
-            AND p.day = k.day - 86400) WHERE {readings} > 0
+            AND p.day = k.day - 86400
+        LEFT JOIN daily_energy de ON de.node_id = k.node_id AND de.quantity_id = ?1
+            AND de.day = k.day
+        LEFT JOIN daily_energy pe ON pe.node_id = k.node_id AND pe.quantity_id = ?1
+            AND pe.day = k.day - 86400) WHERE {readings} > 0
     """
 
 
