@@ -237,6 +237,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
 
     The handlers only set a flag and wake the waits (lokaalmeten/shutdown.py), from before
     the gateway opens anything, so that a signal during the start is a stop too."""
+    from lokaalmeten.gateway.alert_book import AlertBookError
     from lokaalmeten.gateway.directory import DirectoryError
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
@@ -254,7 +255,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     shutdown.install()  # kept to the end: a signal during the way out changes nothing
     try:
         gateway = Gateway(settings, shutdown=shutdown)
-    except (StoreError, OSError, RegistryError, DirectoryError) as exc:
+    except (StoreError, OSError, RegistryError, DirectoryError, AlertBookError) as exc:
         _fail(str(exc))
     try:
         gateway.run()

@@ -32,6 +32,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from lokaalmeten.gateway.alert_book import AlertBook, AlertBookError
+from lokaalmeten.gateway.alert_delivery import MqttAlertSender, WebhookSender
+from lokaalmeten.gateway.alerts import AlertEngine, AlertRules
 from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
@@ -89,6 +92,7 @@ class Gateway:
             known=self.registry.known if self.registry is not None else None,
         )
         self._adopt_legacy_meta()
+        self._open_alerts()
         self.ingest = MqttIngest(settings, self.metrics)
         self.writers = [
             StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
@@ -125,6 +129,48 @@ class Gateway:
                 else f" ({len(metas) - len(taken)} already described there kept theirs)",
             )
 
+    def _open_alerts(self) -> None:
+        """Kit-health alerts (gateway/alerts.py), kept in the registry file beside the
+        directory; each configured sink gets every event."""
+        settings = self.settings
+        sinks = ["webhook"] if settings.alert_webhook else []
+        sinks += ["mqtt"] if settings.alert_mqtt else []
+        now = time.time()
+        self.alert_book = AlertBook(Path(settings.registry), sinks, now=now)
+        self.alerts = AlertEngine(
+            self.alert_book, AlertRules.of(settings), self.directory.entries, now
+        )
+        self._alerts_due = threading.Event()
+
+    def _watch_alerts(self) -> None:
+        """Judge the alert rules every LM_ALERT_CHECK_INTERVAL s, and soon after readings
+        that may change one (at most every 0.2 s)."""
+        next_check = time.monotonic()
+        while not self.shutdown.wait(0.2):
+            if not self._alerts_due.is_set() and time.monotonic() < next_check:
+                continue
+            self._alerts_due.clear()
+            next_check = time.monotonic() + self.settings.alert_check_interval
+            try:
+                self.alerts.evaluate(time.time())
+            except (AlertBookError, DirectoryError) as exc:
+                log.error("alert rules not judged this time: %s", exc)
+
+    def _start_alert_delivery(self) -> None:
+        settings = self.settings
+        self.alert_senders: list[WebhookSender | MqttAlertSender] = []
+        if settings.alert_webhook:
+            self.alert_senders.append(
+                WebhookSender(
+                    self.alert_book, settings.alert_webhook, self.shutdown, settings.alert_retry_max
+                )
+            )
+        if settings.alert_mqtt:
+            self.alert_senders.append(MqttAlertSender(self.alert_book, settings, self.shutdown))
+        for sender in self.alert_senders:
+            self._start_thread(sender.run, f"alerts {sender.sink}")
+        self._start_thread(self._watch_alerts, "alert rules")
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> None:
@@ -143,6 +189,7 @@ class Gateway:
         log.info("gateway serves: %s", self.serves())
         for writer in self.writers:
             self._start_thread(writer.run, f"writer {writer.consumer}", self.shutdown)
+        self._start_alert_delivery()
         self.ingest.start()
 
     def serves(self) -> str:
@@ -199,6 +246,8 @@ class Gateway:
                     store.close()
         depth = self.spool.depth()
         self.spool.close()
+        if not any(name.startswith("alert") for name in busy):
+            self.alert_book.close()
         self.directory.close()
         log.info(
             "gateway stopped; counters: %s; %d readings left in the spool",
@@ -285,8 +334,11 @@ class Gateway:
             self.ingest.ack([message for message, _ in taken])
 
     def spooled(self, readings: list[Reading]) -> None:
-        """Readings committed to the spool (MQTT or HTTP): their sensor models are noted."""
+        """Readings committed to the spool (MQTT or HTTP): their sensor models are noted,
+        and the alert rules count them."""
         self.kit_facts.readings(readings)
+        if self.alerts.readings(readings, time.time()):
+            self._alerts_due.set()
 
     def _prefix_that_fits(self, pending: list[tuple[Message, Checked]]) -> int:
         """How many of the first messages fit in the spool together (policy block)."""
@@ -310,6 +362,8 @@ class Gateway:
             "mqtt_connected": int(self.ingest.connected),
             "store_healthy": {w.consumer: int(w.healthy) for w in self.writers},
             "store_backlog": {w.consumer: self.spool.depth(w.consumer) for w in self.writers},
+            "alerts_open": self.alerts.open_counts(),
+            "alert_outbox": self.alert_book.outbox_depth(),
         }
 
     def health(self) -> dict[str, Any]:

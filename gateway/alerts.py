@@ -1,0 +1,256 @@
+"""Kit-health alerts: the rules, judged on the readings passing through the gateway and on a
+timer::
+
+    engine = AlertEngine(book, AlertRules.of(settings), directory.entries)
+    engine.readings(spooled)          # cheap: counts only; True when a judgement is due soon
+    engine.evaluate(time.time())      # opens and resolves alerts in the book (its events)
+
+The rules, per kit (N = LM_ALERT_OFFLINE_INTERVALS, the interval the kit's, from the node
+directory, else LM_ALERT_INTERVAL):
+
+- offline: no reading arrived for more than N intervals, or its status says offline (its
+  Last Will) and no reading arrived since; resolved when readings arrive again.
+- dead_sensor: a quantity the kit used to send has been silent for N intervals while the kit
+  still sends others; resolved when that quantity arrives again.
+- stuck: the quantity's latest reading carries the stuck flag; resolved by one without it.
+- persistent_flags: more than LM_ALERT_FLAG_SHARE of a quantity's readings of the last hour
+  carry one of LM_ALERT_FLAGS (implausible, spike), judged once there are at least
+  LM_ALERT_FLAG_MIN_READINGS; resolved when the share is at or below it again.
+
+Times are the gateway's clock when readings arrived, not the readings' own times: a kit that
+sends old readings late is sending. When readings last arrived is saved in the book at every
+evaluation, so a restart does not forget a silent kit; an alert that is open stays open until
+the evidence that ends it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from lokaalmeten.gateway.alert_book import (
+    KINDS,
+    Alert,
+    AlertBook,
+    AlertBookError,
+    AlertEvent,
+    AlertKey,
+)
+from lokaalmeten.gateway.directory import KitEntry
+from lokaalmeten.readings import FLAG_NAMES, FLAG_STUCK, Reading, iso_utc
+from lokaalmeten.settings import GatewaySettings
+
+log = logging.getLogger("lokaalmeten.gateway")
+
+WINDOW_S = 3600  # the persistent-flag rule looks at the last hour
+_BUCKET_S = 60  # ... counted per minute, so memory does not grow with the reading rate
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    offline_intervals: int = 4
+    interval: float = 145.0  # a kit's interval when the directory names none
+    flag_mask: int = 8 | 32  # implausible | spike
+    flag_share: float = 0.5
+    flag_min_readings: int = 4
+
+    @classmethod
+    def of(cls, settings: GatewaySettings) -> AlertRules:
+        bits = dict((name, bit) for bit, name in FLAG_NAMES)
+        mask = 0
+        for name in settings.alert_flags:
+            mask |= bits[name]
+        return cls(
+            settings.alert_offline_intervals,
+            settings.alert_interval,
+            mask,
+            settings.alert_flag_share,
+            settings.alert_flag_min_readings,
+        )
+
+
+def _flag_words(mask: int) -> str:
+    return " or ".join(name for bit, name in FLAG_NAMES if mask & bit)
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        book: AlertBook,
+        rules: AlertRules,
+        kits: Callable[[], Mapping[str, KitEntry]],
+        started: float,
+    ) -> None:
+        """``kits``: the node directory's entries (intervals, statuses); ``started``: the
+        gateway's clock at start, from when a kit never heard of counts as silent."""
+        self.book = book
+        self.rules = rules
+        self.kits = kits
+        self.started = started
+        self._lock = threading.Lock()
+        seen = book.seen()
+        self._node_seen = {n: last for (n, q), last in seen.items() if not q}
+        self._quantity_seen = {(n, q): last for (n, q), last in seen.items() if q}
+        self._changed: dict[tuple[str, str], float] = {}
+        self._stuck: dict[tuple[str, str], bool] = {}
+        # (node, quantity) -> {minute: [readings, flagged]}
+        self._windows: dict[tuple[str, str], dict[int, list[int]]] = {}
+        self.open = book.open_alerts()
+        self._watched = {(a.node, a.quantity) for a in self.open.values()}
+
+    # -- on readings (the ingest threads) ------------------------------------------------
+
+    def readings(self, readings: Sequence[Reading], now: float) -> bool:
+        """Count spooled readings; True when one may change an alert (judge it soon)."""
+        due = False
+        mask = self.rules.flag_mask
+        minute = int(now // _BUCKET_S)
+        with self._lock:
+            for r in readings:
+                key = (r.node, r.quantity)
+                self._node_seen[r.node] = now
+                self._quantity_seen[key] = now
+                self._changed[(r.node, "")] = now
+                self._changed[key] = now
+                stuck = bool(r.flags & FLAG_STUCK)
+                if self._stuck.get(key, False) != stuck:
+                    due = True
+                self._stuck[key] = stuck
+                window = self._windows.setdefault(key, {})
+                counts = window.get(minute)
+                if counts is None:
+                    counts = window[minute] = [0, 0]
+                counts[0] += 1
+                if r.flags & mask:
+                    counts[1] += 1
+                    due = True
+                if key in self._watched or (r.node, "") in self._watched:
+                    due = True
+        return due
+
+    # -- on the timer ---------------------------------------------------------------------
+
+    def evaluate(self, now: float) -> list[AlertEvent]:
+        """Judge every rule; raise and resolve alerts in the book. Returns the events."""
+        kits = self.kits()
+        with self._lock:
+            changed, self._changed = self._changed, {}
+            wanted, fine = self._judge(kits, now)
+        try:
+            self.book.save_seen(changed)
+        except AlertBookError:
+            with self._lock:  # kept for the next evaluation
+                for where, last in changed.items():
+                    self._changed.setdefault(where, last)
+            raise
+        events = []
+        at = int(now)
+        for key, alert in list(self.open.items()):
+            if key in fine:
+                events.append(self.book.resolve(alert, fine[key], at))
+                del self.open[key]
+        for key, message in wanted.items():
+            if key not in self.open:
+                event = self.book.raise_alert(key, message, at)
+                self.open[key] = event.alert
+                events.append(event)
+        for event in events:
+            level = logging.WARNING if event.change == "raised" else logging.INFO
+            log.log(level, "alert %s: %s", event.change, event.alert.message)
+        with self._lock:
+            self._watched = {(a.node, a.quantity) for a in self.open.values()}
+        return events
+
+    def _judge(
+        self, kits: Mapping[str, KitEntry], now: float
+    ) -> tuple[dict[AlertKey, str], dict[AlertKey, str]]:
+        """(alerts that should be open, with their message; alerts shown to be over, with why)."""
+        wanted: dict[AlertKey, str] = {}
+        fine: dict[AlertKey, str] = {}
+        rules = self.rules
+        n = rules.offline_intervals
+        nodes = set(self._node_seen) | {a.node for a in self.open.values()}
+        nodes |= {node for node, entry in kits.items() if entry.status is not None}
+
+        def limit_of(node: str) -> tuple[float, float]:
+            entry = kits.get(node)
+            interval = entry.interval if entry is not None and entry.interval else rules.interval
+            return interval, n * interval
+
+        for node in sorted(nodes):
+            interval, limit = limit_of(node)
+            last = self._node_seen.get(node)
+            silent_for = now - (self.started if last is None else last)
+            entry = kits.get(node)
+            status = entry.status if entry is not None else None
+            said_offline = (
+                status is not None
+                and status.state == "offline"
+                and (last is None or last < status.since)
+            )
+            key = AlertKey("offline", node)
+            if said_offline and status is not None:
+                wanted[key] = (
+                    f"Kit {node} is offline: its status says so since {iso_utc(status.since)} "
+                    "and no reading has arrived since."
+                )
+            elif silent_for > limit:
+                heard = "never since the gateway started" if last is None else iso_utc(int(last))
+                wanted[key] = (
+                    f"Kit {node} sends nothing: no reading for {silent_for / 60:.0f} min, more "
+                    f"than {n} x its interval of {interval:.0f} s (last reading: {heard})."
+                )
+            else:
+                fine[key] = f"Kit {node} sends readings again."
+        for (node, quantity), last in self._quantity_seen.items():
+            interval, limit = limit_of(node)
+            node_last = self._node_seen.get(node, last)
+            key = AlertKey("dead_sensor", node, quantity)
+            if now - last <= limit:
+                fine[key] = f"Kit {node} sends {quantity} again."
+            elif now - node_last <= limit:
+                wanted[key] = (
+                    f"Kit {node} has sent no {quantity} for {(now - last) / 60:.0f} min "
+                    f"(more than {n} x its interval of {interval:.0f} s) while it still sends "
+                    "other quantities: a dead or disconnected sensor."
+                )
+        for (node, quantity), stuck in self._stuck.items():
+            key = AlertKey("stuck", node, quantity)
+            if stuck:
+                wanted[key] = f"Kit {node}'s {quantity} sensor is stuck: it repeats the same value."
+            else:
+                fine[key] = f"Kit {node}'s {quantity} values change again."
+        oldest = int((now - WINDOW_S) // _BUCKET_S)
+        words = _flag_words(rules.flag_mask)
+        for (node, quantity), window in self._windows.items():
+            for minute in [m for m in window if m <= oldest]:
+                del window[minute]
+            total = sum(c[0] for c in window.values())
+            if total < rules.flag_min_readings:
+                continue
+            flagged = sum(c[1] for c in window.values())
+            share = flagged / total
+            key = AlertKey("persistent_flags", node, quantity)
+            if share > rules.flag_share:
+                wanted[key] = (
+                    f"Kit {node}: {flagged} of its last hour's {total} {quantity} readings "
+                    f"({share:.0%}) are flagged {words}."
+                )
+            else:
+                fine[key] = (
+                    f"Kit {node}: {share:.0%} of its last hour's {quantity} readings are "
+                    f"flagged {words}, not more than {rules.flag_share:.0%}."
+                )
+        return wanted, fine
+
+    def open_alerts(self) -> list[Alert]:
+        return list(self.open.values())
+
+    def open_counts(self) -> dict[str, int]:
+        """Open alerts per kind, every kind named (for /metrics)."""
+        counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+        for alert in list(self.open.values()):
+            counts[alert.kind] += 1
+        return counts
