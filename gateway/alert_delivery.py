@@ -79,6 +79,8 @@ class _Sender:
                     self.delivered += 1
                     wait = _FIRST_RETRY_S
                     continue
+                if self.shutdown.is_set():
+                    break  # cut short by the stop: the event stays in the outbox
                 self.outage.failed(problem)
                 self.shutdown.wait(wait)
                 wait = min(wait * 2, self.retry_max)
@@ -127,11 +129,11 @@ class MqttAlertSender(_Sender):
     sink = "mqtt"
 
     def __init__(self, book: AlertBook, settings: GatewaySettings, shutdown: Shutdown) -> None:
-        super().__init__(
-            book, shutdown, settings.alert_retry_max, f"alert topic on broker {settings.broker}"
-        )
-        self.prefix = settings.topic_prefix
         address = settings.broker_address
+        # Named by host and port: the broker URL may carry the gateway's password.
+        where = f"alert topic on broker {address.host}:{address.port}"
+        super().__init__(book, shutdown, settings.alert_retry_max, where)
+        self.prefix = settings.topic_prefix
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-alerts")
         if address.username is not None:
             client.username_pw_set(address.username, address.password)

@@ -71,6 +71,17 @@ class AlertRules:
         )
 
 
+def _duration(seconds: float) -> str:
+    """A span as people say it: '40 s', '12 min', '5.5 h', '3 days'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 def _flag_words(mask: int) -> str:
     return " or ".join(name for bit, name in FLAG_NAMES if mask & bit)
 
@@ -199,7 +210,7 @@ class AlertEngine:
             elif silent_for > limit:
                 heard = "never since the gateway started" if last is None else iso_utc(int(last))
                 wanted[key] = (
-                    f"Kit {node} sends nothing: no reading for {silent_for / 60:.0f} min, more "
+                    f"Kit {node} sends nothing: no reading for {_duration(silent_for)}, more "
                     f"than {n} x its interval of {interval:.0f} s (last reading: {heard})."
                 )
             else:
@@ -212,7 +223,7 @@ class AlertEngine:
                 fine[key] = f"Kit {node} sends {quantity} again."
             elif now - node_last <= limit:
                 wanted[key] = (
-                    f"Kit {node} has sent no {quantity} for {(now - last) / 60:.0f} min "
+                    f"Kit {node} has sent no {quantity} for {_duration(now - last)} "
                     f"(more than {n} x its interval of {interval:.0f} s) while it still sends "
                     "other quantities: a dead or disconnected sensor."
                 )

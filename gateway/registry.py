@@ -211,6 +211,8 @@ class Registry:
                     # Kit-health alert events (gateway/alert_delivery.py); Mosquitto drops a
                     # publish the ACL does not allow without a word, so it must be here.
                     f"topic write {prefix}/+/alerts",
+                    # ... and read them: an operator's dashboard uses a gateway account.
+                    f"topic read {prefix}/+/alerts",
                 ]
         acl += [
             "",
