@@ -337,7 +337,7 @@ class GatewaySettings(_Settings):
     )
     alert_mqtt: bool = Field(
         True,
-        description="Also publish alert events to <topic_prefix>/<node>/alerts (QoS 1).",
+        description="Also publish alert events to `<topic_prefix>/<node>/alerts` (QoS 1).",
     )
 
     @field_validator("extra_stores", mode="before")

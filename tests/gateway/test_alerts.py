@@ -281,7 +281,8 @@ def test_metrics_and_the_alert_topic_through_the_brokers_acl(tmp_path: Path) -> 
         with TestClient(create_ingest_app(running.gateway)) as client:
 
             def metrics() -> str:
-                return client.get("/metrics").text
+                text: str = client.get("/metrics").text
+                return text
 
             # The watcher may see the event a moment before the gateway has its PUBACK.
             wait_until(
