@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -101,7 +102,10 @@ class WebhookSender(_Sender):
     def __init__(
         self, book: AlertBook, url: str, shutdown: Shutdown, retry_max: float = 300
     ) -> None:
-        super().__init__(book, shutdown, retry_max, f"alert webhook {url}")
+        # Logged by its origin only: a webhook's path or query often holds its secret.
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        super().__init__(book, shutdown, retry_max, f"alert webhook {origin}")
         self.url = url
         self._client = httpx.Client(timeout=_TIMEOUT_S, follow_redirects=False)
 

@@ -93,13 +93,17 @@ class AlertEngine:
         rules: AlertRules,
         kits: Callable[[], Mapping[str, KitEntry]],
         started: float,
+        known: Callable[[str], bool] | None = None,
     ) -> None:
         """``kits``: the node directory's entries (intervals, statuses); ``started``: the
-        gateway's clock at start, from when a kit never heard of counts as silent."""
+        gateway's clock at start, from when a kit never heard of counts as silent;
+        ``known``: whether a node is registered (None: every node counts). A kit removed
+        from the registry is not watched any longer and its open alerts are resolved."""
         self.book = book
         self.rules = rules
         self.kits = kits
         self.started = started
+        self.known = known
         self._lock = threading.Lock()
         seen = book.seen()
         self._node_seen = {n: last for (n, q), last in seen.items() if not q}
@@ -184,6 +188,14 @@ class AlertEngine:
         n = rules.offline_intervals
         nodes = set(self._node_seen) | {a.node for a in self.open.values()}
         nodes |= {node for node, entry in kits.items() if entry.status is not None}
+        if self.known is not None:
+            gone = {node for node in nodes if not self.known(node)}
+            for alert in self.open.values():
+                if alert.node in gone:
+                    fine[alert.key] = f"Kit {alert.node} is no longer registered."
+            nodes -= gone
+        else:
+            gone = set()
 
         def limit_of(node: str) -> tuple[float, float]:
             entry = kits.get(node)
@@ -216,6 +228,8 @@ class AlertEngine:
             else:
                 fine[key] = f"Kit {node} sends readings again."
         for (node, quantity), last in self._quantity_seen.items():
+            if node in gone:
+                continue
             interval, limit = limit_of(node)
             node_last = self._node_seen.get(node, last)
             key = AlertKey("dead_sensor", node, quantity)
@@ -228,6 +242,8 @@ class AlertEngine:
                     "other quantities: a dead or disconnected sensor."
                 )
         for (node, quantity), stuck in self._stuck.items():
+            if node in gone:
+                continue
             key = AlertKey("stuck", node, quantity)
             if stuck:
                 wanted[key] = f"Kit {node}'s {quantity} sensor is stuck: it repeats the same value."
@@ -236,6 +252,8 @@ class AlertEngine:
         oldest = int((now - WINDOW_S) // _BUCKET_S)
         words = _flag_words(rules.flag_mask)
         for (node, quantity), window in self._windows.items():
+            if node in gone:
+                continue
             for minute in [m for m in window if m <= oldest]:
                 del window[minute]
             total = sum(c[0] for c in window.values())

@@ -26,6 +26,7 @@ reading leaves the spool only after its store took it.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from contextlib import suppress
@@ -138,7 +139,11 @@ class Gateway:
         now = time.time()
         self.alert_book = AlertBook(Path(settings.registry), sinks, now=now)
         self.alerts = AlertEngine(
-            self.alert_book, AlertRules.of(settings), self.directory.entries, now
+            self.alert_book,
+            AlertRules.of(settings),
+            self.directory.entries,
+            now,
+            known=self.registry.known if self.registry is not None else None,
         )
         self._alerts_due = threading.Event()
 
@@ -153,8 +158,8 @@ class Gateway:
             next_check = time.monotonic() + self.settings.alert_check_interval
             try:
                 self.alerts.evaluate(time.time())
-            except (AlertBookError, DirectoryError) as exc:
-                log.error("alert rules not judged this time: %s", exc)
+            except (AlertBookError, DirectoryError, sqlite3.Error) as exc:
+                log.error("alert rules not judged this time (again in a moment): %s", exc)
 
     def _start_alert_delivery(self) -> None:
         settings = self.settings

@@ -13,6 +13,7 @@ import pytest
 from lokaalmeten.gateway.alert_book import AlertBook, AlertKey, AlertReader
 from lokaalmeten.gateway.alerts import AlertEngine, AlertRules
 from lokaalmeten.gateway.directory import Directory, Edit
+from lokaalmeten.gateway.registry import Registry
 from lokaalmeten.protocol.status import StatusReport
 from lokaalmeten.readings import (
     FLAG_HIGH_HUMIDITY,
@@ -229,3 +230,17 @@ def test_bad_alert_settings_say_what_is_wrong() -> None:
         GatewaySettings(alert_flags="spike,foggy")
     with pytest.raises(ValueError, match="http:// or https:// URL"):
         GatewaySettings(alert_webhook="127.0.0.1:9000/hook")
+
+
+def test_a_kit_removed_from_the_registry_is_no_longer_watched(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.db")
+    registry.add("kit-1")
+    rig = Rig(tmp_path)
+    rig.engine = AlertEngine(rig.book, RULES, rig.directory.entries, T0, known=registry.known)
+    rig.send(T0, pm25=5.0)
+    assert rig.changes(T0 + 241) == [("raised", "offline", "kit-1", "")]
+    registry.remove("kit-1")
+    (event,) = rig.engine.evaluate(T0 + 300)
+    assert event.change == "resolved" and event.alert.kind == "offline"
+    assert event.alert.message == "Kit kit-1 is no longer registered."
+    assert rig.changes(T0 + 900) == []  # and not raised again

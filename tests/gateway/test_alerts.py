@@ -22,6 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
+from lokaalmeten.gateway.alert_book import AlertBook, AlertKey
+from lokaalmeten.gateway.alert_delivery import WebhookSender
 from lokaalmeten.gateway.http_ingest import create_ingest_app
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.registry import Registry
@@ -30,6 +32,7 @@ from lokaalmeten.server.app import create_app
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port
 from lokaalmeten.settings import GatewaySettings, ServerSettings
+from lokaalmeten.shutdown import Shutdown
 from tests.gateway.harness import RunningGateway, gateway_process, publish, publisher, settings_for
 from tests.gateway.test_durability import wait_gateway_ready
 from tests.helpers import record, wait_until
@@ -321,3 +324,22 @@ def test_without_a_webhook_events_wait_only_for_mqtt(tmp_path: Path) -> None:
         gateway.directory.close()
         for store in gateway.stores:
             store.close()
+
+
+def test_a_failing_webhook_is_logged_by_its_origin_not_its_secret_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    book = AlertBook(tmp_path / "registry.db", ["webhook"])
+    book.raise_alert(AlertKey("offline", "kit-1"), "Kit kit-1 sends nothing.", 1_795_737_600)
+    port = free_port()  # nothing listens there
+    shutdown = Shutdown()
+    sender = WebhookSender(book, f"http://127.0.0.1:{port}/hooks/T0/s3cr3t?k=v", shutdown, 0.2)
+    thread = threading.Thread(target=sender.run)
+    thread.start()
+    wait_until(lambda: "unreachable" in caplog.text, 10, "the outage to be logged")
+    shutdown.request()
+    thread.join(5)
+    assert f"alert webhook http://127.0.0.1:{port} unreachable" in caplog.text
+    assert "s3cr3t" not in caplog.text
+    assert book.outbox_depth() == {"webhook": 1}  # kept for the next try
+    book.close()
