@@ -21,6 +21,7 @@ BENCHMARKS = [
     "api_queries",
     "csv_export",
     "hostile_clients",
+    "alert_rules",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

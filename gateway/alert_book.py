@@ -23,10 +23,10 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.store.sqlite import connect_file, immediate_transaction
@@ -75,8 +75,10 @@ class AlertBookError(RuntimeError):
     """The alert book cannot be opened or written; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class AlertKey:
+class AlertKey(NamedTuple):
+    """What an alert is about; at most one alert is open per key. A tuple: the rules make
+    one per sensor at every judgement."""
+
     kind: Kind
     node: str
     quantity: str = ""  # '' for the kit as a whole (offline)
@@ -162,42 +164,63 @@ class AlertBook:
         return {alert.key: alert for alert in map(_alert, rows)}
 
     def raise_alert(self, key: AlertKey, message: str, now: int) -> AlertEvent:
-        alert = Alert(
-            f"alert-{uuid.uuid4().hex[:16]}", key.kind, key.node, key.quantity, now, None, message
-        )
-        return self._record(alert, "raised", now, new=True)
+        return self.apply([(key, message)], [], now)[0]
 
     def resolve(self, alert: Alert, message: str, now: int) -> AlertEvent:
         """Close ``alert``; ``message`` says why it is over."""
-        done = Alert(alert.id, alert.kind, alert.node, alert.quantity, alert.opened, now, message)
-        return self._record(done, "resolved", now, new=False)
+        return self.apply([], [(alert, message)], now)[0]
 
-    def _record(self, alert: Alert, change: Change, now: int, new: bool) -> AlertEvent:
-        event = AlertEvent(f"{alert.id}-{change}", change, alert, now)
+    def apply(
+        self,
+        raises: Sequence[tuple[AlertKey, str]],
+        resolves: Sequence[tuple[Alert, str]],
+        now: int,
+    ) -> list[AlertEvent]:
+        """Open and close alerts in one transaction (one commit, however many a judgement
+        changes); returns their events, resolutions first."""
+        events = [
+            AlertEvent(
+                f"{alert.id}-resolved",
+                "resolved",
+                Alert(alert.id, alert.kind, alert.node, alert.quantity, alert.opened, now, why),
+                now,
+            )
+            for alert, why in resolves
+        ]
+        for key, message in raises:
+            alert_id = f"alert-{uuid.uuid4().hex[:16]}"
+            alert = Alert(alert_id, key.kind, key.node, key.quantity, now, None, message)
+            events.append(AlertEvent(f"{alert_id}-raised", "raised", alert, now))
+        if not events:
+            return events
         with self._lock:
             conn = self._conn
             try:
                 with immediate_transaction(conn):
-                    if new:
-                        conn.execute(
-                            "INSERT INTO alert VALUES (?, ?, ?, ?, ?, NULL, ?)",
-                            (alert.id, alert.kind, alert.node, alert.quantity, now, alert.message),
-                        )
-                    else:
-                        conn.execute(
-                            "UPDATE alert SET resolved = ? WHERE id = ?", (alert.resolved, alert.id)
-                        )
-                    conn.execute(
+                    # The alert keeps the message it was raised with; its event says why
+                    # it is over.
+                    conn.executemany(
+                        "UPDATE alert SET resolved = ? WHERE id = ?",
+                        [(now, e.alert.id) for e in events[: len(resolves)]],
+                    )
+                    conn.executemany(
+                        "INSERT INTO alert VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                        [
+                            (a.id, a.kind, a.node, a.quantity, a.opened, a.message)
+                            for a in (e.alert for e in events[len(resolves) :])
+                        ],
+                    )
+                    conn.executemany(
                         "INSERT INTO alert_event VALUES (?, ?, ?, ?, ?)",
-                        (event.id, alert.id, change, now, json.dumps(event.body())),
+                        [(e.id, e.alert.id, e.change, now, json.dumps(e.body())) for e in events],
                     )
                     conn.executemany(
                         "INSERT INTO alert_outbox (sink, event) VALUES (?, ?)",
-                        [(sink, event.id) for sink in self.sinks],
+                        [(sink, e.id) for e in events for sink in self.sinks],
                     )
             except sqlite3.Error as exc:
                 raise AlertBookError(f"writing the alert book in {self.path}: {exc}") from exc
-        return event
+        return events
 
     def next_event(self, sink: str) -> tuple[str, str] | None:
         """The oldest event ``sink`` has not accepted: (event id, JSON body), or None."""

@@ -46,6 +46,7 @@ log = logging.getLogger("lokaalmeten.gateway")
 
 WINDOW_S = 3600  # the persistent-flag rule looks at the last hour
 _BUCKET_S = 60  # ... counted per minute, so memory does not grow with the reading rate
+_LOG_AT_MOST = 20  # alert events logged one by one per judgement (a broker outage ends many)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,20 +161,23 @@ class AlertEngine:
                 for where, last in changed.items():
                     self._changed.setdefault(where, last)
             raise
-        events = []
         at = int(now)
-        for key, alert in list(self.open.items()):
-            if key in fine:
-                events.append(self.book.resolve(alert, fine[key], at))
-                del self.open[key]
-        for key, message in wanted.items():
-            if key not in self.open:
-                event = self.book.raise_alert(key, message, at)
-                self.open[key] = event.alert
-                events.append(event)
+        resolves = [(alert, fine[key]) for key, alert in self.open.items() if key in fine]
+        raises = [(key, message) for key, message in wanted.items() if key not in self.open]
+        events = self.book.apply(raises, resolves, at)
         for event in events:
+            if event.change == "resolved":
+                del self.open[event.alert.key]
+            else:
+                self.open[event.alert.key] = event.alert
+        for event in events[:_LOG_AT_MOST]:
             level = logging.WARNING if event.change == "raised" else logging.INFO
             log.log(level, "alert %s: %s", event.change, event.alert.message)
+        if len(events) > _LOG_AT_MOST:
+            log.warning(
+                "and %d more alert events (the alert book and /v1/nodes have them all)",
+                len(events) - _LOG_AT_MOST,
+            )
         with self._lock:
             self._watched = {(a.node, a.quantity) for a in self.open.values()}
         return events
@@ -182,8 +186,11 @@ class AlertEngine:
         self, kits: Mapping[str, KitEntry], now: float
     ) -> tuple[dict[AlertKey, str], dict[AlertKey, str]]:
         """(alerts that should be open, with their message; alerts shown to be over, with why)."""
+        # Only changes get a message: alerts to raise, and open ones to resolve. Formatting
+        # one for every healthy sensor was most of a judgement's time at 10,000 kits.
         wanted: dict[AlertKey, str] = {}
         fine: dict[AlertKey, str] = {}
+        opened = self.open
         rules = self.rules
         n = rules.offline_intervals
         nodes = set(self._node_seen) | {a.node for a in self.open.values()}
@@ -214,7 +221,9 @@ class AlertEngine:
                 and (last is None or last < status.since)
             )
             key = AlertKey("offline", node)
-            if said_offline and status is not None:
+            if key in opened and (said_offline or silent_for > limit):
+                pass
+            elif said_offline and status is not None:
                 wanted[key] = (
                     f"Kit {node} is offline: its status says so since {iso_utc(status.since)} "
                     "and no reading has arrived since."
@@ -225,7 +234,7 @@ class AlertEngine:
                     f"Kit {node} sends nothing: no reading for {_duration(silent_for)}, more "
                     f"than {n} x its interval of {interval:.0f} s (last reading: {heard})."
                 )
-            else:
+            elif key in opened:
                 fine[key] = f"Kit {node} sends readings again."
         for (node, quantity), last in self._quantity_seen.items():
             if node in gone:
@@ -234,8 +243,9 @@ class AlertEngine:
             node_last = self._node_seen.get(node, last)
             key = AlertKey("dead_sensor", node, quantity)
             if now - last <= limit:
-                fine[key] = f"Kit {node} sends {quantity} again."
-            elif now - node_last <= limit:
+                if key in opened:
+                    fine[key] = f"Kit {node} sends {quantity} again."
+            elif now - node_last <= limit and key not in opened:
                 wanted[key] = (
                     f"Kit {node} has sent no {quantity} for {_duration(now - last)} "
                     f"(more than {n} x its interval of {interval:.0f} s) while it still sends "
@@ -245,9 +255,9 @@ class AlertEngine:
             if node in gone:
                 continue
             key = AlertKey("stuck", node, quantity)
-            if stuck:
+            if stuck and key not in opened:
                 wanted[key] = f"Kit {node}'s {quantity} sensor is stuck: it repeats the same value."
-            else:
+            elif not stuck and key in opened:
                 fine[key] = f"Kit {node}'s {quantity} values change again."
         oldest = int((now - WINDOW_S) // _BUCKET_S)
         words = _flag_words(rules.flag_mask)
@@ -263,11 +273,13 @@ class AlertEngine:
             share = flagged / total
             key = AlertKey("persistent_flags", node, quantity)
             if share > rules.flag_share:
+                if key in opened:
+                    continue
                 wanted[key] = (
                     f"Kit {node}: {flagged} of its last hour's {total} {quantity} readings "
                     f"({share:.0%}) are flagged {words}."
                 )
-            else:
+            elif key in opened:
                 fine[key] = (
                     f"Kit {node}: {share:.0%} of its last hour's {quantity} readings are "
                     f"flagged {words}, not more than {rules.flag_share:.0%}."

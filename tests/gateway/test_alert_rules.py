@@ -204,6 +204,8 @@ def test_every_event_is_in_the_outbox_of_every_sink_with_its_body(rig: Rig) -> N
     second_id, second = rig.book.next_event("webhook") or ("", "")
     assert json.loads(second)["change"] == "resolved"
     assert json.loads(second)["alert"]["id"] == doc["alert"]["id"]
+    assert json.loads(second)["alert"]["message"] == "Kit kit-1's pm25 values change again."
+    assert json.loads(second)["alert"]["resolved"] == "2026-11-27T00:01:00Z"
     assert second_id != event_id
 
 
