@@ -155,16 +155,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "kit_alerts": ("Meldingen over dit kastje", "Alerts about this kit"),
     "alert_offline": ("het kastje stuurt geen metingen", "the kit sends no readings"),
     "alert_dead_sensor": (
-        "de sensor voor {quantity} stuurt niets meer",
-        "the {quantity} sensor has gone silent",
+        "{quantity}: de sensor stuurt niets meer",
+        "{quantity}: the sensor has gone silent",
     ),
     "alert_stuck": (
-        "de sensor voor {quantity} hangt: steeds dezelfde waarde",
-        "the {quantity} sensor is stuck: the same value over and over",
+        "{quantity}: de sensor hangt, steeds dezelfde waarde",
+        "{quantity}: the sensor is stuck, the same value over and over",
     ),
     "alert_persistent_flags": (
-        "veel metingen van {quantity} zijn onwaarschijnlijk of pieken",
-        "many {quantity} readings are implausible or spikes",
+        "{quantity}: veel metingen zijn onwaarschijnlijk of pieken",
+        "{quantity}: many readings are implausible or spikes",
     ),
     "alert_since": ("sinds {time}", "since {time}"),
     "latest_title": ("Laatste waarden", "Latest values"),
