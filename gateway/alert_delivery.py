@@ -44,6 +44,13 @@ def alerts_topic(node: str, prefix: str) -> str:
     return f"{prefix}/{node}/{ALERTS}"
 
 
+def webhook_origin(url: str) -> str:
+    """How logs name a webhook: by its origin only, as its path or query often holds its
+    secret (a chat service's hook URL is its credential)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
 class _Sender:
     """The loop both sinks share: the oldest event, tried until accepted, then the next."""
 
@@ -102,10 +109,7 @@ class WebhookSender(_Sender):
     def __init__(
         self, book: AlertBook, url: str, shutdown: Shutdown, retry_max: float = 300
     ) -> None:
-        # Logged by its origin only: a webhook's path or query often holds its secret.
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        super().__init__(book, shutdown, retry_max, f"alert webhook {origin}")
+        super().__init__(book, shutdown, retry_max, f"alert webhook {webhook_origin(url)}")
         self.url = url
         self._client = httpx.Client(timeout=_TIMEOUT_S, follow_redirects=False)
 

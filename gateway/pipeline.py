@@ -34,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from lokaalmeten.gateway.alert_book import AlertBook, AlertBookError
-from lokaalmeten.gateway.alert_delivery import MqttAlertSender, WebhookSender
+from lokaalmeten.gateway.alert_delivery import (
+    MqttAlertSender,
+    WebhookSender,
+    alerts_topic,
+    webhook_origin,
+)
 from lokaalmeten.gateway.alerts import AlertEngine, AlertRules
 from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
@@ -198,7 +203,7 @@ class Gateway:
         self.ingest.start()
 
     def serves(self) -> str:
-        """One line: broker, stores, spool, registry and HTTP ingest, as they are used."""
+        """One line: broker, stores, spool, registry, HTTP ingest and where alerts go."""
         registry = (
             f"registry {self.registry.path.absolute()}"
             if self.registry is not None
@@ -210,9 +215,17 @@ class Gateway:
         else:
             http = "HTTP ingest off"
         stores = ", ".join(store.url for store in self.stores)
+        sinks = [f"webhook {webhook_origin(s)}" for s in [self.settings.alert_webhook] if s]
+        if self.settings.alert_mqtt:
+            sinks.append(f"MQTT {alerts_topic('+', self.settings.topic_prefix)}")
+        alerts = (
+            f"alerts to {' and '.join(sinks)}"
+            if sinks
+            else "alerts kept in the registry only (no LM_ALERT_WEBHOOK, LM_ALERT_MQTT off)"
+        )
         return (
             f"broker {self.settings.broker} -> spool {Path(self.settings.spool).absolute()} "
-            f"-> stores {stores}; {registry}; {http}"
+            f"-> stores {stores}; {registry}; {http}; {alerts}"
         )
 
     def _receive(self) -> None:

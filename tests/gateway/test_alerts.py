@@ -219,6 +219,10 @@ def test_the_webhook_gets_every_alert_once_across_an_outage_and_a_restart(
         wait_until(lambda: outbox(book) == 0, 30, "the outbox to empty")
     finally:
         stop(second)
+    serves = next(x for x in (tmp_path / "gateway.log").read_text().splitlines() if "serves" in x)
+    webhook = f"webhook http://127.0.0.1:{fast_alerts}"
+    assert f"alerts to {webhook} and MQTT lokaalmeten/+/alerts" in serves
+    assert "/hooks/" not in serves  # a webhook's path may be its secret
     made = events(book)
     assert len(made) >= 5  # raised, resolved; dead pm10, kit-1 and kit-2 offline
     assert receiver.accepted == Counter(dict.fromkeys(made, 1))
