@@ -140,10 +140,13 @@ class AlertEngine:
                     counts = window[minute] = [0, 0]
                 counts[0] += 1
                 if r.flags & mask:
-                    counts[1] += 1
-                    due = True
-                if key in self._watched or (r.node, "") in self._watched:
-                    due = True
+                    counts[1] += 1  # a share of an hour: judged on the timer, not at once
+                # The first reading of a kit or sensor with an open alert may end it. Taken
+                # out until the next judgement, so a busy kit does not ask for one each time.
+                for watched in (key, (r.node, "")):
+                    if watched in self._watched:
+                        self._watched.discard(watched)
+                        due = True
         return due
 
     # -- on the timer ---------------------------------------------------------------------

@@ -246,3 +246,19 @@ def test_a_kit_removed_from_the_registry_is_no_longer_watched(tmp_path: Path) ->
     assert event.change == "resolved" and event.alert.kind == "offline"
     assert event.alert.message == "Kit kit-1 is no longer registered."
     assert rig.changes(T0 + 900) == []  # and not raised again
+
+
+def test_readings_ask_for_a_judgement_only_when_one_may_change_an_alert(rig: Rig) -> None:
+    def due(now: float, flags: int = 0) -> bool:
+        return rig.engine.readings([Reading("kit-1", "pm25", int(now), 5.0, None, flags)], now)
+
+    assert not due(T0)  # an ordinary reading
+    assert not due(T0 + 60, FLAG_SPIKE)  # a share of an hour: the timer judges it
+    assert due(T0 + 120, FLAG_STUCK)  # stuck now: raise at once
+    assert not due(T0 + 180, FLAG_STUCK)  # still stuck: nothing new
+    rig.changes(T0 + 180)
+    assert due(T0 + 240)  # the first unstuck reading may resolve the open alert
+    assert not due(T0 + 241)  # ... asked once until the next judgement
+    assert ("raised", "offline", "kit-1", "") in rig.changes(T0 + 1000)
+    assert due(T0 + 1001)  # the first reading of an offline kit ends its alert
+    assert not due(T0 + 1002)
