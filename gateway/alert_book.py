@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS alert_seen (
 );
 """
 _ALERT = "SELECT id, kind, node, quantity, opened, resolved, message FROM alert"
-_KEEP_EVENTS_S = 90 * 86400  # delivered events older than this are dropped at start
+_KEEP_EVENTS_S = 90 * 86400  # delivered events and resolved alerts older are dropped at start
 
 
 class AlertBookError(RuntimeError):
@@ -142,11 +142,14 @@ class AlertBook:
             conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
             if now is not None:
                 with immediate_transaction(conn):
+                    # History kept for a while, then dropped; never an undelivered event.
+                    horizon = int(now) - _KEEP_EVENTS_S
                     conn.execute(
                         "DELETE FROM alert_event WHERE time < ? AND "
                         "id NOT IN (SELECT event FROM alert_outbox)",
-                        (int(now) - _KEEP_EVENTS_S,),
+                        (horizon,),
                     )
+                    conn.execute("DELETE FROM alert WHERE resolved < ?", (horizon,))
         except (sqlite3.Error, OSError) as exc:
             raise AlertBookError(f"cannot open the alert book in {path}: {exc}") from exc
         self._conn = conn

@@ -262,3 +262,22 @@ def test_readings_ask_for_a_judgement_only_when_one_may_change_an_alert(rig: Rig
     assert ("raised", "offline", "kit-1", "") in rig.changes(T0 + 1000)
     assert due(T0 + 1001)  # the first reading of an offline kit ends its alert
     assert not due(T0 + 1002)
+
+
+def test_delivered_events_older_than_90_days_are_dropped_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    book = AlertBook(path, ["webhook"])
+    old = book.raise_alert(AlertKey("offline", "kit-1"), "old and delivered", int(T0))
+    waiting = book.raise_alert(AlertKey("offline", "kit-2"), "old, never accepted", int(T0))
+    book.delivered("webhook", old.id)
+    over = book.resolve(old.alert, "back", int(T0) + 60)
+    book.delivered("webhook", over.id)
+    book.close()
+    book = AlertBook(path, ["webhook"], now=T0 + 91 * 86400)
+    assert list(book.open_alerts()) == [AlertKey("offline", "kit-2")]
+    assert book.next_event("webhook") == (waiting.id, json.dumps(waiting.body()))
+    conn = sqlite3.connect(path)
+    assert [row[0] for row in conn.execute("SELECT id FROM alert_event")] == [waiting.id]
+    assert [row[0] for row in conn.execute("SELECT id FROM alert")] == [waiting.alert.id]
+    conn.close()
+    book.close()
