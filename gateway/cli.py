@@ -4,6 +4,7 @@ lokaalmeten nodes add esp32-0a1b2c3d4e5f       # prints the kit's token once
 lokaalmeten nodes list
 lokaalmeten nodes rotate esp32-0a1b2c3d4e5f
 lokaalmeten nodes remove esp32-0a1b2c3d4e5f
+lokaalmeten nodes acl                          # Mosquitto's files again, after an upgrade
 """
 
 from __future__ import annotations
@@ -211,6 +212,22 @@ def remove(
     except DirectoryError as exc:
         _fail(str(exc))
     typer.echo(f"removed {node}")
+    _update_broker(registry, folder, reload_pid_file)
+
+
+@nodes_app.command("acl")
+def write_acl(
+    registry_path: RegistryOption = None,
+    mosquitto_dir: MosquittoDirOption = None,
+    reload_pid_file: ReloadOption = None,
+) -> None:
+    """Write Mosquitto's passwd and acl again from the registry, changing no account: after
+    an upgrade whose ACL allows more (the gateway's alerts topic)."""
+    where, folder = registry_locations(registry_path, mosquitto_dir)
+    if folder is None:
+        _fail("name Mosquitto's folder: --mosquitto-dir PATH, or LM_MOSQUITTO_DIR")
+    registry = _registry(where)
+    guard_broker(where, folder, registry)
     _update_broker(registry, folder, reload_pid_file)
 
 

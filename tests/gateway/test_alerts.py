@@ -36,6 +36,7 @@ from lokaalmeten.shutdown import Shutdown
 from tests.gateway.harness import RunningGateway, gateway_process, publish, publisher, settings_for
 from tests.gateway.test_durability import wait_gateway_ready
 from tests.helpers import record, wait_until
+from tests.test_cli import lm
 
 
 class Receiver:
@@ -347,3 +348,44 @@ def test_a_failing_webhook_is_logged_by_its_origin_not_its_secret_path(
     assert "s3cr3t" not in caplog.text
     assert book.outbox_depth() == {"webhook": 1}  # kept for the next try
     book.close()
+
+
+def test_an_acl_from_before_the_alerts_is_warned_about_and_written_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry, broker = tmp_path / "registry.db", tmp_path / "mosquitto"
+    for args in (["gateway", "--gateway"], ["kit-1"]):
+        out = lm("nodes", "add", *args, "--registry", str(registry), "--mosquitto-dir",
+                 str(broker))  # fmt: skip
+        assert out.returncode == 0, out.stderr
+    acl = broker / "acl"
+    passwd = (broker / "passwd").read_text()
+    older = "".join(line for line in acl.read_text().splitlines(True) if "alerts" not in line)
+    acl.write_text(older)  # as a lokaalmeten before the alerts wrote it
+    settings = GatewaySettings(
+        registry=str(registry),
+        spool=str(tmp_path / "spool.db"),
+        store=f"sqlite:///{tmp_path / 'lm.db'}",
+        mosquitto_dir=str(broker),
+    )
+
+    def warned() -> list[str]:
+        caplog.clear()
+        gateway = Gateway(settings)
+        gateway.spool.close()
+        gateway.alert_book.close()
+        gateway.directory.close()
+        for store in gateway.stores:
+            store.close()
+        return [r.getMessage() for r in caplog.records if "ACL" in r.getMessage()]
+
+    (warning,) = warned()
+    assert "lokaalmeten nodes acl" in warning and "topic write lokaalmeten/+/alerts" in warning
+    out = lm("nodes", "acl", "--registry", str(registry), "--mosquitto-dir", str(broker))
+    assert out.returncode == 0, out.stderr
+    assert "topic write lokaalmeten/+/alerts" in acl.read_text()
+    assert (broker / "passwd").read_text() == passwd  # no account changed
+    assert warned() == []
+    out = lm("nodes", "acl", "--registry", str(registry))
+    assert out.returncode == 2 and "--mosquitto-dir" in out.stderr
+    assert "Traceback" not in out.stderr
