@@ -19,8 +19,9 @@ directory, else LM_ALERT_INTERVAL):
 
 Times are the gateway's clock when readings arrived, not the readings' own times: a kit that
 sends old readings late is sending. When readings last arrived is saved in the book at every
-evaluation, so a restart does not forget a silent kit; an alert that is open stays open until
-the evidence that ends it arrives.
+evaluation and at the stop, so a restart does not forget a kit or a sensor; their silence
+counts from the start at the earliest (the gateway heard nobody while it was down), and an
+alert that is open stays open until the evidence that ends it arrives.
 """
 
 from __future__ import annotations
@@ -155,15 +156,8 @@ class AlertEngine:
         """Judge every rule; raise and resolve alerts in the book. Returns the events."""
         kits = self.kits()
         with self._lock:
-            changed, self._changed = self._changed, {}
             wanted, fine = self._judge(kits, now)
-        try:
-            self.book.save_seen(changed)
-        except AlertBookError:
-            with self._lock:  # kept for the next evaluation
-                for where, last in changed.items():
-                    self._changed.setdefault(where, last)
-            raise
+        self.save()
         at = int(now)
         resolves = [(alert, fine[key]) for key, alert in self.open.items() if key in fine]
         raises = [(key, message) for key, message in wanted.items() if key not in self.open]
@@ -184,6 +178,18 @@ class AlertEngine:
         with self._lock:
             self._watched = {(a.node, a.quantity) for a in self.open.values()}
         return events
+
+    def save(self) -> None:
+        """Keep when readings last arrived in the book (each judgement, and at the stop)."""
+        with self._lock:
+            changed, self._changed = self._changed, {}
+        try:
+            self.book.save_seen(changed)
+        except AlertBookError:
+            with self._lock:  # kept for the next time
+                for where, last in changed.items():
+                    self._changed.setdefault(where, last)
+            raise
 
     def _judge(
         self, kits: Mapping[str, KitEntry], now: float
@@ -212,10 +218,14 @@ class AlertEngine:
             interval = entry.interval if entry is not None and entry.interval else rules.interval
             return interval, n * interval
 
+        # Silence counts from the gateway's start at the earliest: while it was down it
+        # heard nobody, and a power cut must not make every kit "offline" at once. Only a
+        # reading heard shows a kit or sensor well again, so an open alert outlives a restart.
+        started = self.started
         for node in sorted(nodes):
             interval, limit = limit_of(node)
             last = self._node_seen.get(node)
-            silent_for = now - (self.started if last is None else last)
+            silent_for = now - (started if last is None else max(last, started))
             entry = kits.get(node)
             status = entry.status if entry is not None else None
             said_offline = (
@@ -232,12 +242,16 @@ class AlertEngine:
                     "and no reading has arrived since."
                 )
             elif silent_for > limit:
-                heard = "never since the gateway started" if last is None else iso_utc(int(last))
-                wanted[key] = (
-                    f"Kit {node} sends nothing: no reading for {_duration(silent_for)}, more "
-                    f"than {n} x its interval of {interval:.0f} s (last reading: {heard})."
+                heard = (
+                    f"none since the gateway started {_duration(now - started)} ago"
+                    if last is None
+                    else f"{iso_utc(int(last))}, {_duration(now - last)} ago"
                 )
-            elif key in opened:
+                wanted[key] = (
+                    f"Kit {node} sends nothing: no reading for more than {n} x its interval "
+                    f"of {interval:.0f} s (last reading: {heard})."
+                )
+            elif key in opened and last is not None and now - last <= limit:
                 fine[key] = f"Kit {node} sends readings again."
         for (node, quantity), last in self._quantity_seen.items():
             if node in gone:
@@ -248,7 +262,9 @@ class AlertEngine:
             if now - last <= limit:
                 if key in opened:
                     fine[key] = f"Kit {node} sends {quantity} again."
-            elif now - node_last <= limit and key not in opened:
+            elif (
+                now - max(last, started) > limit and now - node_last <= limit and key not in opened
+            ):
                 wanted[key] = (
                     f"Kit {node} has sent no {quantity} for {_duration(now - last)} "
                     f"(more than {n} x its interval of {interval:.0f} s) while it still sends "

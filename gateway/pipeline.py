@@ -287,6 +287,8 @@ class Gateway:
         depth = self.spool.depth()
         self.spool.close()
         if not any(name.startswith("alert") for name in busy):
+            with suppress(AlertBookError):  # at worst a kit's silence counts from the start
+                self.alerts.save()
             self.alert_book.close()
         self.directory.close()
         log.info(

@@ -46,10 +46,11 @@ class Rig:
             for e in self.engine.evaluate(now)
         ]
 
-    def restart(self) -> None:
+    def restart(self, started: float = T0) -> None:
+        self.engine.save()  # as the gateway's stop does
         self.book.close()
         self.book = AlertBook(self.path, ["webhook", "mqtt"])
-        self.engine = AlertEngine(self.book, self.engine.rules, self.directory.entries, T0)
+        self.engine = AlertEngine(self.book, self.engine.rules, self.directory.entries, started)
 
 
 @pytest.fixture
@@ -63,7 +64,10 @@ def test_a_silent_kit_is_offline_after_n_intervals_and_back_with_a_reading(rig: 
     assert rig.changes(T0 + 241) == [("raised", "offline", "kit-1", "")]
     assert rig.changes(T0 + 300) == []  # raised once
     (alert,) = rig.book.open_alerts().values()
-    assert "kit-1 sends nothing" in alert.message and "4 x its interval of 60 s" in alert.message
+    assert alert.message == (
+        "Kit kit-1 sends nothing: no reading for more than 4 x its interval of 60 s "
+        "(last reading: 2026-11-27T00:00:00Z, 4 min ago)."
+    )
     rig.send(T0 + 310, pm25=5.0)
     assert rig.changes(T0 + 310) == [("resolved", "offline", "kit-1", "")]
     assert rig.book.open_alerts() == {}
@@ -281,3 +285,31 @@ def test_delivered_events_older_than_90_days_are_dropped_at_start(tmp_path: Path
     assert [row[0] for row in conn.execute("SELECT id FROM alert")] == [waiting.alert.id]
     conn.close()
     book.close()
+
+
+def test_the_gateways_own_downtime_is_not_the_kits_silence(rig: Rig) -> None:
+    for step in range(6):
+        rig.send(T0 + 60 * step, pm25=5.0, temperature=3.0)
+    for step in range(6, 11):
+        rig.send(T0 + 60 * step, temperature=3.0)
+        rig.changes(T0 + 60 * step)
+    assert set(rig.book.open_alerts()) == {AlertKey("dead_sensor", "kit-1", "pm25")}
+    # The gateway was down for an hour (a power cut); the kit kept its readings meanwhile.
+    back = T0 + 600 + 3600
+    rig.restart(started=back)
+    assert rig.changes(back + 1) == []  # not offline at once, the dead sensor still dead
+    rig.send(back + 30, temperature=3.0)  # the kit's backlog arrives, still without PM
+    assert rig.changes(back + 30) == []
+    assert set(rig.book.open_alerts()) == {AlertKey("dead_sensor", "kit-1", "pm25")}
+    assert rig.changes(back + 30 + 241) == [("raised", "offline", "kit-1", "")]
+
+
+def test_a_sensor_silent_across_a_restart_is_found_after_n_intervals(rig: Rig) -> None:
+    rig.send(T0, pm25=5.0, temperature=3.0)
+    back = T0 + 3600
+    rig.restart(started=back)
+    for step in range(5):
+        rig.send(back + 60 * step, temperature=3.0)  # PM died while the gateway was down
+        assert rig.changes(back + 60 * step) == []
+    rig.send(back + 241, temperature=3.0)
+    assert rig.changes(back + 241) == [("raised", "dead_sensor", "kit-1", "pm25")]
