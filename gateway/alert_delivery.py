@@ -76,6 +76,12 @@ class _Sender:
                 if due is None:
                     self.shutdown.wait(_IDLE_S)
                     continue
+                if not self.ready():
+                    # Not the receiver's answer: looked at again soon, without the back-off,
+                    # so that events go out as soon as the connection is back.
+                    self.outage.failed("not connected")
+                    self.shutdown.wait(_IDLE_S)
+                    continue
                 event_id, body = due
                 problem = self.send(event_id, body)
                 if problem is None:
@@ -94,6 +100,10 @@ class _Sender:
                 wait = min(wait * 2, self.retry_max)
         finally:
             self.close()
+
+    def ready(self) -> bool:
+        """Whether a delivery can be tried now (the MQTT client is connected)."""
+        return True
 
     def send(self, event_id: str, body: str) -> str | None:
         """Deliver one event; None when it was accepted, else what went wrong."""
@@ -150,9 +160,10 @@ class MqttAlertSender(_Sender):
         client.loop_start()
         self._client = client
 
+    def ready(self) -> bool:
+        return bool(self._client.is_connected())
+
     def send(self, event_id: str, body: str) -> str | None:
-        if not self._client.is_connected():
-            return "not connected"
         node = json.loads(body)["alert"]["node"]
         info = self._client.publish(alerts_topic(node, self.prefix), body, qos=1, retain=False)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
