@@ -247,7 +247,7 @@ class Gateway:
         )
         return (
             f"broker {self.settings.broker} -> spool {Path(self.settings.spool).absolute()} "
-            f"-> stores {stores}; {registry}; {http}; {alerts}"
+            f"-> stores {stores}; {registry}; {alerts}; {http}"
         )
 
     def _receive(self) -> None:
