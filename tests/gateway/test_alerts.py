@@ -27,7 +27,7 @@ from lokaalmeten.gateway.alert_delivery import WebhookSender
 from lokaalmeten.gateway.http_ingest import create_ingest_app
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.registry import Registry
-from lokaalmeten.readings import FLAG_STUCK, Reading
+from lokaalmeten.readings import FLAG_SPIKE, FLAG_STUCK, Reading
 from lokaalmeten.server.app import create_app
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port
@@ -255,12 +255,11 @@ def test_the_webhook_gets_every_alert_once_across_an_outage_and_a_restart(
 
 class FlaggingGateway(Gateway):
     """Stands in for the quality flags set at ingest (gateway/quality.py, another part of
-    issue 14): a PM2.5 of exactly 99.9 comes flagged stuck."""
+    issue 14): a value of exactly 99.9 comes flagged stuck, one of 999 flagged spike."""
 
     def spooled(self, readings: list[Reading]) -> None:
-        super().spooled(
-            [r._replace(flags=r.flags | FLAG_STUCK) if r.value == 99.9 else r for r in readings]
-        )
+        bits = {99.9: FLAG_STUCK, 999.0: FLAG_SPIKE}
+        super().spooled([r._replace(flags=r.flags | bits.get(r.value, 0)) for r in readings])
 
 
 def test_metrics_and_the_alert_topic_through_the_brokers_acl(tmp_path: Path) -> None:
@@ -305,6 +304,13 @@ def test_metrics_and_the_alert_topic_through_the_brokers_acl(tmp_path: Path) -> 
         wait_until(lambda: len(watcher.events) >= 2, 10, "the resolved event")
         assert watcher.events[1]["change"] == "resolved"
         assert watcher.events[1]["alert"]["id"] == doc["alert"]["id"]
+        for seq in range(3, 7):  # PM10 spikes four times: judged on the timer
+            publish(kit, "lokaalmeten/kit-1/readings", record("kit-1", seq, pm10=999.0))
+        wait_until(lambda: len(watcher.events) >= 3, 10, "the persistent flags alert")
+        assert watcher.events[2]["alert"]["kind"] == "persistent_flags"
+        assert (
+            "4 of its last hour's 4 pm10 readings (100%)" in watcher.events[2]["alert"]["message"]
+        )
     finally:
         with contextlib.suppress(Exception):
             kit.disconnect()
