@@ -23,6 +23,7 @@ BENCHMARKS = [
     "csv_export",
     "hostile_clients",
     "calibration",
+    "alert_rules",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
