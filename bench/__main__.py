@@ -24,6 +24,7 @@ BENCHMARKS = [
     "hostile_clients",
     "noise_indicators",
     "calibration",
+    "alert_rules",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -4,6 +4,7 @@ lokaalmeten nodes add esp32-0a1b2c3d4e5f       # prints the kit's token once
 lokaalmeten nodes list
 lokaalmeten nodes rotate esp32-0a1b2c3d4e5f
 lokaalmeten nodes remove esp32-0a1b2c3d4e5f
+lokaalmeten nodes acl                          # Mosquitto's files again, after an upgrade
 """
 
 from __future__ import annotations
@@ -214,6 +215,22 @@ def remove(
     _update_broker(registry, folder, reload_pid_file)
 
 
+@nodes_app.command("acl")
+def write_acl(
+    registry_path: RegistryOption = None,
+    mosquitto_dir: MosquittoDirOption = None,
+    reload_pid_file: ReloadOption = None,
+) -> None:
+    """Write Mosquitto's passwd and acl again from the registry, changing no account: after
+    an upgrade whose ACL allows more (the gateway's alerts topic)."""
+    where, folder = registry_locations(registry_path, mosquitto_dir)
+    if folder is None:
+        _fail("name Mosquitto's folder: --mosquitto-dir PATH, or LM_MOSQUITTO_DIR")
+    registry = _registry(where)
+    guard_broker(where, folder, registry)
+    _update_broker(registry, folder, reload_pid_file)
+
+
 @nodes_app.command("list")
 def list_nodes(registry_path: RegistryOption = None) -> None:
     """List the registered kits (never their tokens)."""
@@ -237,6 +254,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
 
     The handlers only set a flag and wake the waits (lokaalmeten/shutdown.py), from before
     the gateway opens anything, so that a signal during the start is a stop too."""
+    from lokaalmeten.gateway.alert_book import AlertBookError
     from lokaalmeten.gateway.directory import DirectoryError
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
@@ -254,7 +272,7 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     shutdown.install()  # kept to the end: a signal during the way out changes nothing
     try:
         gateway = Gateway(settings, shutdown=shutdown)
-    except (StoreError, OSError, RegistryError, DirectoryError) as exc:
+    except (StoreError, OSError, RegistryError, DirectoryError, AlertBookError) as exc:
         _fail(str(exc))
     try:
         gateway.run()

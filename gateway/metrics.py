@@ -90,6 +90,9 @@ _COUNTERS = (
     ("statuses_ignored", "Kit status messages left out: unregistered node or not a status"),
 )
 
+# The label of a gauge by key (a gauge not named here is one per store).
+_GAUGE_LABELS = {"alerts_open": "kind", "alert_outbox": "sink"}
+
 
 class PrometheusCollector(Collector):
     """Exposes :class:`GatewayMetrics` and live gauges as ``lokaalmeten_gateway_*``."""
@@ -133,7 +136,9 @@ class PrometheusCollector(Collector):
         for name, value in sorted(state.items()):
             if isinstance(value, dict):
                 gauge = GaugeMetricFamily(
-                    f"lokaalmeten_gateway_{name}", name.replace("_", " "), labels=["store"]
+                    f"lokaalmeten_gateway_{name}",
+                    name.replace("_", " "),
+                    labels=[_GAUGE_LABELS.get(name, "store")],
                 )
                 for store, v in sorted(value.items()):
                     gauge.add_metric([store], float(v))

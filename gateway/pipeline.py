@@ -27,12 +27,21 @@ reading leaves the spool only after its store took it.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from lokaalmeten.gateway.alert_book import AlertBook, AlertBookError
+from lokaalmeten.gateway.alert_delivery import (
+    MqttAlertSender,
+    WebhookSender,
+    alerts_topic,
+    webhook_origin,
+)
+from lokaalmeten.gateway.alerts import AlertEngine, AlertRules
 from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
@@ -92,6 +101,7 @@ class Gateway:
             known=self.registry.known if self.registry is not None else None,
         )
         self._adopt_legacy_meta()
+        self._open_alerts()
         self.ingest = MqttIngest(settings, self.metrics)
         self.writers = [
             StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
@@ -128,6 +138,74 @@ class Gateway:
                 else f" ({len(metas) - len(taken)} already described there kept theirs)",
             )
 
+    def _open_alerts(self) -> None:
+        """Kit-health alerts (gateway/alerts.py), kept in the registry file beside the
+        directory; each configured sink gets every event."""
+        settings = self.settings
+        sinks = ["webhook"] if settings.alert_webhook else []
+        sinks += ["mqtt"] if settings.alert_mqtt else []
+        now = time.time()
+        self.alert_book = AlertBook(Path(settings.registry), sinks, now=now)
+        self.alerts = AlertEngine(
+            self.alert_book,
+            AlertRules.of(settings),
+            self.directory.entries,
+            now,
+            known=self.registry.known if self.registry is not None else None,
+        )
+        self._alerts_due = threading.Event()
+        self._check_acl()
+
+    def _check_acl(self) -> None:
+        """Mosquitto drops a publish its ACL forbids without a word: an ACL written before
+        the alerts would swallow every alert event the broker acknowledges."""
+        settings = self.settings
+        if not (settings.alert_mqtt and settings.mosquitto_dir):
+            return
+        acl = Path(settings.mosquitto_dir) / "acl"
+        try:
+            text = acl.read_text()
+        except OSError:
+            return  # not written by us (or not readable here): nothing to say
+        line = f"topic write {alerts_topic('+', settings.topic_prefix)}"
+        if "user " in text and line not in text:
+            log.warning(
+                "the broker's ACL %s does not let the gateway publish its alerts (%s): "
+                "Mosquitto drops them. Write it again: lokaalmeten nodes acl, then "
+                "systemctl reload mosquitto",
+                acl,
+                line,
+            )
+
+    def _watch_alerts(self) -> None:
+        """Judge the alert rules every LM_ALERT_CHECK_INTERVAL s, and soon after readings
+        that may change one (at most every 0.2 s)."""
+        next_check = time.monotonic()
+        while not self.shutdown.wait(0.2):
+            if not self._alerts_due.is_set() and time.monotonic() < next_check:
+                continue
+            self._alerts_due.clear()
+            next_check = time.monotonic() + self.settings.alert_check_interval
+            try:
+                self.alerts.evaluate(time.time())
+            except (AlertBookError, DirectoryError, sqlite3.Error) as exc:
+                log.error("alert rules not judged this time (again in a moment): %s", exc)
+
+    def _start_alert_delivery(self) -> None:
+        settings = self.settings
+        self.alert_senders: list[WebhookSender | MqttAlertSender] = []
+        if settings.alert_webhook:
+            self.alert_senders.append(
+                WebhookSender(
+                    self.alert_book, settings.alert_webhook, self.shutdown, settings.alert_retry_max
+                )
+            )
+        if settings.alert_mqtt:
+            self.alert_senders.append(MqttAlertSender(self.alert_book, settings, self.shutdown))
+        for sender in self.alert_senders:
+            self._start_thread(sender.run, f"alerts {sender.sink}")
+        self._start_thread(self._watch_alerts, "alert rules")
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> None:
@@ -146,10 +224,11 @@ class Gateway:
         log.info("gateway serves: %s", self.serves())
         for writer in self.writers:
             self._start_thread(writer.run, f"writer {writer.consumer}", self.shutdown)
+        self._start_alert_delivery()
         self.ingest.start()
 
     def serves(self) -> str:
-        """One line: broker, stores, spool, registry and HTTP ingest, as they are used."""
+        """One line: broker, stores, spool, registry, HTTP ingest and where alerts go."""
         registry = (
             f"registry {self.registry.path.absolute()}"
             if self.registry is not None
@@ -161,9 +240,17 @@ class Gateway:
         else:
             http = "HTTP ingest off"
         stores = ", ".join(store.url for store in self.stores)
+        sinks = [f"webhook {webhook_origin(s)}" for s in [self.settings.alert_webhook] if s]
+        if self.settings.alert_mqtt:
+            sinks.append(f"MQTT {alerts_topic('+', self.settings.topic_prefix)}")
+        alerts = (
+            f"alerts to {' and '.join(sinks)}"
+            if sinks
+            else "alerts kept in the registry only (no LM_ALERT_WEBHOOK, LM_ALERT_MQTT off)"
+        )
         return (
             f"broker {self.settings.broker} -> spool {Path(self.settings.spool).absolute()} "
-            f"-> stores {stores}; {registry}; {http}"
+            f"-> stores {stores}; {registry}; {alerts}; {http}"
         )
 
     def _receive(self) -> None:
@@ -202,6 +289,10 @@ class Gateway:
                     store.close()
         depth = self.spool.depth()
         self.spool.close()
+        if not any(name.startswith("alert") for name in busy):
+            with suppress(AlertBookError):  # at worst a kit's silence counts from the start
+                self.alerts.save()
+            self.alert_book.close()
         self.directory.close()
         log.info(
             "gateway stopped; counters: %s; %d readings left in the spool",
@@ -288,8 +379,11 @@ class Gateway:
             self.ingest.ack([message for message, _ in taken])
 
     def spooled(self, readings: list[Reading]) -> None:
-        """Readings committed to the spool (MQTT or HTTP): their sensor models are noted."""
+        """Readings committed to the spool (MQTT or HTTP): their sensor models are noted,
+        and the alert rules count them."""
         self.kit_facts.readings(readings)
+        if self.alerts.readings(readings, time.time()):
+            self._alerts_due.set()
 
     def _prefix_that_fits(self, pending: list[tuple[Message, Checked]]) -> int:
         """How many of the first messages fit in the spool together (policy block)."""
@@ -313,6 +407,8 @@ class Gateway:
             "mqtt_connected": int(self.ingest.connected),
             "store_healthy": {w.consumer: int(w.healthy) for w in self.writers},
             "store_backlog": {w.consumer: self.spool.depth(w.consumer) for w in self.writers},
+            "alerts_open": self.alerts.open_counts(),
+            "alert_outbox": self.alert_book.outbox_depth(),
         }
 
     def health(self) -> dict[str, Any]:

@@ -208,6 +208,11 @@ class Registry:
                     f"topic read {prefix}/+/readings",
                     f"topic read {prefix}/+/status",
                     f"topic write {prefix}/+/command",
+                    # Kit-health alert events (gateway/alert_delivery.py); Mosquitto drops a
+                    # publish the ACL does not allow without a word, so it must be here.
+                    f"topic write {prefix}/+/alerts",
+                    # ... and read them: an operator's dashboard uses a gateway account.
+                    f"topic read {prefix}/+/alerts",
                 ]
         acl += [
             "",

@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
+from lokaalmeten.readings import FLAG_NAMES
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -311,12 +312,87 @@ class GatewaySettings(_Settings):
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines as text, or as one JSON object per line."
     )
+    # Kit-health alerts (gateway/alerts.py, docs/gateway.md#alerts).
+    alert_offline_intervals: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="A kit is offline (and a quantity it still sends others beside, a dead "
+        "sensor) after this many of its measurement intervals without a reading.",
+    )
+    alert_interval: float = Field(
+        145,
+        gt=0,
+        description="Seconds between a kit's readings when the node directory names no "
+        "interval; the offline and dead-sensor alerts count in it.",
+    )
+    alert_flags: Annotated[list[str], NoDecode] = Field(
+        ["implausible", "spike"],
+        description="Quality flags that count towards a persistent-flag alert, "
+        "comma-separated (high_humidity is left out by default: fog is weather, not a "
+        "broken kit).",
+    )
+    alert_flag_share: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="A quantity of a kit whose readings of the last hour carry those flags "
+        "more often than this share raises a persistent-flag alert.",
+    )
+    alert_flag_min_readings: int = Field(
+        4, ge=1, description="Fewest readings in the hour before that share is judged."
+    )
+    alert_check_interval: float = Field(
+        30, gt=0, le=3600, description="Seconds between evaluations of the alert rules."
+    )
+    alert_webhook: str = Field(
+        "",
+        description="URL the alert events are POSTed to as JSON (header Idempotency-Key: "
+        "the event id), retried until it answers 2xx; empty: no webhook.",
+    )
+    alert_retry_max: float = Field(
+        300,
+        gt=0,
+        description="Longest wait, in seconds, between retries of an alert delivery (the "
+        "wait doubles from 1 s up to this).",
+    )
+    alert_mqtt: bool = Field(
+        True,
+        description="Also publish alert events to `<topic_prefix>/<node>/alerts` (QoS 1).",
+    )
 
     @field_validator("extra_stores", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_flags", mode="before")
+    @classmethod
+    def _flag_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_flags")
+    @classmethod
+    def _known_flags(cls, value: list[str]) -> list[str]:
+        names = [name for _, name in FLAG_NAMES]
+        unknown = [flag for flag in value if flag not in names]
+        if unknown:
+            raise ValueError(f"unknown flag {', '.join(unknown)}; the flags are {', '.join(names)}")
+        return value
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _webhook_is_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(
+                f"{value!r}: the webhook is an http:// or https:// URL, "
+                "e.g. https://example.org/hooks/lokaalmeten"
+            )
         return value
 
     @field_validator("broker")

@@ -18,6 +18,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from lokaalmeten import __version__
+from lokaalmeten.gateway.alert_book import AlertReader
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.server import health
 from lokaalmeten.server.disconnect import ClientGone, Working
@@ -74,6 +75,7 @@ def install_openapi(app: FastAPI) -> None:
 def create_app(settings: ServerSettings) -> FastAPI:
     store = open_store(settings.store, read_only=True)
     directory = DirectoryReader(Path(settings.registry))
+    alerts = AlertReader(Path(settings.registry))  # the gateway keeps them beside the directory
     watch = StoreWatch(store, settings.store_check_interval)
 
     @asynccontextmanager
@@ -113,6 +115,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.directory = directory
+    app.state.alerts = alerts
     app.state.watch = watch
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.

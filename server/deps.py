@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from lokaalmeten.gateway.alert_book import AlertReader
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store
@@ -27,6 +28,12 @@ def get_directory(request: Request) -> DirectoryReader:
     return directory
 
 
+def get_alerts(request: Request) -> AlertReader:
+    alerts: AlertReader = request.app.state.alerts
+    return alerts
+
+
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 DirectoryDep = Annotated[DirectoryReader, Depends(get_directory)]
+AlertsDep = Annotated[AlertReader, Depends(get_alerts)]

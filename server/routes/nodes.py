@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from lokaalmeten.gateway.alert_book import Alert
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
-from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
+from lokaalmeten.server.deps import AlertsDep, DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError, ErrorBody
 from lokaalmeten.server.params import nodes_in_area, split
 
@@ -23,6 +24,15 @@ class Place(BaseModel):
     exactness: str = Field(
         description="'exact' when the owner chose so, else 'rounded-<n>dp' (n decimals)."
     )
+
+
+class AlertPublic(BaseModel):
+    kind: str = Field(
+        description="'offline', 'dead_sensor', 'stuck' or 'persistent_flags' (docs/gateway.md)."
+    )
+    quantity: str | None = Field(description="The quantity concerned; null: the whole kit.")
+    since: str = Field(description="When the gateway raised the alert, ISO 8601 UTC.")
+    message: str = Field(description="What is wrong, in plain words.")
 
 
 class NodePublic(BaseModel):
@@ -49,6 +59,10 @@ class NodePublic(BaseModel):
     firmware: str | None = Field(description="Firmware version from the kit's status.")
     indoor: bool | None = Field(description="Measures indoors (true) or outdoors; null: unsaid.")
     height_m: float | None = Field(description="Height of the inlet above the ground, metres.")
+    alerts: list[AlertPublic] = Field(
+        description="The kit's open kit-health alerts (offline, a dead or stuck sensor, "
+        "persistent quality flags), oldest first; empty when all is well."
+    )
 
 
 class NodeList(BaseModel):
@@ -99,7 +113,16 @@ def place_of(view: NodeView) -> Place | None:
     )
 
 
-def node_public(view: NodeView) -> NodePublic:
+def alert_public(alert: Alert) -> AlertPublic:
+    return AlertPublic(
+        kind=alert.kind,
+        quantity=alert.quantity or None,
+        since=iso_utc(alert.opened),
+        message=alert.message,
+    )
+
+
+def node_public(view: NodeView, alerts: list[Alert]) -> NodePublic:
     s = view.summary
     return NodePublic(
         node=view.node,
@@ -117,6 +140,7 @@ def node_public(view: NodeView) -> NodePublic:
         firmware=view.meta.firmware or None,
         indoor=view.meta.indoor,
         height_m=view.meta.height_m,
+        alerts=[alert_public(a) for a in alerts],
     )
 
 
@@ -139,6 +163,7 @@ QuantityFilter = Annotated[
 def list_nodes(
     store: StoreDep,
     directory: DirectoryDep,
+    alerts: AlertsDep,
     settings: SettingsDep,
     node: NodeFilter = None,
     bbox: BboxFilter = None,
@@ -146,7 +171,14 @@ def list_nodes(
 ) -> NodeList:
     chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
-    return NodeList(value=[node_public(v) for n, v in views.items() if not chosen or n in chosen])
+    open_alerts = alerts.open_alerts()
+    return NodeList(
+        value=[
+            node_public(v, open_alerts.get(n, []))
+            for n, v in views.items()
+            if not chosen or n in chosen
+        ]
+    )
 
 
 @router.get(
@@ -158,13 +190,14 @@ def list_nodes(
 def get_node(
     store: StoreDep,
     directory: DirectoryDep,
+    alerts: AlertsDep,
     settings: SettingsDep,
     node: Annotated[str, Path(description="Node id.")],
 ) -> NodePublic:
     view = node_views(store, directory, settings).get(node)
     if view is None:
         raise ApiError(404, f"node: no node {node!r} has readings; see /v1/nodes", "node")
-    return node_public(view)
+    return node_public(view, alerts.open_alerts().get(node, []))
 
 
 @router.get("/quantities", response_model=QuantityList, summary="The quantities and their units")

@@ -152,6 +152,21 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "kit_interval": ("Meetinterval", "Measurement interval"),
     "kit_interval_value": ("elke {seconds} s", "every {seconds} s"),
     "kit_readings": ("Aantal metingen", "Readings stored"),
+    "kit_alerts": ("Meldingen over dit kastje", "Alerts about this kit"),
+    "alert_offline": ("het kastje stuurt geen metingen", "the kit sends no readings"),
+    "alert_dead_sensor": (
+        "{quantity}: de sensor stuurt niets meer",
+        "{quantity}: the sensor has gone silent",
+    ),
+    "alert_stuck": (
+        "{quantity}: de sensor hangt, steeds dezelfde waarde",
+        "{quantity}: the sensor is stuck, the same value over and over",
+    ),
+    "alert_persistent_flags": (
+        "{quantity}: veel metingen zijn onwaarschijnlijk of pieken",
+        "{quantity}: many readings are implausible or spikes",
+    ),
+    "alert_since": ("sinds {time}", "since {time}"),
     "latest_title": ("Laatste waarden", "Latest values"),
     "latest_quantity": ("Grootheid", "Quantity"),
     "latest_value": ("Waarde", "Value"),

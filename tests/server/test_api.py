@@ -29,6 +29,7 @@ def test_nodes_list_every_kit_with_quantities_in_vocabulary_order(client: TestCl
         "firmware": None,
         "indoor": None,
         "height_m": None,
+        "alerts": [],  # no gateway has raised any
     }
     assert nodes[1]["location"] == {
         "latitude": 52.100049,

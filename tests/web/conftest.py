@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from lokaalmeten.gateway.alert_book import AlertBook, AlertKey
 from lokaalmeten.gateway.directory import Directory
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
@@ -41,6 +42,7 @@ PLACES = [
     NodeMeta("sim-3", 52.084963, 5.135012, exact=True, name="Basisschool De Linde"),
 ]
 UNPLACED = "kit-zonder-plek"
+DEAD_PM10 = "Kit sim-2 has sent no pm10 for 10 min while it still sends other quantities."
 # quantity -> (sensor, base value, daily swing); sim-2 is the dusty one, sim-3 the noisy one
 SIGNALS = {
     "pm25": ("SDS011", 9.0, 6.0),
@@ -84,6 +86,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = Directory(registry)
     directory.adopt(PLACES)  # as `lokaalmeten places set` would
     directory.close()
+    book = AlertBook(registry, [])  # as the gateway keeps them: sim-2's PM10 sensor is dead
+    book.raise_alert(AlertKey("dead_sensor", "sim-2", "pm10"), DEAD_PM10, int(time.time()) - 600)
+    book.close()
     port = free_port()
     log = (folder / "server.log").open("w")
     server = subprocess.Popen(

@@ -48,6 +48,29 @@
     return rows;
   }
 
+  /** What an open alert says, in the page's language (the gateway's message is English). */
+  function alertText(alert) {
+    const quantity = alert.quantity ? LM.quantityName(alert.quantity) : "";
+    switch (alert.kind) {
+      case "offline": return t("alert_offline");
+      case "dead_sensor": return t("alert_dead_sensor", { quantity });
+      case "stuck": return t("alert_stuck", { quantity });
+      case "persistent_flags": return t("alert_persistent_flags", { quantity });
+      default: return alert.message;
+    }
+  }
+
+  function alerts(info) {
+    const section = document.getElementById("kit-alerts");
+    const list = section.querySelector("ul");
+    list.replaceChildren(...(info.alerts || []).map((alert) => el("li", { "data-kind": alert.kind, title: alert.message },
+      `${alertText(alert)} (`,
+      el("time", { datetime: alert.since }, t("alert_since", { time: LM.time(alert.since) })),
+      ")",
+    )));
+    section.hidden = !list.children.length;
+  }
+
   function facts(info) {
     document.getElementById("kit-name").textContent = info.name ? `${info.name} (${info.node})` : info.node;
     document.title = `${info.name || info.node} · ${t("site_name")}`;
@@ -74,6 +97,7 @@
     document.getElementById("kit-interval").textContent = t("kit_interval_value", { seconds: LM.number(info.interval_s) });
     document.getElementById("kit-readings").textContent = LM.number(info.readings);
     document.getElementById("kit-facts").hidden = false;
+    alerts(info);
   }
 
   function latestTable(entries) {
