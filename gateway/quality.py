@@ -5,7 +5,7 @@ Every ingest path (MQTT, HTTP, airRohr, a replay of the quarantine) reaches it t
 thresholds are the ``QUALITY`` table of :mod:`lokaalmeten.protocol.quantities`; the rules as
 users read them are in docs/quality.md::
 
-    stage = QualityStage(humidity_threshold=85.0)
+    stage = QualityStage(humidity_threshold=95.0)
     flagged = stage.flag(readings, uptime_s=42.0)   # the same readings, some with more bits
 
 The state is small and bounded: per (node, quantity) the last ``spike_window`` values, the
@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from lokaalmeten.calibration.humidity import MAX_HUMIDITY
 from lokaalmeten.protocol.quantities import QUALITY, WARM_UP_S
 from lokaalmeten.readings import (
     FLAG_HIGH_HUMIDITY,
@@ -115,7 +116,7 @@ class QualityStage:
     def __init__(
         self,
         *,
-        humidity_threshold: float = 85.0,
+        humidity_threshold: float = MAX_HUMIDITY,
         humidity_window_s: int = 300,
         neighbour_radius_km: float = 2.0,
         places: Places | None = None,
@@ -221,7 +222,7 @@ class QualityStage:
             if latest is None or abs(latest[0] - time) > self.humidity_window_s:
                 return False
             rh = latest[1]
-        return rh > self.humidity_threshold
+        return rh >= self.humidity_threshold
 
     # -- state ---------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from lokaalmeten.calibration.humidity import MAX_HUMIDITY
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
 from lokaalmeten.readings import FLAG_NAMES
 
@@ -275,11 +276,14 @@ class GatewaySettings(_Settings):
         ),
     )
     quality_humidity: float = Field(
-        85.0,
+        # Where the humidity correction gives up (fog): below it a humid hour is corrected,
+        # not dropped, so a Dutch winter's 85-95 % RH days keep their PM aggregates.
+        MAX_HUMIDITY,
         ge=0,
         le=100,
-        description="PM readings made while the relative humidity (%) is above this are "
-        "flagged high_humidity.",
+        description="PM readings made while the relative humidity (%) is at or above this "
+        "are flagged high_humidity and left out of aggregates; the default is where the "
+        "humidity correction stops (docs/calibration.md).",
     )
     quality_neighbour_km: float = Field(
         2.0,

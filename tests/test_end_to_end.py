@@ -249,12 +249,11 @@ def test_records_of_a_kit_that_never_reaches_ntp_go_undated_after_ten_minutes(
 
     wait_until(lambda: len(pm25()) == 10, 15, "the ten records in the API")
     rows = pm25()
-    # Each is time_estimated; PM of a minute above 85 % humidity is flagged too (the simulated
-    # humidity wanders around 82 %).
+    # Each is time_estimated; PM of a minute in fog (95 % humidity or more) is flagged too.
     every = api_readings(pipeline, "nontp-1", started - 3600, started + 3600)
     humidity = {r["time"]: r["value"] for r in every if r["quantity"] == "humidity"}
     assert [r["flags"] for r in rows] == [
-        ["time_estimated", "high_humidity"] if humidity[r["time"]] > 85 else ["time_estimated"]
+        ["time_estimated", "high_humidity"] if humidity[r["time"]] >= 95 else ["time_estimated"]
         for r in rows
     ]
     from datetime import datetime

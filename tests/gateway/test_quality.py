@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lokaalmeten.calibration.humidity import KAPPA_URBAN, MAX_HUMIDITY, corrected
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.quality import QualityStage, distance_km, quality_stage, rules_table
 from lokaalmeten.gateway.validate import RecordValidator
@@ -154,7 +155,7 @@ def test_neighbours_that_jump_together_make_it_weather_not_a_spike() -> None:
 
 def test_pm_in_a_humid_hour_is_flagged_from_the_same_record_or_a_recent_one() -> None:
     kit = Kit(validator())
-    readings = kit.send(0, {"pm25": 18.0, "pm10": 25.0, "humidity": 92.5, "temperature": 4.0})
+    readings = kit.send(0, {"pm25": 18.0, "pm10": 25.0, "humidity": 96.5, "temperature": 4.0})
     assert {r.quantity: flag_names(r.flags) for r in readings} == {
         "pm25": ["high_humidity"],
         "pm10": ["high_humidity"],
@@ -167,6 +168,20 @@ def test_pm_in_a_humid_hour_is_flagged_from_the_same_record_or_a_recent_one() ->
     # The threshold is a setting.
     strict = Kit(validator(QualityStage(humidity_threshold=75.0)))
     assert flags_of(strict.send(0, {"pm25": 18.0, "humidity": 80.0}), "pm25") == ["high_humidity"]
+
+
+def test_a_humid_winter_hour_is_left_to_the_correction_and_only_fog_is_flagged() -> None:
+    """Dutch winter air holds 85-95 % RH for days: flagged, those hours left every PM
+    aggregate, and with them the very hours the humidity correction (docs/calibration.md)
+    is for. Only where the correction gives up (from 95 % RH, fog) is PM flagged."""
+    kit = Kit(validator())
+    humid = kit.send(0, {"pm25": 18.0, "humidity": 92.0})
+    assert flags_of(humid, "pm25") == []
+    assert corrected(18.0, 92.0, KAPPA_URBAN) is not None  # the hour can be corrected
+    fog = kit.send(1, {"pm25": 18.5, "humidity": MAX_HUMIDITY})
+    assert flags_of(fog, "pm25") == ["high_humidity"]
+    assert corrected(18.5, MAX_HUMIDITY, KAPPA_URBAN) is None  # and cannot
+    assert GatewaySettings().quality_humidity == MAX_HUMIDITY
 
 
 def test_an_implausible_value_is_kept_and_flagged_and_an_impossible_one_refused() -> None:
@@ -219,7 +234,7 @@ def test_a_backdated_record_keeps_its_time_flag_beside_the_quality_flags() -> No
 
 def test_a_resent_record_gets_the_same_flags_and_does_not_count_as_a_repeat() -> None:
     check = validator()
-    body = payload("kit-1", 1, T0, {"pm25": 12.34, "humidity": 90.0})
+    body = payload("kit-1", 1, T0, {"pm25": 12.34, "humidity": 96.0})
     first = check.record("test", "kit-1", body, NOW).readings
     for _ in range(40):  # at-least-once: the same record again and again
         again = check.record("test", "kit-1", body, NOW).readings

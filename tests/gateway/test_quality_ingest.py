@@ -56,7 +56,7 @@ def test_flags_set_at_ingest_reach_the_store_with_the_raw_values(
             values = {
                 "pm25": 12.34,  # frozen: stuck from the 20th record on
                 "temperature": 8.0 + (seq % 4) / 10,
-                "humidity": 86.0 if seq == 10 else 84.5,  # one minute above 85 %
+                "humidity": 96.0 if seq == 10 else 94.5,  # one minute of fog (95 %)
             }
             if seq == 25:
                 values["temperature"] = 27.0  # a spike
@@ -121,9 +121,9 @@ def test_the_http_paths_flag_the_same_way(tmp_path: Path) -> None:
     assert gateway.registry is not None
     kit_token = gateway.registry.add("kit-q")
     airrohr_token = gateway.registry.add("esp8266-12345678")
-    humid = COMBINED.replace(b'"55.20"', b'"93.40"')
+    humid = COMBINED.replace(b'"55.20"', b'"97.40"')
     with TestClient(create_ingest_app(gateway)) as client:
-        body = kit_record(1, {"pm25": 9.5, "humidity": 88.0}, 5_000)
+        body = kit_record(1, {"pm25": 9.5, "humidity": 97.0}, 5_000)
         answer = client.post("/v1/records", content=body, headers=bearer(kit_token))
         assert answer.status_code == 200, answer.text
         answer = client.post(
@@ -155,7 +155,7 @@ def test_a_replay_of_the_quarantine_flags_as_the_live_ingest_does(tmp_path: Path
     """A record refused for its unknown kit, replayed by `lokaalmeten quarantine replay`
     after the kit is registered, is spooled with the flags the live ingest would give it."""
     spool_path, registry = tmp_path / "spool.db", tmp_path / "registry.db"
-    body = kit_record(1, {"pm25": 9.5, "humidity": 91.0, "temperature": 58.0}, 4_000)
+    body = kit_record(1, {"pm25": 9.5, "humidity": 96.0, "temperature": 58.0}, 4_000)
     spool = Spool(spool_path, [f"sqlite:///{tmp_path / 'lm.db'}"])
     refusal = Refusal("lokaalmeten/kit-q/readings", "unknown_node", "kit-q", body, T0 + 120)
     spool.put([], [refusal])
@@ -168,7 +168,7 @@ def test_a_replay_of_the_quarantine_flags_as_the_live_ingest_does(tmp_path: Path
     with sqlite3.connect(spool_path) as conn:
         rows = conn.execute("SELECT quantity, value, flags FROM spool ORDER BY quantity").fetchall()
     assert [(q, v, flag_names(f)) for q, v, f in rows] == [
-        ("humidity", 91.0, []),
+        ("humidity", 96.0, []),
         ("pm25", 9.5, ["high_humidity", "warming_up"]),
         ("temperature", 58.0, ["implausible"]),
     ]
