@@ -173,6 +173,11 @@ class Catalogue:
         return self.store.spans()
 
     @cached_property
+    def hour_thresholds(self) -> tuple[int, dict[str, int]]:
+        """Readings an hour of LAeq needs to be valid: by default, and by node."""
+        return thresholds(self.directory, self.settings)
+
+    @cached_property
     def latest(self) -> dict[tuple[str, str], Reading]:
         return {(r.node, r.quantity): r for r in self.store.latest()}
 
@@ -341,7 +346,7 @@ class Catalogue:
     def indicator_days(self, node: str, first: date, end: date) -> list[DayIndicators]:
         """A node's noise indicators on the local days from ``first`` to ``end`` (exclusive)
         that have a counted LAeq reading, as /v1/noise/indicators computes them."""
-        default, per_node = thresholds(self.directory, self.settings)
+        default, per_node = self.hour_thresholds
         return indicators(
             self.store, (node,), first, end, per_node, default, self.settings.noise_threshold_db
         )

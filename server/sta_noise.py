@@ -157,8 +157,10 @@ def datastream_props(
     if span is not None:
         first, last = local_day_of(span[0]), local_day_of(span[1])
         if first is not None and last is not None:
-            days = local_days(first, last + timedelta(days=1))
-            interval = f"{_iso(days[0].start)}/{_iso(days[-1].start + 3600 * days[-1].hours)}"
+            # The first and the last day only: a list of Datastreams makes this per node.
+            (head,) = local_days(first, first + timedelta(days=1))
+            (tail,) = local_days(last, last + timedelta(days=1))
+            interval = f"{_iso(head.start)}/{_iso(tail.start + 3600 * tail.hours)}"
     properties: dict[str, Any] = {
         "node": node,
         "indicator": indicator.name,

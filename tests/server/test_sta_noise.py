@@ -5,6 +5,7 @@ filters, $count and ids work on them as on the readings' Observations."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -50,8 +51,6 @@ def level(value: float | None) -> float | None:
 
 
 def iso(epoch: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
