@@ -300,7 +300,8 @@ class Catalogue:
                 "resultTime": interval,
                 # How its observations combine into hourly and daily values (the quantity
                 # table's aggregation; /v1/aggregates serves those, flagged readings left
-                # out): SensorThings has no aggregate Datastreams here (docs/api.md).
+                # out): SensorThings has no hourly or daily Datastreams of a quantity, only
+                # those of the daily noise indicators (docs/api.md).
                 "properties": {
                     "node": node,
                     "quantity": quantity,

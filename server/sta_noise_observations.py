@@ -53,6 +53,12 @@ def indicator_page(
     descending = bool(keys) and keys[0][1]
     low = max(span[0], starts[0], ends[0] - _LONGEST_DAY)
     high = min(span[1] + 1, starts[1], ends[1])
+    if options.after is not None and options.after[:2] != (node, name):
+        raise ApiError(
+            400,
+            "$skiptoken: not a token of this Datastream's pages; follow @iot.nextLink",
+            "$skiptoken",
+        )
     # $skiptoken: the page before ended with the day that starts at `after`.
     after = options.after[2] if in_order and options.after is not None else None
     if after is not None:

@@ -213,3 +213,10 @@ def test_a_request_for_every_day_is_bounded(store_url: str) -> None:
         two = f"phenomenonTime ge {iso(MAR_30)}"
         assert get_ok(client, f"{path}?$count=true&$filter={quote(two)}")["@iot.count"] == 2
         assert len(get_ok(client, f"{path}?$top=3")["value"]) == 3
+
+
+def test_a_page_token_of_another_datastream_is_refused(client: TestClient) -> None:
+    # A token from the Lday pages sent to Lden's would silently skip days it never showed.
+    response = client.get(f"{STA}/Datastreams('n:lden')/Observations?$skiptoken=n:lday:{MAR_29}")
+    assert response.status_code == 400, response.text
+    assert "follow @iot.nextLink" in response.json()["error"]["message"]
