@@ -48,6 +48,15 @@ def run(work: Path) -> str:
         ("the loudest 10, `$orderby=result desc`", f"{stream}?$orderby=result%20desc&$top=10", 10),
         ("one day by id", "/v1.1/Observations('kit-000:lden:1780264800')", None),
         (
+            f"every node's newest Lden: {nodes} Datastreams, each "
+            "`$expand=Observations($top=1;$orderby=phenomenonTime desc)`",
+            "/v1.1/Datastreams?$filter="
+            + quote("ObservedProperty/@iot.id eq 'lden'")
+            + "&$expand="
+            + quote("Observations($top=1;$orderby=phenomenonTime desc)"),
+            min(100, nodes),
+        ),
+        (
             f"`/Datastreams` ({nodes * 5} of them), `$top=100`",
             "/v1.1/Datastreams",
             min(100, nodes * 5),
@@ -73,7 +82,8 @@ def run(work: Path) -> str:
             "|---|---|---|---|",
             *lines,
             "",
-            "A page in the Datastream's order computes its days `max_range_days` (366) at a "
-            "time from the first one; `$count` and another order compute every day in range.",
+            "A page in the Datastream's order computes as many days as it needs from the first "
+            "(or last) one, doubling while gaps leave it short, at most `max_range_days` at a "
+            "time; `$count` and another order compute every day in range.",
         ]
     )

@@ -5,7 +5,8 @@ The days asked for are those of the node's LAeq readings, narrowed by the top-le
 terms of ``$filter`` (``phenomenonTime`` is the day's interval and compares as its start,
 ``resultTime`` its end) and by ``$skiptoken``. In the Datastream's own order (none, or
 ``$orderby=phenomenonTime``/``resultTime`` alone, ascending or descending) they are computed
-``max_range_days`` at a time, from the first (or last) day on, until the page is full; a
+from the first (or last) day on until the page is full: first as many days as the page
+needs, then twice as many while gaps leave it short, at most ``max_range_days`` at a time; a
 request that needs every day (``$count=true``, or another order) first counts its hours and
 is refused beyond ``max_points``, as a scan of readings is. The whole ``$filter`` is applied
 to each day; the request's time limit is checked between the chunks.
@@ -14,7 +15,8 @@ to each day; the request's time limit is checked between the chunks.
 from __future__ import annotations
 
 import heapq
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import date, timedelta
 
 from lokaalmeten.noise_indicators import QUANTITY
 from lokaalmeten.server.errors import ApiError
@@ -84,25 +86,43 @@ def indicator_page(
     wanted = options.skip + options.top + 1
     follow = catalogue.follow
     threshold_db = settings.noise_threshold_db
-    chunk = timedelta(days=settings.max_range_days)
     found: list[Entity] = []
-    # Chunks from the first day on, or from the last one back when descending.
-    offsets = range(0, days, settings.max_range_days)
-    for offset in reversed(offsets) if in_order and descending else offsets:
+    backwards = in_order and descending
+    for begin, stop in _chunks(first, last, wanted, settings.max_range_days, whole, backwards):
         catalogue.deadline.check()
-        begin = first + timedelta(days=offset)
-        stop = min(begin + chunk, last + timedelta(days=1))
         part = []
         for day in catalogue.indicator_days(node, begin, stop):
-            if after is not None and (day.start <= after if not descending else day.start >= after):
+            if after is not None and (day.start >= after if backwards else day.start <= after):
                 continue  # on the page before
             entity = indicator_observation(day, name, threshold_db)
             if matches(entity, options.filter, follow):
                 part.append(entity)
-        found += reversed(part) if in_order and descending else part
+        found += reversed(part) if backwards else part
         if in_order and not whole and len(found) >= wanted:
             break
     count = len(found) if options.count else None
     if not in_order:
         found = heapq.nsmallest(wanted, found, key=sort_key(keys, follow))
     return found[options.skip : wanted - 1], count, len(found) >= wanted, in_order
+
+
+def _chunks(
+    first: date, last: date, wanted: int, most: int, whole: bool, backwards: bool
+) -> Iterator[tuple[date, date]]:
+    """[begin, stop) spans of days from ``first`` to ``last`` (inclusive), from the last one
+    back if ``backwards``. A page begins with as many days as it needs (a node usually has
+    every day) and doubles while gaps leave it short, up to ``most`` days at a time; a
+    request for every day takes ``most`` at once."""
+    size = most if whole else max(1, min(most, wanted))
+    end = last + timedelta(days=1)
+    at = end if backwards else first
+    while first < at if backwards else at < end:
+        if backwards:
+            begin = max(first, at - timedelta(days=size))
+            yield begin, at
+            at = begin
+        else:
+            stop = min(end, at + timedelta(days=size))
+            yield at, stop
+            at = stop
+        size = min(most, 2 * size)

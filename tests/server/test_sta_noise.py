@@ -220,3 +220,19 @@ def test_a_page_token_of_another_datastream_is_refused(client: TestClient) -> No
     response = client.get(f"{STA}/Datastreams('n:lden')/Observations?$skiptoken=n:lday:{MAR_29}")
     assert response.status_code == 400, response.text
     assert "follow @iot.nextLink" in response.json()["error"]["message"]
+
+
+def test_days_apart_are_found_across_chunks(store_url: str) -> None:
+    # Ten days of silence between two days, computed at most 4 days at a time.
+    apr_9 = MAR_31 + 9 * 24 * H
+    fill(store_url, [*day_of(MAR_29, 6), *day_of(apr_9, 7)], META[:1])
+    with serve(store_url, max_range_days=4) as client:
+        path = f"{STA}/Datastreams('n:lden')/Observations?$select=id"
+        both = [{"@iot.id": f"n:lden:{t}"} for t in (MAR_29, apr_9)]
+        assert get_ok(client, f"{path}&$top=2")["value"] == both
+        assert (
+            get_ok(client, f"{path}&$top=5&$orderby=phenomenonTime%20desc")["value"] == both[::-1]
+        )
+        first = get_ok(client, f"{path}&$top=1&$count=true")
+        assert (first["value"], first["@iot.count"]) == (both[:1], 2)
+        assert get_ok(client, first["@iot.nextLink"])["value"] == both[1:]
