@@ -73,6 +73,11 @@ def test_a_noise_node_has_indicator_datastreams_and_a_pm_node_none(client: TestC
     assert [
         d["@iot.id"] for d in sta(client, "ObservedProperties('lden')/Datastreams")["value"]
     ] == ["n:lden"]
+    # The noise readings named no sensor model: the indicators share their Sensor.
+    assert [d["@iot.id"] for d in sta(client, "Sensors('unknown')/Datastreams")["value"]] == [
+        "n:noise_laeq",
+        *INDICATOR_IDS,
+    ]
     expanded = sta(client, "Things('n')", expand="Datastreams($select=id)")
     assert [d["@iot.id"] for d in expanded["Datastreams"]] == ["n:noise_laeq", *INDICATOR_IDS]
     pm = sta(client, "Things", filter="@iot.id eq 'pm'", expand="Datastreams($select=id)")
