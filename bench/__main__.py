@@ -25,6 +25,7 @@ BENCHMARKS = [
     "noise_indicators",
     "calibration",
     "alert_rules",
+    "sta_noise",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -4,7 +4,9 @@ Mapping: a **Thing** is a node; its **Location**, **HistoricalLocation** and
 **FeatureOfInterest** are its published (rounded) place; a **Datastream** is a node's
 quantity (id ``node:quantity``); a **Sensor** is a sensor model; an **ObservedProperty** is a
 quantity; an **Observation** is a reading (id ``node:quantity:epoch-seconds``). Ids are
-strings: ``Things('esp32-0a1b2c')``, ``Datastreams('esp32-0a1b2c:pm25')``.
+strings: ``Things('esp32-0a1b2c')``, ``Datastreams('esp32-0a1b2c:pm25')``. A node with LAeq
+readings also has a Datastream per daily noise indicator (``node:lden``, …), whose
+Observations are local days (:mod:`lokaalmeten.server.sta_noise`).
 
     catalogue = Catalogue(store, directory, settings, base="https://example.nl/v1.1")
     catalogue.entities("Thing")            # every Thing
@@ -14,16 +16,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
 from lokaalmeten.gateway.directory import DirectoryReader
+from lokaalmeten.noise_indicators import QUANTITY as NOISE_QUANTITY
+from lokaalmeten.noise_indicators import DayIndicators, indicators
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.server.budget import Deadline
-from lokaalmeten.server.catalogue import NodeView, node_views
+from lokaalmeten.server.catalogue import NodeView, node_views, thresholds
+from lokaalmeten.server.sta_noise import (
+    INDICATORS,
+    datastream_props,
+    indicator_id,
+    local_day_of,
+    observation_props,
+    observed_property_props,
+    split_id,
+)
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import ReadingQuery, Store, StreamRow, Tag
 
@@ -121,6 +134,15 @@ def observation(node: str, quantity: str, row: StreamRow, tags: Mapping[int, Tag
     )
 
 
+def indicator_observation(day: DayIndicators, name: str, threshold_db: float) -> Entity:
+    return Entity(
+        "Observation",
+        f"{day.node}:{name}:{day.start}",
+        observation_props(day, name, threshold_db),
+        {"node": day.node, "quantity": name},
+    )
+
+
 class Catalogue:
     """The entities of one request; every list is made at most once."""
 
@@ -149,6 +171,11 @@ class Catalogue:
     @cached_property
     def spans(self) -> dict[tuple[str, str], tuple[int, int]]:
         return self.store.spans()
+
+    @cached_property
+    def hour_thresholds(self) -> tuple[int, dict[str, int]]:
+        """Readings an hour of LAeq needs to be valid: by default, and by node."""
+        return thresholds(self.directory, self.settings)
 
     @cached_property
     def latest(self) -> dict[tuple[str, str], Reading]:
@@ -273,7 +300,8 @@ class Catalogue:
                 "resultTime": interval,
                 # How its observations combine into hourly and daily values (the quantity
                 # table's aggregation; /v1/aggregates serves those, flagged readings left
-                # out): SensorThings has no aggregate Datastreams here (docs/api.md).
+                # out): SensorThings has no hourly or daily Datastreams of a quantity, only
+                # those of the daily noise indicators (docs/api.md).
                 "properties": {
                     "node": node,
                     "quantity": quantity,
@@ -285,12 +313,44 @@ class Catalogue:
             {"node": node, "quantity": quantity, "sensor": sensor},
         )
 
+    def indicator_datastream(self, node: str, name: str) -> Entity:
+        """The Datastream of a daily noise indicator of a node with LAeq readings."""
+        latest = self.latest.get((node, NOISE_QUANTITY))
+        sensor = latest.sensor if latest is not None and latest.sensor else UNKNOWN_SENSOR
+        view = self.views.get(node)
+        props = datastream_props(
+            INDICATORS[name],
+            node,
+            view.meta.name if view is not None and view.meta.name else node,
+            self._geometry(node),
+            self.spans.get((node, NOISE_QUANTITY)),
+            self.base,
+            f"{self.base.rsplit('/', 1)[0]}/v1",
+            self.settings.noise_threshold_db,
+        )
+        props["observationType"] = OM_MEASUREMENT
+        return Entity(
+            "Datastream",
+            f"{node}:{name}",
+            props,
+            {"node": node, "quantity": name, "sensor": sensor},
+        )
+
     def _Datastream(self) -> list[Entity]:
-        return [
-            self.datastream(node, quantity)
-            for node, view in self.views.items()
-            for quantity in view.quantities
-        ]
+        found = []
+        for node, view in self.views.items():
+            found += [self.datastream(node, quantity) for quantity in view.quantities]
+            if NOISE_QUANTITY in view.summary.quantities:
+                found += [self.indicator_datastream(node, name) for name in INDICATORS]
+        return found
+
+    def indicator_days(self, node: str, first: date, end: date) -> list[DayIndicators]:
+        """A node's noise indicators on the local days from ``first`` to ``end`` (exclusive)
+        that have a counted LAeq reading, as /v1/noise/indicators computes them."""
+        default, per_node = self.hour_thresholds
+        return indicators(
+            self.store, (node,), first, end, per_node, default, self.settings.noise_threshold_db
+        )
 
     def _Sensor(self) -> list[Entity]:
         models = sorted({d.keys["sensor"] for d in self._Datastream()})
@@ -326,6 +386,14 @@ class Catalogue:
                 {"quantity": q.name},
             )
             for q in QUANTITIES.values()
+        ] + [
+            Entity(
+                "ObservedProperty",
+                name,
+                observed_property_props(indicator, f"{self.base.rsplit('/', 1)[0]}/v1"),
+                {"quantity": name},
+            )
+            for name, indicator in INDICATORS.items()
         ]
 
     def _Observation(self) -> list[Entity]:
@@ -334,6 +402,13 @@ class Catalogue:
     # -- single entities -----------------------------------------------------------------
 
     def get(self, kind: str, entity_id: str) -> Entity | None:
+        if kind == "Observation" and (found := indicator_id(entity_id)) is not None:
+            node, name, start = found
+            day = local_day_of(start)
+            assert day is not None  # indicator_id checked that a local day starts there
+            for d in self.indicator_days(node, day, day + timedelta(days=1)):
+                return indicator_observation(d, name, self.settings.noise_threshold_db)
+            return None
         if kind == "Observation":
             node, _, rest = entity_id.rpartition(":")
             node, _, quantity = node.rpartition(":")
@@ -345,6 +420,11 @@ class Catalogue:
             ):
                 return observation(node, quantity, batch.rows[0], batch.tags)
             return None
+        if kind == "Datastream" and split_id(entity_id)[1] in INDICATORS:
+            node, name = split_id(entity_id)
+            if not self.store.streams((node,), (NOISE_QUANTITY,)):
+                return None
+            return self.indicator_datastream(node, name)
         if kind == "Datastream":
             node, _, quantity = entity_id.rpartition(":")
             if quantity not in QUANTITIES or not self.store.streams((node,), (quantity,)):

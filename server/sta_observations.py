@@ -9,6 +9,11 @@ the next page continues after the last Observation (``$skiptoken``); otherwise t
 number of observations it would examine is estimated from the store's roll-ups, and a
 request beyond ``max_points`` is refused with a 400 that says how to narrow it; the scan
 stops at the request's time limit (503).
+
+A noise-indicator Datastream's Observations (``Datastreams('node:lden')/Observations``, or
+``/Observations`` filtered on ``Datastream/@iot.id eq 'node:lden'``) are computed by
+:mod:`lokaalmeten.server.sta_noise_observations`; the other collections of Observations
+(``/Observations``, ``FeaturesOfInterest(…)/Observations``) hold the readings only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from itertools import islice
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.sta_filter import Node
 from lokaalmeten.server.sta_model import Catalogue, Entity, observation
+from lokaalmeten.server.sta_noise import INDICATORS
+from lokaalmeten.server.sta_noise_observations import indicator_page
 from lokaalmeten.server.sta_query import DEFAULT_TOP, Options, matches, sort_key
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import ReadingQuery
@@ -28,10 +35,16 @@ from lokaalmeten.store import ReadingQuery
 _TIME_END = 2**34  # later than any reading (year 2514)
 
 
-def _time_bounds(expression: Node | None) -> tuple[int, int, str | None, bool]:
+_TIMES = (("phenomenonTime",), ("resultTime",))
+
+
+def _time_bounds(
+    expression: Node | None, times: tuple[tuple[str, ...], ...] = _TIMES
+) -> tuple[int, int, str | None, bool]:
     """[start, end) and a Datastream id that the top-level ``and`` of a filter implies, so
     that the store reads only those observations (the filter is still applied whole), and
-    whether they say all the filter says (then the store can count the matches)."""
+    whether they say all the filter says (then the store can count the matches). ``times``:
+    the time properties whose terms bound [start, end)."""
     start, end, datastream, whole_filter = -(2**34), _TIME_END, None, True
     conjuncts: list[Node] = []
     stack = [expression] if expression is not None else []
@@ -56,11 +69,7 @@ def _time_bounds(expression: Node | None) -> tuple[int, int, str | None, bool]:
         if path in (("Datastream", "@iot.id"), ("Datastream", "id")) and op == "eq":
             datastream = str(value)
             continue
-        if (
-            path not in (("phenomenonTime",), ("resultTime",))
-            or not hasattr(value, "timestamp")
-            or op == "ne"
-        ):
+        if path not in times or not hasattr(value, "timestamp") or op == "ne":
             whole_filter = False
             continue
         t = value.timestamp()
@@ -89,6 +98,13 @@ def observation_page(
         if (nodes and nodes != (node,)) or (quantities and quantities != (quantity,)):
             return [], 0 if options.count else None, False, False
         nodes, quantities = (node,), (quantity,)
+    if quantities and quantities[0] in INDICATORS:
+        if not nodes:  # ObservedProperties('lden') has no navigation to Observations
+            return [], 0 if options.count else None, False, False
+        # A day's phenomenonTime compares as its start, its resultTime is its end.
+        starts = _time_bounds(options.filter, (("phenomenonTime",),))[:2]
+        ends = _time_bounds(options.filter, (("resultTime",),))[:2]
+        return indicator_page(nodes[0], quantities[0], starts, ends, options, catalogue, settings)
     streams = catalogue.store.streams(nodes, quantities)
     if "sensor" in scope:
         streams = [s for s in streams if catalogue.datastream(*s).keys["sensor"] == scope["sensor"]]

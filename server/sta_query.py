@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from lokaalmeten.protocol.quantities import QUANTITIES
@@ -25,6 +25,7 @@ from lokaalmeten.server.sta_filter import (
     parse_orderby,
 )
 from lokaalmeten.server.sta_model import NAVIGATION, PROPERTIES, Entity
+from lokaalmeten.server.sta_noise import INDICATORS, Interval
 from lokaalmeten.settings import ServerSettings
 
 DEFAULT_TOP = 100
@@ -198,11 +199,11 @@ def implied_per_entity(options: Options) -> int:
 
 
 # Collections whose size per parent is bounded by the data model, whatever their $top: a
-# node has one (published) place and a Datastream per quantity at most.
+# node has one (published) place and a Datastream per quantity and noise indicator at most.
 FANOUT = {
     ("Thing", "Locations"): 1,
     ("Thing", "HistoricalLocations"): 1,
-    ("Thing", "Datastreams"): len(QUANTITIES),
+    ("Thing", "Datastreams"): len(QUANTITIES) + len(INDICATORS),
     ("Location", "Things"): 1,
     ("Location", "HistoricalLocations"): 1,
     ("HistoricalLocation", "Locations"): 1,
@@ -355,6 +356,10 @@ class _Ordered:
 
 
 def json_value(value: Any) -> Any:
+    if isinstance(value, Interval) and value.end is not None:
+        return (
+            f"{json_value(datetime.fromtimestamp(value.timestamp(), UTC))}/{json_value(value.end)}"
+        )
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date | time):

@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
 from tests.server.conftest import META, READINGS, fill, registry_for
+from tests.test_noise_indicators import MAR_29, day_of
 
 PATHS = [
     "Observations",
     "Things",
     "Datastreams",
     "Datastreams('kit-1:pm25')/Observations",
+    "Datastreams('kit-1:lden')/Observations",
+    "Datastreams('kit-1:lnight')",
     "Things('kit-1')/Datastreams",
     "Sensors",
     "Locations",
@@ -42,6 +45,7 @@ NAMES = [
     "Datastreams",
     "location",
     "parameters/sensor",
+    "parameters/valid",
 ]
 FUNCTIONS = [
     "substringof",
@@ -173,7 +177,9 @@ queries = st.fixed_dictionaries(
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     path: Path = tmp_path_factory.mktemp("fuzz") / "lm.db"
-    fill(f"sqlite:///{path}", READINGS, META)
+    # kit-1 also measures noise: its daily indicators are Datastreams of their own.
+    noise = [r._replace(node="kit-1") for r in [*day_of(MAR_29, 6), *day_of(MAR_29 + 23 * 3600, 7)]]
+    fill(f"sqlite:///{path}", READINGS + noise, META)
     app = create_app(
         ServerSettings(
             store=f"sqlite:///{path}",
