@@ -13,12 +13,27 @@ prefix), a (quantity, sensor, flags) suffix, the date part of a time per day and
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cache
+from typing import Annotated
+
+from fastapi import Query
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import flag_names
 from lokaalmeten.server.privacy import PublicPlace
 from lokaalmeten.store import StreamBatch
+
+
+class Delimiter(StrEnum):
+    comma = "comma"
+    semicolon = "semicolon"
+
+
+# Every CSV route offers the same choice, described once.
+DelimiterParam = Annotated[
+    Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
+]
 
 COLUMNS = ("time", "node", "latitude", "longitude", "quantity", "value", "unit", "sensor", "flags")
 

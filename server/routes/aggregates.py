@@ -25,10 +25,10 @@ from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresholds
+from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.routes.export import Delimiter
 from lokaalmeten.server.routes.nodes import (
     BboxFilter,
     NearFilter,
@@ -131,9 +131,7 @@ def export_aggregates_csv(
     window: WindowParam = Window.hour,
     from_: FromParam = None,
     to: ToParam = None,
-    delimiter: Annotated[
-        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
-    ] = Delimiter.comma,
+    delimiter: DelimiterParam = Delimiter.comma,
 ) -> Response:
     rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
     body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)

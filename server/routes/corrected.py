@@ -20,6 +20,7 @@ from lokaalmeten.calibration.series import CorrectedHour, corrected_series
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import thresholds
+from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import NOT_FOUND, ApiError
 from lokaalmeten.server.params import time_range
@@ -33,11 +34,6 @@ log = logging.getLogger("lokaalmeten.server")
 class PmQuantity(StrEnum):
     pm25 = "pm25"
     pm10 = "pm10"
-
-
-class Delimiter(StrEnum):
-    comma = "comma"
-    semicolon = "semicolon"
 
 
 NodeParam = Annotated[str, Query(description="The kit's node id.")]
@@ -194,9 +190,7 @@ def corrected_csv(
     quantity: QuantityParam = PmQuantity.pm25,
     from_: FromParam = None,
     to: ToParam = None,
-    delimiter: Annotated[
-        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
-    ] = Delimiter.comma,
+    delimiter: DelimiterParam = Delimiter.comma,
 ) -> Response:
     """The rows of /v1/corrected, one per hour, with the method, κ and fit on every row; an
     empty field where a value is null."""

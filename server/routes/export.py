@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -21,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import node_views
-from lokaalmeten.server.csvfmt import CsvWriter
+from lokaalmeten.server.csvfmt import CsvWriter, Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
 from lokaalmeten.server.privacy import public_places
@@ -34,11 +33,6 @@ from lokaalmeten.server.routes.nodes import (
 from lokaalmeten.store import ReadingQuery, Store
 
 router = APIRouter(prefix="/v1/export", tags=["export"])
-
-
-class Delimiter(StrEnum):
-    comma = "comma"
-    semicolon = "semicolon"
 
 
 def csv_body(store: Store, query: ReadingQuery, writer: CsvWriter) -> Iterator[bytes]:
@@ -80,9 +74,7 @@ def export_csv(
         str | None, Query(alias="from", description="Start, inclusive; ISO 8601.")
     ] = None,
     to: Annotated[str | None, Query(description="End, exclusive; ISO 8601.")] = None,
-    delimiter: Annotated[
-        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
-    ] = Delimiter.comma,
+    delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)

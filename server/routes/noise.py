@@ -25,10 +25,10 @@ from lokaalmeten.noise_indicators import (
 )
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import thresholds
+from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import nodes_in_area, split
-from lokaalmeten.server.routes.export import Delimiter
 from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
 from lokaalmeten.settings import ServerSettings
 
@@ -225,9 +225,7 @@ def export_noise_csv(
     near: NearFilter = None,
     start: StartDay = None,
     end: EndDay = None,
-    delimiter: Annotated[
-        Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
-    ] = Delimiter.comma,
+    delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
     days = _compute(store, directory, settings, node, bbox, near, start, end)
     semicolon = delimiter is Delimiter.semicolon
