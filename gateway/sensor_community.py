@@ -7,9 +7,10 @@ publishes the location registered there, so forwarding is the kit owner's choice
         "sensorcommunity+https://api.sensor.community/v1/push-sensor-data/?nodes=esp32-0a1b2c"
 
 Each kit must be registered at Sensor.Community under the same id (``esp32-<chip id>``).
-Readings are posted as an airRohr kit posts them (research/firmware.md §1.5-1.6): one POST per
-sensor, headers ``X-Sensor`` and ``X-PIN``, value types without prefix, values as strings,
-pressure in pascal. The API stamps data with its arrival time, so readings older than
+Readings are posted as an airRohr kit posts them (its firmware's ``sendData``,
+https://github.com/opendata-stuttgart/sensors-software): one POST per sensor,
+headers ``X-Sensor`` and ``X-PIN``, value types without prefix, values as strings, pressure
+in pascal. The API stamps data with its arrival time, so readings older than
 ``max_age`` seconds (default 600) are skipped rather than sent late. A refusal (4xx) is
 logged and the readings are dropped for this output only; a failure to reach the API (or a
 5xx) is retried by the gateway's writer like any store outage.
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from lokaalmeten.gateway.writer import Output
+from lokaalmeten.protocol.sensor_community import VALUE_TYPES as SC_VALUE_TYPES
 from lokaalmeten.readings import Reading
 from lokaalmeten.store import StoreError, WriteResult, open_store
 
@@ -51,19 +53,13 @@ PINS = {
     "SCD30": 17,
     "SCD4x": 17,
 }
-# Our quantity -> (Sensor.Community value type, factor from our unit to theirs).
-VALUE_TYPES = {
-    "pm1": ("P0", 1.0),
-    "pm10": ("P1", 1.0),
-    "pm25": ("P2", 1.0),
-    "pm4": ("P4", 1.0),
-    "temperature": ("temperature", 1.0),
-    "humidity": ("humidity", 1.0),
-    "pressure": ("pressure", 100.0),
-    "co2": ("co2_ppm", 1.0),
-    "noise_laeq": ("noise_LAeq", 1.0),
-    "noise_lamin": ("noise_LA_min", 1.0),
-    "noise_lamax": ("noise_LA_max", 1.0),
+# Our quantity -> (Sensor.Community value type, factor from our unit to theirs): the
+# unprefixed names of the protocol's table read backwards (a kit posting one sensor at a time
+# uses those), so pressure's ×100 is the inverse of that table's hPa scale, never a copy.
+VALUE_TYPES: dict[str, tuple[str, float]] = {
+    mapping.quantity: (name, 1.0 / mapping.scale)
+    for name, mapping in SC_VALUE_TYPES.items()
+    if mapping.sensor is None
 }
 SOFTWARE_VERSION = "lokaalmeten-gateway"
 

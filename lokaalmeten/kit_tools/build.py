@@ -15,6 +15,7 @@ wiring diagrams show (hardware/wiring/).
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import subprocess
@@ -36,22 +37,29 @@ DEVICE_MODULES = frozenset(
 )
 SOURCE_FILES = ("main.py", "boot.py")
 LEFT_OUT = ("sim", "__init__.py")  # the simulator; the CPython package marker
-SENSOR_TYPES = (
-    "sds011",
-    "pms5003",
-    "sps30",
-    "bme280",
-    "sht3x",
-    "sht4x",
-    "scd30",
-    "scd4x",
-    "dnms",
-    "noise",
-)  # the keys of firmware/kit/sensors.py REGISTRY; a test keeps them equal
 
 
 class BuildError(RuntimeError):
     """The firmware or configuration cannot be built; the message says why."""
+
+
+def firmware_sensor_types() -> tuple[str, ...]:
+    """The keys of ``REGISTRY`` in firmware/kit/sensors.py, where sensor types are declared.
+
+    Read from the source, not imported: the module imports ``micropython``, which CPython
+    does not have.
+    """
+    tree = ast.parse((firmware_dir() / "kit/sensors.py").read_text())
+    for node in tree.body:
+        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Dict):
+            continue
+        if getattr(node.targets[0], "id", "") == "REGISTRY":
+            return tuple(ast.literal_eval(k) for k in node.value.keys if k is not None)
+    raise BuildError("firmware/kit/sensors.py declares no REGISTRY of sensor types")
+
+
+# The sensor types a kit's configuration may name.
+SENSOR_TYPES = firmware_sensor_types()
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,18 @@ def test_unreachable_api_is_a_passing_error_for_the_writer_to_retry() -> None:
 
 def test_other_urls_open_ordinary_stores(tmp_path: Path) -> None:
     assert isinstance(open_output(f"sqlite:///{tmp_path / 'a.db'}"), SQLiteStore)
+
+
+def test_the_forwarders_names_and_factors_are_the_protocol_table_read_backwards() -> None:
+    # One table (lokaalmeten/protocol/sensor_community.py) says which name and unit each
+    # quantity has at Sensor.Community; the forwarder must not keep its own copy of it.
+    from lokaalmeten.gateway import sensor_community
+    from lokaalmeten.protocol.sensor_community import VALUE_TYPES as TABLE
+
+    for quantity, (name, factor) in sensor_community.VALUE_TYPES.items():
+        assert TABLE[name].quantity == quantity and TABLE[name].sensor is None
+        assert TABLE[name].scale * factor == pytest.approx(1.0)
+    assert sensor_community.VALUE_TYPES["pressure"] == ("pressure", 100.0)
+    source = Path(sensor_community.__file__).read_text()
+    copied = [name for name in TABLE if f'"{name}"' in source]
+    assert copied == [], f"value types copied into gateway/sensor_community.py: {copied}"
