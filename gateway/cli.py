@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from lokaalmeten.cli_errors import fail
 from lokaalmeten.gateway.registry import Registry, RegistryError
 from lokaalmeten.settings import (
     GatewaySettings,
@@ -54,11 +55,6 @@ ReloadOption = Annotated[
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
 def registry_locations(
     registry: Path | None, mosquitto_dir: Path | None
 ) -> tuple[Path, Path | None]:
@@ -71,7 +67,7 @@ def registry_locations(
         )
         refuse_outside_installation(settings, "registry")
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     folder = Path(settings.mosquitto_dir) if settings.mosquitto_dir else None
     return Path(settings.registry), folder
 
@@ -79,14 +75,14 @@ def registry_locations(
 def _registry(where: Path, create: bool = False) -> Registry:
     """The registry; one that does not exist is made only where a kit is being added."""
     if not create and not where.exists():
-        _fail(
+        fail(
             f"no registry at {where.absolute()}; the installation's is named by LM_REGISTRY "
             "in /etc/lokaalmeten/lokaalmeten.env (--registry PATH to choose it)"
         )
     try:
         return Registry(where)
     except (RegistryError, OSError) as exc:
-        _fail(f"cannot open the registry {where.absolute()}: {exc}")
+        fail(f"cannot open the registry {where.absolute()}: {exc}")
 
 
 def guard_broker(where: Path, folder: Path | None, registry: Registry | None = None) -> None:
@@ -102,7 +98,7 @@ def guard_broker(where: Path, folder: Path | None, registry: Registry | None = N
     except FileNotFoundError:
         return
     except OSError as exc:
-        _fail(f"cannot read {passwd}: {exc}")
+        fail(f"cannot read {passwd}: {exc}")
     held = {line.split(":", 1)[0] for line in text.splitlines() if ":" in line}
     known: set[str] = set()
     if registry is not None:
@@ -116,7 +112,7 @@ def guard_broker(where: Path, folder: Path | None, registry: Registry | None = N
         shown = ", ".join(unknown[:8]) + (
             f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
         )
-        _fail(
+        fail(
             f"{passwd} holds broker accounts that the registry {where.absolute()} does not "
             f"know: {shown}; writing it from this registry would lock them out. Nothing was "
             "changed. Use the installation's registry: --registry PATH, or LM_REGISTRY as in "
@@ -134,7 +130,7 @@ def _update_broker(registry: Registry, folder: Path | None, pid_file: Path | Non
             pid = int(pid_file.read_text().strip())
             os.kill(pid, signal.SIGHUP)
         except (OSError, ValueError) as exc:
-            _fail(f"could not make Mosquitto reload ({pid_file}): {exc}")
+            fail(f"could not make Mosquitto reload ({pid_file}): {exc}")
         typer.echo(f"Mosquitto (pid {pid}) reloads its password and ACL files")
     else:
         typer.echo("make Mosquitto reload them: systemctl reload mosquitto")
@@ -158,7 +154,7 @@ def add(
     try:
         token = registry.add(node, "gateway" if gateway else "kit", note)
     except RegistryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"registered {node}")
     typer.echo(f"token: {token}")
     typer.echo(
@@ -182,7 +178,7 @@ def rotate(
     try:
         token = registry.rotate(node)
     except RegistryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"new token for {node}: {token}")
     _update_broker(registry, folder, reload_pid_file)
 
@@ -201,7 +197,7 @@ def remove(
     try:
         registry.remove(node)
     except RegistryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     from lokaalmeten.gateway.directory import Directory, DirectoryError
 
     try:
@@ -210,7 +206,7 @@ def remove(
         directory.forget_status(node)
         directory.close()
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"removed {node}")
     _update_broker(registry, folder, reload_pid_file)
 
@@ -225,7 +221,7 @@ def write_acl(
     an upgrade whose ACL allows more (the gateway's alerts topic)."""
     where, folder = registry_locations(registry_path, mosquitto_dir)
     if folder is None:
-        _fail("name Mosquitto's folder: --mosquitto-dir PATH, or LM_MOSQUITTO_DIR")
+        fail("name Mosquitto's folder: --mosquitto-dir PATH, or LM_MOSQUITTO_DIR")
     registry = _registry(where)
     guard_broker(where, folder, registry)
     _update_broker(registry, folder, reload_pid_file)
@@ -266,15 +262,15 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
         settings = load_settings(GatewaySettings, flags, **overrides)
         refuse_outside_installation(settings, "store", "spool", "registry")
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     setup_logging(verbose, settings.log_format)
     shutdown = Shutdown()
     shutdown.install()  # kept to the end: a signal during the way out changes nothing
     try:
         gateway = Gateway(settings, shutdown=shutdown)
     except (StoreError, OSError, RegistryError, DirectoryError, AlertBookError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         gateway.run()
     except RuntimeError as exc:
-        _fail(str(exc))
+        fail(str(exc))

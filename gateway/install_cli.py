@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from lokaalmeten.cli_errors import fail
 from lokaalmeten.gateway.install import (
     VENV,
     InstallError,
@@ -57,7 +58,7 @@ def install_command(
             InstallOptions(root=root, store=store, source=source, deploy_dir=deploy_dir)
         )
     except (InstallError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not plan.changes:
         echo("nothing to change: this machine is set up as a gateway")
         return
@@ -69,7 +70,7 @@ def install_command(
                 echo("".join(f"    {line}\n" for line in change.detail.splitlines()), nl=False)
         return
     if root == Path("/") and os.geteuid() != 0:
-        _fail("run it as root: sudo lokaalmeten gateway install (or --dry-run to look first)")
+        fail("run it as root: sudo lokaalmeten gateway install (or --dry-run to look first)")
 
     def printed(command: list[str]) -> None:
         echo(f"  (not run under --root) $ {' '.join(command)}")
@@ -78,13 +79,8 @@ def install_command(
     try:
         plan.apply(run, lambda line: echo(f"* {line}"))
     except (InstallError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     echo(f"done: {len(plan.changes)} changes. Check: systemctl status lokaalmeten-gateway")
     # Every command reads the registry and the broker's folder from the configuration just
     # written, from whatever folder the operator runs it (tests/gateway/test_installed.py).
     echo(f"Register kits with: sudo -u lokaalmeten {VENV}/bin/lokaalmeten nodes add NODE")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)

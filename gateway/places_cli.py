@@ -22,7 +22,8 @@ from typing import Annotated
 
 import typer
 
-from lokaalmeten.gateway.cli import RegistryOption, _fail, registry_locations
+from lokaalmeten.cli_errors import fail
+from lokaalmeten.gateway.cli import RegistryOption, registry_locations
 from lokaalmeten.gateway.directory import Directory, DirectoryError, Edit, KitEntry, Place
 
 places_app = typer.Typer(
@@ -36,7 +37,7 @@ places_app = typer.Typer(
 def _directory(registry: Path | None) -> Iterator[Directory]:
     where, _ = registry_locations(registry, None)
     if not where.exists():
-        _fail(
+        fail(
             f"no registry at {where.absolute()}; the node directory lives in it and the "
             "gateway makes it when it starts (LM_REGISTRY in /etc/lokaalmeten/lokaalmeten.env, "
             "or --registry PATH)"
@@ -44,11 +45,11 @@ def _directory(registry: Path | None) -> Iterator[Directory]:
     try:
         directory = Directory(where)
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         yield directory
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         directory.close()
 
@@ -93,7 +94,7 @@ def set_place(
 ) -> None:
     """Change a kit's entry; only the fields given change."""
     if (lat is None) != (lon is None):
-        _fail("give both --lat and --lon, or neither")
+        fail("give both --lat and --lon, or neither")
     location = None if lat is None or lon is None else (lat, lon)
     edit = Edit(
         name=name,
@@ -107,7 +108,7 @@ def set_place(
         notes=notes,
     )
     if edit == Edit():
-        _fail("nothing to change: give --lat/--lon, --name, --exact … (see --help)")
+        fail("nothing to change: give --lat/--lon, --name, --exact … (see --help)")
     with _directory(registry) as directory:
         entry = directory.edit(node, edit)
     typer.echo(f"{node}: saved; {_where(entry)}")
@@ -141,7 +142,7 @@ def history(
     with _directory(registry) as directory:
         places = directory.history(node)
     if not places:
-        _fail(f"{node} has no location in the node directory")
+        fail(f"{node} has no location in the node directory")
     typer.echo("since\tuntil\tlocation\tpublished\tsource")
     for place in places:
         typer.echo(

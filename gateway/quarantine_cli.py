@@ -14,10 +14,11 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from lokaalmeten.cli_errors import fail
 from lokaalmeten.gateway.quarantine import Entry, Quarantine, QuarantineError
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.settings import (
@@ -44,18 +45,13 @@ _DETAIL_WIDTH = 60
 _VIA = {"mqtt": "MQTT", "http": "HTTP", "store": "refused by a store"}
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
 def _settings(**overrides: Any) -> GatewaySettings:
     """The spool and registry given, else the installation's (never a new file)."""
     try:
         settings = load_settings(GatewaySettings, **overrides)
         refuse_outside_installation(settings, "spool", "registry")
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return settings
 
 
@@ -65,13 +61,13 @@ def _opened(settings: GatewaySettings) -> Iterator[Quarantine]:
     try:
         quarantine = Quarantine(Path(settings.spool), synchronous=settings.spool_synchronous)
     except QuarantineError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         yield quarantine
     except QuarantineError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except sqlite3.Error as exc:
-        _fail(f"cannot read the spool {quarantine.path.absolute()}: {exc}")
+        fail(f"cannot read the spool {quarantine.path.absolute()}: {exc}")
     finally:
         quarantine.close()
 
@@ -180,7 +176,7 @@ def show(
     with _opened(settings) as quarantine:
         entry = quarantine.get(entry_id)
     if entry is None:
-        _fail(f"no entry {entry_id} in the quarantine of {quarantine.path.absolute()}")
+        fail(f"no entry {entry_id} in the quarantine of {quarantine.path.absolute()}")
     _show(entry)
 
 
@@ -214,14 +210,14 @@ def _validator(settings: GatewaySettings, registry_path: Path) -> Any:
     known = None
     if settings.require_registration:
         if not registry_path.is_file():
-            _fail(
+            fail(
                 f"no registry at {registry_path.absolute()}; the gateway checks every kit "
                 "against its registry (--registry PATH, or LM_REGISTRY)"
             )
         try:
             known = Registry(registry_path).known
         except sqlite3.Error as exc:
-            _fail(f"cannot read the registry {registry_path.absolute()}: {exc}")
+            fail(f"cannot read the registry {registry_path.absolute()}: {exc}")
     from lokaalmeten.gateway.quality import quality_stage
 
     # The live ingest's quality rules; neighbours are left out (the replay has no history of
@@ -240,7 +236,7 @@ def _selected(
         for entry_id in dict.fromkeys(ids):
             entry = quarantine.get(entry_id)
             if entry is None:
-                _fail(f"no entry {entry_id} in the quarantine of {quarantine.path.absolute()}")
+                fail(f"no entry {entry_id} in the quarantine of {quarantine.path.absolute()}")
             if entry.replayed_at is not None:
                 typer.echo(f"entry {entry_id} was replayed {iso_utc(entry.replayed_at)}; not again")
             else:
@@ -288,7 +284,7 @@ def replay(
     chosen = sum([bool(ids), reason is not None, every])
     if chosen != 1:
         what = "entry ids, --reason R or --all" + (" (one of them)" if chosen else "")
-        _fail(f"say what to replay: {what}; --dry-run shows what it would do")
+        fail(f"say what to replay: {what}; --dry-run shows what it would do")
     settings = _settings(
         spool=str(spool) if spool else None, registry=str(registry) if registry else None
     )
@@ -324,4 +320,4 @@ def replay(
         summary = replayer.replay(groups, dry_run=dry_run, progress=progress)
     typer.echo(summary.line(dry_run))
     if summary.stopped:
-        _fail(f"{summary.stopped}; the rest waits in the quarantine: replay it later", code=1)
+        fail(f"{summary.stopped}; the rest waits in the quarantine: replay it later", code=1)

@@ -14,11 +14,12 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from lokaalmeten import __version__
+from lokaalmeten.cli_errors import fail
 
 app = typer.Typer(
     name="lokaalmeten",
@@ -47,11 +48,6 @@ def _register_groups() -> None:
 
 
 _register_groups()
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -187,16 +183,16 @@ def server(
         refuse_outside_installation(settings, "store", "registry")
         missing = missing_store(settings.store)
         if missing and not create_store:
-            _fail(
+            fail(
                 f"no store at {Path(missing).absolute()} ({settings.store}); the gateway makes "
                 "it when it starts. Check --store / LM_STORE, or pass --create-store to serve "
                 "an empty one"
             )
         application = create_app(settings)
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _setup_logging(False)
     serve(application, settings.server_host, settings.server_port)
 
@@ -262,13 +258,13 @@ def simulate(
         if sensors not in ("sim", "drivers"):
             sensors = ",".join(sensor_types(sensors))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not re.fullmatch(r"\d+[kKmM]?", heap):
-        _fail(f"--heap must be a size such as 64k or 2m, not {heap!r}")
+        fail(f"--heap must be a size such as 64k or 2m, not {heap!r}")
     try:
         address = parse_broker_url(broker)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     plan = KitPlan(
         kits,
         address.host,
@@ -298,7 +294,7 @@ def simulate(
     try:
         results = run_kits(plan, report, stop)
     except SimulationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     failed = False
     for result in results:
         status = "ok" if result.exit_code in (0, -signal.SIGTERM) else f"exit {result.exit_code}"
@@ -337,20 +333,18 @@ def demo(
     try:
         retired_variables()
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         http_port = port or int(os.environ.get("LM_SERVER_PORT", "8000"))
     except ValueError:
-        _fail(
-            f"LM_SERVER_PORT = {os.environ['LM_SERVER_PORT']!r}: must be a port number, e.g. 8080"
-        )
+        fail(f"LM_SERVER_PORT = {os.environ['LM_SERVER_PORT']!r}: must be a port number, e.g. 8080")
     try:
         plan = DemoPlan(
             http_port=http_port, kits=kits, interval=interval, embedded_broker=embedded_broker
         )
         code = run_demo(plan, typer.echo)
     except DemoError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     raise typer.Exit(code)
 
 

@@ -17,10 +17,11 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from lokaalmeten.cli_errors import fail
 from lokaalmeten.noise_design import MICROPHONE_CORNERS
 from lokaalmeten.noise_design import RATES as SUPPORTED_RATES
 
@@ -238,11 +239,6 @@ noise_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
 def _describe(info: WavInfo) -> str:
     channels = "1 channel" if info.channels == 1 else f"{info.channels} channels (the first)"
     return f"{info.rate} Hz, {info.bits}-bit, {channels}, {info.seconds:.1f} s"
@@ -274,7 +270,7 @@ def analyse_command(
     try:
         info = read_wav_header(file)
     except NoiseAnalysisError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"{file}: {_describe(info)}; the first {WARMUP_S:.0f} s warm the meter up")
     show_progress = info.seconds >= 60
     shown = [-1]  # the last 5 % step reported: about 20 lines however long the file
@@ -290,7 +286,7 @@ def analyse_command(
     try:
         analysis = analyse(file, sensitivity, offset, interval, eq, progress)
     except NoiseAnalysisError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if interval > 0:
         typer.echo("start_s  seconds   LAeq  LAFmin  LAFmax  LAF10  LAF90  clipped")
         for row in analysis.intervals:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lokaalmeten.calibration.book import BookError, CalibrationBook
 from lokaalmeten.calibration.reference import ReferenceError, ReferenceFile, read_reference
+from lokaalmeten.cli_errors import fail
 
 if TYPE_CHECKING:
     from lokaalmeten.settings import ServerSettings
@@ -50,25 +51,20 @@ BookOption = Annotated[
 _FLAGS = {"calibration_radius": "--radius", "pm_kappa": "--kappa"}
 
 
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
 def _settings(**overrides: Any) -> ServerSettings:
     from lokaalmeten.settings import ServerSettings, SettingsError, load_settings
 
     try:
         return load_settings(ServerSettings, _FLAGS, **overrides)
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _book(path: Path, read_only: bool = False) -> CalibrationBook:
     try:
         return CalibrationBook(path, read_only=read_only)
     except BookError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @calibrate_app.command("import")
@@ -89,7 +85,7 @@ def import_files(
         try:
             parsed.append(read_reference(path))
         except ReferenceError as exc:
-            _fail(f"{exc} (nothing imported)")
+            fail(f"{exc} (nothing imported)")
     book = _book(settings.calibration_path)
     try:
         for reference in parsed:
@@ -153,11 +149,11 @@ def fit(
     )
     span = (_time(start, "--start"), _time(end, "--end"))
     if span[0] is not None and span[1] is not None and span[0] >= span[1]:
-        _fail("--start must be earlier than --end")
+        fail("--start must be earlier than --end")
     if missing_store(settings.store):
-        _fail(f"no store at {missing_store(settings.store)} (--store or LM_STORE)")
+        fail(f"no store at {missing_store(settings.store)} (--store or LM_STORE)")
     if not Path(settings.registry).exists():
-        _fail(
+        fail(
             f"no registry at {settings.registry}: the node directory in it places the kits "
             "(--registry or LM_REGISTRY)"
         )
@@ -174,7 +170,7 @@ def fit(
         readings = open_store(settings.store, read_only=True)
     except StoreError as exc:
         book.close()
-        _fail(str(exc))
+        fail(str(exc))
     began = time.monotonic()
     try:
         outcomes = calibrate(
@@ -190,7 +186,7 @@ def fit(
             progress=lambda what: typer.echo(f"fitting {what} …", err=True),
         )
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         readings.close()
         book.close()
@@ -219,7 +215,7 @@ def list_fits(
     """Every fit kept, oldest first per stream; the newest of each stream is applied."""
     settings = _settings(calibration=calibration)
     if not settings.calibration_path.exists():
-        _fail(f"no calibration book at {settings.calibration_path} (calibrate import first)")
+        fail(f"no calibration book at {settings.calibration_path} (calibrate import first)")
     book = _book(settings.calibration_path, read_only=True)
     try:
         fits = book.fits(node)
@@ -246,7 +242,7 @@ def _time(text: str | None, option: str) -> int | None:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        _fail(f"{option} {text!r} is not ISO 8601: write e.g. 2026-11-01 or 2026-11-01T00:00Z")
+        fail(f"{option} {text!r} is not ISO 8601: write e.g. 2026-11-01 or 2026-11-01T00:00Z")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # as the API: a time without an offset is UTC
     return int(moment.timestamp())

@@ -9,10 +9,11 @@ from __future__ import annotations
 import shlex
 import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from lokaalmeten.cli_errors import fail
 from lokaalmeten.kit_tools.boards import FitError, board_by_name, board_for_chip
 from lokaalmeten.kit_tools.build import MIP_PACKAGES, SENSOR_TYPES, BuildError
 from lokaalmeten.kit_tools.chips import Chip, ChipError, chip_by_name
@@ -25,11 +26,6 @@ PortOption = Annotated[
     str,
     typer.Option("--port", "-p", help="The kit's serial port, e.g. /dev/ttyUSB0 or /dev/ttyACM0."),
 ]
-
-
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 def flash(
@@ -67,7 +63,7 @@ def flash(
     try:
         if dry_run:
             if chip is None:
-                _fail("a dry run does not ask the board: give --chip (ESP32, ESP32-S3, ...)")
+                fail("a dry run does not ask the board: give --chip (ESP32, ESP32-S3, ...)")
             target = chip_by_name(chip)
         else:
             check_port(port)
@@ -87,7 +83,7 @@ def flash(
         for step in steps:
             _run_step(step)
     except (PortError, ChipError, FlashError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(
         f"done: MicroPython is on the {target.name}. Next: lokaalmeten deploy --port {port} ..."
     )
@@ -192,14 +188,14 @@ def deploy(
     """
     host, _, port_text = gateway.partition(":")
     if not host and not keep_config:
-        _fail("--gateway HOST is needed: the address of your gateway (ask its operator)")
+        fail("--gateway HOST is needed: the address of your gateway (ask its operator)")
     try:
         gateway_port = int(port_text or 1883)
     except ValueError:
-        _fail(f"--gateway: {port_text!r} is not a port number")
+        fail(f"--gateway: {port_text!r} is not a port number")
     kinds = [s.strip() for s in sensors.split(",") if s.strip()]
     if dry_run and node is None:
-        _fail("a dry run does not ask the kit for its MAC address: give --node")
+        fail("a dry run does not ask the kit for its MAC address: give --node")
     plan = DeployPlan(
         port=port, node=node or "", gateway_host=host, gateway_port=gateway_port,
         sensors=kinds, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
@@ -220,7 +216,7 @@ def deploy(
 
             state = run_deploy(plan, build_dir or Path(temporary), typer.echo)
     except (PortError, ChipError, BuildError, DeployError, FitError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(
         f"done: {state['node']} with sensors {', '.join(state['sensors']) or 'none'}; "
         f"{state['mem_free']} bytes of heap free; the kit restarts and starts measuring"
