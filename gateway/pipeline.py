@@ -46,9 +46,9 @@ from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
+from lokaalmeten.gateway.outputs import open_output
 from lokaalmeten.gateway.quality import quality_stage
 from lokaalmeten.gateway.registry import Registry
-from lokaalmeten.gateway.sensor_community import open_output
 from lokaalmeten.gateway.spool import Spool, SpoolFull
 from lokaalmeten.gateway.validate import Checked, RecordValidator
 from lokaalmeten.gateway.writer import Output, StoreWriter

@@ -30,7 +30,7 @@ import httpx
 from lokaalmeten.gateway.writer import Output
 from lokaalmeten.protocol.sensor_community import VALUE_TYPES as SC_VALUE_TYPES
 from lokaalmeten.readings import Reading
-from lokaalmeten.store import StoreError, WriteResult, open_store
+from lokaalmeten.store import StoreError, WriteResult
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -145,7 +145,5 @@ def open_forwarder(url: str) -> SensorCommunityForwarder:
 
 
 def open_output(url: str) -> Output:
-    """A store, or the Sensor.Community forwarder, by URL: the gateway's outputs."""
-    if url.startswith("sensorcommunity+"):
-        return open_forwarder(url)
-    return open_store(url)
+    """The forwarder as one of the gateway's outputs (registered in gateway/outputs.py)."""
+    return open_forwarder(url)

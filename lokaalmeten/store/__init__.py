@@ -11,13 +11,16 @@ URL forms:
 - ``influxdb://[user[:password]@]host[:port]/database`` (InfluxDB 1.x, and 2.x/3 through
   their v1 API); ``influxdbs://`` for HTTPS; option ``timeout=SECONDS``. The password may
   come from ``LM_INFLUXDB_PASSWORD`` instead of the URL.
+
+A backend is one module with an ``open_url(url, parts, options, read_only)`` function, and one
+line in :data:`BACKENDS` naming it under its URL scheme(s).
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from lokaalmeten.store.base import (
     Aggregate,
@@ -36,7 +39,7 @@ from lokaalmeten.store.base import (
     Tag,
     WriteResult,
 )
-from lokaalmeten.store.sqlite import SQLiteStore
+from lokaalmeten.store.sqlite import SQLiteStore, sqlite_file
 
 __all__ = [
     "Aggregate",
@@ -57,24 +60,16 @@ __all__ = [
     "WriteResult",
     "missing_store",
     "open_store",
+    "sqlite_file",
 ]
 
-
-def _sqlite_path(url: str, part: str) -> str:
-    path = unquote(part)
-    if path.startswith("//"):  # sqlite:////abs/path.db, as SQLAlchemy writes it
-        path = "/" + path.lstrip("/")
-    if not path or path == "/":
-        raise StoreError(f"{url!r}: name the database file, e.g. sqlite:///var/lib/lm.db")
-    return path
-
-
-def sqlite_file(url: str) -> str | None:
-    """The file a ``sqlite:`` URL names, else None."""
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc:
-        return None
-    return _sqlite_path(url, parts.path)
+# URL scheme -> the module that opens it. Imported only when a URL names it, so that a
+# gateway on SQLite never loads the InfluxDB client.
+BACKENDS: dict[str, str] = {
+    "sqlite": "lokaalmeten.store.sqlite",
+    "influxdb": "lokaalmeten.store.influxdb",
+    "influxdbs": "lokaalmeten.store.influxdb",
+}
 
 
 def missing_store(url: str) -> str | None:
@@ -88,61 +83,11 @@ def open_store(url: str, *, read_only: bool = False) -> Store:
     """Open the store a URL names; raises :class:`StoreError` with a fix for a bad URL."""
     parts = urlsplit(url)
     options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    if parts.scheme == "sqlite":
-        if parts.netloc:
-            raise StoreError(
-                f"{url!r}: a sqlite URL has no host; write sqlite:///absolute/path.db "
-                "or sqlite:relative/path.db"
-            )
-        path = _sqlite_path(url, parts.path)
-        unknown = set(options) - {"synchronous", "timeout"}
-        if unknown:
-            raise StoreError(
-                f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; "
-                "sqlite URLs take synchronous and timeout"
-            )
-        try:
-            timeout = float(options.get("timeout", "10"))
-        except ValueError:
-            raise StoreError(f"{url!r}: timeout must be a number of seconds") from None
-        return SQLiteStore(
-            path,
-            read_only=read_only,
-            synchronous=options.get("synchronous", "full").lower(),
-            query_timeout=timeout,
-        )
-    if parts.scheme in ("influxdb", "influxdbs"):
-        return _open_influxdb(url, parts, options)
-    raise StoreError(
-        f"{url!r}: unknown store; use sqlite:///path/to/file.db or influxdb://host:8086/database"
-    )
-
-
-def _open_influxdb(url: str, parts: SplitResult, options: dict[str, str]) -> Store:
-    from lokaalmeten.store.influxdb import InfluxDBStore
-
-    database = unquote(parts.path.strip("/"))
-    if not parts.hostname or not database or "/" in database:
+    module = BACKENDS.get(parts.scheme)
+    if module is None:
         raise StoreError(
-            f"{url!r}: write influxdb://[user[:password]@]host[:port]/database, "
-            "e.g. influxdb://127.0.0.1:8086/lokaalmeten"
+            f"{url!r}: unknown store; use sqlite:///path/to/file.db or "
+            "influxdb://host:8086/database"
         )
-    unknown = set(options) - {"timeout"}
-    if unknown:
-        raise StoreError(
-            f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; influxdb URLs take timeout"
-        )
-    try:
-        port = parts.port or 8086
-        timeout = float(options.get("timeout", "30"))
-    except ValueError:
-        raise StoreError(f"{url!r}: the port and timeout must be numbers") from None
-    scheme = "https" if parts.scheme == "influxdbs" else "http"
-    password = unquote(parts.password) if parts.password else os.environ.get("LM_INFLUXDB_PASSWORD")
-    return InfluxDBStore(
-        f"{scheme}://{parts.hostname}:{port}",
-        database,
-        username=unquote(parts.username) if parts.username else None,
-        password=password,
-        timeout=timeout,
-    )
+    opened: Store = importlib.import_module(module).open_url(url, parts, options, read_only)
+    return opened

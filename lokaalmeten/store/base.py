@@ -65,6 +65,25 @@ class ReadingQuery:
     after: tuple[str, str, int] | None = None
     descending: bool = False  # time order within a (node, quantity) stream; cursor follows it
 
+    def window(self, node: str, quantity: str, start: int, end: int) -> tuple[int, int] | None:
+        """The time span ``[start, end)`` of one (node, quantity) stream left after the cursor,
+        or None when the whole stream lies before it: the keyset cursor, for every backend
+        that reads stream by stream in identity order.
+
+        >>> q = ReadingQuery(0, 100, 10, after=("kit-1", "pm25", 40))
+        >>> q.window("kit-1", "pm10", 0, 100), q.window("kit-1", "pm25", 0, 100)
+        (None, (41, 100))
+        >>> q.window("kit-2", "pm10", 0, 100)
+        (0, 100)
+        """
+        if self.after is None or (node, quantity) > self.after[:2]:
+            return start, end
+        if (node, quantity) < self.after[:2]:
+            return None
+        if self.descending:
+            return start, min(end, self.after[2])
+        return max(start, self.after[2] + 1), end
+
 
 @dataclass(frozen=True, slots=True)
 class AggregateQuery:
@@ -157,7 +176,8 @@ class WriteResult:
 
 
 class Store(ABC):
-    """A place readings are kept. Backends: SQLite now; InfluxDB follows."""
+    """A place readings are kept. Backends: SQLite and InfluxDB 1.x, each registered by its
+    URL scheme in :mod:`lokaalmeten.store`."""
 
     url: str
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections.abc import Generator, Sequence
 from typing import Any
+from urllib.parse import SplitResult, unquote
 
 import httpx
 
@@ -234,16 +236,10 @@ class InfluxDBStore(Store):
         # Identity order, as the SQLite store: node, then quantity name, then time.
         for node in nodes:
             for quantity in quantities:
-                start = max(query.start, _TIME_MIN)
-                stop = end
-                if query.after is not None:
-                    if (node, quantity) < query.after[:2]:
-                        continue
-                    if (node, quantity) == query.after[:2]:
-                        if query.descending:
-                            stop = min(stop, query.after[2])
-                        else:
-                            start = max(start, query.after[2] + 1)
+                window = query.window(node, quantity, max(query.start, _TIME_MIN), end)
+                if window is None:
+                    continue
+                start, stop = window
                 remaining = query.limit - len(found)
                 if remaining <= 0:
                     return found
@@ -290,15 +286,12 @@ class InfluxDBStore(Store):
         tags: dict[int, Tag] = {}
         codes: dict[Tag, int] = {}
         for node, quantity in self.streams(query.nodes, query.quantities):
-            start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
-            if query.after is not None:
-                if (node, quantity) < query.after[:2]:
-                    continue
-                if (node, quantity) == query.after[:2]:
-                    if query.descending:
-                        end = min(end, query.after[2])
-                    else:
-                        start = max(start, query.after[2] + 1)
+            window = query.window(
+                node, quantity, max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
+            )
+            if window is None:
+                continue
+            start, end = window
             statement = (
                 f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
                 f'WHERE "node" = {_quote(node)} AND time >= {start}s AND time < {end}s '
@@ -540,3 +533,37 @@ class InfluxDBStore(Store):
 
     def close(self) -> None:
         self._client.close()
+
+
+def open_url(
+    url: str, parts: SplitResult, options: dict[str, str], read_only: bool
+) -> InfluxDBStore:
+    """``influxdb[s]://[user[:password]@]host[:port]/database`` (see lokaalmeten.store).
+
+    ``read_only`` is not used: the InfluxDB HTTP API has no read-only session to open.
+    """
+    database = unquote(parts.path.strip("/"))
+    if not parts.hostname or not database or "/" in database:
+        raise StoreError(
+            f"{url!r}: write influxdb://[user[:password]@]host[:port]/database, "
+            "e.g. influxdb://127.0.0.1:8086/lokaalmeten"
+        )
+    unknown = set(options) - {"timeout"}
+    if unknown:
+        raise StoreError(
+            f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; influxdb URLs take timeout"
+        )
+    try:
+        port = parts.port or 8086
+        timeout = float(options.get("timeout", "30"))
+    except ValueError:
+        raise StoreError(f"{url!r}: the port and timeout must be numbers") from None
+    scheme = "https" if parts.scheme == "influxdbs" else "http"
+    password = unquote(parts.password) if parts.password else os.environ.get("LM_INFLUXDB_PASSWORD")
+    return InfluxDBStore(
+        f"{scheme}://{parts.hostname}:{port}",
+        database,
+        username=unquote(parts.username) if parts.username else None,
+        password=password,
+        timeout=timeout,
+    )

@@ -20,7 +20,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import ENERGETIC, QUANTITIES
@@ -541,14 +541,10 @@ class SQLiteStore(Store):
         conn = self._connect("ro")
         try:
             for node_id, quantity_id, node, quantity in streams:
-                if query.after is not None and (node, quantity) < query.after[:2]:
+                window = query.window(node, quantity, query.start, query.end)
+                if window is None:
                     continue
-                start, end = query.start, query.end
-                if query.after is not None and (node, quantity) == query.after[:2]:
-                    if query.descending:
-                        end = min(end, query.after[2])
-                    else:
-                        start = max(start, query.after[2] + 1)
+                start, end = window
                 cursor = conn.execute(sql, (node_id, quantity_id, start, end))
                 while rows := cursor.fetchmany(batch):
                     yield StreamBatch(node, quantity, rows, tags)
@@ -846,4 +842,47 @@ def connect_file(path: Path, mode: str, timeout: float) -> sqlite3.Connection:
         timeout=timeout,
         isolation_level=None,
         check_same_thread=False,
+    )
+
+
+def _sqlite_path(url: str, part: str) -> str:
+    path = unquote(part)
+    if path.startswith("//"):  # sqlite:////abs/path.db, as SQLAlchemy writes it
+        path = "/" + path.lstrip("/")
+    if not path or path == "/":
+        raise StoreError(f"{url!r}: name the database file, e.g. sqlite:///var/lib/lm.db")
+    return path
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a ``sqlite:`` URL names, else None."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc:
+        return None
+    return _sqlite_path(url, parts.path)
+
+
+def open_url(url: str, parts: SplitResult, options: dict[str, str], read_only: bool) -> SQLiteStore:
+    """``sqlite:///absolute/path.db`` or ``sqlite:relative/path.db`` (see lokaalmeten.store)."""
+    if parts.netloc:
+        raise StoreError(
+            f"{url!r}: a sqlite URL has no host; write sqlite:///absolute/path.db "
+            "or sqlite:relative/path.db"
+        )
+    path = _sqlite_path(url, parts.path)
+    unknown = set(options) - {"synchronous", "timeout"}
+    if unknown:
+        raise StoreError(
+            f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; "
+            "sqlite URLs take synchronous and timeout"
+        )
+    try:
+        timeout = float(options.get("timeout", "10"))
+    except ValueError:
+        raise StoreError(f"{url!r}: timeout must be a number of seconds") from None
+    return SQLiteStore(
+        path,
+        read_only=read_only,
+        synchronous=options.get("synchronous", "full").lower(),
+        query_timeout=timeout,
     )

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from lokaalmeten.gateway.outputs import open_output
 from lokaalmeten.gateway.pipeline import Gateway
-from lokaalmeten.gateway.sensor_community import open_forwarder, open_output, requests_for
+from lokaalmeten.gateway.sensor_community import open_forwarder, requests_for
 from lokaalmeten.readings import Reading
 from lokaalmeten.services.ports import free_port
 from lokaalmeten.settings import GatewaySettings
