@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from lokaalmeten.gateway.airrohr import AirRohrError, parse_airrohr_json, parse_line_protocol
@@ -40,6 +41,10 @@ def _with_context(checked: Checked, context: dict[str, Any]) -> Checked:
     return checked
 
 
+def _encoded(record: object) -> bytes:
+    return json.dumps(record).encode()
+
+
 def records(validator: RecordValidator, body: bytes, sender: str | None, now: int) -> Checked:
     """``POST /v1/records``: one record of our protocol or a JSON list of them.
 
@@ -53,13 +58,14 @@ def records(validator: RecordValidator, body: bytes, sender: str | None, now: in
     total = Checked()
     for record in doc if isinstance(doc, list) else [doc]:
         node = record.get("node") if isinstance(record, dict) else None
-        raw = json.dumps(record).encode()
+        # Each record is quarantined on its own, as the JSON it was; encoded only if refused.
+        raw = partial(_encoded, record)
         if not isinstance(node, str):
-            checked = validator.refuse(RECORDS, "schema", "record without node", raw, now)
+            checked = validator.refuse(RECORDS, "schema", "record without node", raw(), now)
         elif sender is not None and node != sender:
             raise WrongSender(f"this token belongs to {sender}, not {node}")
         else:
-            checked = validator.record(RECORDS, node, raw, now)
+            checked = validator.document(RECORDS, node, record, raw, now)
         total.readings.extend(checked.readings)
         total.refusals.extend(checked.refusals)
     return total

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal
-from lokaalmeten.protocol.record import RecordError, parse_record
+from lokaalmeten.protocol.record import ParsedRecord, RecordError, parse_document, parse_record
 from lokaalmeten.protocol.topics import node_of
 from lokaalmeten.readings import Reading, flag_names
 
@@ -29,6 +29,14 @@ log = logging.getLogger("lokaalmeten.gateway")
 
 # One log line per reason per this many seconds; the counters keep the exact totals.
 _LOG_EVERY = 10.0
+
+# What a refusal quarantines: the bytes received, or a function making them when the input
+# was decoded already (so that only a refused record is encoded again).
+Payload = bytes | Callable[[], bytes]
+
+
+def _bytes(payload: Payload) -> bytes:
+    return payload if isinstance(payload, bytes) else payload()
 
 
 @dataclass(slots=True)
@@ -71,6 +79,23 @@ class RecordValidator:
             parsed = parse_record(payload, node, received_at)
         except RecordError as exc:
             return self._refused(source, exc.reason, exc.detail, payload, received_at)
+        return self._parsed(source, node, parsed, payload, received_at)
+
+    def document(
+        self, source: str, node: str, doc: object, payload: Payload, received_at: int
+    ) -> Checked:
+        """One record already decoded from JSON: checked without encoding and parsing it
+        again. ``payload``: its bytes for the quarantine, or a function making them, called
+        only if something is refused."""
+        try:
+            parsed = parse_document(doc, node, received_at)
+        except RecordError as exc:
+            return self._refused(source, exc.reason, exc.detail, payload, received_at)
+        return self._parsed(source, node, parsed, payload, received_at)
+
+    def _parsed(
+        self, source: str, node: str, parsed: ParsedRecord, payload: Payload, received_at: int
+    ) -> Checked:
         problems = [("out_of_range", f"{q}={v!r}") for q, v in parsed.out_of_range]
         return self.readings(
             source, node, parsed.readings, problems, payload, received_at, parsed.uptime_s
@@ -82,7 +107,7 @@ class RecordValidator:
         node: str,
         readings: list[Reading],
         problems: Sequence[tuple[str, str]],
-        payload: bytes,
+        payload: Payload,
         received_at: int,
         uptime_s: float | None = None,
     ) -> Checked:
@@ -109,7 +134,7 @@ class RecordValidator:
             detail = f"{node}: left out {', '.join(descriptions)}"
             self._log(reason, f"{source}: {detail}")
             checked.refusals.append(
-                Refusal(source, reason, detail, payload, received_at, spooled=spooled)
+                Refusal(source, reason, detail, _bytes(payload), received_at, spooled=spooled)
             )
         return checked
 
@@ -132,11 +157,11 @@ class RecordValidator:
         return self._refused(source, reason, detail, payload, received_at)
 
     def _refused(
-        self, source: str, reason: str, detail: str, payload: bytes, received_at: int
+        self, source: str, reason: str, detail: str, payload: Payload, received_at: int
     ) -> Checked:
         self.metrics.refuse(reason)
         self._log(reason, f"{source}: {detail}")
-        return Checked(refusals=[Refusal(source, reason, detail, payload, received_at)])
+        return Checked(refusals=[Refusal(source, reason, detail, _bytes(payload), received_at)])
 
     def _log(self, reason: str, detail: str) -> None:
         if not self.log_refusals:

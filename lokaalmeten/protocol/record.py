@@ -56,6 +56,11 @@ def parse_record(payload: bytes, topic_node: str | None, now: int) -> ParsedReco
         doc: Any = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError("not_json", str(exc)) from None
+    return parse_document(doc, topic_node, now)
+
+
+def parse_document(doc: Any, topic_node: str | None, now: int) -> ParsedRecord:
+    """Validate one record already decoded from JSON (e.g. one of a list posted over HTTP)."""
     try:
         _validate(doc)
     except fastjsonschema.JsonSchemaValueException as exc:
