@@ -15,7 +15,7 @@ Wills) come in through the same subscription order, for the node directory::
 Received messages wait in a deque behind a Condition, not in a ``queue.SimpleQueue``: on
 CPython 3.11 ``SimpleQueue.get(timeout=…)`` interrupted by a signal whose handler runs past
 the timeout recomputes a negative timeout and then blocks without one, until the next
-message arrives (a gateway sent SIGTERM once stayed up three minutes: issue 13).
+message arrives (a gateway sent SIGTERM once stayed up three minutes; tests/gateway/test_stop.py).
 """
 
 from __future__ import annotations

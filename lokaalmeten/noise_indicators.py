@@ -17,9 +17,9 @@ CET), day and evening keep 12 and 4. The Directive does not speak of those days;
 keeps its fixed weights 12, 4 and 8 over 24, the night level being the energetic mean over
 the hours the night had.
 
-Validity, with GUIDE.md's rule for a day (at least 18 valid hours): an hour is valid with at
-least its node's threshold of counted readings (75 % of those expected); a period is valid
-with at least 75 % of its hours valid (day 9 of 12, evening 3 of 4, night 6 of 8, 6 of 7
+Validity, as docs/noise.md sets it out (a day needs at least 18 valid hours): an hour is valid
+with at least its node's threshold of counted readings (75 % of those expected); a period is
+valid with at least 75 % of its hours valid (day 9 of 12, evening 3 of 4, night 6 of 8, 6 of 7
 or 7 of 9 on the change days); Lden is valid when all three periods are and the day has at
 least 18 valid hours. Levels of invalid periods are given, flagged, not hidden; a period
 without a counted reading has no level, and then the day has no Lden.

@@ -3,10 +3,10 @@
 A Python signal handler runs in the main thread between any two bytecodes, also while that
 thread holds a lock: inside ``threading.Event.wait()``, a logging call or a queue. A handler
 that takes a lock (``Event.set()`` does) can wait for ever on the lock its own thread holds
-(issue 13: several SIGTERMs in a row hung the demo for good). :class:`Shutdown` is a plain
-flag plus one byte written to a socket pair; every thread waits for it with ``poll()`` on the
-reading end, which takes no Python lock and wakes them all at once, and the byte is never
-read, so the request stays visible to every later wait::
+(several SIGTERMs in a row once hung the demo for good; tests/test_shutdown.py).
+:class:`Shutdown` is a plain flag plus one byte written to a socket pair; every thread waits
+for it with ``poll()`` on the reading end, which takes no Python lock and wakes them all at
+once, and the byte is never read, so the request stays visible to every later wait::
 
     shutdown = Shutdown()
     with shutdown.on_signals():            # SIGINT and SIGTERM request it

@@ -1,4 +1,5 @@
-"""airRohr's two formats, as its firmware sends them (research/firmware.md §1.5-1.7)."""
+"""airRohr's two formats, as its firmware sends them (docs/gateway.md; the firmware's source:
+https://github.com/opendata-stuttgart/sensors-software)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The installer's hint and the guide's commands, run exactly as written, from an operator's
-home folder, as the service user, against a real Mosquitto (issue 13).
+home folder, as the service user, against a real Mosquitto.
 
 The installation is made with ``gateway install --root``; a private mount namespace then
 puts its files where the guide's commands expect them (/etc/lokaalmeten,

@@ -1,4 +1,4 @@
-"""A gateway without its broker says so at once, not after minutes of silence (issue 13)."""
+"""A gateway without its broker says so at once, not after minutes of silence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`lokaalmeten nodes …` as an operator runs it: never a lost broker account (issue 13).
+"""`lokaalmeten nodes …` as an operator runs it: never a lost broker account.
 
 Once: the installer's hint, run from a home folder, made a new empty ``./var/registry.db``
 and rewrote Mosquitto's ``passwd`` from it with only the new kit; the gateway's account and

@@ -1,4 +1,4 @@
-"""Outages of the broker or a store: warned at once and every 30 s, in /health (issue 13)."""
+"""Outages of the broker or a store: warned at once and every 30 s, in /health."""
 
 from __future__ import annotations
 

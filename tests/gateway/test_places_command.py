@@ -1,5 +1,5 @@
 """``lokaalmeten places`` as an operator runs it: edits of the node directory, where the
-server reads them (issue 13: ``places set`` once saved into a store the server never read)."""
+server reads them (``places set`` once saved into a store the server never read)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`lokaalmeten quarantine list / show / replay` against a running gateway (issue 13).
+"""`lokaalmeten quarantine list / show / replay` against a running gateway.
 
 The gateway, Mosquitto and (for one test) InfluxDB are real processes; the commands run as
 an operator runs them, beside the gateway. Replaying after registering a kit stores exactly

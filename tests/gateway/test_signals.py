@@ -1,5 +1,5 @@
 """A storm of signals at a running (or starting) gateway: gone within 5 s every time, and
-every reading the broker acknowledged to the publisher is stored afterwards (issue 13).
+every reading the broker acknowledged to the publisher is stored afterwards.
 
 Once a gateway sent one SIGTERM stayed up three minutes, until the next MQTT message came.
 Kits publish (QoS 1) all along; the gateway is started again after each storm on the same

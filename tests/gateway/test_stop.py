@@ -1,4 +1,4 @@
-"""The gateway's waits end when it is asked to stop, whenever the signal lands (issue 13)."""
+"""The gateway's waits end when it is asked to stop, whenever the signal lands."""
 
 from __future__ import annotations
 
