@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal
-from lokaalmeten.protocol.record import ParsedRecord, RecordError, parse_document, parse_record
+from lokaalmeten.protocol.record import RecordError, decode_json, parse_document
 from lokaalmeten.protocol.topics import node_of
 from lokaalmeten.readings import Reading, flag_names
 
@@ -76,10 +76,10 @@ class RecordValidator:
     def record(self, source: str, node: str, payload: bytes, received_at: int) -> Checked:
         """One record of our protocol, sent by ``node`` (from its topic or credentials)."""
         try:
-            parsed = parse_record(payload, node, received_at)
+            doc = decode_json(payload)
         except RecordError as exc:
             return self._refused(source, exc.reason, exc.detail, payload, received_at)
-        return self._parsed(source, node, parsed, payload, received_at)
+        return self.document(source, node, doc, payload, received_at)
 
     def document(
         self, source: str, node: str, doc: object, payload: Payload, received_at: int
@@ -91,11 +91,6 @@ class RecordValidator:
             parsed = parse_document(doc, node, received_at)
         except RecordError as exc:
             return self._refused(source, exc.reason, exc.detail, payload, received_at)
-        return self._parsed(source, node, parsed, payload, received_at)
-
-    def _parsed(
-        self, source: str, node: str, parsed: ParsedRecord, payload: Payload, received_at: int
-    ) -> Checked:
         problems = [("out_of_range", f"{q}={v!r}") for q, v in parsed.out_of_range]
         return self.readings(
             source, node, parsed.readings, problems, payload, received_at, parsed.uptime_s

@@ -52,11 +52,15 @@ class ParsedRecord:
 
 def parse_record(payload: bytes, topic_node: str | None, now: int) -> ParsedRecord:
     """Parse and validate one record; raises :class:`RecordError` with a reason."""
+    return parse_document(decode_json(payload), topic_node, now)
+
+
+def decode_json(payload: bytes) -> Any:
+    """The JSON document of a payload; raises :class:`RecordError` ``not_json``."""
     try:
-        doc: Any = json.loads(payload)
+        return json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError("not_json", str(exc)) from None
-    return parse_document(doc, topic_node, now)
 
 
 def parse_document(doc: Any, topic_node: str | None, now: int) -> ParsedRecord:
