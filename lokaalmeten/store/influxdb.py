@@ -243,12 +243,8 @@ class InfluxDBStore(Store):
                 remaining = query.limit - len(found)
                 if remaining <= 0:
                     return found
-                statement = (
-                    f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
-                    f'WHERE "node" = {_quote(node)} AND time >= {start}s AND '
-                    f"time < {stop}s ORDER BY time {'DESC' if query.descending else 'ASC'} "
-                    f"LIMIT {remaining}"
-                )
+                statement = _stream_select(node, quantity, start, stop, query.descending)
+                statement += f" LIMIT {remaining}"
                 for series in self._query(statement):
                     for moment, value, flags, sensor in series["values"]:
                         found.append(
@@ -292,11 +288,7 @@ class InfluxDBStore(Store):
             if window is None:
                 continue
             start, end = window
-            statement = (
-                f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
-                f'WHERE "node" = {_quote(node)} AND time >= {start}s AND time < {end}s '
-                f"ORDER BY time {'DESC' if query.descending else 'ASC'}"
-            )
+            statement = _stream_select(node, quantity, start, end, query.descending)
             params = {
                 "db": self.database,
                 "q": statement,
@@ -533,6 +525,15 @@ class InfluxDBStore(Store):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _stream_select(node: str, quantity: str, start: int, end: int, descending: bool) -> str:
+    """The readings of one (node, quantity) stream in ``[start, end)``, in time order."""
+    return (
+        f'SELECT "value", "flags", "sensor" FROM {_identifier(quantity)} '
+        f'WHERE "node" = {_quote(node)} AND time >= {start}s AND time < {end}s '
+        f"ORDER BY time {'DESC' if descending else 'ASC'}"
+    )
 
 
 def open_url(
