@@ -2,7 +2,7 @@
 
     from machine import I2S, Pin
     from noise.meter import NoiseMeter, open_i2s
-    meter = NoiseMeter(open_i2s(I2S, Pin, sck=32, ws=25, sd=33), sensitivity_dbfs=-26.0)
+    meter = NoiseMeter(open_i2s(I2S, Pin, sck=26, ws=25, sd=33), sensitivity_dbfs=-26.0)
     meter.start()
     while True:
         meter.poll()            # often: filters the audio that arrived, never blocks
@@ -35,6 +35,10 @@ def i2s_buffer_bytes(rate):
 
 def open_i2s(I2S, Pin, sck, ws, sd, rate=16000, ident=0, ibuf=None):
     """The I2S receiver the meter expects: 32-bit mono words (the left channel, L/R to GND).
+
+    The one opener of the microphone: kit.sensors.machine_bus calls it with the configured
+    pins, whose defaults (BUS_KEYS there) are the wiring's (hardware/wiring/kits.json).
+    I2S MEMS microphones deliver 24 bits left-aligned in a 32-bit slot, hence bits=32.
 
     ibuf is the driver's DMA buffer in bytes; it must hold the audio that arrives while the
     main loop is busy elsewhere (default 128 ms of audio: 8,192 bytes at 16 kHz).

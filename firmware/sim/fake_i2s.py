@@ -3,7 +3,7 @@
     import fake_audio, fake_i2s
     from machine import I2S, Pin
     fake_i2s.attach(0, fake_audio.Signal(16000).tone(2.0, 1000, -26.0))  # 94 dB SPL, INMP441
-    mic = I2S(0, sck=Pin(32), ws=Pin(25), sd=Pin(33), mode=I2S.RX, bits=32,
+    mic = I2S(0, sck=Pin(26), ws=Pin(25), sd=Pin(33), mode=I2S.RX, bits=32,
               format=I2S.MONO, rate=16000, ibuf=20000)
     mic.readinto(buf)   # -> bytes read, 0 once the sound has ended
 
