@@ -84,12 +84,12 @@ def start(kit, make_bus):
         conf["calibration"],
     )
     kit.max_sleep = _MAX_SLEEP_MS
-    kit.send_ms = _SEND_MS  # the longest a loop turn spends sending records
+    send_ms = _SEND_MS  # the longest a loop turn spends sending records
     for _spec, driver, flags in entries:
         if flags & sensors.INTERVAL and hasattr(driver, "poll"):
             kit.max_sleep = _AUDIO_SLEEP_MS
-            kit.send_ms = _AUDIO_SEND_MS
-    kit.link = Link(kit)
+            send_ms = _AUDIO_SEND_MS
+    kit.link = Link(conf, kit.node, kit.fw, kit.outbox, kit.tb, kit, send_ms, kit.safe_mode)
     kit.wdt = machine.WDT(timeout=conf["watchdog_s"] * 1000)
     if kit.safe_mode:
         kit.event("safe_mode", {"crashes": kit.crashes, "last_crash": kit.last_crash})

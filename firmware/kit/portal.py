@@ -3,8 +3,15 @@
 The link opens it on the kit's access point (``http://192.168.4.1/``) when no Wi-Fi is set
 up or reachable; ``step`` answers at most one waiting request and never blocks the loop::
 
-    portal = Portal(kit, "192.168.4.1", 80)
+    portal = Portal(conf, node, "192.168.4.1", 80, 53, event, apply, status)
     portal.step(now_ms)      # from the main loop
+
+It is given what it uses: the stored settings (``conf``, the form's starting point) and the
+node id, where to listen (DNS on ``dns_port`` answers every name with the portal, 0: none),
+and three callables of the runtime (``kit.runtime.Kit.open_portal`` passes its own, with
+``kit_status`` below for the status):
+``event(kind, info)`` reports a problem, ``apply(doc)`` saves checked settings and restarts
+the kit (raises KitError or OSError), ``status()`` is the dict of ``GET /status.json``.
 
 ``GET /`` shows the form: the Wi-Fi network and its password first, everything else folded
 under "advanced", then the kit's status (connections, queue, latest readings, problems).
@@ -18,7 +25,8 @@ passwords are never shown; an empty password field keeps the stored one.
 are sent to the form.
 
 Memory: the page is written to the socket piece by piece, and only the language in use is
-loaded (``kit/portal_en.py`` or ``kit/portal_nl.py``); ``close`` unloads it again.
+loaded (``kit/portal_en.py`` or ``kit/portal_nl.py``); ``close`` unloads it again, with the
+form, the DNS, ``kit.config`` and this module (the runtime needs none of them).
 """
 
 import json
@@ -135,9 +143,33 @@ def message(text, problem):
     return "%s: %s" % (text[KEYS.index(key)], said)
 
 
+def kit_status(kit):
+    """What ``GET /status.json`` and the page show of a running kit (``kit.runtime.Kit``).
+
+    Here, not in kit.status, so that its code is in the heap only while the portal is open.
+    """
+    from kit import status
+
+    link = kit.link
+    last = link.last_publish
+    return {
+        "node": kit.node,
+        "fw": kit.fw,
+        "wifi": link.sta.isconnected(),
+        "broker": link.mqtt_up,
+        "last_publish": clock.iso_utc(last) if last else None,
+        "counters": status.counters(kit),
+        "latest": kit.sampler.latest,
+        "problems": status.problems(kit),
+    }
+
+
 class Portal:
-    def __init__(self, kit, address, port, dns_port=0):
-        self.kit = kit
+    def __init__(self, conf, node, address, port, dns_port, event, apply, status):
+        self.conf = conf
+        self.node = node
+        self.apply = apply
+        self.status = status
         self.port = port
         self.dns = None
         if dns_port:
@@ -147,7 +179,7 @@ class Portal:
                 self.dns = CaptiveDNS(address, dns_port)
             except OSError as exc:
                 # The form still works at the address; phones just do not open it by themselves.
-                kit.event("portal_dns_failed", {"error": str(exc)})
+                event("portal_dns_failed", {"error": str(exc)})
         self.buf = bytearray(_REQUEST_MAX)  # one request at a time, in one buffer
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -173,7 +205,8 @@ class Portal:
             self.dns.close()
         for lang in LANGUAGES:
             _forget("kit.portal_" + lang)
-        _forget("kit.portal_form")
+        for name in ("kit.portal_form", "kit.captive", "kit.config", "kit.portal"):
+            _forget(name)
 
     def step(self, now):
         if self.dns:
@@ -246,11 +279,11 @@ class Portal:
                 return self._send(conn, "413 Payload Too Large", "text/plain", "form too large")
             fields = parse(body)
             lang = language(fields.get("lang", choice), accept)
-            doc, problems = check(fields, self.kit.conf)
+            doc, problems = check(fields, self.conf)
             if problems:
                 return self.page(conn, "400 Bad Request", lang, problems, fields)
             try:
-                self.kit.apply_config(doc)
+                self.apply(doc)
             except KitError as exc:  # checked above; kept for what only saving finds
                 return self.page(conn, "400 Bad Request", lang, [(None, E_DETAIL, (str(exc),))],
                                  fields)
@@ -272,23 +305,6 @@ class Portal:
             "Cache-Control: no-store\r\nConnection: close\r\n\r\n" % (status, kind, len(body))
         )
         conn.write(body)
-
-    def status(self):
-        from kit import status
-
-        kit = self.kit
-        link = kit.link
-        last = link.last_publish
-        return {
-            "node": kit.node,
-            "fw": kit.fw,
-            "wifi": link.sta.isconnected(),
-            "broker": link.mqtt_up,
-            "last_publish": clock.iso_utc(last) if last else None,
-            "counters": status.counters(kit),
-            "latest": kit.sampler.latest,
-            "problems": status.problems(kit),
-        }
 
     def page(self, conn, status, lang, problems=None, submitted=None, saved=False,
              failure=None):
@@ -312,7 +328,7 @@ class Portal:
             else:
                 write("<a href='/?lang=%s' hreflang='%s' lang='%s'>%s</a> "
                       % (code, code, code, name))
-        write("</p><h1>%s</h1>" % (text[_T_TITLE] % _escape(self.kit.node)))
+        write("</p><h1>%s</h1>" % (text[_T_TITLE] % _escape(self.node)))
         if saved:
             write("<p class='ok' role='status'>%s</p>" % text[_T_SAVED])
         if failure:
@@ -333,7 +349,7 @@ class Portal:
         write("</body></html>")
 
     def _form(self, write, text, lang, problems, submitted):
-        conf = self.kit.conf
+        conf = self.conf
         shown = submitted or {}
         wrong = [p[0] for p in problems]
         write("<form method='post' action='/'><input type='hidden' name='lang' value='%s'>"

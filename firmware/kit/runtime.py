@@ -107,7 +107,6 @@ class Kit:
         self.on_event = on_event
         self.fw = fw
         self.restart = False
-        self.published = 0
         self.records = 0
         self.last_time = 0
         self.mem_min = 1 << 30
@@ -122,6 +121,27 @@ class Kit:
     def event(self, kind, info=None):
         if self.on_event:
             self.on_event(kind, info)
+
+    @property
+    def published(self):
+        """Records the broker has acknowledged since boot (counted by the link)."""
+        return self.link.published
+
+    def status_record(self):
+        """The retained online status the link publishes (kit.status, loaded only now)."""
+        from kit import status
+
+        return status.online(self)
+
+    def open_portal(self, address, port, dns_port):
+        """The set-up portal on the access point (the link asks for it); raises OSError."""
+        # The portal's code is loaded only now, into a heap fragmented by hours of cycles:
+        # collect first so that its largest block is free when the import asks for it.
+        gc.collect()
+        from kit.portal import Portal, kit_status
+
+        return Portal(self.conf, self.node, address, port, dns_port, self.event,
+                      self.apply_config, lambda: kit_status(self))
 
     def clock_synced(self):
         """NTP answered (kit.link calls this after each sync): from now on records carry the
