@@ -40,6 +40,12 @@ from kit import record, topics
 from kit.errors import KitError
 from kit.mqtt import MQTTClient
 
+# For the type check only (tools/typecheck-firmware sets it true): MicroPython's compiler
+# drops the block, so the portal's code is loaded only when the host opens one.
+_TYPES = const(0)
+if _TYPES:
+    from kit.portal import Portal
+
 _IDLE = const(0)
 _CONNECTING = const(1)
 _PORTAL = const(2)
@@ -65,6 +71,9 @@ def _iface(name):
 
 
 class Link:
+    client: MQTTClient  # made on the first connect; used only from then on
+    portal: Portal | None
+
     def __init__(self, conf, node, fw, outbox, tb, host, send_ms, safe_mode):
         self.conf = conf
         self.node = node
@@ -81,7 +90,7 @@ class Link:
         self.portal = None
         self.portal_until = 0  # 0: open for good
         self.portal_retry = 0  # after a portal that could not open
-        self.client = None
+        self.client = None  # type: ignore[assignment]
         self.mqtt_up = False
         self.next_mqtt = 0
         self.backoff = _BACKOFF_MIN_MS
@@ -162,10 +171,11 @@ class Link:
             self.host.event("portal_failed", {"error": str(exc)})
             return
         self.portal_until = until
-        self.host.event("portal_open", {"ssid": ssid, "address": address,
-                                       "port": self.portal.port})
+        self.host.event("portal_open", {"ssid": ssid, "address": address, "port": self.portal.port})
 
     def _close_portal(self):
+        if self.portal is None:
+            return
         self.portal.close()  # and unloads the portal's modules
         self.portal = None
         self.ap.active(False)
@@ -305,8 +315,7 @@ class Link:
         """Leave cleanly: the retained status says offline, as the Last Will would."""
         if self.mqtt_up:
             try:
-                self.client.publish(self._status_topic, record.status("offline", self.fw),
-                                    True, 1)
+                self.client.publish(self._status_topic, record.status("offline", self.fw), True, 1)
                 self.client.disconnect()
             except (KitError, OSError):
                 pass

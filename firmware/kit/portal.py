@@ -37,8 +37,17 @@ from micropython import const
 
 from kit import clock
 from kit.errors import KitError
-from kit.portal_form import E_DETAIL, KEYS, SECRETS, SIMPLE, TEXT_FIELDS
-from kit.portal_form import calibration_text, check, parse, sensors_text
+from kit.portal_form import (
+    E_DETAIL,
+    KEYS,
+    SECRETS,
+    SIMPLE,
+    TEXT_FIELDS,
+    calibration_text,
+    check,
+    parse,
+    sensors_text,
+)
 from kit.sensors import REGISTRY
 
 _REQUEST_MAX = const(3072)  # a browser's headers and the whole form, with room to spare
@@ -84,8 +93,12 @@ _SHOW = (
 
 def _escape(text):
     return (
-        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        .replace('"', "&quot;").replace("'", "&#39;")
+        str(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
     )
 
 
@@ -261,7 +274,7 @@ class Portal:
             return None, None, None, None
         body = text[head_end + 4 : head_end + 4 + length]
         if len(body) < length:
-            body = None  # cut off: never act on part of a form
+            return line[0], line[1], text[:head_end], None  # cut off: never act on part of it
         return line[0], line[1], text[:head_end], body
 
     def _serve(self, conn):
@@ -285,11 +298,13 @@ class Portal:
             try:
                 self.apply(doc)
             except KitError as exc:  # checked above; kept for what only saving finds
-                return self.page(conn, "400 Bad Request", lang, [(None, E_DETAIL, (str(exc),))],
-                                 fields)
+                return self.page(
+                    conn, "400 Bad Request", lang, [(None, E_DETAIL, (str(exc),))], fields
+                )
             except OSError as exc:
-                return self.page(conn, "500 Internal Server Error", lang, None, fields,
-                                 failure=str(exc))
+                return self.page(
+                    conn, "500 Internal Server Error", lang, None, fields, failure=str(exc)
+                )
             return self.page(conn, "200 OK", lang, saved=True)
         if path == "/" and method == "GET":
             return self.page(conn, "200 OK", language(choice, accept))
@@ -306,8 +321,7 @@ class Portal:
         )
         conn.write(body)
 
-    def page(self, conn, status, lang, problems=None, submitted=None, saved=False,
-             failure=None):
+    def page(self, conn, status, lang, problems=None, submitted=None, saved=False, failure=None):
         """Write the page piece by piece: no big string to find room for in the heap."""
         text = texts(lang)
         write = conn.write
@@ -326,14 +340,14 @@ class Portal:
             if code == lang:
                 write("<b>%s</b> " % name)
             else:
-                write("<a href='/?lang=%s' hreflang='%s' lang='%s'>%s</a> "
-                      % (code, code, code, name))
+                write(
+                    "<a href='/?lang=%s' hreflang='%s' lang='%s'>%s</a> " % (code, code, code, name)
+                )
         write("</p><h1>%s</h1>" % (text[_T_TITLE] % _escape(self.node)))
         if saved:
             write("<p class='ok' role='status'>%s</p>" % text[_T_SAVED])
         if failure:
-            write("<p class='err' role='alert'>%s</p>"
-                  % (text[_T_SAVE_FAILED] % _escape(failure)))
+            write("<p class='err' role='alert'>%s</p>" % (text[_T_SAVE_FAILED] % _escape(failure)))
         problems = problems or []
         if problems:
             write("<div class='err' id='errors' role='alert'><p>%s</p><ul>" % text[_T_NOT_SAVED])
@@ -352,14 +366,15 @@ class Portal:
         conf = self.conf
         shown = submitted or {}
         wrong = [p[0] for p in problems]
-        write("<form method='post' action='/'><input type='hidden' name='lang' value='%s'>"
-              % lang)
+        write("<form method='post' action='/'><input type='hidden' name='lang' value='%s'>" % lang)
         for index, key in enumerate(KEYS[:TEXT_FIELDS]):
             if index == SIMPLE:
                 write(_SHOW % text[_T_SHOW_PASSWORD])
                 advanced = [k for k in wrong if k not in KEYS[:SIMPLE]]
-                write("<details%s><summary>%s</summary><p>%s</p>"
-                      % (" open" if advanced else "", text[_T_ADVANCED], text[_T_ADVANCED_HINT]))
+                write(
+                    "<details%s><summary>%s</summary><p>%s</p>"
+                    % (" open" if advanced else "", text[_T_ADVANCED], text[_T_ADVANCED_HINT])
+                )
             extra = ""
             if key in SECRETS:
                 kind = "password"
@@ -372,22 +387,38 @@ class Portal:
                 value = shown.get(key, "" if stored is None else stored)
             if key == "wifi_ssid":
                 extra += " autocapitalize='none' autocorrect='off'"
-            write("<label for='f-%s'>%s</label><input id='f-%s' name='%s' type='%s' value=\"%s\"%s"
-                  % (key, text[index], key, key, kind, _escape(value), extra))
+            write(
+                "<label for='f-%s'>%s</label><input id='f-%s' name='%s' type='%s' value=\"%s\"%s"
+                % (key, text[index], key, key, kind, _escape(value), extra)
+            )
             self._field_end(write, text, key, problems, "")
         index = KEYS.index("sensors")
-        write("<label for='f-sensors'>%s</label><small>%s</small><textarea id='f-sensors' "
-              "name='sensors' rows='4'" % (text[index], text[_T_SENSORS_HINT] % ", ".join(REGISTRY)))
-        self._field_end(write, text, "sensors", problems,
-                        _escape(shown.get("sensors", sensors_text(conf["sensors"]))) + "</textarea>")
-        write("<label for='f-calibration'>%s</label><small>%s</small><input id='f-calibration' "
-              "name='calibration' value=\"%s\"" % (
-                  text[index + 1], text[_T_CALIBRATION_HINT],
-                  _escape(shown.get("calibration", calibration_text(conf["calibration"])))))
+        write(
+            "<label for='f-sensors'>%s</label><small>%s</small><textarea id='f-sensors' "
+            "name='sensors' rows='4'" % (text[index], text[_T_SENSORS_HINT] % ", ".join(REGISTRY))
+        )
+        self._field_end(
+            write,
+            text,
+            "sensors",
+            problems,
+            _escape(shown.get("sensors", sensors_text(conf["sensors"]))) + "</textarea>",
+        )
+        write(
+            "<label for='f-calibration'>%s</label><small>%s</small><input id='f-calibration' "
+            "name='calibration' value=\"%s\""
+            % (
+                text[index + 1],
+                text[_T_CALIBRATION_HINT],
+                _escape(shown.get("calibration", calibration_text(conf["calibration"]))),
+            )
+        )
         self._field_end(write, text, "calibration", problems, "")
         exact = shown.get("location_exact") == "on" if submitted else conf["location_exact"]
-        write("<label><input type='checkbox' name='location_exact'%s> %s</label></details>"
-              % (" checked" if exact else "", text[index + 2]))
+        write(
+            "<label><input type='checkbox' name='location_exact'%s> %s</label></details>"
+            % (" checked" if exact else "", text[index + 2])
+        )
         write("<p><button type='submit'>%s</button></p></form>" % text[_T_SAVE])
 
     def _field_end(self, write, text, key, problems, content):
@@ -396,11 +427,18 @@ class Portal:
         if not mine:
             write(">%s" % content)
             return
-        write(" aria-invalid='true' aria-describedby='e-%s'>%s<p class='fe' id='e-%s'>"
-              % (key, content, key))
+        write(
+            " aria-invalid='true' aria-describedby='e-%s'>%s<p class='fe' id='e-%s'>"
+            % (key, content, key)
+        )
         for problem in mine:
-            write("%s " % (text[problem[1]] % tuple(
-                _escape(a) if isinstance(a, str) else a for a in problem[2])))
+            write(
+                "%s "
+                % (
+                    text[problem[1]]
+                    % tuple(_escape(a) if isinstance(a, str) else a for a in problem[2])
+                )
+            )
         write("</p>")
 
     def _status(self, write, text, state):
@@ -408,11 +446,16 @@ class Portal:
         no = text[_T_NOT_CONNECTED]
         counters = state["counters"]
         write("<h2>%s</h2><p>" % text[_T_STATUS])
-        write(text[_T_LINK] % (yes if state["wifi"] else no, yes if state["broker"] else no,
-                               state["last_publish"] or text[_T_NEVER]))
+        write(
+            text[_T_LINK]
+            % (
+                yes if state["wifi"] else no,
+                yes if state["broker"] else no,
+                state["last_publish"] or text[_T_NEVER],
+            )
+        )
         write("<br>")
-        write(text[_T_COUNTERS] % (counters["queued"], counters["published"],
-                                   counters["dropped"]))
+        write(text[_T_COUNTERS] % (counters["queued"], counters["published"], counters["dropped"]))
         write("</p>")
         for problem in state["problems"]:
             write("<p class='err'>%s</p>" % _escape(problem))

@@ -73,8 +73,13 @@ def machine_bus(kind, spec):
 
     # The meter's own opener (32-bit mono words, 128 ms of buffer) on the configured pins.
     return open_i2s(
-        machine.I2S, machine.Pin, spec["sck"], spec["ws"], spec["sd"],
-        spec.get("rate", 16000), spec["i2s"],
+        machine.I2S,
+        machine.Pin,
+        spec["sck"],
+        spec["ws"],
+        spec["sd"],
+        spec.get("rate", 16000),
+        spec["i2s"],
     )
 
 

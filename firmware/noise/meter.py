@@ -46,8 +46,15 @@ def open_i2s(I2S, Pin, sck, ws, sd, rate=16000, ident=0, ibuf=None):
     if ibuf is None:
         ibuf = i2s_buffer_bytes(rate)
     return I2S(
-        ident, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.RX, bits=32,
-        format=I2S.MONO, rate=rate, ibuf=ibuf,
+        ident,
+        sck=Pin(sck),
+        ws=Pin(ws),
+        sd=Pin(sd),
+        mode=I2S.RX,
+        bits=32,
+        format=I2S.MONO,
+        rate=rate,
+        ibuf=ibuf,
     )
 
 
@@ -68,8 +75,15 @@ class NoiseMeter:
     WARMUP_MS = 1000
 
     def __init__(
-        self, i2s, sensitivity_dbfs=-26.0, rate=16000, offset_db=0.0, eq=None,
-        model=None, block=None, nonblocking=True,
+        self,
+        i2s,
+        sensitivity_dbfs=-26.0,
+        rate=16000,
+        offset_db=0.0,
+        eq=None,
+        model=None,
+        block=None,
+        nonblocking=True,
     ):
         if rate not in RATES:
             raise SensorError(
@@ -86,8 +100,7 @@ class NoiseMeter:
         if eq is not None:
             if eq not in EQ:
                 raise SensorError(
-                    "noise: no equaliser for microphone %r; known: %s"
-                    % (eq, ", ".join(sorted(EQ)))
+                    "noise: no equaliser for microphone %r; known: %s" % (eq, ", ".join(sorted(EQ)))
                 )
             kz, gain_db = EQ[eq][rate]
         if model is not None:
@@ -150,7 +163,8 @@ class NoiseMeter:
             done = 0
             while self._ready and done < 4 * n:
                 self._ready = False
-                dsp.process(self._buf, n, self._st, self._co)
+                # viper takes the array's buffer as its ptr32 (the stubs know no such cast)
+                dsp.process(self._buf, n, self._st, self._co)  # type: ignore[arg-type]
                 done += n
                 self._i2s.readinto(self._mv)
             return done
@@ -158,7 +172,7 @@ class NoiseMeter:
         got = self._i2s.readinto(view) >> 2
         if got <= 0:
             return 0
-        dsp.process(self._buf, got, self._st, self._co)
+        dsp.process(self._buf, got, self._st, self._co)  # type: ignore[arg-type]
         return got
 
     def warmup_samples(self):

@@ -20,6 +20,7 @@ import sys
 
 import fake_audio
 import fake_i2s
+
 from drivers.errors import SensorError
 from noise.meter import NoiseMeter, open_i2s
 
@@ -50,8 +51,9 @@ def main(argv):
     except SensorError as exc:
         _emit("error", error=str(exc))
         return 2
-    _emit("start", rate=source.rate, bits=source.bits, channels=source.channels,
-          frames=source.frames)
+    _emit(
+        "start", rate=source.rate, bits=source.bits, channels=source.channels, frames=source.frames
+    )
     meter.start()
     rate = source.rate
     warm = meter.warmup_samples()
@@ -85,8 +87,9 @@ def _report(meter, start):
         _emit("interval", start=start, seconds=seconds, values=None, error=str(exc), clipped=0)
         return start + seconds
     if values is not None:
-        _emit("interval", start=start, seconds=seconds, values=values,
-              clipped=meter.clipped_samples)
+        _emit(
+            "interval", start=start, seconds=seconds, values=values, clipped=meter.clipped_samples
+        )
     return start + seconds
 
 

@@ -7,12 +7,13 @@ import os
 import socket
 import sys
 
+from mpy_test_support import drop_flash, fresh_flash
+
 from kit import config
 from kit.link import Link
 from kit.outbox import Outbox
 from kit.portal import Portal
 from kit.timebase import FastTime
-from mpy_test_support import drop_flash, fresh_flash
 
 START = 1795820400
 
@@ -36,8 +37,16 @@ class Host:
         return b'{"v": 1, "state": "online"}'
 
     def open_portal(self, address, port, dns_port):
-        return Portal(self.conf, "kit-link", address, port, dns_port, self.event,
-                      self.saved.append, lambda: {"node": "kit-link", "wifi": False})
+        return Portal(
+            self.conf,
+            "kit-link",
+            address,
+            port,
+            dns_port,
+            self.event,
+            self.saved.append,
+            lambda: {"node": "kit-link", "wifi": False},
+        )
 
 
 def _conf():
@@ -68,8 +77,16 @@ def test_the_link_runs_without_the_runtime_and_opens_the_portal_through_its_host
 def test_the_portal_answers_status_from_the_callable_it_was_given():
     conf = _conf()
     host = Host(conf)
-    portal = Portal(conf, "kit-link", "127.0.0.1", conf["portal_port"], 0, host.event,
-                    host.saved.append, lambda: {"node": "kit-link", "queued": 7})
+    portal = Portal(
+        conf,
+        "kit-link",
+        "127.0.0.1",
+        conf["portal_port"],
+        0,
+        host.event,
+        host.saved.append,
+        lambda: {"node": "kit-link", "queued": 7},
+    )
     try:
         client = socket.socket()
         client.connect(socket.getaddrinfo("127.0.0.1", conf["portal_port"])[0][-1])

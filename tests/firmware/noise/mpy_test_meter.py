@@ -5,8 +5,9 @@ import math
 
 import fake_audio
 import fake_i2s
-from drivers.errors import SensorError
 from machine import I2S, Pin
+
+from drivers.errors import SensorError
 from noise.meter import NoiseMeter, open_i2s
 
 MPY_HEAP = "256k"

@@ -4,6 +4,7 @@
 import fake_audio
 import fake_i2s
 from machine import I2S, Pin
+
 from noise.coeffs import RATES
 from noise.meter import NoiseMeter, open_i2s
 
