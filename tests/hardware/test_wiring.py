@@ -152,6 +152,28 @@ def test_no_second_copy_of_the_default_pins() -> None:
     assert found >= 5  # the examples in the drivers, noise/meter.py and docs/noise.md
 
 
+# open_i2s(I2S, Pin, sck, ws, sd, ...) with the pins by position.
+I2S_POSITIONAL = re.compile(r"open_i2s\([^,()]+,[^,()]+(?:\([^()]*\))?,\s*(\d+),\s*(\d+),\s*(\d+)")
+
+
+def test_every_microphone_opened_by_position_uses_the_default_pins() -> None:
+    """The same for the meter's tests and benchmark, which give the pins by position."""
+    bus_keys = firmware_literal("BUS_KEYS")
+    assert isinstance(bus_keys, dict)
+    defaults = tuple(default for name, default, _l, _h in bus_keys["i2s"] if name != "i2s")
+    found = 0
+    for folder in ("firmware", "tests", "bench", "docs"):
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.suffix not in (".py", ".md"):
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                for pins in I2S_POSITIONAL.findall(line):
+                    found += 1
+                    where = f"{path.relative_to(REPO)}:{number}"
+                    assert tuple(map(int, pins)) == defaults, f"{where}: sck, ws, sd = {pins}"
+    assert found >= 10
+
+
 def test_the_microphone_has_one_opener() -> None:
     """Only noise/meter.py's open_i2s makes an I2S receiver (the kit calls it).
 
