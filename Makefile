@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check lokaalmeten gateway server tests bench tools
-	$(PY) -m ruff format --check lokaalmeten gateway server tests bench
+	$(PY) -m ruff check lokaalmeten gateway server firmware tests bench tools
+	$(PY) -m ruff format --check lokaalmeten gateway server firmware tests bench
 	$(PY) tools/typecheck
 	$(PY) tools/typecheck-firmware
 

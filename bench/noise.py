@@ -64,7 +64,7 @@ class Replay:
 def pipeline(rate, seconds, eq=None):
     source = Replay(rate)
     fake_i2s.attach(0, source)
-    meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33, rate=rate), rate=rate, eq=eq)
+    meter = NoiseMeter(open_i2s(I2S, Pin, 26, 25, 33, rate=rate), rate=rate, eq=eq)
     source.left = rate * (2 + seconds) + 256
     meter.start()
     warm = 0

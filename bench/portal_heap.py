@@ -112,6 +112,8 @@ class Kit:  # what kit.status reads of a running kit
     def apply_config(self, doc):
         from kit import config
         config.save(doc)
+    def event(self, kind, info=None):
+        pass
 
 gc.collect()
 start = gc.mem_alloc()
@@ -120,10 +122,12 @@ if PORTAL:
     from kit import config
     conf = config.validate({{"node": "buurt-7", "gateway_host": "127.0.0.1",
                             "sensors": [{{"type": "sds011"}}, {{"type": "bme280"}}]}})
-    from kit.portal import Portal
+    from kit.portal import Portal, kit_status
     gc.collect()
     out["code"] = gc.mem_alloc() - start
-    portal = Portal(Kit(conf), "127.0.0.1", PORT)
+    kit = Kit(conf)  # what kit.runtime.Kit.open_portal passes
+    portal = Portal(conf, kit.node, "127.0.0.1", PORT, 0, kit.event, kit.apply_config,
+                    lambda: kit_status(kit))
     gc.collect()
     out["open"] = gc.mem_alloc() - start
     address = socket.getaddrinfo("127.0.0.1", PORT)[0][-1]
@@ -146,16 +150,13 @@ if PORTAL:
             raise SystemExit("%s: answered %r" % (name, first))
         gc.collect()
         out[name] = [gc.mem_alloc() - start, size]
-    portal.close()
-    import kit
-    for name in ("portal", "config"):  # as link.py unloads them (runtime.forget)
-        sys.modules.pop("kit." + name, None)
-        if hasattr(kit, name):
-            delattr(kit, name)
+    portal.close()  # unloads kit.portal and kit.config, as on a kit
     portal = None
+    kit = None
     conf = None
     config = None
     Portal = None
+    kit_status = None
     gc.collect()
     out["closed"] = gc.mem_alloc() - start
 print(json.dumps(out))

@@ -15,8 +15,9 @@ with the time-out written in the file runs, so that a kit whose deploy vanished 
 measuring by itself. Nothing from ``kit`` is imported on that path.
 """
 
-import machine
 import os
+
+import machine
 
 MAINTENANCE_FILE = "maint.txt"
 
@@ -49,6 +50,6 @@ else:
     except KeyboardInterrupt:
         note_stop()
         raise
-    except Exception as exc:  # noqa: BLE001 - anything: note it, then start afresh
+    except Exception as exc:  # anything: note it, then start afresh
         record_crash(exc)
     machine.reset()

@@ -61,7 +61,9 @@ class BME280(I2CDevice):
     def __init__(self, i2c, address=ADDRESS, oversampling=1):
         """``oversampling`` 1–5 stands for ×1, ×2, ×4, ×8, ×16, for all three quantities."""
         if not 1 <= oversampling <= 5:
-            raise ValueError("BME280 oversampling must be 1 (x1) to 5 (x16), not %r" % (oversampling,))
+            raise ValueError(
+                "BME280 oversampling must be 1 (x1) to 5 (x16), not %r" % (oversampling,)
+            )
         super().__init__(i2c, address)
         self._oversampling = oversampling
         self._byte = bytearray(1)
@@ -70,7 +72,11 @@ class BME280(I2CDevice):
         self.humidity = False
         self.calibration: tuple[int, ...] = ()
         self.t_fine = 0
-        self.values: dict[str, float | None] = {"temperature": None, "pressure": None, "humidity": None}
+        self.values: dict[str, float | None] = {
+            "temperature": None,
+            "pressure": None,
+            "humidity": None,
+        }
 
     def start(self):
         """Identify the chip, reset it and load its calibration."""
@@ -153,7 +159,8 @@ class BME280(I2CDevice):
         adc_t = burst[3] << 12 | burst[4] << 4 | burst[5] >> 4
         if adc_t == _SKIPPED_20 or adc_p == _SKIPPED_20:
             raise SensorError(
-                "%s at I2C 0x%02x: no measurement in the data registers" % (self.MODEL, self.address)
+                "%s at I2C 0x%02x: no measurement in the data registers"
+                % (self.MODEL, self.address)
             )
         values = self.values
         values["temperature"] = self.compensate_temperature(adc_t)

@@ -41,7 +41,7 @@ def bus_error(name, address, exc):
     code = exc.args[0] if exc.args else 0
     if code == _ENODEV:
         why = "no acknowledge (NACK): check power, SDA/SCL wiring and the address"
-    elif code == _ETIMEDOUT or code == _ETIMEDOUT_NEWLIB:
+    elif code in (_ETIMEDOUT, _ETIMEDOUT_NEWLIB):
         why = "bus time-out: check the pull-ups and that nothing holds SCL low"
     elif code == _EIO:
         why = "I/O error on the bus"

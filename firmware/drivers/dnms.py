@@ -40,7 +40,11 @@ class DNMS(SensirionDevice):
         self.correction_db = correction_db
         self._word_buf = bytearray(3)
         self._data = bytearray(18)
-        self.values: dict[str, float | None] = {"noise_laeq": None, "noise_lamin": None, "noise_lamax": None}
+        self.values: dict[str, float | None] = {
+            "noise_laeq": None,
+            "noise_lamin": None,
+            "noise_lamax": None,
+        }
 
     def start(self):
         """Check that a DNMS answers, and open the first measurement interval."""
@@ -66,7 +70,8 @@ class DNMS(SensirionDevice):
         version = text.decode()
         if not version.startswith("DNMS"):
             raise SensorError(
-                "the device at I2C 0x%02x is not a DNMS (its version reads %r)" % (self.address, version)
+                "the device at I2C 0x%02x is not a DNMS (its version reads %r)"
+                % (self.address, version)
             )
         return version
 

@@ -1,7 +1,7 @@
 """The one exception of the driver package.
 
-    from drivers.errors import SensorError
-    raise SensorError("SDS011: no frame for 3 s; check the TX/RX wires")
+from drivers.errors import SensorError
+raise SensorError("SDS011: no frame for 3 s; check the TX/RX wires")
 """
 
 

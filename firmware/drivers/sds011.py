@@ -103,7 +103,9 @@ class SDS011:
                 if frame[9] != _TAIL:
                     self.framing_errors += 1
                     pos = self._resync()
-                elif (frame[2] + frame[3] + frame[4] + frame[5] + frame[6] + frame[7]) & 0xFF != frame[8]:
+                elif (
+                    frame[2] + frame[3] + frame[4] + frame[5] + frame[6] + frame[7]
+                ) & 0xFF != frame[8]:
                     self.checksum_errors += 1
                     pos = self._resync()
                 else:
@@ -129,7 +131,9 @@ class SDS011:
         """After a rejected frame, keep its bytes from the next possible header on."""
         frame = self._frame
         for j in range(1, _FRAME):
-            if frame[j] == _HEAD and (j == _FRAME - 1 or frame[j + 1] == _DATA or frame[j + 1] == _REPLY):
+            if frame[j] == _HEAD and (
+                j == _FRAME - 1 or frame[j + 1] == _DATA or frame[j + 1] == _REPLY
+            ):
                 for k in range(_FRAME - j):
                     frame[k] = frame[j + k]
                 self.skipped_bytes += j
@@ -199,7 +203,9 @@ class SDS011:
     def set_working_period(self, minutes):
         """Measure every ``minutes`` (1–30, sleeping in between) or continuously (0)."""
         if not 0 <= minutes <= 30:
-            raise ValueError("SDS011 working period must be 0 (continuous) to 30 minutes, not %r" % (minutes,))
+            raise ValueError(
+                "SDS011 working period must be 0 (continuous) to 30 minutes, not %r" % (minutes,)
+            )
         self._set(_CMD_WORKING_PERIOD, minutes)
 
     def firmware_version(self, timeout_ms=1000):
@@ -212,7 +218,8 @@ class SDS011:
         self._ask(command, _SET, value, timeout_ms)
         if self._reply[1] != value:
             raise SensorError(
-                "SDS011 answered command 0x%02x with %d instead of %d" % (command, self._reply[1], value)
+                "SDS011 answered command 0x%02x with %d instead of %d"
+                % (command, self._reply[1], value)
             )
 
     def _ask(self, command, b3, b4, timeout_ms):

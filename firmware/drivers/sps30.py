@@ -46,7 +46,12 @@ class SPS30(SensirionDevice):
         self._ready_buf = bytearray(3)
         self._data = bytearray(60)
         self._interval_buf = bytearray(8)
-        self.values: dict[str, float | None] = {"pm1": None, "pm25": None, "pm4": None, "pm10": None}
+        self.values: dict[str, float | None] = {
+            "pm1": None,
+            "pm25": None,
+            "pm4": None,
+            "pm10": None,
+        }
         # Number concentrations (#/cm³) of PM0.5, PM1, PM2.5, PM4, PM10 and the typical
         # particle size (µm), from the newest measurement.
         self.numbers = array("f", [0.0] * 5)

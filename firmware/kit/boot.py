@@ -33,8 +33,8 @@ def was_fault(end):
     # Ended without a word: the watchdog, a panic or an unannounced machine.reset (HARD or,
     # on older MicroPython, SOFT) is a fault; power-on (unplugged, EN button) is a person.
     cause = machine.reset_cause()
-    return cause == machine.WDT_RESET or cause == machine.HARD_RESET or (
-        cause == machine.SOFT_RESET
+    return (
+        cause == machine.WDT_RESET or cause == machine.HARD_RESET or (cause == machine.SOFT_RESET)
     )
 
 
@@ -66,11 +66,12 @@ def start(kit, make_bus):
     kit.sensor_problems = []
     entries = []
     if not kit.safe_mode:
-        buses = {}
+        buses: dict = {}
         for index, spec in enumerate(conf["sensors"]):
             try:
-                driver, flags = sensors.open_sensor(index, spec, buses, make_bus or
-                                                    sensors.machine_bus)
+                driver, flags = sensors.open_sensor(
+                    index, spec, buses, make_bus or sensors.machine_bus
+                )
                 entries.append((spec, driver, flags))
             except (KitError, SensorError) as exc:
                 # One broken sensor must not stop the others; the status names it.
@@ -84,15 +85,14 @@ def start(kit, make_bus):
         conf["calibration"],
     )
     kit.max_sleep = _MAX_SLEEP_MS
-    kit.send_ms = _SEND_MS  # the longest a loop turn spends sending records
+    send_ms = _SEND_MS  # the longest a loop turn spends sending records
     for _spec, driver, flags in entries:
         if flags & sensors.INTERVAL and hasattr(driver, "poll"):
             kit.max_sleep = _AUDIO_SLEEP_MS
-            kit.send_ms = _AUDIO_SEND_MS
-    kit.link = Link(kit)
+            send_ms = _AUDIO_SEND_MS
+    kit.link = Link(conf, kit.node, kit.fw, kit.outbox, kit.tb, kit, send_ms, kit.safe_mode)
     kit.wdt = machine.WDT(timeout=conf["watchdog_s"] * 1000)
     if kit.safe_mode:
         kit.event("safe_mode", {"crashes": kit.crashes, "last_crash": kit.last_crash})
     if kit.config_problem:
         kit.event("config_invalid", {"error": kit.config_problem})
-

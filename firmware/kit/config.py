@@ -78,7 +78,7 @@ def _number(where, value, kind, low, high):
 def check_node(node):
     if not 2 <= len(node) <= 32 or node[0] in "-_":
         return False
-    for char in node:
+    for char in node:  # noqa: SIM110 - a loop, not all(...): no generator on the heap
         if char not in _NODE_CHARS:
             return False
     return True
@@ -104,7 +104,7 @@ def _sensors(specs, board):
 def _sensor(index, spec, board):
     where = "sensors[%d]" % index
     if not isinstance(spec, dict):
-        raise KitError("%s must be an object such as {\"type\": \"sds011\"}" % where)
+        raise KitError('%s must be an object such as {"type": "sds011"}' % where)
     kind = spec.get("type")
     if kind not in REGISTRY:
         raise KitError("%s: unknown type %r; known: %s" % (where, kind, ", ".join(REGISTRY)))
@@ -174,18 +174,20 @@ def validate(doc):
     if clean["wifi_password"] and len(clean["wifi_password"]) < 8:
         raise KitError("'wifi_password' must be empty (open network) or 8 to 63 characters")
     if clean["portal_password"] and len(clean["portal_password"]) < 8:
-        raise KitError("'portal_password' must be empty (open set-up network) or 8 to 63 characters")
+        raise KitError(
+            "'portal_password' must be empty (open set-up network) or 8 to 63 characters"
+        )
     if (clean["latitude"] is None) != (clean["longitude"] is None):
         raise KitError("'latitude' and 'longitude' go together: give both or neither")
-    seen = {}
+    seen: dict = {}
     for index, spec in enumerate(clean["sensors"]):
-        kind = REGISTRY[spec["type"]][2]
-        if kind != "i2c":  # a UART or I2S bus carries exactly one sensor
-            key = kind + str(spec[kind])
+        bus = REGISTRY[spec["type"]][2]
+        if bus != "i2c":  # a UART or I2S bus carries exactly one sensor
+            key = bus + str(spec[bus])
             if key in seen:
                 raise KitError(
                     "sensors[%d]: %s %d is already used by sensors[%d]"
-                    % (index, kind, spec[kind], seen[key])
+                    % (index, bus, spec[bus], seen[key])
                 )
             seen[key] = index
     return clean

@@ -3,9 +3,23 @@
 ``Kit`` calls ``step(now_ms)`` every turn of its loop; nothing here waits long, so the loop
 (and the watchdog) keep turning while the network is down::
 
-    link = Link(kit)
-    link.step(kit.tb.now_ms())     # connect, sync the clock, send up to 20 records
+    link = Link(conf, node, fw, outbox, tb, kit, send_ms, safe_mode)
+    link.step(tb.now_ms())         # connect, sync the clock, send up to 20 records
     link.rssi()                    # dBm, or None when not connected
+
+The link is given what it uses: the settings, the node id and firmware version, the outbox
+it sends, the timebase (``synced``, ``unix()``), the longest a turn may spend sending and
+whether the kit is in safe mode. What it tells or asks of the runtime goes through ``host``,
+a small protocol that ``kit.runtime.Kit`` implements (and a test may too):
+
+- ``host.event(kind, info)``: something happened (``wifi_up``, ``published``, ...);
+- ``host.clock_synced()``: NTP answered;
+- ``host.backdate(payload)``: an undated record with its time, as far as it is known;
+- ``host.status_record()``: the retained online status (bytes);
+- ``host.open_portal(address, port, dns_port)``: the set-up portal on the access point.
+
+So this module imports neither the runtime nor the portal: it counts what it published
+(``published``) and leaves the rest to ``host``.
 
 Wi-Fi: with no network configured, or none reached within ``wifi_timeout_s``, the kit
 opens its access point ``lokaalmeten-<id>`` with the set-up portal for ``portal_minutes``
@@ -16,7 +30,6 @@ oldest first with QoS 1, removing each from the outbox only after its PUBACK. A 
 closes the connection; the next attempt waits 1 s, doubling to 5 minutes, with jitter.
 """
 
-import gc
 import os
 import time
 
@@ -26,6 +39,12 @@ from micropython import const
 from kit import record, topics
 from kit.errors import KitError
 from kit.mqtt import MQTTClient
+
+# For the type check only (tools/typecheck-firmware sets it true): MicroPython's compiler
+# drops the block, so the portal's code is loaded only when the host opens one.
+_TYPES = const(0)
+if _TYPES:
+    from kit.portal import Portal
 
 _IDLE = const(0)
 _CONNECTING = const(1)
@@ -52,16 +71,26 @@ def _iface(name):
 
 
 class Link:
-    def __init__(self, kit):
-        self.kit = kit
-        self.conf = kit.conf
+    client: MQTTClient  # made on the first connect; used only from then on
+    portal: Portal | None
+
+    def __init__(self, conf, node, fw, outbox, tb, host, send_ms, safe_mode):
+        self.conf = conf
+        self.node = node
+        self.fw = fw
+        self.outbox = outbox
+        self.tb = tb
+        self.host = host
+        self.send_ms = send_ms
+        self.safe_mode = safe_mode
+        self.published = 0
         self.sta = network.WLAN(_iface("STA"))
         self.state = _IDLE
         self.since = 0
         self.portal = None
         self.portal_until = 0  # 0: open for good
         self.portal_retry = 0  # after a portal that could not open
-        self.client = None
+        self.client = None  # type: ignore[assignment]
         self.mqtt_up = False
         self.next_mqtt = 0
         self.backoff = _BACKOFF_MIN_MS
@@ -75,8 +104,8 @@ class Link:
         self.connects = 0
         self.last_error = None
         self.last_publish = None  # UTC seconds of the last PUBACK
-        self._readings_topic = topics.readings(kit.node, self.conf["topic_prefix"])
-        self._status_topic = topics.status(kit.node, self.conf["topic_prefix"])
+        self._readings_topic = topics.readings(node, conf["topic_prefix"])
+        self._status_topic = topics.status(node, conf["topic_prefix"])
 
     # -- Wi-Fi and the portal ----------------------------------------------------------
 
@@ -87,7 +116,7 @@ class Link:
                 self._close_portal()
                 self.state = _IDLE
         conf = self.conf
-        if not conf["wifi_ssid"] or self.kit.safe_mode:
+        if not conf["wifi_ssid"] or self.safe_mode:
             if not self.portal and now >= self.portal_retry:
                 self._open_portal(now, 0)
             if not conf["wifi_ssid"]:
@@ -105,7 +134,7 @@ class Link:
                 self.since = now
             elif self.state == _CONNECTING and now - self.since > conf["wifi_timeout_s"] * 1000:
                 self.last_error = "Wi-Fi: no connection to %r" % conf["wifi_ssid"]
-                self.kit.event("wifi_failed", {"ssid": conf["wifi_ssid"]})
+                self.host.event("wifi_failed", {"ssid": conf["wifi_ssid"]})
                 self.state = _PORTAL
                 if not self.portal:
                     self._open_portal(now, now + conf["portal_minutes"] * 60000)
@@ -113,7 +142,7 @@ class Link:
         if self.state != _UP:
             self.state = _UP
             self.up_since = now
-            self.kit.event("wifi_up", {"rssi": self.rssi()})
+            self.host.event("wifi_up", {"rssi": self.rssi()})
             if self.portal and self.portal_until:
                 self._close_portal()
         if now >= self.next_ntp:
@@ -122,14 +151,9 @@ class Link:
             self._mqtt(now)
 
     def _open_portal(self, now, until):
-        # The portal's code is loaded only now, into a heap fragmented by hours of cycles:
-        # collect first so that its largest block is free when the import asks for it.
-        gc.collect()
-        from kit.portal import Portal
-
         ap = network.WLAN(_iface("AP"))
         ap.active(True)
-        ssid = "lokaalmeten-" + self.kit.node[-6:]
+        ssid = "lokaalmeten-" + self.node[-6:]
         if self.conf["portal_password"]:
             ap.config(ssid=ssid, key=self.conf["portal_password"], security=3)  # WPA2-PSK
         else:
@@ -138,28 +162,24 @@ class Link:
         self.ap = ap
         dns_port = 53 if self.conf["portal_dns"] else 0
         try:
-            self.portal = Portal(self.kit, address, self.conf["portal_port"], dns_port)
+            self.portal = self.host.open_portal(address, self.conf["portal_port"], dns_port)
         except OSError as exc:
             # Measuring and sending go on without it (in safe mode too); try again later.
             ap.active(False)
             self.portal_retry = now + _PORTAL_RETRY_MS
             self.last_error = "portal: %s" % exc
-            self.kit.event("portal_failed", {"error": str(exc)})
+            self.host.event("portal_failed", {"error": str(exc)})
             return
         self.portal_until = until
-        self.kit.event("portal_open", {"ssid": ssid, "address": address,
-                                       "port": self.portal.port})
+        self.host.event("portal_open", {"ssid": ssid, "address": address, "port": self.portal.port})
 
     def _close_portal(self):
-        from kit.runtime import forget
-
-        self.portal.close()
+        if self.portal is None:
+            return
+        self.portal.close()  # and unloads the portal's modules
         self.portal = None
         self.ap.active(False)
-        forget("kit.portal")
-        forget("kit.captive")
-        forget("kit.config")
-        self.kit.event("portal_closed", None)
+        self.host.event("portal_closed", None)
 
     def rssi(self):
         if not self.sta.isconnected():
@@ -177,53 +197,53 @@ class Link:
             ntptime.settime()
         except (OSError, OverflowError, IndexError) as exc:
             # Records keep "time": null until this works, never an invented time; once it
-            # does, they are dated from the uptime clock (kit.clock_synced).
+            # does, they are dated from the uptime clock (host.clock_synced).
             self.next_ntp = now + _NTP_RETRY_MS
             self.last_error = "NTP: %s" % exc
-            self.kit.event("ntp_failed", {"error": str(exc)})
+            self.host.event("ntp_failed", {"error": str(exc)})
             return
         self.next_ntp = now + _NTP_REFRESH_MS
-        self.kit.clock_synced()
+        self.host.clock_synced()
 
     # -- MQTT --------------------------------------------------------------------------
 
     def _mqtt(self, now):
-        kit = self.kit
+        host = self.host
         if not self.mqtt_up:
             if now < self.next_mqtt:
                 return
             self._connect(now)
             if not self.mqtt_up:
                 return
-        box = kit.outbox
+        box = self.outbox
         client = self.client
         self.holding = False
         started = time.ticks_ms()
         for _ in range(_BATCH):
             # Each publish waits for its PUBACK; a kit with a microphone must get back to
             # the I2S buffer (128 ms of audio) before it overflows, whatever Wi-Fi's pace.
-            if time.ticks_diff(time.ticks_ms(), started) >= kit.send_ms:
+            if time.ticks_diff(time.ticks_ms(), started) >= self.send_ms:
                 break
             item = box.peek()
             if item is None:
                 break
             payload = item[1]
             if box.find(record.UNDATED) >= 0:
-                if not kit.tb.synced and now - self.up_since < _UNDATED_HOLD_MS:
+                if not self.tb.synced and now - self.up_since < _UNDATED_HOLD_MS:
                     self.holding = True  # NTP may answer soon: then it goes with its real time
                     break
-                payload = kit.backdate(payload)
+                payload = host.backdate(payload)
             try:
                 client.publish(self._readings_topic, payload, False, 1)
             except (KitError, OSError) as exc:
                 self._lost("publish: %s" % exc)
-                kit.event("publish_failed", {"seq": item[0], "error": str(exc)})
+                host.event("publish_failed", {"seq": item[0], "error": str(exc)})
                 return
             box.ack()
-            kit.published += 1
+            self.published += 1
             self.last_activity = now
-            self.last_publish = kit.tb.unix()
-            kit.event("published", {"seq": item[0], "payload": payload})
+            self.last_publish = self.tb.unix()
+            host.event("published", {"seq": item[0], "payload": payload})
         try:
             if now >= self.next_status or box.dropped != self.status_dropped:
                 self._publish_status(now)
@@ -234,19 +254,18 @@ class Link:
             self._lost("status: %s" % exc)
 
     def _connect(self, now):
-        kit = self.kit
         conf = self.conf
         if self.client is None:
             self.client = MQTTClient(
-                kit.node,
+                self.node,
                 conf["gateway_host"],
                 conf["gateway_port"],
-                user=conf["mqtt_user"] or kit.node,
+                user=conf["mqtt_user"] or self.node,
                 password=conf["mqtt_password"] or None,
                 keepalive=_KEEPALIVE_S,
             )
             self.client.set_last_will(
-                self._status_topic, record.status("offline", kit.fw), retain=True, qos=1
+                self._status_topic, record.status("offline", self.fw), retain=True, qos=1
             )
         try:
             self.client.connect()
@@ -259,21 +278,18 @@ class Link:
             self.next_mqtt = now + wait
             self.backoff = min(self.backoff * 2, _BACKOFF_MAX_MS)
             self.last_error = "MQTT: %s" % exc
-            kit.event("broker_unreachable", {"error": str(exc), "retry_in": wait / 1000})
+            self.host.event("broker_unreachable", {"error": str(exc), "retry_in": wait / 1000})
             return
         self.backoff = _BACKOFF_MIN_MS
         self.last_activity = now
         if self.connects:
             self.reconnects += 1
         self.connects += 1
-        kit.event("connected", {"reconnects": self.reconnects})
+        self.host.event("connected", {"reconnects": self.reconnects})
 
     def _publish_status(self, now):
-        from kit import status
-
-        kit = self.kit
-        self.client.publish(self._status_topic, status.online(kit), True, 1)
-        self.status_dropped = kit.outbox.dropped
+        self.client.publish(self._status_topic, self.host.status_record(), True, 1)
+        self.status_dropped = self.outbox.dropped
         self.next_status = now + _STATUS_MS
         self.last_activity = now
 
@@ -292,15 +308,14 @@ class Link:
         if self.mqtt_up:
             if self.holding:  # nothing to send before NTP's next try or the hold's end
                 return min(self.next_ntp, self.up_since + _UNDATED_HOLD_MS, now + _STATUS_MS)
-            return now if self.kit.outbox.count else now + _STATUS_MS
+            return now if self.outbox.count else now + _STATUS_MS
         return self.next_mqtt if self.conf["gateway_host"] else now + _STATUS_MS
 
     def close(self):
         """Leave cleanly: the retained status says offline, as the Last Will would."""
         if self.mqtt_up:
             try:
-                self.client.publish(self._status_topic, record.status("offline", self.kit.fw),
-                                    True, 1)
+                self.client.publish(self._status_topic, record.status("offline", self.fw), True, 1)
                 self.client.disconnect()
             except (KitError, OSError):
                 pass

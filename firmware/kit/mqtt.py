@@ -61,6 +61,8 @@ def _string(value):
 
 
 class MQTTClient:
+    sock: socket.socket  # None while not connected; used only while connected
+
     def __init__(
         self,
         client_id,
@@ -80,7 +82,7 @@ class MQTTClient:
         self.keepalive = keepalive
         self.clean_session = clean_session
         self.timeout = timeout
-        self.sock = None
+        self.sock = None  # type: ignore[assignment]
         self.pid = 0
         self.on_message = None
         self._will = None
@@ -140,7 +142,7 @@ class MQTTClient:
     def close(self):
         if self.sock:
             self.sock.close()
-            self.sock = None
+            self.sock = None  # type: ignore[assignment]
 
     # -- publishing ----------------------------------------------------------------------
 

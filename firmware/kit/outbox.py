@@ -192,17 +192,11 @@ class Outbox:
         self.last_seq = seq
 
     def _drop_oldest(self):
+        # The oldest segment's unsent records are lost (counted), then it goes as a sent one.
         lost = self.sizes[0] - self.head_idx
         self.dropped += lost
         self.count -= lost
-        number = self.segments.pop(0)
-        self.sizes.pop(0)
-        self.head_off = self.head_idx = 0
-        self._loaded = -1
-        if not self.segments:
-            self._writing = False
-        self._save_head()
-        self._remove(number)
+        self._next_segment()
 
     # -- reading -----------------------------------------------------------------------
 

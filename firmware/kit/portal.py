@@ -3,8 +3,15 @@
 The link opens it on the kit's access point (``http://192.168.4.1/``) when no Wi-Fi is set
 up or reachable; ``step`` answers at most one waiting request and never blocks the loop::
 
-    portal = Portal(kit, "192.168.4.1", 80)
+    portal = Portal(conf, node, "192.168.4.1", 80, 53, event, apply, status)
     portal.step(now_ms)      # from the main loop
+
+It is given what it uses: the stored settings (``conf``, the form's starting point) and the
+node id, where to listen (DNS on ``dns_port`` answers every name with the portal, 0: none),
+and three callables of the runtime (``kit.runtime.Kit.open_portal`` passes its own, with
+``kit_status`` below for the status):
+``event(kind, info)`` reports a problem, ``apply(doc)`` saves checked settings and restarts
+the kit (raises KitError or OSError), ``status()`` is the dict of ``GET /status.json``.
 
 ``GET /`` shows the form: the Wi-Fi network and its password first, everything else folded
 under "advanced", then the kit's status (connections, queue, latest readings, problems).
@@ -18,7 +25,8 @@ passwords are never shown; an empty password field keeps the stored one.
 are sent to the form.
 
 Memory: the page is written to the socket piece by piece, and only the language in use is
-loaded (``kit/portal_en.py`` or ``kit/portal_nl.py``); ``close`` unloads it again.
+loaded (``kit/portal_en.py`` or ``kit/portal_nl.py``); ``close`` unloads it again, with the
+form, the DNS, ``kit.config`` and this module (the runtime needs none of them).
 """
 
 import json
@@ -29,8 +37,17 @@ from micropython import const
 
 from kit import clock
 from kit.errors import KitError
-from kit.portal_form import E_DETAIL, KEYS, SECRETS, SIMPLE, TEXT_FIELDS
-from kit.portal_form import calibration_text, check, parse, sensors_text
+from kit.portal_form import (
+    E_DETAIL,
+    KEYS,
+    SECRETS,
+    SIMPLE,
+    TEXT_FIELDS,
+    calibration_text,
+    check,
+    parse,
+    sensors_text,
+)
 from kit.sensors import REGISTRY
 
 _REQUEST_MAX = const(3072)  # a browser's headers and the whole form, with room to spare
@@ -76,8 +93,12 @@ _SHOW = (
 
 def _escape(text):
     return (
-        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        .replace('"', "&quot;").replace("'", "&#39;")
+        str(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
     )
 
 
@@ -135,9 +156,33 @@ def message(text, problem):
     return "%s: %s" % (text[KEYS.index(key)], said)
 
 
+def kit_status(kit):
+    """What ``GET /status.json`` and the page show of a running kit (``kit.runtime.Kit``).
+
+    Here, not in kit.status, so that its code is in the heap only while the portal is open.
+    """
+    from kit import status
+
+    link = kit.link
+    last = link.last_publish
+    return {
+        "node": kit.node,
+        "fw": kit.fw,
+        "wifi": link.sta.isconnected(),
+        "broker": link.mqtt_up,
+        "last_publish": clock.iso_utc(last) if last else None,
+        "counters": status.counters(kit),
+        "latest": kit.sampler.latest,
+        "problems": status.problems(kit),
+    }
+
+
 class Portal:
-    def __init__(self, kit, address, port, dns_port=0):
-        self.kit = kit
+    def __init__(self, conf, node, address, port, dns_port, event, apply, status):
+        self.conf = conf
+        self.node = node
+        self.apply = apply
+        self.status = status
         self.port = port
         self.dns = None
         if dns_port:
@@ -147,7 +192,7 @@ class Portal:
                 self.dns = CaptiveDNS(address, dns_port)
             except OSError as exc:
                 # The form still works at the address; phones just do not open it by themselves.
-                kit.event("portal_dns_failed", {"error": str(exc)})
+                event("portal_dns_failed", {"error": str(exc)})
         self.buf = bytearray(_REQUEST_MAX)  # one request at a time, in one buffer
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -173,7 +218,8 @@ class Portal:
             self.dns.close()
         for lang in LANGUAGES:
             _forget("kit.portal_" + lang)
-        _forget("kit.portal_form")
+        for name in ("kit.portal_form", "kit.captive", "kit.config", "kit.portal"):
+            _forget(name)
 
     def step(self, now):
         if self.dns:
@@ -228,7 +274,7 @@ class Portal:
             return None, None, None, None
         body = text[head_end + 4 : head_end + 4 + length]
         if len(body) < length:
-            body = None  # cut off: never act on part of a form
+            return line[0], line[1], text[:head_end], None  # cut off: never act on part of it
         return line[0], line[1], text[:head_end], body
 
     def _serve(self, conn):
@@ -246,17 +292,19 @@ class Portal:
                 return self._send(conn, "413 Payload Too Large", "text/plain", "form too large")
             fields = parse(body)
             lang = language(fields.get("lang", choice), accept)
-            doc, problems = check(fields, self.kit.conf)
+            doc, problems = check(fields, self.conf)
             if problems:
                 return self.page(conn, "400 Bad Request", lang, problems, fields)
             try:
-                self.kit.apply_config(doc)
+                self.apply(doc)
             except KitError as exc:  # checked above; kept for what only saving finds
-                return self.page(conn, "400 Bad Request", lang, [(None, E_DETAIL, (str(exc),))],
-                                 fields)
+                return self.page(
+                    conn, "400 Bad Request", lang, [(None, E_DETAIL, (str(exc),))], fields
+                )
             except OSError as exc:
-                return self.page(conn, "500 Internal Server Error", lang, None, fields,
-                                 failure=str(exc))
+                return self.page(
+                    conn, "500 Internal Server Error", lang, None, fields, failure=str(exc)
+                )
             return self.page(conn, "200 OK", lang, saved=True)
         if path == "/" and method == "GET":
             return self.page(conn, "200 OK", language(choice, accept))
@@ -273,25 +321,7 @@ class Portal:
         )
         conn.write(body)
 
-    def status(self):
-        from kit import status
-
-        kit = self.kit
-        link = kit.link
-        last = link.last_publish
-        return {
-            "node": kit.node,
-            "fw": kit.fw,
-            "wifi": link.sta.isconnected(),
-            "broker": link.mqtt_up,
-            "last_publish": clock.iso_utc(last) if last else None,
-            "counters": status.counters(kit),
-            "latest": kit.sampler.latest,
-            "problems": status.problems(kit),
-        }
-
-    def page(self, conn, status, lang, problems=None, submitted=None, saved=False,
-             failure=None):
+    def page(self, conn, status, lang, problems=None, submitted=None, saved=False, failure=None):
         """Write the page piece by piece: no big string to find room for in the heap."""
         text = texts(lang)
         write = conn.write
@@ -310,14 +340,14 @@ class Portal:
             if code == lang:
                 write("<b>%s</b> " % name)
             else:
-                write("<a href='/?lang=%s' hreflang='%s' lang='%s'>%s</a> "
-                      % (code, code, code, name))
-        write("</p><h1>%s</h1>" % (text[_T_TITLE] % _escape(self.kit.node)))
+                write(
+                    "<a href='/?lang=%s' hreflang='%s' lang='%s'>%s</a> " % (code, code, code, name)
+                )
+        write("</p><h1>%s</h1>" % (text[_T_TITLE] % _escape(self.node)))
         if saved:
             write("<p class='ok' role='status'>%s</p>" % text[_T_SAVED])
         if failure:
-            write("<p class='err' role='alert'>%s</p>"
-                  % (text[_T_SAVE_FAILED] % _escape(failure)))
+            write("<p class='err' role='alert'>%s</p>" % (text[_T_SAVE_FAILED] % _escape(failure)))
         problems = problems or []
         if problems:
             write("<div class='err' id='errors' role='alert'><p>%s</p><ul>" % text[_T_NOT_SAVED])
@@ -333,17 +363,18 @@ class Portal:
         write("</body></html>")
 
     def _form(self, write, text, lang, problems, submitted):
-        conf = self.kit.conf
+        conf = self.conf
         shown = submitted or {}
         wrong = [p[0] for p in problems]
-        write("<form method='post' action='/'><input type='hidden' name='lang' value='%s'>"
-              % lang)
+        write("<form method='post' action='/'><input type='hidden' name='lang' value='%s'>" % lang)
         for index, key in enumerate(KEYS[:TEXT_FIELDS]):
             if index == SIMPLE:
                 write(_SHOW % text[_T_SHOW_PASSWORD])
                 advanced = [k for k in wrong if k not in KEYS[:SIMPLE]]
-                write("<details%s><summary>%s</summary><p>%s</p>"
-                      % (" open" if advanced else "", text[_T_ADVANCED], text[_T_ADVANCED_HINT]))
+                write(
+                    "<details%s><summary>%s</summary><p>%s</p>"
+                    % (" open" if advanced else "", text[_T_ADVANCED], text[_T_ADVANCED_HINT])
+                )
             extra = ""
             if key in SECRETS:
                 kind = "password"
@@ -356,22 +387,38 @@ class Portal:
                 value = shown.get(key, "" if stored is None else stored)
             if key == "wifi_ssid":
                 extra += " autocapitalize='none' autocorrect='off'"
-            write("<label for='f-%s'>%s</label><input id='f-%s' name='%s' type='%s' value=\"%s\"%s"
-                  % (key, text[index], key, key, kind, _escape(value), extra))
+            write(
+                "<label for='f-%s'>%s</label><input id='f-%s' name='%s' type='%s' value=\"%s\"%s"
+                % (key, text[index], key, key, kind, _escape(value), extra)
+            )
             self._field_end(write, text, key, problems, "")
         index = KEYS.index("sensors")
-        write("<label for='f-sensors'>%s</label><small>%s</small><textarea id='f-sensors' "
-              "name='sensors' rows='4'" % (text[index], text[_T_SENSORS_HINT] % ", ".join(REGISTRY)))
-        self._field_end(write, text, "sensors", problems,
-                        _escape(shown.get("sensors", sensors_text(conf["sensors"]))) + "</textarea>")
-        write("<label for='f-calibration'>%s</label><small>%s</small><input id='f-calibration' "
-              "name='calibration' value=\"%s\"" % (
-                  text[index + 1], text[_T_CALIBRATION_HINT],
-                  _escape(shown.get("calibration", calibration_text(conf["calibration"])))))
+        write(
+            "<label for='f-sensors'>%s</label><small>%s</small><textarea id='f-sensors' "
+            "name='sensors' rows='4'" % (text[index], text[_T_SENSORS_HINT] % ", ".join(REGISTRY))
+        )
+        self._field_end(
+            write,
+            text,
+            "sensors",
+            problems,
+            _escape(shown.get("sensors", sensors_text(conf["sensors"]))) + "</textarea>",
+        )
+        write(
+            "<label for='f-calibration'>%s</label><small>%s</small><input id='f-calibration' "
+            "name='calibration' value=\"%s\""
+            % (
+                text[index + 1],
+                text[_T_CALIBRATION_HINT],
+                _escape(shown.get("calibration", calibration_text(conf["calibration"]))),
+            )
+        )
         self._field_end(write, text, "calibration", problems, "")
         exact = shown.get("location_exact") == "on" if submitted else conf["location_exact"]
-        write("<label><input type='checkbox' name='location_exact'%s> %s</label></details>"
-              % (" checked" if exact else "", text[index + 2]))
+        write(
+            "<label><input type='checkbox' name='location_exact'%s> %s</label></details>"
+            % (" checked" if exact else "", text[index + 2])
+        )
         write("<p><button type='submit'>%s</button></p></form>" % text[_T_SAVE])
 
     def _field_end(self, write, text, key, problems, content):
@@ -380,11 +427,18 @@ class Portal:
         if not mine:
             write(">%s" % content)
             return
-        write(" aria-invalid='true' aria-describedby='e-%s'>%s<p class='fe' id='e-%s'>"
-              % (key, content, key))
+        write(
+            " aria-invalid='true' aria-describedby='e-%s'>%s<p class='fe' id='e-%s'>"
+            % (key, content, key)
+        )
         for problem in mine:
-            write("%s " % (text[problem[1]] % tuple(
-                _escape(a) if isinstance(a, str) else a for a in problem[2])))
+            write(
+                "%s "
+                % (
+                    text[problem[1]]
+                    % tuple(_escape(a) if isinstance(a, str) else a for a in problem[2])
+                )
+            )
         write("</p>")
 
     def _status(self, write, text, state):
@@ -392,11 +446,16 @@ class Portal:
         no = text[_T_NOT_CONNECTED]
         counters = state["counters"]
         write("<h2>%s</h2><p>" % text[_T_STATUS])
-        write(text[_T_LINK] % (yes if state["wifi"] else no, yes if state["broker"] else no,
-                               state["last_publish"] or text[_T_NEVER]))
+        write(
+            text[_T_LINK]
+            % (
+                yes if state["wifi"] else no,
+                yes if state["broker"] else no,
+                state["last_publish"] or text[_T_NEVER],
+            )
+        )
         write("<br>")
-        write(text[_T_COUNTERS] % (counters["queued"], counters["published"],
-                                   counters["dropped"]))
+        write(text[_T_COUNTERS] % (counters["queued"], counters["published"], counters["dropped"]))
         write("</p>")
         for problem in state["problems"]:
             write("<p class='err'>%s</p>" % _escape(problem))

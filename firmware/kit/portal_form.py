@@ -121,7 +121,7 @@ def check(fields, current):
     A problem is ``(key, message number, arguments)``; key None: the whole configuration.
     An empty password field keeps the stored password.
     """
-    problems = []
+    problems: list = []
     doc = dict(current)
     for key in KEYS[:TEXT_FIELDS]:
         value = fields.get(key, "")
@@ -159,9 +159,12 @@ def check(fields, current):
     named = [p[0] for p in problems]
     if doc["node"] and "node" not in named and not check_node(doc["node"]):
         problems.append(("node", E_NODE, ()))
-    if "latitude" not in named and "longitude" not in named:
-        if (doc["latitude"] is None) != (doc["longitude"] is None):
-            problems.append(("latitude", E_PAIR, ()))
+    if (
+        "latitude" not in named
+        and "longitude" not in named
+        and (doc["latitude"] is None) != (doc["longitude"] is None)
+    ):
+        problems.append(("latitude", E_PAIR, ()))
     doc["location_exact"] = fields.get("location_exact") == "on"
     doc["sensors"] = _sensors(fields.get("sensors", ""), problems)
     doc["calibration"] = _calibration(fields.get("calibration", ""), problems)

@@ -51,6 +51,7 @@ TEXT = (
     "nooit",
     "wacht op verzenden: %d, verzonden: %d, weggegooid (wachtrij vol): %d",
     "Laatste metingen",
-    "één per regel, soort en pinnen, bijvoorbeeld <code>sds011 uart=2 rx=16 tx=17</code>; soorten: %s",
+    "één per regel, soort en pinnen, bijvoorbeeld <code>sds011 uart=2 rx=16 tx=17</code>; "
+    "soorten: %s",
     "bijvoorbeeld <code>temperature=-1.5</code>",
 )

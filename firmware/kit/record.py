@@ -8,8 +8,8 @@
 Every record carries ``uptime`` (boot number, milliseconds since that boot) when given: the
 gateway flags readings made while a sensor still warms up after the kit started.
 ``time`` None means the clock is not synced: the record says so with ``"time": null``
-rather than inventing a time, and carries the flag ``clock_unsynced``. Once NTP answered, ``backdate`` writes the real time
-into such a record before it is sent::
+rather than inventing a time, and carries the flag ``clock_unsynced``. Once NTP answered,
+``backdate`` writes the real time into such a record before it is sent::
 
     payload = record.build("esp32-0a1b2c", 43, None, {"pm25": 7.5}, uptime=(7, 61000))
     record.backdate(payload, {7: 1764323940000})   # ... "time": "2025-11-28T10:00:01Z" ...

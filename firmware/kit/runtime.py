@@ -31,6 +31,16 @@ from micropython import const
 from kit import record
 from kit.timebase import RealTime
 
+# For the type check only (tools/typecheck-firmware sets it true): a const 0 that MicroPython's
+# compiler drops with the block, so the kit never imports these here.
+_TYPES = const(0)
+if _TYPES:
+    from machine import WDT
+
+    from kit.link import Link
+    from kit.outbox import Outbox
+    from kit.sampler import Sampler
+
 FIRMWARE_VERSION = "0.2.0"
 BOOT_FILE = "boot.txt"  # "<faults in a row> <how the last boot ended> <boot number>"
 CRASH_FILE = "crash.txt"
@@ -102,12 +112,32 @@ def record_crash(exc):
 
 
 class Kit:
+    # Set by kit.boot.start, which runs once and is then unloaded: declared here for the
+    # reader and the type check (MicroPython evaluates no annotations: they cost nothing).
+    boot: int  # this boot's number
+    crashes: int  # faults in a row before this boot
+    last_crash: str | None
+    safe_mode: bool
+    offsets: dict | None  # boot number: Unix ms at its uptime 0 (kit.backdate)
+    undated: int  # records made before NTP answered
+    conf: dict
+    config_problem: str | None
+    node: str
+    outbox: Outbox
+    seq: int
+    interval_ms: int
+    stall_ms: int
+    sensor_problems: list
+    sampler: Sampler
+    max_sleep: int
+    link: Link
+    wdt: WDT
+
     def __init__(self, timebase=None, make_bus=None, on_event=None, fw=FIRMWARE_VERSION):
         self.tb = timebase or RealTime()
         self.on_event = on_event
         self.fw = fw
         self.restart = False
-        self.published = 0
         self.records = 0
         self.last_time = 0
         self.mem_min = 1 << 30
@@ -122,6 +152,35 @@ class Kit:
     def event(self, kind, info=None):
         if self.on_event:
             self.on_event(kind, info)
+
+    @property
+    def published(self):
+        """Records the broker has acknowledged since boot (counted by the link)."""
+        return self.link.published
+
+    def status_record(self):
+        """The retained online status the link publishes (kit.status, loaded only now)."""
+        from kit import status
+
+        return status.online(self)
+
+    def open_portal(self, address, port, dns_port):
+        """The set-up portal on the access point (the link asks for it); raises OSError."""
+        # The portal's code is loaded only now, into a heap fragmented by hours of cycles:
+        # collect first so that its largest block is free when the import asks for it.
+        gc.collect()
+        from kit.portal import Portal, kit_status
+
+        return Portal(
+            self.conf,
+            self.node,
+            address,
+            port,
+            dns_port,
+            self.event,
+            self.apply_config,
+            lambda: kit_status(self),
+        )
 
     def clock_synced(self):
         """NTP answered (kit.link calls this after each sync): from now on records carry the
@@ -233,7 +292,14 @@ class Kit:
             else:
                 self.undated += 1
             payload = record.build(
-                self.node, self.seq, when, values, models, self.fw, self.link.rssi(), flags,
+                self.node,
+                self.seq,
+                when,
+                values,
+                models,
+                self.fw,
+                self.link.rssi(),
+                flags,
                 (self.boot, now),
             )
             self.outbox.append(self.seq, payload)

@@ -58,7 +58,7 @@ class Sampler:
         # One slot per quantity, owned by the first sensor in the table that delivers it.
         self.slots = []  # (quantity, entry index)
         owned = {}
-        for index, (spec, driver, flags) in enumerate(entries):
+        for index, (_spec, driver, flags) in enumerate(entries):
             warmup = driver.WARMUP_MS
             if flags & DUTY and warmup < pm_warmup_ms:
                 warmup = pm_warmup_ms

@@ -69,22 +69,17 @@ def machine_bus(kind, spec):
     if kind == "i2c":
         pin = machine.Pin
         return machine.I2C(spec["i2c"], sda=pin(spec["sda"]), scl=pin(spec["scl"]), freq=100000)
-    from noise.meter import i2s_buffer_bytes  # only a kit with a microphone loads it
+    from noise.meter import open_i2s  # only a kit with a microphone loads it
 
-    pin = machine.Pin
-    i2s = machine.I2S
-    rate = spec.get("rate", 16000)
-    # 32-bit slots: I2S MEMS microphones deliver 24 bits left-aligned in a 32-bit slot.
-    return i2s(
+    # The meter's own opener (32-bit mono words, 128 ms of buffer) on the configured pins.
+    return open_i2s(
+        machine.I2S,
+        machine.Pin,
+        spec["sck"],
+        spec["ws"],
+        spec["sd"],
+        spec.get("rate", 16000),
         spec["i2s"],
-        sck=pin(spec["sck"]),
-        ws=pin(spec["ws"]),
-        sd=pin(spec["sd"]),
-        mode=i2s.RX,
-        bits=32,
-        format=i2s.MONO,
-        rate=rate,
-        ibuf=i2s_buffer_bytes(rate),  # 128 ms of audio: the loop's sleep and a slow turn
     )
 
 

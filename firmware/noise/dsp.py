@@ -390,9 +390,7 @@ def interval(st):
     exponent) pairs of the mean square, mantissa 0 for zero.
     """
     energy = (st[_A2] << 48) + (st[_A1] << 24) + st[_A0]
-    return (
-        st[_NSUB], energy, st[_NCLIP], (st[_MAXM], st[_MAXE]), (st[_MINM], st[_MINE])
-    )
+    return (st[_NSUB], energy, st[_NCLIP], (st[_MAXM], st[_MAXE]), (st[_MINM], st[_MINE]))
 
 
 def percentile_bin(st, fraction, count):

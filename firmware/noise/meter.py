@@ -2,7 +2,7 @@
 
     from machine import I2S, Pin
     from noise.meter import NoiseMeter, open_i2s
-    meter = NoiseMeter(open_i2s(I2S, Pin, sck=32, ws=25, sd=33), sensitivity_dbfs=-26.0)
+    meter = NoiseMeter(open_i2s(I2S, Pin, sck=26, ws=25, sd=33), sensitivity_dbfs=-26.0)
     meter.start()
     while True:
         meter.poll()            # often: filters the audio that arrived, never blocks
@@ -36,14 +36,25 @@ def i2s_buffer_bytes(rate):
 def open_i2s(I2S, Pin, sck, ws, sd, rate=16000, ident=0, ibuf=None):
     """The I2S receiver the meter expects: 32-bit mono words (the left channel, L/R to GND).
 
+    The one opener of the microphone: kit.sensors.machine_bus calls it with the configured
+    pins, whose defaults (BUS_KEYS there) are the wiring's (hardware/wiring/kits.json).
+    I2S MEMS microphones deliver 24 bits left-aligned in a 32-bit slot, hence bits=32.
+
     ibuf is the driver's DMA buffer in bytes; it must hold the audio that arrives while the
     main loop is busy elsewhere (default 128 ms of audio: 8,192 bytes at 16 kHz).
     """
     if ibuf is None:
         ibuf = i2s_buffer_bytes(rate)
     return I2S(
-        ident, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.RX, bits=32,
-        format=I2S.MONO, rate=rate, ibuf=ibuf,
+        ident,
+        sck=Pin(sck),
+        ws=Pin(ws),
+        sd=Pin(sd),
+        mode=I2S.RX,
+        bits=32,
+        format=I2S.MONO,
+        rate=rate,
+        ibuf=ibuf,
     )
 
 
@@ -64,8 +75,15 @@ class NoiseMeter:
     WARMUP_MS = 1000
 
     def __init__(
-        self, i2s, sensitivity_dbfs=-26.0, rate=16000, offset_db=0.0, eq=None,
-        model=None, block=None, nonblocking=True,
+        self,
+        i2s,
+        sensitivity_dbfs=-26.0,
+        rate=16000,
+        offset_db=0.0,
+        eq=None,
+        model=None,
+        block=None,
+        nonblocking=True,
     ):
         if rate not in RATES:
             raise SensorError(
@@ -82,8 +100,7 @@ class NoiseMeter:
         if eq is not None:
             if eq not in EQ:
                 raise SensorError(
-                    "noise: no equaliser for microphone %r; known: %s"
-                    % (eq, ", ".join(sorted(EQ)))
+                    "noise: no equaliser for microphone %r; known: %s" % (eq, ", ".join(sorted(EQ)))
                 )
             kz, gain_db = EQ[eq][rate]
         if model is not None:
@@ -146,7 +163,8 @@ class NoiseMeter:
             done = 0
             while self._ready and done < 4 * n:
                 self._ready = False
-                dsp.process(self._buf, n, self._st, self._co)
+                # viper takes the array's buffer as its ptr32 (the stubs know no such cast)
+                dsp.process(self._buf, n, self._st, self._co)  # type: ignore[arg-type]
                 done += n
                 self._i2s.readinto(self._mv)
             return done
@@ -154,7 +172,7 @@ class NoiseMeter:
         got = self._i2s.readinto(view) >> 2
         if got <= 0:
             return 0
-        dsp.process(self._buf, got, self._st, self._co)
+        dsp.process(self._buf, got, self._st, self._co)  # type: ignore[arg-type]
         return got
 
     def warmup_samples(self):

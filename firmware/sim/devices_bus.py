@@ -58,15 +58,17 @@ class _Wandering:
             d.set(self.laeq, self.laeq - 6.0, self.laeq + 12.0)
         elif kind == "bme280":
             # Raw ADC counts around the datasheet's example (about 25 °C, 1006 hPa).
-            d.set_raw(int(_walk(d.adc_t, 300, 500000, 540000)),
-                      int(_walk(d.adc_p, 300, 400000, 430000)),
-                      int(_walk(d.adc_h, 100, 25000, 35000)))
+            d.set_raw(
+                int(_walk(d.adc_t, 300, 500000, 540000)),
+                int(_walk(d.adc_p, 300, 400000, 430000)),
+                int(_walk(d.adc_h, 100, 25000, 35000)),
+            )
 
 
 def prepare(table):
+    import fake_sensirion
     from fake_bme280 import FakeBME280
     from fake_pm_uart import FakePMS5003, FakeSDS011
-    import fake_sensirion
 
     makers = {
         "sds011": FakeSDS011,

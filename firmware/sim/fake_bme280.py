@@ -13,10 +13,24 @@ mode "measures": the raw ADC values set on the fake go into 0xF7–0xFE, or the 
 # Calibration of the worked example in Bosch's BMP280 datasheet (3.12), with typical
 # humidity coefficients (the BMP280 has none).
 DATASHEET_CALIBRATION = {
-    "T1": 27504, "T2": 26435, "T3": -1000,
-    "P1": 36477, "P2": -10685, "P3": 3024, "P4": 2855, "P5": 140, "P6": -7,
-    "P7": 15500, "P8": -14600, "P9": 6000,
-    "H1": 75, "H2": 362, "H3": 0, "H4": 313, "H5": 50, "H6": 30,
+    "T1": 27504,
+    "T2": 26435,
+    "T3": -1000,
+    "P1": 36477,
+    "P2": -10685,
+    "P3": 3024,
+    "P4": 2855,
+    "P5": 140,
+    "P6": -7,
+    "P7": 15500,
+    "P8": -14600,
+    "P9": 6000,
+    "H1": 75,
+    "H2": 362,
+    "H3": 0,
+    "H4": 313,
+    "H5": 50,
+    "H6": 30,
 }
 
 BME280_ID = 0x60
@@ -30,8 +44,15 @@ def _le16(regs, at, value):
 
 
 class FakeBME280:
-    def __init__(self, address=0x76, chip_id=BME280_ID, calibration=None, adc_t=519888,
-                 adc_p=415148, adc_h=30281):
+    def __init__(
+        self,
+        address=0x76,
+        chip_id=BME280_ID,
+        calibration=None,
+        adc_t=519888,
+        adc_p=415148,
+        adc_h=30281,
+    ):
         self.address = address
         self.chip_id = chip_id
         self.regs = bytearray(256)
@@ -45,7 +66,9 @@ class FakeBME280:
     def set_calibration(self, c):
         regs = self.regs
         regs[0xD0] = self.chip_id
-        for i, name in enumerate(("T1", "T2", "T3", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")):
+        for i, name in enumerate(
+            ("T1", "T2", "T3", "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+        ):
             _le16(regs, 0x88 + 2 * i, c[name])
         if self.chip_id == BME280_ID:
             regs[0xA1] = c["H1"]

@@ -3,7 +3,7 @@
     import fake_audio, fake_i2s
     from machine import I2S, Pin
     fake_i2s.attach(0, fake_audio.Signal(16000).tone(2.0, 1000, -26.0))  # 94 dB SPL, INMP441
-    mic = I2S(0, sck=Pin(32), ws=Pin(25), sd=Pin(33), mode=I2S.RX, bits=32,
+    mic = I2S(0, sck=Pin(26), ws=Pin(25), sd=Pin(33), mode=I2S.RX, bits=32,
               format=I2S.MONO, rate=16000, ibuf=20000)
     mic.readinto(buf)   # -> bytes read, 0 once the sound has ended
 
@@ -31,8 +31,20 @@ class I2S:
     MONO = 0
     STEREO = 1
 
-    def __init__(self, ident, *, sck=None, ws=None, sd=None, mck=None, mode=None, bits=None,
-                 format=None, rate=None, ibuf=None):
+    def __init__(
+        self,
+        ident,
+        *,
+        sck=None,
+        ws=None,
+        sd=None,
+        mck=None,
+        mode=None,
+        bits=None,
+        format=None,
+        rate=None,
+        ibuf=None,
+    ):
         if mode != I2S.RX:
             raise ValueError("fake I2S: only mode=I2S.RX (a microphone) is simulated")
         if bits != 32:
@@ -90,11 +102,10 @@ class I2S:
             wait = due - time.ticks_diff(time.ticks_us(), self._t0)
             if wait > 0:
                 time.sleep_us(wait)
-        if n == words // 2 if stereo else n == words:
-            # irq mode completes whole buffers only, as the DMA does; a sound that ends
-            # part-way through a buffer never completes it
-            if self._handler is not None:
-                self._handler(self)
+        # irq mode completes whole buffers only, as the DMA does; a sound that ends
+        # part-way through a buffer never completes it
+        if (n == words // 2 if stereo else n == words) and self._handler is not None:
+            self._handler(self)
         return 4 * n * (2 if stereo else 1)
 
     def deinit(self):

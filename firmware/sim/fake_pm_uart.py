@@ -58,10 +58,16 @@ class FakeSDS011:
         self.set(pm25, pm10)
 
     def set(self, pm25, pm10):
-        p25 = int(round(pm25 * 10))
-        p10 = int(round(pm10 * 10))
+        p25 = round(pm25 * 10)  # an int, on MicroPython as on CPython
+        p10 = round(pm10 * 10)
         self.frame = sds011_frame(
-            0xC0, p25 & 0xFF, p25 >> 8, p10 & 0xFF, p10 >> 8, self.device_id >> 8, self.device_id & 0xFF
+            0xC0,
+            p25 & 0xFF,
+            p25 >> 8,
+            p10 & 0xFF,
+            p10 >> 8,
+            self.device_id >> 8,
+            self.device_id & 0xFF,
         )
 
     def service(self, uart):
@@ -73,7 +79,9 @@ class FakeSDS011:
         self.frames_sent += 1
 
     def _reply(self, uart, command, b3, b4, b5=0):
-        uart.feed(sds011_frame(0xC5, command, b3, b4, b5, self.device_id >> 8, self.device_id & 0xFF))
+        uart.feed(
+            sds011_frame(0xC5, command, b3, b4, b5, self.device_id >> 8, self.device_id & 0xFF)
+        )
 
     def receive(self, uart, data):
         self._rx.extend(data)
@@ -138,7 +146,9 @@ class FakePMS5003:
         if counts is not None:
             self.counts = tuple(counts)
         cf1 = cf1 or (pm1, pm25, pm10)
-        self.words = list(cf1) + [pm1, pm25, pm10] + list(self.counts) + [self.version << 8 | self.error]
+        self.words = (
+            list(cf1) + [pm1, pm25, pm10] + list(self.counts) + [self.version << 8 | self.error]
+        )
         self.frame = pms_frame(self.words)
 
     def service(self, uart):

@@ -118,8 +118,15 @@ class FakeSensirion:
 class FakeSPS30(FakeSensirion):
     address = 0x69
 
-    def __init__(self, pm1=5.2, pm25=9.5, pm4=12.6, pm10=13.3,
-                 numbers=(30.1, 36.0, 36.7, 36.9, 37.0), typical_size=0.52):
+    def __init__(
+        self,
+        pm1=5.2,
+        pm25=9.5,
+        pm4=12.6,
+        pm10=13.3,
+        numbers=(30.1, 36.0, 36.7, 36.9, 37.0),
+        typical_size=0.52,
+    ):
         super().__init__()
         self.measuring = False
         self.asleep = False
@@ -163,7 +170,9 @@ class FakeSPS30(FakeSensirion):
             if len(args) == 2:
                 self.cleaning_interval = args[0] << 16 | args[1]
             else:
-                self.answer(encode_words([self.cleaning_interval >> 16, self.cleaning_interval & 0xFFFF]))
+                self.answer(
+                    encode_words([self.cleaning_interval >> 16, self.cleaning_interval & 0xFFFF])
+                )
         elif command == 0x1001 and not self.measuring:
             self.asleep = True
             self._pulsed = False
@@ -269,6 +278,7 @@ class FakeSCD30(FakeSensirion):
 
 class FakeSCD4x(FakeSensirion):
     address = 0x62
+
     def __init__(self, co2=612, temperature=21.3, humidity=48.0, serial=0x5D2F1B0A7C31):
         super().__init__()
         self.measuring = False
@@ -344,7 +354,6 @@ class FakeDNMS(FakeSensirion):
             self.ready = True
         elif command == 0x0004:
             self.answer(WORD_1 if self.ready else WORD_0)
-        elif command == 0x0005:
-            if self.ready:
-                self.answer(self.measurement)
-                self.ready = False
+        elif command == 0x0005 and self.ready:
+            self.answer(self.measurement)
+            self.ready = False

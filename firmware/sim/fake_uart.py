@@ -42,8 +42,21 @@ class UART:
     RTS = 1
     CTS = 2
 
-    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, *, tx=None, rx=None,
-                 rxbuf=4096, timeout=0, timeout_char=0, **kwargs):
+    def __init__(
+        self,
+        id,
+        baudrate=9600,
+        bits=8,
+        parity=None,
+        stop=1,
+        *,
+        tx=None,
+        rx=None,
+        rxbuf=4096,
+        timeout=0,
+        timeout_char=0,
+        **kwargs,
+    ):
         self.id = id
         self.baudrate = baudrate
         self.tx = tx

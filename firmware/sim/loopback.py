@@ -21,7 +21,7 @@ def getaddrinfo(host, port, family=0, kind=0, proto=0, flags=0):
     return [(AF_INET, SOCK_STREAM, 0, "", (host, port))]
 
 
-class socket:  # noqa: N801 - the name of the module's class on every port
+class socket:  # lower case: the name of the class on every port
     def __init__(self, family=AF_INET, kind=SOCK_STREAM, proto=0):
         self._out = bytearray(64)  # answers waiting to be read
         self._len = 0

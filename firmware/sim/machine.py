@@ -17,8 +17,8 @@ import time
 
 # Buses, each in its own module (added as they are written):
 from fake_i2c import I2C, SoftI2C  # noqa: F401
-from fake_uart import UART  # noqa: F401
 from fake_i2s import I2S  # noqa: F401
+from fake_uart import UART  # noqa: F401
 
 _UNIQUE_ID = b"\x24\x0a\xc4\x12\x34\x56"
 

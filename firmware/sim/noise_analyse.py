@@ -20,8 +20,9 @@ import sys
 
 import fake_audio
 import fake_i2s
+
 from drivers.errors import SensorError
-from noise.meter import NoiseMeter
+from noise.meter import NoiseMeter, open_i2s
 
 _BLOCK = 1024
 _PROGRESS_S = 10
@@ -41,10 +42,8 @@ def main(argv):
         _emit("error", error="%s: %s" % (path, exc))
         return 2
     fake_i2s.attach(0, source)
-    mic = fake_i2s.I2S(
-        0, sck=1, ws=2, sd=3, mode=fake_i2s.I2S.RX, bits=32, format=fake_i2s.I2S.MONO,
-        rate=source.rate, ibuf=4 * _BLOCK,
-    )
+    # The fake takes pin numbers as they are (no machine.Pin): the wiring's, as on a kit.
+    mic = open_i2s(fake_i2s.I2S, int, 26, 25, 33, rate=source.rate, ibuf=4 * _BLOCK)
     try:
         meter = NoiseMeter(
             mic, sensitivity, source.rate, offset, eq or None, block=_BLOCK, nonblocking=False
@@ -52,8 +51,9 @@ def main(argv):
     except SensorError as exc:
         _emit("error", error=str(exc))
         return 2
-    _emit("start", rate=source.rate, bits=source.bits, channels=source.channels,
-          frames=source.frames)
+    _emit(
+        "start", rate=source.rate, bits=source.bits, channels=source.channels, frames=source.frames
+    )
     meter.start()
     rate = source.rate
     warm = meter.warmup_samples()
@@ -87,8 +87,9 @@ def _report(meter, start):
         _emit("interval", start=start, seconds=seconds, values=None, error=str(exc), clipped=0)
         return start + seconds
     if values is not None:
-        _emit("interval", start=start, seconds=seconds, values=values,
-              clipped=meter.clipped_samples)
+        _emit(
+            "interval", start=start, seconds=seconds, values=values, clipped=meter.clipped_samples
+        )
     return start + seconds
 
 

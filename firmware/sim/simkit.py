@@ -236,7 +236,6 @@ def main():
 
     runtime = kit_runtime
     from kit import config, link, outbox, sampler, sensors  # noqa: F401
-
     from sim import sensors as simulated
 
     simulated.register()
@@ -271,8 +270,7 @@ def main():
     else:
         timebase = RealTime()
     emit = Emitter(node, options["trace"] == "1", wander)
-    emit.emit("boot", harness=harness, fakes=fakes, code=code,
-              heap=gc.mem_alloc() + gc.mem_free())
+    emit.emit("boot", harness=harness, fakes=fakes, code=code, heap=gc.mem_alloc() + gc.mem_free())
     pause_at = int(options.get("pause_at", "0"))
     reboots = 0
     published = 0
@@ -287,7 +285,7 @@ def main():
                 _pause_at(kit, pause_at, emit)
             # A restarted kit goes on with the intervals still to do.
             reason = kit.run(cycles - records if cycles else 0)
-        except Exception as exc:  # noqa: BLE001 - what main.py does on the ESP32
+        except Exception as exc:  # anything: what main.py does on the ESP32
             runtime.record_crash(exc)
             emit.emit("crash", error="%s: %s" % (type(exc).__name__, exc))
             reason = "crash"
@@ -306,8 +304,9 @@ def main():
             sys.exit(3)
         kit = None
         gc.collect()
-    emit.emit("done", published=published, records=records, min_free=low, max_free=high,
-              reboots=reboots)
+    emit.emit(
+        "done", published=published, records=records, min_free=low, max_free=high, reboots=reboots
+    )
 
 
 def _no_bus(kind, spec):

@@ -36,12 +36,17 @@ def test_firmware_records_validate_against_the_schema(micropython: str, tmp_path
     assert records[0]["time"] == "2026-11-28T00:00:00Z"
     assert records[0]["values"] == {"pm25": 7.46, "temperature": -3.0}
     assert records[1]["time"] is None
-    assert json.loads(lines[3]) == {"v": 1, "state": "online", "fw": "0.1.0",
-                                    "counters": {"dropped": 0}}
+    assert json.loads(lines[3]) == {
+        "v": 1,
+        "state": "online",
+        "fw": "0.1.0",
+        "counters": {"dropped": 0},
+    }
     # And the gateway's parser takes what the firmware makes.
     parsed = parse_record(lines[0].encode(), "esp32-0a1b2c", 1795824000)
     assert [(r.quantity, r.value, r.sensor) for r in parsed.readings] == [
-        ("pm25", 7.46, "SDS011"), ("temperature", -3.0, "BME280")
+        ("pm25", 7.46, "SDS011"),
+        ("temperature", -3.0, "BME280"),
     ]
 
 
@@ -54,7 +59,9 @@ def test_firmware_topics_match_the_gateway_topics(micropython: str, tmp_path: Pa
         tmp_path,
     )
     assert out.split() == [
-        topics.readings_topic("kit-1"), topics.status_topic("kit-1"), topics.command_topic("kit-1")
+        topics.readings_topic("kit-1"),
+        topics.status_topic("kit-1"),
+        topics.command_topic("kit-1"),
     ]
 
 

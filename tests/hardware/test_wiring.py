@@ -125,3 +125,64 @@ def test_the_pin_table_names_each_connection(wiring: Wiring) -> None:
     assert "| Nova SDS011 | TXD | GPIO 16 (RX2) |" in readme
     assert "| INMP441 microphone | SD | GPIO 33 |" in readme
     assert "| BME280 breakout | VIN | 3V3 | not 5 V |" in readme
+
+
+# A bus signal given a GPIO in code or prose: ``sck=26``, ``sck=Pin(26)``.
+PIN_LITERAL = re.compile(r"\b(rx|tx|sda|scl|sck|ws|sd)\s*=\s*(?:Pin\()?(\d+)\b")
+
+
+def test_no_second_copy_of_the_default_pins() -> None:
+    """Every pin written in the firmware and the docs is the wiring's default (BUS_KEYS).
+
+    The I2S microphone once had SCK 32 in noise/meter.py and docs/noise.md but 26 in the
+    kit and the wiring: a copy like that fails here, naming the file and line.
+    """
+    bus_keys = firmware_literal("BUS_KEYS")
+    assert isinstance(bus_keys, dict)
+    defaults = {name: default for keys in bus_keys.values() for name, default, _l, _h in keys}
+    files = sorted(firmware_dir().rglob("*.py")) + sorted((REPO / "docs").glob("*.md"))
+    files += [REPO / "README.md", FOLDER / "README.md"]
+    found = 0
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for signal, gpio in PIN_LITERAL.findall(line):
+                found += 1
+                where = f"{path.relative_to(REPO)}:{number}"
+                assert int(gpio) == defaults[signal], f"{where}: {signal}={gpio}"
+    assert found >= 5  # the examples in the drivers, noise/meter.py and docs/noise.md
+
+
+# open_i2s(I2S, Pin, sck, ws, sd, ...) with the pins by position.
+I2S_POSITIONAL = re.compile(r"open_i2s\([^,()]+,[^,()]+(?:\([^()]*\))?,\s*(\d+),\s*(\d+),\s*(\d+)")
+
+
+def test_every_microphone_opened_by_position_uses_the_default_pins() -> None:
+    """The same for the meter's tests and benchmark, which give the pins by position."""
+    bus_keys = firmware_literal("BUS_KEYS")
+    assert isinstance(bus_keys, dict)
+    defaults = tuple(default for name, default, _l, _h in bus_keys["i2s"] if name != "i2s")
+    found = 0
+    for folder in ("firmware", "tests", "bench", "docs"):
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.suffix not in (".py", ".md"):
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                for pins in I2S_POSITIONAL.findall(line):
+                    found += 1
+                    where = f"{path.relative_to(REPO)}:{number}"
+                    assert tuple(map(int, pins)) == defaults, f"{where}: sck, ws, sd = {pins}"
+    assert found >= 10
+
+
+def test_the_microphone_has_one_opener() -> None:
+    """Only noise/meter.py's open_i2s makes an I2S receiver (the kit calls it).
+
+    A receiver is made with ``mode=<I2S>.RX``; kit/sensors.py once had its own such call.
+    """
+    makers = [
+        str(path.relative_to(firmware_dir()))
+        for path in sorted(firmware_dir().rglob("*.py"))
+        if not path.name.startswith("fake_")  # the fake's own docstring shows the real call
+        and re.search(r"\bmode=[\w.]*\bRX\b", path.read_text())
+    ]
+    assert makers == ["noise/meter.py"]

@@ -2,10 +2,11 @@
 # datasheet from a literal register map, Bosch's integer forms as independent references,
 # the calibration layout, BMP280 recognition and bus faults.
 import fake_i2c
-from drivers.bme280 import BME280
-from drivers.errors import SensorError
 from fake_bme280 import BMP280_ID, DATASHEET_CALIBRATION, FakeBME280
 from machine import I2C
+
+from drivers.bme280 import BME280
+from drivers.errors import SensorError
 
 MPY_HEAP = "128k"
 

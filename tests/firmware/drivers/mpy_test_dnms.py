@@ -1,10 +1,11 @@
 # MicroPython tests of the DNMS driver: airRohr's command sequence, a literal answer with
 # CRCs, the version check, the correction offset and recovery after errors.
 import fake_i2c
-from drivers.dnms import DNMS
-from drivers.errors import SensorError
 from fake_sensirion import FakeDNMS
 from machine import I2C
+
+from drivers.dnms import DNMS
+from drivers.errors import SensorError
 
 MPY_HEAP = "128k"
 

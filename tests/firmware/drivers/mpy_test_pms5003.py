@@ -3,10 +3,11 @@
 import gc
 import time
 
-from drivers.errors import SensorError
-from drivers.pms5003 import PMS5003
 from fake_pm_uart import FakePMS5003, pms_frame
 from machine import UART
+
+from drivers.errors import SensorError
+from drivers.pms5003 import PMS5003
 
 MPY_HEAP = "128k"
 

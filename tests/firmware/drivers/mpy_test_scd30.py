@@ -1,10 +1,11 @@
 # MicroPython tests of the SCD30 driver against Sensirion's published example frame and the
 # fake sensor (firmware/sim/fake_sensirion.py), including bus faults and CRC errors.
 import fake_i2c
-from drivers.errors import SensorError
-from drivers.scd30 import SCD30
 from fake_sensirion import FakeSCD30
 from machine import I2C
+
+from drivers.errors import SensorError
+from drivers.scd30 import SCD30
 
 MPY_HEAP = "128k"
 

@@ -1,10 +1,11 @@
 # MicroPython tests of the SCD4x driver: conversion by 2^16 (not 2^16 - 1), the example
 # words of Sensirion's datasheet, the fake sensor and its command restrictions.
 import fake_i2c
-from drivers.errors import SensorError
-from drivers.scd4x import SCD4x
 from fake_sensirion import FakeSCD4x
 from machine import I2C
+
+from drivers.errors import SensorError
+from drivers.scd4x import SCD4x
 
 MPY_HEAP = "128k"
 

@@ -3,10 +3,11 @@
 import gc
 import time
 
-from drivers.errors import SensorError
-from drivers.sds011 import SDS011
 from fake_pm_uart import FakeSDS011, sds011_frame
 from machine import UART
+
+from drivers.errors import SensorError
+from drivers.sds011 import SDS011
 
 MPY_HEAP = "128k"
 

@@ -1,5 +1,6 @@
 # MicroPython tests of the Sensirion CRC-8 and word handling shared by the I2C drivers.
 import fake_sensirion
+
 from drivers import sensirion
 
 MPY_HEAP = "64k"

@@ -1,10 +1,11 @@
 # MicroPython tests of the SHT3x driver: the datasheet's conversion at its end points and a
 # literal frame, the fake sensor, CRC rejection and bus faults.
 import fake_i2c
-from drivers.errors import SensorError
-from drivers.sht3x import SHT3x
 from fake_sensirion import FakeSHT3x
 from machine import I2C
+
+from drivers.errors import SensorError
+from drivers.sht3x import SHT3x
 
 MPY_HEAP = "128k"
 

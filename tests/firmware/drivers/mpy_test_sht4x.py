@@ -1,10 +1,11 @@
 # MicroPython tests of the SHT4x driver: its humidity formula (-6 + 125·S/65535, clamped),
 # which differs from the SHT3x's, a literal frame, the fake sensor and faults.
 import fake_i2c
-from drivers.errors import SensorError
-from drivers.sht4x import SHT4x
 from fake_sensirion import FakeSHT4x
 from machine import I2C
+
+from drivers.errors import SensorError
+from drivers.sht4x import SHT4x
 
 MPY_HEAP = "128k"
 

@@ -3,10 +3,11 @@
 import gc
 
 import fake_i2c
-from drivers.errors import SensorError
-from drivers.sps30 import SPS30
 from fake_sensirion import FakeSPS30
 from machine import I2C
+
+from drivers.errors import SensorError
+from drivers.sps30 import SPS30
 
 MPY_HEAP = "128k"
 

@@ -1,9 +1,10 @@
 # MicroPython tests of the kit configuration (firmware/kit/config.py).
 import json
 
+from mpy_test_support import drop_flash, fresh_flash
+
 from kit import config
 from kit.errors import KitError
-from mpy_test_support import drop_flash, fresh_flash
 
 # Compiling kit.pins from source at each check costs more heap than the .mpy a kit loads.
 MPY_HEAP = "96k"

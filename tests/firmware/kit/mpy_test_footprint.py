@@ -6,26 +6,48 @@ import loopback
 import network
 
 sys.modules["socket"] = loopback  # the MQTT peer in this process: no broker needed
+from mpy_test_support import drop_flash, fresh_flash  # noqa: E402
+
 from kit import config, runtime  # noqa: E402
 from kit.timebase import FastTime  # noqa: E402
-from mpy_test_support import drop_flash, fresh_flash  # noqa: E402
 
 network.NETWORKS["home"] = "password1"
 START = 1795820400
-OPTIONAL = ("kit.portal", "kit.captive", "kit.config", "kit.mqtt_inbound", "noise.meter",
-            "noise.dsp", "drivers.sds011", "drivers.pms5003", "drivers.bme280",
-            "drivers.sps30", "drivers.scd4x", "drivers.dnms")
+OPTIONAL = (
+    "kit.portal",
+    "kit.captive",
+    "kit.config",
+    "kit.mqtt_inbound",
+    "noise.meter",
+    "noise.dsp",
+    "drivers.sds011",
+    "drivers.pms5003",
+    "drivers.bme280",
+    "drivers.sps30",
+    "drivers.scd4x",
+    "drivers.dnms",
+)
 
 
 def _kit(sensors):
     import fake_uart
+
     from sim import devices_bus
 
     fake_uart.reset()
     devices_bus.prepare(sensors)
-    config.save({"node": "kit-fp", "wifi_ssid": "home", "wifi_password": "password1",
-                 "gateway_host": "127.0.0.1", "interval_s": 10, "sample_s": 5,
-                 "portal_dns": False, "sensors": sensors})
+    config.save(
+        {
+            "node": "kit-fp",
+            "wifi_ssid": "home",
+            "wifi_password": "password1",
+            "gateway_host": "127.0.0.1",
+            "interval_s": 10,
+            "sample_s": 5,
+            "portal_dns": False,
+            "sensors": sensors,
+        }
+    )
     for name in OPTIONAL:
         runtime.forget(name)
     return runtime.Kit(FastTime(START), None, None)
@@ -34,8 +56,12 @@ def _kit(sensors):
 def test_a_kit_loads_its_configured_drivers_and_nothing_it_does_not_use():
     flash = fresh_flash()
     try:
-        kit = _kit([{"type": "sds011", "uart": 2, "rx": 16, "tx": 17},
-                    {"type": "bme280", "i2c": 0, "address": 0x76}])
+        kit = _kit(
+            [
+                {"type": "sds011", "uart": 2, "rx": 16, "tx": 17},
+                {"type": "bme280", "i2c": 0, "address": 0x76},
+            ]
+        )
         assert kit.run(cycles=3) == "done"
         assert kit.published >= 3, kit.published  # through the loopback peer
         loaded = [name for name in OPTIONAL if name in sys.modules]

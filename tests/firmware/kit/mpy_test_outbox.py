@@ -1,8 +1,9 @@
 # MicroPython tests of the outbox on flash (firmware/kit/outbox.py).
 import os
 
-from kit.outbox import Outbox
 from mpy_test_support import drop_flash, fresh_flash
+
+from kit.outbox import Outbox
 
 MPY_HEAP = "64k"
 

@@ -72,7 +72,7 @@ def test_every_problem_is_found_in_one_pass():
 
 def test_ranges_and_bus_conflicts_name_the_line():
     fields = parse("wifi_ssid=a&gateway_port=0&sensors=sds011+uart%3D2%0A%0Apms5003+uart%3D2")
-    doc, problems = check(fields, _stored())
+    _doc, problems = check(fields, _stored())
     assert problems[0] == ("gateway_port", E_RANGE, (1, 65535))
     assert problems[1][:2] == ("sensors", E_LINE) and problems[1][2][0] == 3  # blank line 2
     assert "already used" in problems[1][2][1]

@@ -5,10 +5,11 @@ import os
 
 import network
 import ntptime
+from mpy_test_support import SlowClient, drop_flash, fresh_flash
+
 from kit import config, runtime, sensors, status
 from kit.outbox import Outbox
 from kit.timebase import FastTime
-from mpy_test_support import SlowClient, drop_flash, fresh_flash
 
 sensors.REGISTRY["test"] = ("mpy_test_support", "ScriptedSensor", "i2c", 0)
 sensors.REGISTRY["broken"] = ("mpy_test_support", "BrokenSensor", "i2c", 0)
@@ -115,7 +116,9 @@ def test_records_made_before_ntp_answered_are_dated_from_the_uptime_clock():
         assert kit.tb.synced
         dated = [json.loads(kit.backdate(p)) for p in undated]
         assert [d["time"] for d in dated] == [
-            "2026-11-27T23:01:00Z", "2026-11-27T23:02:00Z", "2026-11-27T23:03:00Z"
+            "2026-11-27T23:01:00Z",
+            "2026-11-27T23:02:00Z",
+            "2026-11-27T23:03:00Z",
         ], dated
         assert all(d["flags"] == ["clock_unsynced"] for d in dated)  # the flag is kept
         # The next boot dates what this one left in the outbox (clock.txt), not what a boot

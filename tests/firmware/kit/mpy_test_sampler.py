@@ -1,8 +1,9 @@
 # MicroPython tests of the measurement cycle's sampler (firmware/kit/sampler.py).
+from mpy_test_support import ScriptedSensor
+
 from drivers.errors import SensorError
 from kit.sampler import Sampler
 from kit.sensors import DUTY, INTERVAL
-from mpy_test_support import ScriptedSensor
 
 MPY_HEAP = "64k"
 

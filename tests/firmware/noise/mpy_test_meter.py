@@ -5,8 +5,9 @@ import math
 
 import fake_audio
 import fake_i2s
-from drivers.errors import SensorError
 from machine import I2S, Pin
+
+from drivers.errors import SensorError
 from noise.meter import NoiseMeter, open_i2s
 
 MPY_HEAP = "256k"
@@ -71,7 +72,7 @@ def sine_spl(dbfs, sensitivity=-26.0):
 def measure(signal, rate=16000, **options):
     fake_i2s.attach(0, signal)
     meter = NoiseMeter(
-        open_i2s(I2S, Pin, 32, 25, 33, rate=rate), rate=rate, nonblocking=False, **options
+        open_i2s(I2S, Pin, 26, 25, 33, rate=rate), rate=rate, nonblocking=False, **options
     )
     meter.start()
     while meter.poll():
@@ -133,7 +134,7 @@ def test_1khz_tone_reads_its_spl_for_the_configured_sensitivity():
                 fake_audio.Signal(rate).tone(2.0, 1000, dbfs), rate, sensitivity_dbfs=sensitivity
             )
             expected = sine_spl(dbfs, sensitivity)
-            # the issue asks for +-0.5 dB; the meter's own error is far smaller
+            # the meter's own error: 0.05 dB at most, so a kit's error is its microphone's
             assert abs(values["noise_laeq"] - expected) <= 0.05, (sensitivity, dbfs, values)
 
 
@@ -220,7 +221,7 @@ def test_microphone_equaliser_undoes_a_60_hz_roll_off():
 def test_nonblocking_poll_uses_the_irq_and_matches_blocking_reads():
     signal = fake_audio.Signal(16000).tone(2.0, 500, -30.0)
     fake_i2s.attach(0, signal)
-    mic = open_i2s(I2S, Pin, 32, 25, 33)
+    mic = open_i2s(I2S, Pin, 26, 25, 33)
     meter = NoiseMeter(mic, nonblocking=True)
     assert meter.read() is None  # nothing measured yet
     meter.start()
@@ -247,7 +248,7 @@ def test_nonblocking_poll_uses_the_irq_and_matches_blocking_reads():
 
 def test_read_returns_none_until_warm_and_then_counts_seconds():
     fake_i2s.attach(0, fake_audio.Signal(16000).tone(0.9, 1000, -30.0))
-    meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33), nonblocking=False)
+    meter = NoiseMeter(open_i2s(I2S, Pin, 26, 25, 33), nonblocking=False)
     meter.start()
     while meter.poll():
         pass
@@ -258,7 +259,7 @@ def test_read_returns_none_until_warm_and_then_counts_seconds():
 
 def test_silent_bus_raises_sensor_error_with_wiring_hint():
     fake_i2s.attach(0, fake_audio.Signal(16000).silence(2.0))
-    meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33), nonblocking=False)
+    meter = NoiseMeter(open_i2s(I2S, Pin, 26, 25, 33), nonblocking=False)
     meter.start()
     while meter.poll():
         pass
@@ -271,7 +272,7 @@ def test_silent_bus_raises_sensor_error_with_wiring_hint():
 
 
 def test_bad_configuration_raises_sensor_error_naming_the_choice():
-    mic = open_i2s(I2S, Pin, 32, 25, 33)
+    mic = open_i2s(I2S, Pin, 26, 25, 33)
     for options, words in (
         ({"rate": 22050}, "16000"),
         ({"eq": "XYZ"}, "INMP441"),
@@ -294,14 +295,14 @@ def test_sensor_contract():
         "noise_la90",
     )
     assert isinstance(NoiseMeter.WARMUP_MS, int)
-    meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33), model="ICS-43434")
+    meter = NoiseMeter(open_i2s(I2S, Pin, 26, 25, 33), model="ICS-43434")
     assert meter.MODEL == "ICS-43434" and NoiseMeter.MODEL == "INMP441"
 
 
 def test_steady_state_allocates_nothing():
     for rate in (16000, 48000):
         fake_i2s.attach(0, fake_audio.Signal(rate).noise(None, -30.0))
-        meter = NoiseMeter(open_i2s(I2S, Pin, 32, 25, 33, rate=rate), rate=rate, nonblocking=False)
+        meter = NoiseMeter(open_i2s(I2S, Pin, 26, 25, 33, rate=rate), rate=rate, nonblocking=False)
         meter.start()
         for _ in range(20):
             meter.poll()

@@ -4,6 +4,7 @@
 import fake_audio
 import fake_i2s
 from machine import I2S, Pin
+
 from noise.coeffs import RATES
 from noise.meter import NoiseMeter, open_i2s
 
@@ -27,7 +28,7 @@ def worst_sounds(rate):
 def probe_run(rate, eq=None):
     fake_i2s.attach(0, worst_sounds(rate))
     meter = NoiseMeter(
-        open_i2s(I2S, Pin, 32, 25, 33, rate=rate), rate=rate, eq=eq, nonblocking=False
+        open_i2s(I2S, Pin, 26, 25, 33, rate=rate), rate=rate, eq=eq, nonblocking=False
     )
     meter.start()
     meter.probe()

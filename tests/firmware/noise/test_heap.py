@@ -21,7 +21,7 @@ from noise.meter import NoiseMeter, open_i2s
 rate = 16000
 # an endless quiet street: noise and a tone
 fake_i2s.attach(0, fake_audio.Signal(rate).tones(None, ((440, -50.0, 0.0),), -60.0))
-meter = NoiseMeter(open_i2s(fake_i2s.I2S, lambda pin: pin, 32, 25, 33, rate=rate), rate=rate)
+meter = NoiseMeter(open_i2s(fake_i2s.I2S, lambda pin: pin, 26, 25, 33, rate=rate), rate=rate)
 meter.start()
 free = [0] * 12  # made before measuring: a growing list would show up
 for interval in range(12):
