@@ -63,6 +63,7 @@ def test_choosing_noise_recolours_the_markers_and_the_legend(browser: Any, site:
     page = open_map(browser, site)
     page.select_option("#quantity", "noise_laeq")
     assert "Directive 2002/49/EC" in page.inner_text("#legend-source")
+    assert "0–55 dB(A)" in page.locator("#legend-bands li").nth(0).inner_text()
     laeq = httpx.get(f"{site}/v1/latest?node=sim-3", timeout=10).json()["value"][0]["values"]
     dot = page.locator('.kit-marker[data-node="sim-3"] .dot')
     band = band_of(SCALES["noise_laeq"], laeq["noise_laeq"]["value"])
