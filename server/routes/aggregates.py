@@ -2,8 +2,9 @@
 
 Coverage is the share of the expected readings a window holds: a node is expected to read
 every ``interval_s`` seconds (its metadata, else the server's ``measurement_interval``), so an
-hour expects ``3600 / interval_s`` readings. An hour is valid with at least 75 % coverage; a
-day is valid with at least 18 valid hours. Windows below that are flagged, not hidden.
+hour expects ``3600 / interval_s`` readings. An hour is valid with at least ``VALID_SHARE``
+coverage; a day is valid with at least ``VALID_HOURS_PER_DAY`` valid hours (both
+lokaalmeten.noise_indicators). Windows below that are flagged, not hidden.
 
 Readings flagged with any bit of ``EXCLUDED_FROM_AGGREGATES`` are left out of every number
 but ``excluded``, so they lower the coverage. ``value`` is the window's value by the
@@ -22,9 +23,15 @@ from pydantic import BaseModel, Field
 
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.noise_indicators import VALID_HOURS_PER_DAY, VALID_SHARE
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
-from lokaalmeten.readings import iso_utc
-from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresholds
+from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, iso_utc
+from lokaalmeten.server.catalogue import (
+    VALID_PERCENT,
+    expected_per_hour,
+    interval_of,
+    thresholds,
+)
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
@@ -40,8 +47,8 @@ from lokaalmeten.store import Aggregate, AggregateQuery, Store
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
-VALID_HOURS_PER_DAY = 18
-VALID_COVERAGE = 0.75
+# The flags whose readings an aggregate leaves out, named from the one list of flags.
+_EXCLUDED_NAMES = ", ".join(name for bit, name in FLAG_NAMES if bit & EXCLUDED_FROM_AGGREGATES)
 
 
 class Window(StrEnum):
@@ -69,17 +76,18 @@ class AggregatePublic(BaseModel):
     max: float | None
     count: int = Field(description="Readings in the window that count (not excluded).")
     excluded: int = Field(
-        description="Readings in the window left out for their quality flags "
-        "(clipped, implausible, stuck, spike, high_humidity, warming_up)."
+        description=f"Readings in the window left out for their quality flags ({_EXCLUDED_NAMES})."
     )
     unit: str
     coverage: float = Field(
         description="count / expected readings, at most 1 (excluded readings do not count)."
     )
-    valid_hours: int = Field(description="Hours in the window with at least 75 % coverage.")
+    valid_hours: int = Field(
+        description=f"Hours in the window with at least {VALID_PERCENT} coverage."
+    )
     valid: bool = Field(
-        description="Hour: coverage >= 0.75. Day: at least 18 valid hours. "
-        "Invalid windows are listed, flagged."
+        description=f"Hour: coverage >= {VALID_SHARE}. Day: at least "
+        f"{VALID_HOURS_PER_DAY} valid hours. Invalid windows are listed, flagged."
     )
 
 

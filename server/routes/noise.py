@@ -19,12 +19,14 @@ from pydantic import BaseModel, Field
 from lokaalmeten.noise_indicators import (
     AMSTERDAM,
     NEEDED_HOURS,
+    QUANTITY,
     VALID_HOURS_PER_DAY,
     DayIndicators,
     indicators,
 )
+from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
-from lokaalmeten.server.catalogue import thresholds
+from lokaalmeten.server.catalogue import VALID_PERCENT, thresholds
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
@@ -33,6 +35,7 @@ from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
 from lokaalmeten.settings import ServerSettings
 
 router = APIRouter(prefix="/v1", tags=["noise"])
+UNIT = QUANTITIES[QUANTITY].unit
 
 StartDay = Annotated[
     str | None,
@@ -42,12 +45,12 @@ EndDay = Annotated[str | None, Query(description="Day after the last one (exclus
 
 
 class PeriodPublic(BaseModel):
-    level: float | None = Field(description="dB(A), energetic mean of the period's readings.")
+    level: float | None = Field(description=f"{UNIT}, energetic mean of the period's readings.")
     hours: int = Field(description="Hours the period had that day (the night: 7, 8 or 9).")
     valid_hours: int
     coverage: float = Field(description="valid_hours / hours.")
     readings: int = Field(description="Readings counted (flagged ones left out).")
-    valid: bool = Field(description="At least 75 % of the period's hours valid.")
+    valid: bool = Field(description=f"At least {VALID_PERCENT} of the period's hours valid.")
 
 
 class NoiseDayPublic(BaseModel):
@@ -55,8 +58,10 @@ class NoiseDayPublic(BaseModel):
     date: str = Field(description="The local day (Europe/Amsterdam), YYYY-MM-DD.")
     start: str = Field(description="Its first second, ISO 8601 UTC.")
     hours: int = Field(description="23, 24 or 25 (daylight-saving changes).")
-    lden: float | None = Field(description="dB(A); null when a period has no reading.")
-    valid: bool = Field(description="Every period valid and at least 18 valid hours.")
+    lden: float | None = Field(description=f"{UNIT}; null when a period has no reading.")
+    valid: bool = Field(
+        description=f"Every period valid and at least {VALID_HOURS_PER_DAY} valid hours."
+    )
     valid_hours: int
     hours_above: int = Field(description="Valid hours with LAeq above threshold_db.")
     lday: PeriodPublic | None = Field(None, description="Absent with periods=false.")
@@ -281,7 +286,7 @@ def _csv_rows(days: list[DayIndicators], threshold_db: float, semicolon: bool) -
             number(lnight.coverage, 4),
             str(d.hours_above),
             threshold,
-            "dB(A)",
+            UNIT,
         )
         rows.append(when + sep.join(fields) + "\r\n")
         if len(rows) == 1000:

@@ -1,0 +1,122 @@
+"""The server states no fact of its own that a table in lokaalmeten/ holds: the coverage rule,
+the quality flags' names and the quantities' units are read from their one source, so these
+tests fail when a copy of one reappears in server/ (descriptions included)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from lokaalmeten.noise_indicators import VALID_SHARE
+from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES
+from lokaalmeten.server.catalogue import VALID_PERCENT, hour_threshold
+from tests.helpers import REPO
+
+SERVER = REPO / "server"
+_NAMES = [name for _, name in FLAG_NAMES]
+# '%' is a unit too short to tell from prose; every other one only a copy would write.
+_UNITS = sorted({q.unit for q in QUANTITIES.values()} - {"%"})
+# The one table of what each flag means, keyed by the flags' names.
+_MEANINGS = SERVER / "routes" / "readings.py"
+
+
+def _modules() -> list[Path]:
+    modules = sorted(SERVER.rglob("*.py"))
+    assert len(modules) > 20, modules
+    return modules
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _constants(path: Path) -> Iterator[tuple[int, object]]:
+    """Every literal of the module but its docstrings, with its line."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and id(node) not in skip:
+            yield node.lineno, node.value
+
+
+def _copies(check: Callable[[Path, object], bool]) -> list[str]:
+    found = []
+    for path in _modules():
+        for line, value in _constants(path):
+            if check(path, value):
+                found.append(f"{path.relative_to(REPO)}:{line}: {value!r}")
+    return found
+
+
+def test_no_module_states_the_coverage_rule_as_a_number() -> None:
+    def copy(path: Path, value: object) -> bool:
+        if isinstance(value, float):
+            return value == VALID_SHARE
+        return isinstance(value, str) and VALID_PERCENT in value
+
+    assert _copies(copy) == []
+
+
+def test_no_module_defines_the_coverage_rule_again() -> None:
+    names = {"VALID_SHARE", "VALID_COVERAGE", "VALID_HOURS_PER_DAY"}
+    found = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in names:
+                        found.append(f"{path.relative_to(REPO)}:{node.lineno}: {target.id}")
+    assert found == []
+
+
+def test_the_hour_threshold_follows_the_rule() -> None:
+    # 60-s readings: 60 expected, VALID_SHARE of them needed, rounded up.
+    assert hour_threshold(60) == -(-round(VALID_SHARE * 60 * 1000) // 1000)
+
+
+def test_no_module_copies_the_flag_names() -> None:
+    def copy(path: Path, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        named = [n for n in _NAMES if re.search(rf"\b{n}\b", value)]
+        # One name alone is a key of the table of meanings; two or more are a copied list.
+        return len(named) > 1 or (named == [value] and path != _MEANINGS)
+
+    assert _copies(copy) == []
+
+
+def test_no_module_writes_a_unit_of_the_quantity_table() -> None:
+    # The page's texts are prose in two languages ("onder 55 dB(A)"), not data.
+    texts = SERVER / "web" / "i18n.py"
+
+    def copy(path: Path, value: object) -> bool:
+        return (
+            path != texts
+            and isinstance(value, str)
+            and any(
+                re.search(rf"(?<![A-Za-z]){re.escape(unit)}(?![A-Za-z])", value) for unit in _UNITS
+            )
+        )
+
+    assert _copies(copy) == []
+
+
+def test_the_aggregates_name_the_flags_they_leave_out(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    excluded = schemas["AggregatePublic"]["properties"]["excluded"]["description"]
+    left_out = [name for bit, name in FLAG_NAMES if bit & EXCLUDED_FROM_AGGREGATES]
+    assert [n for n in _NAMES if re.search(rf"\b{n}\b", excluded)] == left_out
+    valid = schemas["AggregatePublic"]["properties"]["valid"]["description"]
+    assert f"coverage >= {VALID_SHARE}" in valid
