@@ -35,12 +35,17 @@ from lokaalmeten.server.catalogue import (
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.routes.nodes import (
+from lokaalmeten.server.params import (
     BboxFilter,
     NearFilter,
     NodeFilter,
     QuantityFilter,
+    WindowFromParam,
+    WindowToParam,
+    nodes_in_area,
+    quantities,
+    split,
+    time_range,
 )
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Aggregate, AggregateQuery, Store
@@ -97,10 +102,6 @@ class AggregateList(BaseModel):
 
 
 WindowParam = Annotated[Window, Query(description="1h or 1d (UTC days).")]
-FromParam = Annotated[
-    str | None, Query(alias="from", description="Start; rounded down to the window. ISO 8601.")
-]
-ToParam = Annotated[str | None, Query(description="End; rounded up to the window.")]
 
 
 @router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
@@ -113,8 +114,8 @@ def list_aggregates(
     bbox: BboxFilter = None,
     near: NearFilter = None,
     window: WindowParam = Window.hour,
-    from_: FromParam = None,
-    to: ToParam = None,
+    from_: WindowFromParam = None,
+    to: WindowToParam = None,
 ) -> Response:
     rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
     return Response(
@@ -137,8 +138,8 @@ def export_aggregates_csv(
     bbox: BboxFilter = None,
     near: NearFilter = None,
     window: WindowParam = Window.hour,
-    from_: FromParam = None,
-    to: ToParam = None,
+    from_: WindowFromParam = None,
+    to: WindowToParam = None,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> Response:
     rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)

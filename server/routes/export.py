@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -22,14 +22,19 @@ from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import node_views
 from lokaalmeten.server.csvfmt import CsvWriter, Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
-from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.privacy import public_places
-from lokaalmeten.server.routes.nodes import (
+from lokaalmeten.server.params import (
     BboxFilter,
+    FromParam,
     NearFilter,
     NodeFilter,
     QuantityFilter,
+    ToParam,
+    nodes_in_area,
+    quantities,
+    split,
+    time_range,
 )
+from lokaalmeten.server.privacy import public_places
 from lokaalmeten.store import ReadingQuery, Store
 
 router = APIRouter(prefix="/v1/export", tags=["export"])
@@ -70,10 +75,8 @@ def export_csv(
     quantity: QuantityFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
-    from_: Annotated[
-        str | None, Query(alias="from", description="Start, inclusive; ISO 8601.")
-    ] = None,
-    to: Annotated[str | None, Query(description="End, exclusive; ISO 8601.")] = None,
+    from_: FromParam = None,
+    to: ToParam = None,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
     wanted = quantities(quantity)

@@ -30,8 +30,13 @@ from lokaalmeten.server.catalogue import VALID_PERCENT, thresholds
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.params import nodes_in_area, split
-from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.server.params import (
+    BboxFilter,
+    NearFilter,
+    NodeFilter,
+    nodes_in_area,
+    split,
+)
 from lokaalmeten.settings import ServerSettings
 
 router = APIRouter(prefix="/v1", tags=["noise"])

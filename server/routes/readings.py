@@ -20,8 +20,18 @@ from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, flag_names, iso_utc
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.server.params import (
+    BboxFilter,
+    FromParam,
+    NearFilter,
+    NodeFilter,
+    QuantityFilter,
+    ToParam,
+    nodes_in_area,
+    quantities,
+    split,
+    time_range,
+)
 from lokaalmeten.store import ReadingQuery
 
 router = APIRouter(prefix="/v1", tags=["readings"])
@@ -92,19 +102,11 @@ def list_readings(
     directory: DirectoryDep,
     settings: SettingsDep,
     node: NodeFilter = None,
-    quantity: Annotated[
-        list[str] | None,
-        Query(description="Quantities, e.g. pm25,pm10; repeat or separate with commas."),
-    ] = None,
+    quantity: QuantityFilter = None,
     bbox: BboxFilter = None,
     near: NearFilter = None,
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="Start, inclusive; ISO 8601 (UTC if no offset)."),
-    ] = None,
-    to: Annotated[
-        str | None, Query(description="End, exclusive; ISO 8601 (UTC if no offset).")
-    ] = None,
+    from_: FromParam = None,
+    to: ToParam = None,
     limit: Annotated[int | None, Query(ge=1, description="Readings per page.")] = None,
     cursor: Annotated[str | None, Query(description="Opaque; taken from @nextLink.")] = None,
 ) -> ReadingList:

@@ -8,12 +8,14 @@ import ast
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import get_args
 
 from fastapi.testclient import TestClient
 
 from lokaalmeten.noise_indicators import VALID_SHARE
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES
+from lokaalmeten.server import params
 from lokaalmeten.server.catalogue import VALID_PERCENT, hour_threshold
 from tests.helpers import REPO
 
@@ -120,3 +122,36 @@ def test_the_aggregates_name_the_flags_they_leave_out(client: TestClient) -> Non
     assert [n for n in _NAMES if re.search(rf"\b{n}\b", excluded)] == left_out
     valid = schemas["AggregatePublic"]["properties"]["valid"]["description"]
     assert f"coverage >= {VALID_SHARE}" in valid
+
+
+def _description(parameter: object) -> str:
+    return str(get_args(parameter)[1].description)
+
+
+def test_the_routes_share_one_description_per_filter(client: TestClient) -> None:
+    """Every /v1 route takes its node, quantity, area and time filters from server/params.py:
+    a route that writes its own Query for one of them shows here as another description."""
+    shared = {
+        "node": {_description(params.NodeFilter)},
+        "quantity": {_description(params.QuantityFilter)},
+        "bbox": {_description(params.BboxFilter)},
+        "near": {_description(params.NearFilter)},
+        "from": {_description(params.FromParam), _description(params.WindowFromParam)},
+        "to": {_description(params.ToParam), _description(params.WindowToParam)},
+    }
+    # /v1/corrected takes one kit and one of two PM quantities: parameters of another kind.
+    own = {"/v1/corrected", "/v1/export/corrected.csv"}
+    seen: dict[str, set[str]] = {name: set() for name in shared}
+    for path, operations in client.get("/openapi.json").json()["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                name = parameter["name"]
+                if (
+                    name in shared
+                    and parameter["in"] == "query"
+                    and path.startswith("/v1/")
+                    and not (path in own and name in ("node", "quantity"))
+                ):
+                    seen[name].add(parameter.get("description", ""))
+    for name, descriptions in seen.items():
+        assert descriptions and descriptions <= shared[name], (name, descriptions)
