@@ -155,3 +155,21 @@ def test_the_routes_share_one_description_per_filter(client: TestClient) -> None
                     seen[name].add(parameter.get("description", ""))
     for name, descriptions in seen.items():
         assert descriptions and descriptions <= shared[name], (name, descriptions)
+
+
+def test_sensorthings_is_one_package_whose_names_mean_one_thing() -> None:
+    # server/catalogue.py is the one catalogue, and a node is a kit: no class or type alias
+    # of either name elsewhere, and no SensorThings module outside its package.
+    assert sorted(p.name for p in SERVER.glob("sta_*.py")) == []
+    assert not (SERVER / "routes" / "sensorthings.py").exists()
+    found = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+            found += [f"{path.relative_to(REPO)}: {n}" for n in names if n in ("Catalogue", "Node")]
+    assert found == []
