@@ -14,10 +14,11 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.privacy import PublicPlace, public_places
 from lokaalmeten.settings import ServerSettings
@@ -171,3 +172,19 @@ def nodes_in_area(
         chosen.append(node)
     # No node in the area: a filter that matches nothing (a node id no kit can have).
     return tuple(chosen) or ("\x00none",)
+
+
+def area_nodes(
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+) -> tuple[str, ...]:
+    """The nodes a request's node, bbox and near filters choose (``()``: every node)."""
+    return nodes_in_area(directory, settings, split(node), bbox, near)
+
+
+# The node, bbox and near filters of a route, as the nodes they choose: one dependency, so
+# that a route takes the three parameters by taking this one.
+AreaNodes = Annotated[tuple[str, ...], Depends(area_nodes)]

@@ -36,15 +36,11 @@ from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
-    BboxFilter,
-    NearFilter,
-    NodeFilter,
+    AreaNodes,
     QuantityFilter,
     WindowFromParam,
     WindowToParam,
-    nodes_in_area,
     quantities,
-    split,
     time_range,
 )
 from lokaalmeten.settings import ServerSettings
@@ -109,15 +105,13 @@ def list_aggregates(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
+    nodes: AreaNodes,
     quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
     window: WindowParam = Window.hour,
     from_: WindowFromParam = None,
     to: WindowToParam = None,
 ) -> Response:
-    rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
+    rows = _windows(store, directory, settings, nodes, quantity, window, from_, to)
     return Response(
         render(rows, window, directory.metas(), settings), media_type="application/json"
     )
@@ -133,16 +127,14 @@ def export_aggregates_csv(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
+    nodes: AreaNodes,
     quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
     window: WindowParam = Window.hour,
     from_: WindowFromParam = None,
     to: WindowToParam = None,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> Response:
-    rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
+    rows = _windows(store, directory, settings, nodes, quantity, window, from_, to)
     body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)
     return Response(
         body.encode(),
@@ -155,10 +147,8 @@ def _windows(
     store: Store,
     directory: DirectoryReader,
     settings: ServerSettings,
-    node: list[str] | None,
+    nodes: tuple[str, ...],
     quantity: list[str] | None,
-    bbox: str | None,
-    near: str | None,
     window: Window,
     from_: str | None,
     to: str | None,
@@ -167,7 +157,6 @@ def _windows(
     start, end = time_range(settings, from_, to)
     size = _SECONDS[window]
     start, end = start - start % size, end + (-end) % size
-    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
     streams = len(store.streams(nodes, wanted))
     points = max(1, streams) * ((end - start) // size)
     if points > settings.max_points:

@@ -23,15 +23,11 @@ from lokaalmeten.server.catalogue import node_views
 from lokaalmeten.server.csvfmt import CsvWriter, Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.params import (
-    BboxFilter,
+    AreaNodes,
     FromParam,
-    NearFilter,
-    NodeFilter,
     QuantityFilter,
     ToParam,
-    nodes_in_area,
     quantities,
-    split,
     time_range,
 )
 from lokaalmeten.server.privacy import public_places
@@ -71,17 +67,14 @@ def export_csv(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
+    nodes: AreaNodes,
     quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
     from_: FromParam = None,
     to: ToParam = None,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)
-    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
     writer = CsvWriter(public_places(directory, settings), delimiter is Delimiter.semicolon)
     query = ReadingQuery(start, end, settings.max_limit, nodes, wanted)
     name = f"lokaalmeten-{iso_utc(start)[:10]}-{iso_utc(end)[:10]}.csv"
@@ -106,11 +99,8 @@ def export_geojson(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    chosen: AreaNodes,
 ) -> GeoJSONResponse:
-    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
     latest: dict[str, dict[str, Any]] = {}
     for r in store.latest(chosen):

@@ -13,7 +13,7 @@ from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.server.deps import AlertsDep, DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError, ErrorBody
-from lokaalmeten.server.params import BboxFilter, NearFilter, NodeFilter, nodes_in_area, split
+from lokaalmeten.server.params import AreaNodes
 
 router = APIRouter(prefix="/v1", tags=["nodes"])
 
@@ -150,11 +150,8 @@ def list_nodes(
     directory: DirectoryDep,
     alerts: AlertsDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    chosen: AreaNodes,
 ) -> NodeList:
-    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
     open_alerts = alerts.open_alerts()
     return NodeList(
@@ -207,11 +204,8 @@ def list_latest(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    chosen: AreaNodes,
 ) -> LatestList:
-    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
     latest: dict[str, dict[str, LatestValue]] = {}
     for r in store.latest(chosen):

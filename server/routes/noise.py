@@ -31,11 +31,7 @@ from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
-    BboxFilter,
-    NearFilter,
-    NodeFilter,
-    nodes_in_area,
-    split,
+    AreaNodes,
 )
 from lokaalmeten.settings import ServerSettings
 
@@ -109,14 +105,11 @@ def _compute(
     store: StoreDep,
     directory: DirectoryDep,
     settings: ServerSettings,
-    node: list[str] | None,
-    bbox: str | None,
-    near: str | None,
+    nodes: tuple[str, ...],
     start: str | None,
     end: str | None,
 ) -> list[DayIndicators]:
     first, last = _days(settings, start, end)
-    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
     default, per_node = thresholds(directory, settings)
     return indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
 
@@ -140,9 +133,7 @@ def noise_indicators(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    nodes: AreaNodes,
     start: StartDay = None,
     end: EndDay = None,
     periods: Annotated[
@@ -153,7 +144,7 @@ def noise_indicators(
         ),
     ] = True,
 ) -> Response:
-    days = _compute(store, directory, settings, node, bbox, near, start, end)
+    days = _compute(store, directory, settings, nodes, start, end)
     value = render(days, periods)
     body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{value}]}}'
     return Response(body.encode(), media_type="application/json")
@@ -230,14 +221,12 @@ def export_noise_csv(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    nodes: AreaNodes,
     start: StartDay = None,
     end: EndDay = None,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
-    days = _compute(store, directory, settings, node, bbox, near, start, end)
+    days = _compute(store, directory, settings, nodes, start, end)
     semicolon = delimiter is Delimiter.semicolon
     name = f"lokaalmeten-noise-{days[0].day if days else start}-{days[-1].day if days else end}"
     return StreamingResponse(

@@ -18,18 +18,14 @@ from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, flag_names, iso_utc
-from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
+from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
-    BboxFilter,
+    AreaNodes,
     FromParam,
-    NearFilter,
-    NodeFilter,
     QuantityFilter,
     ToParam,
-    nodes_in_area,
     quantities,
-    split,
     time_range,
 )
 from lokaalmeten.store import ReadingQuery
@@ -99,12 +95,9 @@ def _decode_cursor(text: str) -> tuple[str, str, int]:
 def list_readings(
     request: Request,
     store: StoreDep,
-    directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
+    nodes: AreaNodes,
     quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
     from_: FromParam = None,
     to: ToParam = None,
     limit: Annotated[int | None, Query(ge=1, description="Readings per page.")] = None,
@@ -119,7 +112,7 @@ def list_readings(
         start=start,
         end=end,
         limit=limit,
-        nodes=nodes_in_area(directory, settings, split(node), bbox, near),
+        nodes=nodes,
         quantities=wanted,
         after=_decode_cursor(cursor) if cursor else None,
     )

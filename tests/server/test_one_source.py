@@ -173,3 +173,16 @@ def test_sensorthings_is_one_package_whose_names_mean_one_thing() -> None:
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
             found += [f"{path.relative_to(REPO)}: {n}" for n in names if n in ("Catalogue", "Node")]
     assert found == []
+
+
+def test_every_route_with_an_area_filter_takes_all_three(client: TestClient) -> None:
+    """node, bbox and near come together from params.AreaNodes, never one by one."""
+    area = {"node", "bbox", "near"}
+    routes = 0
+    for path, operations in client.get("/openapi.json").json()["paths"].items():
+        for operation in operations.values():
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            if path.startswith("/v1/") and names & {"bbox", "near"}:
+                routes += 1
+                assert area <= names, (path, names)
+    assert routes >= 8
