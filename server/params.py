@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Query
 
@@ -188,3 +188,26 @@ def area_nodes(
 # The node, bbox and near filters of a route, as the nodes they choose: one dependency, so
 # that a route takes the three parameters by taking this one.
 AreaNodes = Annotated[tuple[str, ...], Depends(area_nodes)]
+
+
+class Selection(NamedTuple):
+    """What a request for readings asks for: nodes and quantities (``()``: all), [start, end)."""
+
+    nodes: tuple[str, ...]
+    quantities: tuple[str, ...]
+    start: int
+    end: int
+
+
+def reading_selection(
+    settings: SettingsDep,
+    nodes: AreaNodes,
+    quantity: QuantityFilter = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+) -> Selection:
+    """The area, quantity and time filters of a route over raw readings, checked."""
+    return Selection(nodes, quantities(quantity), *time_range(settings, from_, to))
+
+
+ReadingSelection = Annotated[Selection, Depends(reading_selection)]

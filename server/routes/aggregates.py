@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.noise_indicators import VALID_HOURS_PER_DAY, VALID_SHARE
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
@@ -44,7 +43,7 @@ from lokaalmeten.server.params import (
     time_range,
 )
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Aggregate, AggregateQuery, Store
+from lokaalmeten.store import Aggregate, AggregateQuery
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
@@ -100,8 +99,12 @@ class AggregateList(BaseModel):
 WindowParam = Annotated[Window, Query(description="1h or 1d (UTC days).")]
 
 
-@router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
-def list_aggregates(
+class Windows(NamedTuple):
+    window: Window
+    rows: list[Aggregate]
+
+
+def windows(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
@@ -110,49 +113,8 @@ def list_aggregates(
     window: WindowParam = Window.hour,
     from_: WindowFromParam = None,
     to: WindowToParam = None,
-) -> Response:
-    rows = _windows(store, directory, settings, nodes, quantity, window, from_, to)
-    return Response(
-        render(rows, window, directory.metas(), settings), media_type="application/json"
-    )
-
-
-@router.get(
-    "/export/aggregates.csv",
-    summary="Hourly or daily aggregates as CSV",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
-)
-def export_aggregates_csv(
-    store: StoreDep,
-    directory: DirectoryDep,
-    settings: SettingsDep,
-    nodes: AreaNodes,
-    quantity: QuantityFilter = None,
-    window: WindowParam = Window.hour,
-    from_: WindowFromParam = None,
-    to: WindowToParam = None,
-    delimiter: DelimiterParam = Delimiter.comma,
-) -> Response:
-    rows = _windows(store, directory, settings, nodes, quantity, window, from_, to)
-    body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)
-    return Response(
-        body.encode(),
-        media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="lokaalmeten-{window}.csv"'},
-    )
-
-
-def _windows(
-    store: Store,
-    directory: DirectoryReader,
-    settings: ServerSettings,
-    nodes: tuple[str, ...],
-    quantity: list[str] | None,
-    window: Window,
-    from_: str | None,
-    to: str | None,
-) -> list[Aggregate]:
+) -> Windows:
+    """The windows the filters of both aggregate routes ask for, from the store's roll-ups."""
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)
     size = _SECONDS[window]
@@ -168,7 +130,44 @@ def _windows(
             "from",
         )
     default, per_node = thresholds(directory, settings)
-    return store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
+    query = AggregateQuery(start, end, size, nodes, wanted, default, per_node)
+    return Windows(window, store.aggregates(query))
+
+
+WindowsDep = Annotated[Windows, Depends(windows)]
+
+
+@router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
+def list_aggregates(
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    found: WindowsDep,
+) -> Response:
+    window, rows = found
+    return Response(
+        render(rows, window, directory.metas(), settings), media_type="application/json"
+    )
+
+
+@router.get(
+    "/export/aggregates.csv",
+    summary="Hourly or daily aggregates as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
+)
+def export_aggregates_csv(
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    found: WindowsDep,
+    delimiter: DelimiterParam = Delimiter.comma,
+) -> Response:
+    window, rows = found
+    body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)
+    return Response(
+        body.encode(),
+        media_type="text/csv; charset=utf-8; header=present",
+        headers={"Content-Disposition": f'attachment; filename="lokaalmeten-{window}.csv"'},
+    )
 
 
 CSV_COLUMNS = (

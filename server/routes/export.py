@@ -24,11 +24,7 @@ from lokaalmeten.server.csvfmt import CsvWriter, Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.params import (
     AreaNodes,
-    FromParam,
-    QuantityFilter,
-    ToParam,
-    quantities,
-    time_range,
+    ReadingSelection,
 )
 from lokaalmeten.server.privacy import public_places
 from lokaalmeten.store import ReadingQuery, Store
@@ -67,14 +63,10 @@ def export_csv(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    nodes: AreaNodes,
-    quantity: QuantityFilter = None,
-    from_: FromParam = None,
-    to: ToParam = None,
+    selection: ReadingSelection,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
-    wanted = quantities(quantity)
-    start, end = time_range(settings, from_, to)
+    nodes, wanted, start, end = selection
     writer = CsvWriter(public_places(directory, settings), delimiter is Delimiter.semicolon)
     query = ReadingQuery(start, end, settings.max_limit, nodes, wanted)
     name = f"lokaalmeten-{iso_utc(start)[:10]}-{iso_utc(end)[:10]}.csv"

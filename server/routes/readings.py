@@ -21,12 +21,7 @@ from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, flag_name
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
-    AreaNodes,
-    FromParam,
-    QuantityFilter,
-    ToParam,
-    quantities,
-    time_range,
+    ReadingSelection,
 )
 from lokaalmeten.store import ReadingQuery
 
@@ -96,15 +91,11 @@ def list_readings(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    nodes: AreaNodes,
-    quantity: QuantityFilter = None,
-    from_: FromParam = None,
-    to: ToParam = None,
+    selection: ReadingSelection,
     limit: Annotated[int | None, Query(ge=1, description="Readings per page.")] = None,
     cursor: Annotated[str | None, Query(description="Opaque; taken from @nextLink.")] = None,
 ) -> ReadingList:
-    wanted = quantities(quantity)
-    start, end = time_range(settings, from_, to)
+    nodes, wanted, start, end = selection
     limit = limit or settings.default_limit
     if limit > settings.max_limit:
         raise ApiError(400, f"limit: at most {settings.max_limit}", "limit")

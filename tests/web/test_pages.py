@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -137,7 +138,10 @@ def test_the_csv_link_downloads_exactly_the_readings_shown(browser: Any, site: s
     # The chart's points are these readings: the highest PM2.5 value appears in the label.
     highest = max(float(r["value"]) for r in rows if r["quantity"] == "pm25")
     label = page.locator('svg.chart[data-quantity="pm25"]').get_attribute("aria-label") or ""
-    assert f"highest {highest:.1f}".rstrip("0").rstrip(".") in label
+    # The page rounds as Intl.NumberFormat does, half away from zero on the decimal written
+    # (34.65 -> 34.7), where Python's format rounds the binary double (34.65 -> 34.6).
+    shown_highest = Decimal(repr(highest)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert f"highest {shown_highest}".rstrip("0").rstrip(".") in label
     geojson_href = page.get_attribute("#download-geojson", "href") or ""
     geojson = httpx.get(site + geojson_href, timeout=10).json()
     assert [f["id"] for f in geojson["features"]] == ["sim-2"]
