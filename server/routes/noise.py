@@ -10,9 +10,9 @@ import json
 import math
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -101,17 +101,28 @@ def _days(settings: ServerSettings, start: str | None, end: str | None) -> tuple
     return first, last
 
 
-def _compute(
+class NoiseDays(NamedTuple):
+    days: list[DayIndicators]
+    start: str | None  # the days asked for, as asked (the CSV's file name without days)
+    end: str | None
+
+
+def noise_days(
     store: StoreDep,
     directory: DirectoryDep,
-    settings: ServerSettings,
-    nodes: tuple[str, ...],
-    start: str | None,
-    end: str | None,
-) -> list[DayIndicators]:
+    settings: SettingsDep,
+    nodes: AreaNodes,
+    start: StartDay = None,
+    end: EndDay = None,
+) -> NoiseDays:
+    """The days both noise routes' filters ask for, with their indicators."""
     first, last = _days(settings, start, end)
     default, per_node = thresholds(directory, settings)
-    return indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
+    days = indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
+    return NoiseDays(days, start, end)
+
+
+NoiseDaysDep = Annotated[NoiseDays, Depends(noise_days)]
 
 
 def _period_json(readings: float, energy: float, valid: float, hours: int) -> str:
@@ -130,12 +141,8 @@ def _period_json(readings: float, energy: float, valid: float, hours: int) -> st
     summary="Daily noise indicators (Lday, Levening, Lnight, Lden) per node",
 )
 def noise_indicators(
-    store: StoreDep,
-    directory: DirectoryDep,
     settings: SettingsDep,
-    nodes: AreaNodes,
-    start: StartDay = None,
-    end: EndDay = None,
+    found: NoiseDaysDep,
     periods: Annotated[
         bool,
         Query(
@@ -144,8 +151,7 @@ def noise_indicators(
         ),
     ] = True,
 ) -> Response:
-    days = _compute(store, directory, settings, nodes, start, end)
-    value = render(days, periods)
+    value = render(found.days, periods)
     body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{value}]}}'
     return Response(body.encode(), media_type="application/json")
 
@@ -218,15 +224,11 @@ CSV_COLUMNS = (
     responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
 )
 def export_noise_csv(
-    store: StoreDep,
-    directory: DirectoryDep,
     settings: SettingsDep,
-    nodes: AreaNodes,
-    start: StartDay = None,
-    end: EndDay = None,
+    found: NoiseDaysDep,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
-    days = _compute(store, directory, settings, nodes, start, end)
+    days, start, end = found
     semicolon = delimiter is Delimiter.semicolon
     name = f"lokaalmeten-noise-{days[0].day if days else start}-{days[-1].day if days else end}"
     return StreamingResponse(
