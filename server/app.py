@@ -33,8 +33,8 @@ from lokaalmeten.server.routes import (
     nodes,
     noise,
     readings,
-    sensorthings,
 )
+from lokaalmeten.server.sensorthings import routes as sensorthings
 from lokaalmeten.server.web import apidocs
 from lokaalmeten.server.web import router as web_pages
 from lokaalmeten.settings import ServerSettings

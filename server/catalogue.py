@@ -16,12 +16,16 @@ from dataclasses import dataclass
 
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.noise_indicators import VALID_SHARE
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.privacy import PublicPlace, public_place
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import NodeSummary, Store
 
 ONLINE_MIN_SECONDS = 900
+# The coverage rule (lokaalmeten.noise_indicators.VALID_SHARE) in the words of the API's
+# descriptions, so that no description states a number of its own.
+VALID_PERCENT = f"{VALID_SHARE * 100:g} %"
 
 _ORDER = {name: i for i, name in enumerate(QUANTITIES)}
 
@@ -74,7 +78,8 @@ def _online(meta: NodeMeta, summary: NodeSummary, interval: float, now: float) -
 
 
 def thresholds(directory: DirectoryReader, settings: ServerSettings) -> tuple[int, dict[str, int]]:
-    """Readings an hour needs to count (75 % of the expected), by default and per node."""
+    """Readings an hour needs to count (VALID_SHARE of the expected), by default and per
+    node."""
     default = hour_threshold(settings.measurement_interval)
     per_node = {
         node: hour_threshold(meta.interval)
@@ -89,7 +94,8 @@ def expected_per_hour(interval: float) -> float:
 
 
 def hour_threshold(interval: float) -> int:
-    """Smallest whole count that is at least 75 % of the readings expected in an hour."""
-    needed = 0.75 * expected_per_hour(interval)
+    """Smallest whole count that is at least VALID_SHARE of the readings expected in an
+    hour."""
+    needed = VALID_SHARE * expected_per_hour(interval)
     whole = int(needed)
     return max(1, whole if whole >= needed - 1e-9 else whole + 1)

@@ -1,4 +1,7 @@
-"""Parameters the API families share, each checked with a 400 that says what to send.
+"""Parameters the API families share: their query types (one description each, for every
+route that takes them) and their checks, each a 400 that says what to send.
+
+    def route(node: NodeFilter = None, bbox: BboxFilter = None, from_: FromParam = None): ...
 
 start, end = time_range(settings, "2026-11-01", "2026-11-08")
 nodes = nodes_in_area(directory, settings, bbox="4.8,52.3,5.0,52.4", near=None)
@@ -9,15 +12,45 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
+from typing import Annotated, NamedTuple
+
+from fastapi import Depends, Query
 
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.server.deps import DirectoryDep, SettingsDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.privacy import PublicPlace, public_places
 from lokaalmeten.settings import ServerSettings
 
 DEFAULT_SPAN = 24 * 3600
 EARTH_RADIUS_M = 6_371_008.8
+
+NodeFilter = Annotated[
+    list[str] | None, Query(description="Node id(s); repeat or separate with commas.")
+]
+QuantityFilter = Annotated[
+    list[str] | None,
+    Query(description="Quantities, e.g. pm25,pm10; repeat or separate with commas."),
+]
+BboxFilter = Annotated[
+    str | None,
+    Query(description="min_lon,min_lat,max_lon,max_lat: nodes published inside the box."),
+]
+NearFilter = Annotated[
+    str | None, Query(description="lat,lon,radius_m: nodes published within the radius.")
+]
+# The time range of the raw readings: [from, to), as time_range reads it.
+FromParam = Annotated[
+    str | None, Query(alias="from", description="Start, inclusive; ISO 8601 (UTC if no offset).")
+]
+ToParam = Annotated[str | None, Query(description="End, exclusive; ISO 8601 (UTC if no offset).")]
+# The time range of windowed answers (hourly or daily), widened to whole windows.
+WindowFromParam = Annotated[
+    str | None,
+    Query(alias="from", description="Start; rounded down to the window. ISO 8601."),
+]
+WindowToParam = Annotated[str | None, Query(description="End; rounded up to the window. ISO 8601.")]
 
 
 def split(values: list[str] | None) -> tuple[str, ...]:
@@ -139,3 +172,42 @@ def nodes_in_area(
         chosen.append(node)
     # No node in the area: a filter that matches nothing (a node id no kit can have).
     return tuple(chosen) or ("\x00none",)
+
+
+def area_nodes(
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    node: NodeFilter = None,
+    bbox: BboxFilter = None,
+    near: NearFilter = None,
+) -> tuple[str, ...]:
+    """The nodes a request's node, bbox and near filters choose (``()``: every node)."""
+    return nodes_in_area(directory, settings, split(node), bbox, near)
+
+
+# The node, bbox and near filters of a route, as the nodes they choose: one dependency, so
+# that a route takes the three parameters by taking this one.
+AreaNodes = Annotated[tuple[str, ...], Depends(area_nodes)]
+
+
+class Selection(NamedTuple):
+    """What a request for readings asks for: nodes and quantities (``()``: all), [start, end)."""
+
+    nodes: tuple[str, ...]
+    quantities: tuple[str, ...]
+    start: int
+    end: int
+
+
+def reading_selection(
+    settings: SettingsDep,
+    nodes: AreaNodes,
+    quantity: QuantityFilter = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+) -> Selection:
+    """The area, quantity and time filters of a route over raw readings, checked."""
+    return Selection(nodes, quantities(quantity), *time_range(settings, from_, to))
+
+
+ReadingSelection = Annotated[Selection, Depends(reading_selection)]

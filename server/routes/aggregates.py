@@ -2,8 +2,9 @@
 
 Coverage is the share of the expected readings a window holds: a node is expected to read
 every ``interval_s`` seconds (its metadata, else the server's ``measurement_interval``), so an
-hour expects ``3600 / interval_s`` readings. An hour is valid with at least 75 % coverage; a
-day is valid with at least 18 valid hours. Windows below that are flagged, not hidden.
+hour expects ``3600 / interval_s`` readings. An hour is valid with at least ``VALID_SHARE``
+coverage; a day is valid with at least ``VALID_HOURS_PER_DAY`` valid hours (both
+lokaalmeten.noise_indicators). Windows below that are flagged, not hidden.
 
 Readings flagged with any bit of ``EXCLUDED_FROM_AGGREGATES`` are left out of every number
 but ``excluded``, so they lower the coverage. ``value`` is the window's value by the
@@ -15,33 +16,39 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.noise_indicators import VALID_HOURS_PER_DAY, VALID_SHARE
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
-from lokaalmeten.readings import iso_utc
-from lokaalmeten.server.catalogue import expected_per_hour, interval_of, thresholds
+from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, iso_utc
+from lokaalmeten.server.catalogue import (
+    VALID_PERCENT,
+    expected_per_hour,
+    interval_of,
+    thresholds,
+)
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.routes.nodes import (
-    BboxFilter,
-    NearFilter,
-    NodeFilter,
+from lokaalmeten.server.params import (
+    AreaNodes,
     QuantityFilter,
+    WindowFromParam,
+    WindowToParam,
+    quantities,
+    time_range,
 )
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Aggregate, AggregateQuery, Store
+from lokaalmeten.store import Aggregate, AggregateQuery
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
-VALID_HOURS_PER_DAY = 18
-VALID_COVERAGE = 0.75
+# The flags whose readings an aggregate leaves out, named from the one list of flags.
+_EXCLUDED_NAMES = ", ".join(name for bit, name in FLAG_NAMES if bit & EXCLUDED_FROM_AGGREGATES)
 
 
 class Window(StrEnum):
@@ -69,17 +76,18 @@ class AggregatePublic(BaseModel):
     max: float | None
     count: int = Field(description="Readings in the window that count (not excluded).")
     excluded: int = Field(
-        description="Readings in the window left out for their quality flags "
-        "(clipped, implausible, stuck, spike, high_humidity, warming_up)."
+        description=f"Readings in the window left out for their quality flags ({_EXCLUDED_NAMES})."
     )
     unit: str
     coverage: float = Field(
         description="count / expected readings, at most 1 (excluded readings do not count)."
     )
-    valid_hours: int = Field(description="Hours in the window with at least 75 % coverage.")
+    valid_hours: int = Field(
+        description=f"Hours in the window with at least {VALID_PERCENT} coverage."
+    )
     valid: bool = Field(
-        description="Hour: coverage >= 0.75. Day: at least 18 valid hours. "
-        "Invalid windows are listed, flagged."
+        description=f"Hour: coverage >= {VALID_SHARE}. Day: at least "
+        f"{VALID_HOURS_PER_DAY} valid hours. Invalid windows are listed, flagged."
     )
 
 
@@ -89,26 +97,53 @@ class AggregateList(BaseModel):
 
 
 WindowParam = Annotated[Window, Query(description="1h or 1d (UTC days).")]
-FromParam = Annotated[
-    str | None, Query(alias="from", description="Start; rounded down to the window. ISO 8601.")
-]
-ToParam = Annotated[str | None, Query(description="End; rounded up to the window.")]
+
+
+class Windows(NamedTuple):
+    window: Window
+    rows: list[Aggregate]
+
+
+def windows(
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+    nodes: AreaNodes,
+    quantity: QuantityFilter = None,
+    window: WindowParam = Window.hour,
+    from_: WindowFromParam = None,
+    to: WindowToParam = None,
+) -> Windows:
+    """The windows the filters of both aggregate routes ask for, from the store's roll-ups."""
+    wanted = quantities(quantity)
+    start, end = time_range(settings, from_, to)
+    size = _SECONDS[window]
+    start, end = start - start % size, end + (-end) % size
+    streams = len(store.streams(nodes, wanted))
+    points = max(1, streams) * ((end - start) // size)
+    if points > settings.max_points:
+        raise ApiError(
+            400,
+            f"from/to: {points} windows asked (nodes x quantities x windows); at most "
+            f"{settings.max_points} per request: ask for fewer nodes or quantities, a "
+            "shorter range, or window=1d",
+            "from",
+        )
+    default, per_node = thresholds(directory, settings)
+    query = AggregateQuery(start, end, size, nodes, wanted, default, per_node)
+    return Windows(window, store.aggregates(query))
+
+
+WindowsDep = Annotated[Windows, Depends(windows)]
 
 
 @router.get("/aggregates", response_model=AggregateList, summary="Hourly or daily aggregates")
 def list_aggregates(
-    store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
-    window: WindowParam = Window.hour,
-    from_: FromParam = None,
-    to: ToParam = None,
+    found: WindowsDep,
 ) -> Response:
-    rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
+    window, rows = found
     return Response(
         render(rows, window, directory.metas(), settings), media_type="application/json"
     )
@@ -121,56 +156,18 @@ def list_aggregates(
     responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
 )
 def export_aggregates_csv(
-    store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
-    window: WindowParam = Window.hour,
-    from_: FromParam = None,
-    to: ToParam = None,
+    found: WindowsDep,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> Response:
-    rows = _windows(store, directory, settings, node, quantity, bbox, near, window, from_, to)
+    window, rows = found
     body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)
     return Response(
         body.encode(),
         media_type="text/csv; charset=utf-8; header=present",
         headers={"Content-Disposition": f'attachment; filename="lokaalmeten-{window}.csv"'},
     )
-
-
-def _windows(
-    store: Store,
-    directory: DirectoryReader,
-    settings: ServerSettings,
-    node: list[str] | None,
-    quantity: list[str] | None,
-    bbox: str | None,
-    near: str | None,
-    window: Window,
-    from_: str | None,
-    to: str | None,
-) -> list[Aggregate]:
-    wanted = quantities(quantity)
-    start, end = time_range(settings, from_, to)
-    size = _SECONDS[window]
-    start, end = start - start % size, end + (-end) % size
-    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
-    streams = len(store.streams(nodes, wanted))
-    points = max(1, streams) * ((end - start) // size)
-    if points > settings.max_points:
-        raise ApiError(
-            400,
-            f"from/to: {points} windows asked (nodes x quantities x windows); at most "
-            f"{settings.max_points} per request: ask for fewer nodes or quantities, a "
-            "shorter range, or window=1d",
-            "from",
-        )
-    default, per_node = thresholds(directory, settings)
-    return store.aggregates(AggregateQuery(start, end, size, nodes, wanted, default, per_node))
 
 
 CSV_COLUMNS = (

@@ -23,7 +23,11 @@ from lokaalmeten.server.catalogue import thresholds
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import NOT_FOUND, ApiError
-from lokaalmeten.server.params import time_range
+from lokaalmeten.server.params import (
+    WindowFromParam,
+    WindowToParam,
+    time_range,
+)
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store
 
@@ -38,10 +42,6 @@ class PmQuantity(StrEnum):
 
 NodeParam = Annotated[str, Query(description="The kit's node id.")]
 QuantityParam = Annotated[PmQuantity, Query(description="pm25 or pm10.")]
-FromParam = Annotated[
-    str | None, Query(alias="from", description="Start; rounded down to the hour. ISO 8601.")
-]
-ToParam = Annotated[str | None, Query(description="End; rounded up to the hour. ISO 8601.")]
 
 
 def _hours(
@@ -129,8 +129,8 @@ def corrected_pm(
     settings: SettingsDep,
     node: NodeParam,
     quantity: QuantityParam = PmQuantity.pm25,
-    from_: FromParam = None,
-    to: ToParam = None,
+    from_: WindowFromParam = None,
+    to: WindowToParam = None,
 ) -> dict[str, Any]:
     """Every hour with readings: the raw mean as measured (`raw`, `count`, `valid`), the
     kit's mean humidity, the κ-Köhler `corrected` value (null at or above 95 % RH or without
@@ -188,8 +188,8 @@ def corrected_csv(
     settings: SettingsDep,
     node: NodeParam,
     quantity: QuantityParam = PmQuantity.pm25,
-    from_: FromParam = None,
-    to: ToParam = None,
+    from_: WindowFromParam = None,
+    to: WindowToParam = None,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> Response:
     """The rows of /v1/corrected, one per hour, with the method, κ and fit on every row; an

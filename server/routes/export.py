@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -22,14 +22,11 @@ from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import node_views
 from lokaalmeten.server.csvfmt import CsvWriter, Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
-from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.privacy import public_places
-from lokaalmeten.server.routes.nodes import (
-    BboxFilter,
-    NearFilter,
-    NodeFilter,
-    QuantityFilter,
+from lokaalmeten.server.params import (
+    AreaNodes,
+    ReadingSelection,
 )
+from lokaalmeten.server.privacy import public_places
 from lokaalmeten.store import ReadingQuery, Store
 
 router = APIRouter(prefix="/v1/export", tags=["export"])
@@ -66,19 +63,10 @@ def export_csv(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    quantity: QuantityFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
-    from_: Annotated[
-        str | None, Query(alias="from", description="Start, inclusive; ISO 8601.")
-    ] = None,
-    to: Annotated[str | None, Query(description="End, exclusive; ISO 8601.")] = None,
+    selection: ReadingSelection,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
-    wanted = quantities(quantity)
-    start, end = time_range(settings, from_, to)
-    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
+    nodes, wanted, start, end = selection
     writer = CsvWriter(public_places(directory, settings), delimiter is Delimiter.semicolon)
     query = ReadingQuery(start, end, settings.max_limit, nodes, wanted)
     name = f"lokaalmeten-{iso_utc(start)[:10]}-{iso_utc(end)[:10]}.csv"
@@ -103,11 +91,8 @@ def export_geojson(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    chosen: AreaNodes,
 ) -> GeoJSONResponse:
-    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
     latest: dict[str, dict[str, Any]] = {}
     for r in store.latest(chosen):

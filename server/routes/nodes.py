@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from lokaalmeten.gateway.alert_book import Alert
@@ -13,7 +13,7 @@ from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import NodeView, node_views
 from lokaalmeten.server.deps import AlertsDep, DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError, ErrorBody
-from lokaalmeten.server.params import nodes_in_area, split
+from lokaalmeten.server.params import AreaNodes
 
 router = APIRouter(prefix="/v1", tags=["nodes"])
 
@@ -144,32 +144,14 @@ def node_public(view: NodeView, alerts: list[Alert]) -> NodePublic:
     )
 
 
-NodeFilter = Annotated[
-    list[str] | None, Query(description="Node id(s); repeat or separate with commas.")
-]
-BboxFilter = Annotated[
-    str | None,
-    Query(description="min_lon,min_lat,max_lon,max_lat: nodes published inside the box."),
-]
-NearFilter = Annotated[
-    str | None, Query(description="lat,lon,radius_m: nodes published within the radius.")
-]
-QuantityFilter = Annotated[
-    list[str] | None, Query(description="Quantities; repeat or separate with commas.")
-]
-
-
 @router.get("/nodes", response_model=NodeList, summary="List the nodes (kits)")
 def list_nodes(
     store: StoreDep,
     directory: DirectoryDep,
     alerts: AlertsDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    chosen: AreaNodes,
 ) -> NodeList:
-    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
     open_alerts = alerts.open_alerts()
     return NodeList(
@@ -222,11 +204,8 @@ def list_latest(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
+    chosen: AreaNodes,
 ) -> LatestList:
-    chosen = nodes_in_area(directory, settings, split(node), bbox, near)
     views = node_views(store, directory, settings)
     latest: dict[str, dict[str, LatestValue]] = {}
     for r in store.latest(chosen):

@@ -10,29 +10,33 @@ import json
 import math
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from lokaalmeten.noise_indicators import (
     AMSTERDAM,
     NEEDED_HOURS,
+    QUANTITY,
     VALID_HOURS_PER_DAY,
     DayIndicators,
     indicators,
 )
+from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
-from lokaalmeten.server.catalogue import thresholds
+from lokaalmeten.server.catalogue import VALID_PERCENT, thresholds
 from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.params import nodes_in_area, split
-from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.server.params import (
+    AreaNodes,
+)
 from lokaalmeten.settings import ServerSettings
 
 router = APIRouter(prefix="/v1", tags=["noise"])
+UNIT = QUANTITIES[QUANTITY].unit
 
 StartDay = Annotated[
     str | None,
@@ -42,12 +46,12 @@ EndDay = Annotated[str | None, Query(description="Day after the last one (exclus
 
 
 class PeriodPublic(BaseModel):
-    level: float | None = Field(description="dB(A), energetic mean of the period's readings.")
+    level: float | None = Field(description=f"{UNIT}, energetic mean of the period's readings.")
     hours: int = Field(description="Hours the period had that day (the night: 7, 8 or 9).")
     valid_hours: int
     coverage: float = Field(description="valid_hours / hours.")
     readings: int = Field(description="Readings counted (flagged ones left out).")
-    valid: bool = Field(description="At least 75 % of the period's hours valid.")
+    valid: bool = Field(description=f"At least {VALID_PERCENT} of the period's hours valid.")
 
 
 class NoiseDayPublic(BaseModel):
@@ -55,8 +59,10 @@ class NoiseDayPublic(BaseModel):
     date: str = Field(description="The local day (Europe/Amsterdam), YYYY-MM-DD.")
     start: str = Field(description="Its first second, ISO 8601 UTC.")
     hours: int = Field(description="23, 24 or 25 (daylight-saving changes).")
-    lden: float | None = Field(description="dB(A); null when a period has no reading.")
-    valid: bool = Field(description="Every period valid and at least 18 valid hours.")
+    lden: float | None = Field(description=f"{UNIT}; null when a period has no reading.")
+    valid: bool = Field(
+        description=f"Every period valid and at least {VALID_HOURS_PER_DAY} valid hours."
+    )
     valid_hours: int
     hours_above: int = Field(description="Valid hours with LAeq above threshold_db.")
     lday: PeriodPublic | None = Field(None, description="Absent with periods=false.")
@@ -95,20 +101,28 @@ def _days(settings: ServerSettings, start: str | None, end: str | None) -> tuple
     return first, last
 
 
-def _compute(
+class NoiseDays(NamedTuple):
+    days: list[DayIndicators]
+    start: str | None  # the days asked for, as asked (the CSV's file name without days)
+    end: str | None
+
+
+def noise_days(
     store: StoreDep,
     directory: DirectoryDep,
-    settings: ServerSettings,
-    node: list[str] | None,
-    bbox: str | None,
-    near: str | None,
-    start: str | None,
-    end: str | None,
-) -> list[DayIndicators]:
+    settings: SettingsDep,
+    nodes: AreaNodes,
+    start: StartDay = None,
+    end: EndDay = None,
+) -> NoiseDays:
+    """The days both noise routes' filters ask for, with their indicators."""
     first, last = _days(settings, start, end)
-    nodes = nodes_in_area(directory, settings, split(node), bbox, near)
     default, per_node = thresholds(directory, settings)
-    return indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
+    days = indicators(store, nodes, first, last, per_node, default, settings.noise_threshold_db)
+    return NoiseDays(days, start, end)
+
+
+NoiseDaysDep = Annotated[NoiseDays, Depends(noise_days)]
 
 
 def _period_json(readings: float, energy: float, valid: float, hours: int) -> str:
@@ -127,14 +141,8 @@ def _period_json(readings: float, energy: float, valid: float, hours: int) -> st
     summary="Daily noise indicators (Lday, Levening, Lnight, Lden) per node",
 )
 def noise_indicators(
-    store: StoreDep,
-    directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
-    start: StartDay = None,
-    end: EndDay = None,
+    found: NoiseDaysDep,
     periods: Annotated[
         bool,
         Query(
@@ -143,8 +151,7 @@ def noise_indicators(
         ),
     ] = True,
 ) -> Response:
-    days = _compute(store, directory, settings, node, bbox, near, start, end)
-    value = render(days, periods)
+    value = render(found.days, periods)
     body = f'{{"threshold_db":{settings.noise_threshold_db!r},"value":[{value}]}}'
     return Response(body.encode(), media_type="application/json")
 
@@ -217,17 +224,11 @@ CSV_COLUMNS = (
     responses={200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8."}},
 )
 def export_noise_csv(
-    store: StoreDep,
-    directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
-    start: StartDay = None,
-    end: EndDay = None,
+    found: NoiseDaysDep,
     delimiter: DelimiterParam = Delimiter.comma,
 ) -> StreamingResponse:
-    days = _compute(store, directory, settings, node, bbox, near, start, end)
+    days, start, end = found
     semicolon = delimiter is Delimiter.semicolon
     name = f"lokaalmeten-noise-{days[0].day if days else start}-{days[-1].day if days else end}"
     return StreamingResponse(
@@ -281,7 +282,7 @@ def _csv_rows(days: list[DayIndicators], threshold_db: float, semicolon: bool) -
             number(lnight.coverage, 4),
             str(d.hours_above),
             threshold,
-            "dB(A)",
+            UNIT,
         )
         rows.append(when + sep.join(fields) + "\r\n")
         if len(rows) == 1000:

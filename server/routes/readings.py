@@ -18,10 +18,11 @@ from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, flag_names, iso_utc
-from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
+from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.params import nodes_in_area, quantities, split, time_range
-from lokaalmeten.server.routes.nodes import BboxFilter, NearFilter, NodeFilter
+from lokaalmeten.server.params import (
+    ReadingSelection,
+)
 from lokaalmeten.store import ReadingQuery
 
 router = APIRouter(prefix="/v1", tags=["readings"])
@@ -89,27 +90,12 @@ def _decode_cursor(text: str) -> tuple[str, str, int]:
 def list_readings(
     request: Request,
     store: StoreDep,
-    directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeFilter = None,
-    quantity: Annotated[
-        list[str] | None,
-        Query(description="Quantities, e.g. pm25,pm10; repeat or separate with commas."),
-    ] = None,
-    bbox: BboxFilter = None,
-    near: NearFilter = None,
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="Start, inclusive; ISO 8601 (UTC if no offset)."),
-    ] = None,
-    to: Annotated[
-        str | None, Query(description="End, exclusive; ISO 8601 (UTC if no offset).")
-    ] = None,
+    selection: ReadingSelection,
     limit: Annotated[int | None, Query(ge=1, description="Readings per page.")] = None,
     cursor: Annotated[str | None, Query(description="Opaque; taken from @nextLink.")] = None,
 ) -> ReadingList:
-    wanted = quantities(quantity)
-    start, end = time_range(settings, from_, to)
+    nodes, wanted, start, end = selection
     limit = limit or settings.default_limit
     if limit > settings.max_limit:
         raise ApiError(400, f"limit: at most {settings.max_limit}", "limit")
@@ -117,7 +103,7 @@ def list_readings(
         start=start,
         end=end,
         limit=limit,
-        nodes=nodes_in_area(directory, settings, split(node), bbox, near),
+        nodes=nodes,
         quantities=wanted,
         after=_decode_cursor(cursor) if cursor else None,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lokaalmeten.protocol.quantities import QUANTITIES
+
 
 @dataclass(frozen=True)
 class Band:
@@ -72,10 +74,12 @@ def band_of(scale: Scale, value: float) -> Band:
 
 
 def scales_json() -> list[dict[str, object]]:
-    """The scales as the page's script reads them."""
+    """The scales as the page's script reads them, each with its quantity's unit from the
+    quantity table (the script writes no unit of its own)."""
     return [
         {
             "quantity": s.quantity,
+            "unit": QUANTITIES[s.quantity].unit,
             "source": s.source,
             "guideline": s.guideline,
             "bands": [

@@ -9,6 +9,8 @@ cookie), the cookie, the browser's ``Accept-Language``, else English::
 
 from __future__ import annotations
 
+from lokaalmeten.server.catalogue import VALID_PERCENT
+
 LANGUAGES = ("nl", "en")
 FALLBACK = "en"
 COOKIE = "lm_lang"
@@ -194,8 +196,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "coverage; lowest {min}, highest {max} {unit}.",
     ),
     "chart_hourly_note": (
-        "Open punten: uur met minder dan 75 % van de verwachte metingen (onvoldoende dekking).",
-        "Open points: hours with less than 75 % of the expected readings (too little coverage).",
+        f"Open punten: uur met minder dan {VALID_PERCENT} van de verwachte metingen "
+        "(onvoldoende dekking).",
+        f"Open points: hours with less than {VALID_PERCENT} of the expected readings "
+        "(too little coverage).",
     ),
     "point_hourly": (
         "{time}: gemiddeld {mean} (min {min}, max {max}), dekking {coverage} %",

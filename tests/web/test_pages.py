@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -63,6 +64,7 @@ def test_choosing_noise_recolours_the_markers_and_the_legend(browser: Any, site:
     page = open_map(browser, site)
     page.select_option("#quantity", "noise_laeq")
     assert "Directive 2002/49/EC" in page.inner_text("#legend-source")
+    assert "0–55 dB(A)" in page.locator("#legend-bands li").nth(0).inner_text()
     laeq = httpx.get(f"{site}/v1/latest?node=sim-3", timeout=10).json()["value"][0]["values"]
     dot = page.locator('.kit-marker[data-node="sim-3"] .dot')
     band = band_of(SCALES["noise_laeq"], laeq["noise_laeq"]["value"])
@@ -136,7 +138,10 @@ def test_the_csv_link_downloads_exactly_the_readings_shown(browser: Any, site: s
     # The chart's points are these readings: the highest PM2.5 value appears in the label.
     highest = max(float(r["value"]) for r in rows if r["quantity"] == "pm25")
     label = page.locator('svg.chart[data-quantity="pm25"]').get_attribute("aria-label") or ""
-    assert f"highest {highest:.1f}".rstrip("0").rstrip(".") in label
+    # The page rounds as Intl.NumberFormat does, half away from zero on the decimal written
+    # (34.65 -> 34.7), where Python's format rounds the binary double (34.65 -> 34.6).
+    shown_highest = Decimal(repr(highest)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert f"highest {shown_highest}".rstrip("0").rstrip(".") in label
     geojson_href = page.get_attribute("#download-geojson", "href") or ""
     geojson = httpx.get(site + geojson_href, timeout=10).json()
     assert [f["id"] for f in geojson["features"]] == ["sim-2"]

@@ -63,8 +63,7 @@
       const range = band.upper === null
         ? `≥ ${LM.number(band.lower)}`
         : `${LM.number(band.lower)}–${LM.number(band.upper)}`;
-      const unit = quantity.startsWith("noise") ? "dB(A)" : "µg/m³";
-      const item = el("li", {}, LM.bandBadge(band), el("span", { class: "range" }, ` ${range} ${unit}`));
+      const item = el("li", {}, LM.bandBadge(band), el("span", { class: "range" }, ` ${range} ${scale.unit}`));
       list.append(item);
     }
     const none = el("li", {}, el("span", { class: "band" }, el("span", { class: "swatch none", "aria-hidden": "true" }), t("legend_no_value")));

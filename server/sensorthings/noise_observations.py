@@ -20,9 +20,9 @@ from datetime import date, timedelta
 
 from lokaalmeten.noise_indicators import QUANTITY
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.sta_model import Catalogue, Entity, indicator_observation
-from lokaalmeten.server.sta_noise import local_day_of
-from lokaalmeten.server.sta_query import Options, matches, sort_key
+from lokaalmeten.server.sensorthings.model import Entity, EntitySource, indicator_observation
+from lokaalmeten.server.sensorthings.noise import local_day_of
+from lokaalmeten.server.sensorthings.query import Options, matches, sort_key
 from lokaalmeten.settings import ServerSettings
 
 # A day's end is at most 25 hours after its start: a resultTime bound reaches back so far.
@@ -35,7 +35,7 @@ def indicator_page(
     starts: tuple[int, int],
     ends: tuple[int, int],
     options: Options,
-    catalogue: Catalogue,
+    source: EntitySource,
     settings: ServerSettings,
 ) -> tuple[list[Entity], int | None, bool, bool]:
     """(page, @iot.count if asked, whether more follow, whether the next page continues by
@@ -44,7 +44,7 @@ def indicator_page(
     empty: tuple[list[Entity], int | None, bool, bool] = (
         [], 0 if options.count else None, False, False
     )  # fmt: skip
-    span = catalogue.spans.get((node, QUANTITY))
+    span = source.spans.get((node, QUANTITY))
     if span is None:
         return empty
     keys = options.orderby
@@ -84,14 +84,14 @@ def indicator_page(
             "$filter",
         )
     wanted = options.skip + options.top + 1
-    follow = catalogue.follow
+    follow = source.follow
     threshold_db = settings.noise_threshold_db
     found: list[Entity] = []
     backwards = in_order and descending
     for begin, stop in _chunks(first, last, wanted, settings.max_range_days, whole, backwards):
-        catalogue.deadline.check()
+        source.deadline.check()
         part = []
-        for day in catalogue.indicator_days(node, begin, stop):
+        for day in source.indicator_days(node, begin, stop):
             if after is not None and (day.start >= after if backwards else day.start <= after):
                 continue  # on the page before
             entity = indicator_observation(day, name, threshold_db)

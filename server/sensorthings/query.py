@@ -15,17 +15,17 @@ from typing import Any
 
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.sta_filter import (
+from lokaalmeten.server.sensorthings.expressions import (
+    Expr,
     FilterError,
     FilterUnsupported,
     Limits,
-    Node,
     evaluate,
     parse,
     parse_orderby,
 )
-from lokaalmeten.server.sta_model import NAVIGATION, PROPERTIES, Entity
-from lokaalmeten.server.sta_noise import INDICATORS, Interval
+from lokaalmeten.server.sensorthings.model import NAVIGATION, PROPERTIES, Entity
+from lokaalmeten.server.sensorthings.noise import INDICATORS, Interval
 from lokaalmeten.settings import ServerSettings
 
 DEFAULT_TOP = 100
@@ -37,8 +37,8 @@ _KNOWN = {
 
 @dataclass
 class Options:
-    filter: Node | None = None
-    orderby: list[tuple[Node, bool]] = field(default_factory=list)
+    filter: Expr | None = None
+    orderby: list[tuple[Expr, bool]] = field(default_factory=list)
     top: int = DEFAULT_TOP
     skip: int = 0
     count: bool = False
@@ -301,7 +301,7 @@ def value_of(entity: Entity, path: tuple[str, ...], follow: Follow) -> Any:
     return value
 
 
-def matches(entity: Entity, expression: Node | None, follow: Follow) -> bool:
+def matches(entity: Entity, expression: Expr | None, follow: Follow) -> bool:
     if expression is None:
         return True
     try:
@@ -310,7 +310,7 @@ def matches(entity: Entity, expression: Node | None, follow: Follow) -> bool:
         raise ApiError(400, f"$filter: {exc}", "$filter") from None
 
 
-def sort_key(keys: list[tuple[Node, bool]], follow: Follow) -> Callable[[Entity], Any]:
+def sort_key(keys: list[tuple[Expr, bool]], follow: Follow) -> Callable[[Entity], Any]:
     def key(entity: Entity) -> Any:
         parts = []
         for expression, descending in keys:

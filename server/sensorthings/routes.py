@@ -20,17 +20,17 @@ from lokaalmeten.server.deps import SettingsDep, StoreDep, get_directory
 from lokaalmeten.server.disconnect import client_gone
 from lokaalmeten.server.errors import NOT_FOUND, ApiError, ErrorBody
 from lokaalmeten.server.jsonstream import json_response
-from lokaalmeten.server.sta_model import (
+from lokaalmeten.server.sensorthings.model import (
     ENTITY_SETS,
     NAVIGATION,
     PROPERTIES,
     SET_OF,
-    Catalogue,
     Entity,
+    EntitySource,
     quote_id,
 )
-from lokaalmeten.server.sta_observations import observation_page
-from lokaalmeten.server.sta_query import (
+from lokaalmeten.server.sensorthings.observations import observation_page
+from lokaalmeten.server.sensorthings.query import (
     Bounds,
     Options,
     json_value,
@@ -164,7 +164,7 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
     if not segments:
         return JSONResponse(landing(request))
     deadline = Deadline(settings.query_time_limit, client_gone(request))
-    catalogue = Catalogue(store, get_directory(request), settings, base, deadline)
+    source = EntitySource(store, get_directory(request), settings, base, deadline)
     # -- walk the path -------------------------------------------------------------------
     head = _SEGMENT.match(segments[0])
     if head is None or head.group(1) not in ENTITY_SETS:
@@ -173,13 +173,13 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
     entity: Entity | None = None
     scope: dict[str, str] = {}  # a collection's constraint: node, quantity, sensor
     if head.group(2) is not None or head.group(3) is not None:
-        entity = _get(catalogue, kind, _id(head))
+        entity = _get(source, kind, _id(head))
     for i, segment in enumerate(segments[1:], start=1):
         rest = segments[i + 1 :]
         if segment == "$ref":
             if rest:
                 raise ApiError(400, "$ref ends a path")
-            return _respond_refs(kind, entity, scope, request, catalogue, settings, base)
+            return _respond_refs(kind, entity, scope, request, source, settings, base)
         if entity is None:
             raise ApiError(
                 400,
@@ -201,26 +201,26 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
             scope = _scope(entity, target)
             kind, entity = target, None
             if match and (match.group(2) is not None or match.group(3) is not None):
-                entity = _get(catalogue, kind, _id(match))
+                entity = _get(source, kind, _id(match))
                 if not _in_scope(entity, scope):
                     raise ApiError(404, f"{segment!r} is not related to the entity before it")
         else:
-            followed = catalogue.follow(entity, name)
+            followed = source.follow(entity, name)
             if followed is None:
                 raise ApiError(404, f"{name}: no such entity")
             kind, entity = target, followed
     options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
     if entity is not None:
-        return json_response(_expanded(entity, options, catalogue, settings, base))
-    return json_response(_collection(kind, scope, options, catalogue, settings, base, request))
+        return json_response(_expanded(entity, options, source, settings, base))
+    return json_response(_collection(kind, scope, options, source, settings, base, request))
 
 
 def _id(match: re.Match[str]) -> str:
     return match.group(2).replace("''", "'") if match.group(2) is not None else match.group(3)
 
 
-def _get(catalogue: Catalogue, kind: str, entity_id: str) -> Entity:
-    entity = catalogue.get(kind, entity_id)
+def _get(source: EntitySource, kind: str, entity_id: str) -> Entity:
+    entity = source.get(kind, entity_id)
     if entity is None:
         raise ApiError(404, f"no {kind} with id {quote_id(entity_id)}")
     return entity
@@ -262,14 +262,14 @@ def _respond_refs(
     entity: Entity | None,
     scope: dict[str, str],
     request: Request,
-    catalogue: Catalogue,
+    source: EntitySource,
     settings: ServerSettings,
     base: str,
 ) -> Response:
     if entity is not None:
         return JSONResponse({"@iot.selfLink": _self_link(base, entity)})
     options = parse_options(dict(request.query_params), Bounds.of(settings), kind)
-    page, count, more, keyset = _page(kind, scope, options, catalogue, settings)
+    page, count, more, keyset = _page(kind, scope, options, source, settings)
     body: dict[str, Any] = {}
     if count is not None:
         body["@iot.count"] = count
@@ -286,12 +286,12 @@ def _collection(
     kind: str,
     scope: dict[str, str],
     options: Options,
-    catalogue: Catalogue,
+    source: EntitySource,
     settings: ServerSettings,
     base: str,
     request: Request | None,
 ) -> dict[str, Any]:
-    page, count, more, keyset = _page(kind, scope, options, catalogue, settings)
+    page, count, more, keyset = _page(kind, scope, options, source, settings)
     body: dict[str, Any] = {}
     if count is not None:
         body["@iot.count"] = count
@@ -300,7 +300,7 @@ def _collection(
     if options.data_array:
         body["value"] = _data_array(page, options, base)
     else:
-        body["value"] = [_expanded(e, options, catalogue, settings, base) for e in page]
+        body["value"] = [_expanded(e, options, source, settings, base) for e in page]
     return body
 
 
@@ -321,17 +321,17 @@ def _page(
     kind: str,
     scope: dict[str, str],
     options: Options,
-    catalogue: Catalogue,
+    source: EntitySource,
     settings: ServerSettings,
 ) -> tuple[list[Entity], int | None, bool, bool]:
     """($top entities after $skip, @iot.count if asked, whether more follow, whether the
     next page continues by $skiptoken)."""
     if kind == "Observation":
-        return observation_page(scope, options, catalogue, settings)
-    follow = catalogue.follow
+        return observation_page(scope, options, source, settings)
+    follow = source.follow
     found = []
-    for e in catalogue.entities(kind):
-        catalogue.deadline.check()
+    for e in source.entities(kind):
+        source.deadline.check()
         if _in_scope(e, scope) and matches(e, options.filter, follow):
             found.append(e)
     if options.orderby:
@@ -351,11 +351,11 @@ def _page(
 def _expanded(
     entity: Entity,
     options: Options,
-    catalogue: Catalogue,
+    source: EntitySource,
     settings: ServerSettings,
     base: str,
 ) -> dict[str, Any]:
-    catalogue.deadline.check()
+    source.deadline.check()
     link = _self_link(base, entity)
     body: dict[str, Any] = {"@iot.id": entity.id, "@iot.selfLink": link}
     for name in PROPERTIES[entity.kind]:
@@ -366,7 +366,7 @@ def _expanded(
         target, many = NAVIGATION[entity.kind][name]
         if many:
             inner = _collection(
-                target, _scope(entity, target), nested, catalogue, settings, base, None
+                target, _scope(entity, target), nested, source, settings, base, None
             )
             body[name] = inner["value"]
             if "@iot.count" in inner:
@@ -376,10 +376,10 @@ def _expanded(
                     f"{link}/{name}?$top={nested.top}&$skip={nested.skip + nested.top}"
                 )
         else:
-            followed = catalogue.follow(entity, name)
+            followed = source.follow(entity, name)
             body[name] = (
                 None if followed is None
-                else _expanded(followed, nested, catalogue, settings, base)
+                else _expanded(followed, nested, source, settings, base)
             )  # fmt: skip
     if options.select:
         keep = {"@iot.id" if s == "id" else s for s in options.select}

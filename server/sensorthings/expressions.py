@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from lokaalmeten.server import sta_geo
+from lokaalmeten.server.sensorthings import geometry
 
-Node = tuple[Any, ...]
+Expr = tuple[Any, ...]
 Resolve = Callable[[tuple[str, ...]], Any]
 
 
@@ -140,76 +140,76 @@ class _Parser:
         if token[1] != punct:
             raise FilterError(f"expected {punct!r} at {token[2]}, found {token[1]!r}")
 
-    def parse(self) -> Node:
-        node = self.or_()
+    def parse(self) -> Expr:
+        expr = self.or_()
         token = self.peek()
         if token is not None:
             raise FilterError(f"unexpected {token[1]!r} at {token[2]}")
-        return node
+        return expr
 
-    def or_(self) -> Node:
-        node = self.and_()
+    def or_(self) -> Expr:
+        expr = self.and_()
         while self.word() == "or":
             self.take()
-            node = ("or", node, self.and_())
-        return node
+            expr = ("or", expr, self.and_())
+        return expr
 
-    def and_(self) -> Node:
-        node = self.not_()
+    def and_(self) -> Expr:
+        expr = self.not_()
         while self.word() == "and":
             self.take()
-            node = ("and", node, self.not_())
-        return node
+            expr = ("and", expr, self.not_())
+        return expr
 
-    def not_(self) -> Node:
+    def not_(self) -> Expr:
         if self.word() == "not":
             position = self.take()[2]
             self.enter(position)
-            node = ("not", self.not_())
+            expr = ("not", self.not_())
             self.depth -= 1
-            return node
+            return expr
         return self.comparison()
 
-    def comparison(self) -> Node:
-        node = self.additive()
+    def comparison(self) -> Expr:
+        expr = self.additive()
         word = self.word()
         if word in _COMPARISON:
             self.take()
-            node = ("cmp", word, node, self.additive())
-        return node
+            expr = ("cmp", word, expr, self.additive())
+        return expr
 
-    def additive(self) -> Node:
-        node = self.multiplicative()
+    def additive(self) -> Expr:
+        expr = self.multiplicative()
         while (word := self.word()) in _ADDITIVE:
             self.take()
-            node = ("math", word, node, self.multiplicative())
-        return node
+            expr = ("math", word, expr, self.multiplicative())
+        return expr
 
-    def multiplicative(self) -> Node:
-        node = self.unary()
+    def multiplicative(self) -> Expr:
+        expr = self.unary()
         while (word := self.word()) in _MULTIPLICATIVE:
             self.take()
-            node = ("math", word, node, self.unary())
-        return node
+            expr = ("math", word, expr, self.unary())
+        return expr
 
-    def unary(self) -> Node:
+    def unary(self) -> Expr:
         token = self.peek()
         if token is not None and token[1] == "-":
             self.take()
             self.enter(token[2])
-            node: Node = ("math", "sub", ("lit", 0), self.unary())
+            expr: Expr = ("math", "sub", ("lit", 0), self.unary())
             self.depth -= 1
-            return node
+            return expr
         return self.primary()
 
-    def primary(self) -> Node:
+    def primary(self) -> Expr:
         kind, text, position = self.take()
         if kind == "punct" and text == "(":
             self.enter(position)
-            node = self.or_()
+            expr = self.or_()
             self.expect(")")
             self.depth -= 1
-            return node
+            return expr
         self.term(position)
         if kind == "string":
             return ("lit", text[1:-1].replace("''", "'"))
@@ -220,8 +220,8 @@ class _Parser:
         if kind == "geo":
             body = text[text.index("'") + 1 : -1].replace("''", "'")
             try:
-                return ("lit", sta_geo.parse_wkt(body))
-            except sta_geo.GeometryError as exc:
+                return ("lit", geometry.parse_wkt(body))
+            except geometry.GeometryError as exc:
                 raise FilterError(f"geography literal at {position}: {exc}") from None
         if kind == "name":
             lowered = text.lower()
@@ -237,10 +237,10 @@ class _Parser:
             return ("path", tuple(text.split("/")))
         raise FilterError(f"unexpected {text!r} at {position}")
 
-    def call(self, name: str, position: int) -> Node:
+    def call(self, name: str, position: int) -> Expr:
         self.expect("(")
         self.enter(position)
-        args: list[Node] = []
+        args: list[Expr] = []
         if self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
             args.append(self.or_())
             while self.peek() is not None and self.peek()[1] == ",":  # type: ignore[index]
@@ -259,11 +259,11 @@ class _Parser:
         return ("call", name, tuple(args))
 
 
-def parse(text: str, limits: Limits = Limits()) -> Node:
+def parse(text: str, limits: Limits = Limits()) -> Expr:
     return _Parser(text, limits).parse()
 
 
-def parse_orderby(text: str, limits: Limits = Limits()) -> list[tuple[Node, bool]]:
+def parse_orderby(text: str, limits: Limits = Limits()) -> list[tuple[Expr, bool]]:
     """``a desc, b`` -> [(expression, descending), ...]."""
     parser = _Parser(text, limits)
     keys = []
@@ -292,30 +292,30 @@ def parse_datetime(text: str) -> datetime:
 # -- evaluation ------------------------------------------------------------------------
 
 
-def evaluate(node: Node, resolve: Resolve) -> Any:
-    kind = node[0]
+def evaluate(expr: Expr, resolve: Resolve) -> Any:
+    kind = expr[0]
     if kind == "lit":
-        return node[1]
+        return expr[1]
     if kind == "path":
-        return resolve(node[1])
+        return resolve(expr[1])
     if kind == "and":
-        return bool(evaluate(node[1], resolve)) and bool(evaluate(node[2], resolve))
+        return bool(evaluate(expr[1], resolve)) and bool(evaluate(expr[2], resolve))
     if kind == "or":
-        return bool(evaluate(node[1], resolve)) or bool(evaluate(node[2], resolve))
+        return bool(evaluate(expr[1], resolve)) or bool(evaluate(expr[2], resolve))
     if kind == "not":
-        return not evaluate(node[1], resolve)
+        return not evaluate(expr[1], resolve)
     if kind == "cmp":
-        return compare(node[1], evaluate(node[2], resolve), evaluate(node[3], resolve))
+        return compare(expr[1], evaluate(expr[2], resolve), evaluate(expr[3], resolve))
     if kind == "math":
-        return arithmetic(node[1], evaluate(node[2], resolve), evaluate(node[3], resolve))
+        return arithmetic(expr[1], evaluate(expr[2], resolve), evaluate(expr[3], resolve))
     if kind == "call":
-        args = [evaluate(arg, resolve) for arg in node[2]]
-        if any(a is None for a in args) and node[1] not in ("now", "concat"):
+        args = [evaluate(arg, resolve) for arg in expr[2]]
+        if any(a is None for a in args) and expr[1] not in ("now", "concat"):
             return None
         try:
-            return FUNCTIONS[node[1]][1](*args)
+            return FUNCTIONS[expr[1]][1](*args)
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise FilterError(f"{node[1]}(): {exc}") from None
+            raise FilterError(f"{expr[1]}(): {exc}") from None
     raise FilterError(f"cannot evaluate {kind}")
 
 
@@ -434,11 +434,11 @@ FUNCTIONS: dict[str, tuple[set[int], Callable[..., Any]]] = {
     "floor": ({1}, lambda x: math.floor(float(x))),
     "ceiling": ({1}, lambda x: math.ceil(float(x))),
     # geometry (WGS84 degrees, planar as in OData's geometry functions)
-    "geo.intersects": ({2}, sta_geo.intersects),
-    "geo.distance": ({2}, sta_geo.distance),
-    "st_intersects": ({2}, sta_geo.intersects),
-    "st_disjoint": ({2}, lambda a, b: not sta_geo.intersects(a, b)),
-    "st_within": ({2}, sta_geo.within),
-    "st_contains": ({2}, lambda a, b: sta_geo.within(b, a)),
-    "st_equals": ({2}, sta_geo.equals),
+    "geo.intersects": ({2}, geometry.intersects),
+    "geo.distance": ({2}, geometry.distance),
+    "st_intersects": ({2}, geometry.intersects),
+    "st_disjoint": ({2}, lambda a, b: not geometry.intersects(a, b)),
+    "st_within": ({2}, geometry.within),
+    "st_contains": ({2}, lambda a, b: geometry.within(b, a)),
+    "st_equals": ({2}, geometry.equals),
 }

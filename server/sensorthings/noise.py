@@ -29,9 +29,10 @@ from lokaalmeten.noise_indicators import (
     local_days,
 )
 from lokaalmeten.protocol.quantities import QUANTITIES
+from lokaalmeten.server.catalogue import VALID_PERCENT
 
 DIRECTIVE = "https://eur-lex.europa.eu/eli/dir/2002/49/oj"
-UNIT = "dB(A)"
+UNIT = QUANTITIES[QUANTITY].unit
 DIGITS = 2  # decimals of a level, as in /v1/export/noise.csv
 METHOD = (
     "Energetic mean of the node's counted LAeq readings (flagged readings left out) over "
@@ -40,8 +41,9 @@ METHOD = (
     "4*10^((Levening+5)/10) + 8*10^((Lnight+10)/10))/24), Directive 2002/49/EC Annex I."
 )
 VALIDITY = (
-    "An hour is valid with at least 75 % of the readings its node's interval makes; a "
-    "period is valid with at least 75 % of its hours valid; Lden is valid when all three "
+    f"An hour is valid with at least {VALID_PERCENT} of the readings its node's interval "
+    f"makes; a period is valid with at least {VALID_PERCENT} of its hours valid; Lden is "
+    "valid when all three "
     f"periods are and the day has at least {VALID_HOURS_PER_DAY} valid hours. Invalid days "
     "are Observations too, resultQuality ['insufficient_coverage'] and parameters.valid "
     "false; the result is null when the period (for Lden: any period) has no counted reading."

@@ -12,7 +12,7 @@ stops at the request's time limit (503).
 
 A noise-indicator Datastream's Observations (``Datastreams('node:lden')/Observations``, or
 ``/Observations`` filtered on ``Datastream/@iot.id eq 'node:lden'``) are computed by
-:mod:`lokaalmeten.server.sta_noise_observations`; the other collections of Observations
+:mod:`lokaalmeten.server.sensorthings.noise_observations`; the other collections of Observations
 (``/Observations``, ``FeaturesOfInterest(…)/Observations``) hold the readings only.
 """
 
@@ -24,11 +24,11 @@ from contextlib import closing
 from itertools import islice
 
 from lokaalmeten.server.errors import ApiError
-from lokaalmeten.server.sta_filter import Node
-from lokaalmeten.server.sta_model import Catalogue, Entity, observation
-from lokaalmeten.server.sta_noise import INDICATORS
-from lokaalmeten.server.sta_noise_observations import indicator_page
-from lokaalmeten.server.sta_query import DEFAULT_TOP, Options, matches, sort_key
+from lokaalmeten.server.sensorthings.expressions import Expr
+from lokaalmeten.server.sensorthings.model import Entity, EntitySource, observation
+from lokaalmeten.server.sensorthings.noise import INDICATORS
+from lokaalmeten.server.sensorthings.noise_observations import indicator_page
+from lokaalmeten.server.sensorthings.query import DEFAULT_TOP, Options, matches, sort_key
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import ReadingQuery
 
@@ -39,14 +39,14 @@ _TIMES = (("phenomenonTime",), ("resultTime",))
 
 
 def _time_bounds(
-    expression: Node | None, times: tuple[tuple[str, ...], ...] = _TIMES
+    expression: Expr | None, times: tuple[tuple[str, ...], ...] = _TIMES
 ) -> tuple[int, int, str | None, bool]:
     """[start, end) and a Datastream id that the top-level ``and`` of a filter implies, so
     that the store reads only those observations (the filter is still applied whole), and
     whether they say all the filter says (then the store can count the matches). ``times``:
     the time properties whose terms bound [start, end)."""
     start, end, datastream, whole_filter = -(2**34), _TIME_END, None, True
-    conjuncts: list[Node] = []
+    conjuncts: list[Expr] = []
     stack = [expression] if expression is not None else []
     while stack:
         node = stack.pop()
@@ -86,7 +86,7 @@ def _time_bounds(
 
 
 def observation_page(
-    scope: dict[str, str], options: Options, catalogue: Catalogue, settings: ServerSettings
+    scope: dict[str, str], options: Options, source: EntitySource, settings: ServerSettings
 ) -> tuple[list[Entity], int | None, bool, bool]:
     """(page, @iot.count if asked, whether more follow, whether the page is in store order
     so that the next one continues after its last Observation)."""
@@ -104,10 +104,10 @@ def observation_page(
         # A day's phenomenonTime compares as its start, its resultTime is its end.
         starts = _time_bounds(options.filter, (("phenomenonTime",),))[:2]
         ends = _time_bounds(options.filter, (("resultTime",),))[:2]
-        return indicator_page(nodes[0], quantities[0], starts, ends, options, catalogue, settings)
-    streams = catalogue.store.streams(nodes, quantities)
+        return indicator_page(nodes[0], quantities[0], starts, ends, options, source, settings)
+    streams = source.store.streams(nodes, quantities)
     if "sensor" in scope:
-        streams = [s for s in streams if catalogue.datastream(*s).keys["sensor"] == scope["sensor"]]
+        streams = [s for s in streams if source.datastream(*s).keys["sensor"] == scope["sensor"]]
     if not streams or start >= end:
         return [], 0 if options.count else None, False, False
     keys = options.orderby
@@ -118,14 +118,14 @@ def observation_page(
     in_store_order = not keys or (len(streams) == 1 and len(time_keys) == len(keys) == 1)
     after = options.after if in_store_order else None
     wanted = options.skip + options.top + 1
-    follow = catalogue.follow
+    follow = source.follow
     # Without a scan (the filter is all time range and stream, in store order) the store
     # reads at most `wanted` rows and counts from its index; any other request reads every
     # observation in range: its size is estimated from the store's roll-ups first.
     scans = not (whole_filter and in_store_order)
     if scans:
         estimate = sum(
-            catalogue.store.estimate(ReadingQuery(start, end, 1, (node,), (quantity,)))
+            source.store.estimate(ReadingQuery(start, end, 1, (node,), (quantity,)))
             for node, quantity in streams
         )
         if estimate > settings.max_points:
@@ -136,7 +136,7 @@ def observation_page(
                 "ge … and phenomenonTime lt …, or ask one Datastream",
                 "$filter",
             )
-    deadline = catalogue.deadline
+    deadline = source.deadline
 
     def candidates() -> Iterator[Entity]:
         for node, quantity in streams:
@@ -145,7 +145,7 @@ def observation_page(
             query = ReadingQuery(start, end, settings.max_limit, (node,), (quantity,), after,
                                  descending=descending and in_store_order)  # fmt: skip
             batch = min(10_000, max(DEFAULT_TOP, wanted))
-            with closing(catalogue.store.stream(query, batch=batch)) as chunks:
+            with closing(source.store.stream(query, batch=batch)) as chunks:
                 for chunk in chunks:
                     deadline.check()
                     for row in chunk.rows:
@@ -156,7 +156,7 @@ def observation_page(
     count: int | None = None
     if options.count and not scans:
         count = sum(
-            catalogue.store.count(ReadingQuery(start, end, settings.max_limit, (n,), (q,)))
+            source.store.count(ReadingQuery(start, end, settings.max_limit, (n,), (q,)))
             for n, q in streams
         )
     counted = 0

@@ -6,10 +6,10 @@ quantity (id ``node:quantity``); a **Sensor** is a sensor model; an **ObservedPr
 quantity; an **Observation** is a reading (id ``node:quantity:epoch-seconds``). Ids are
 strings: ``Things('esp32-0a1b2c')``, ``Datastreams('esp32-0a1b2c:pm25')``. A node with LAeq
 readings also has a Datastream per daily noise indicator (``node:lden``, …), whose
-Observations are local days (:mod:`lokaalmeten.server.sta_noise`).
+Observations are local days (:mod:`lokaalmeten.server.sensorthings.noise`).
 
-    catalogue = Catalogue(store, directory, settings, base="https://example.nl/v1.1")
-    catalogue.entities("Thing")            # every Thing
+    source = EntitySource(store, directory, settings, base="https://example.nl/v1.1")
+    source.entities("Thing")            # every Thing
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.server.budget import Deadline
 from lokaalmeten.server.catalogue import NodeView, node_views, thresholds
-from lokaalmeten.server.sta_noise import (
+from lokaalmeten.server.sensorthings.noise import (
     INDICATORS,
     datastream_props,
     indicator_id,
@@ -143,7 +143,7 @@ def indicator_observation(day: DayIndicators, name: str, threshold_db: float) ->
     )
 
 
-class Catalogue:
+class EntitySource:
     """The entities of one request; every list is made at most once."""
 
     def __init__(
