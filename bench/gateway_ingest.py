@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -73,11 +74,16 @@ def create_session(broker: Mosquitto, client_id: str) -> None:
     c.loop_stop()
 
 
-def publish_backlog(broker: Mosquitto, count: int, offset: int) -> None:
+def publish_backlog(
+    broker: Mosquitto, count: int, offset: int, make: Callable[[int], bytes] | None = None
+) -> None:
+    """``count`` QoS 1 messages, ``make(i)`` each (the kits' records of this bench by default),
+    from kits kit-0 .. kit-NODES, waiting until the broker has every one."""
+    make = make or payload
     publisher = client(broker, f"bench-publisher-{offset}")
     publisher.loop_start()
     infos = [
-        publisher.publish(f"lokaalmeten/kit-{i % NODES}/readings", payload(offset + i), qos=1)
+        publisher.publish(f"lokaalmeten/kit-{i % NODES}/readings", make(offset + i), qos=1)
         for i in range(count)
     ]
     for info in infos:

@@ -17,7 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench.gateway_ingest import client, connected_at, create_session, sqlite_count, wait_count
+from bench.gateway_ingest import (
+    NODES,
+    connected_at,
+    create_session,
+    publish_backlog,
+    sqlite_count,
+    wait_count,
+)
 from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.readings import Reading
 from lokaalmeten.services.mosquitto import Mosquitto
@@ -29,7 +36,6 @@ TITLE = "Quality flags at ingest: the gateway's ingest rate with and without the
 
 MESSAGES = int(os.environ.get("LM_BENCH_MESSAGES", "50000"))
 ROUNDS = int(os.environ.get("LM_BENCH_ROUNDS", "5"))
-NODES = 200
 T0 = (int(time.time()) // 86400 - 3) * 86400
 TARGET_COST = 0.15
 
@@ -43,31 +49,18 @@ def payload(i: int) -> bytes:
         "pm25": 7.5 + wave * 0.31,
         "pm10": 12.0 + wave * 0.47,
         "temperature": 9.1 + wave * 0.05,
-        "humidity": 78.0 + wave * 0.5,  # above 85 % for some: that rule works too
+        "humidity": 88.0 + wave * 0.4,  # fog (95 % and above) for some: that rule works too
     }
     doc = {"v": 1, "node": node, "seq": seq, "time": moment, "values": values}
     doc["uptime"] = [1, seq * 60_000]
     return json.dumps(doc).encode()
 
 
-def publish_backlog(broker: Mosquitto, count: int, offset: int) -> None:
-    publisher = client(broker, f"quality-publisher-{offset}")
-    publisher.loop_start()
-    infos = [
-        publisher.publish(f"lokaalmeten/kit-{i % NODES}/readings", payload(offset + i), qos=1)
-        for i in range(count)
-    ]
-    for info in infos:
-        info.wait_for_publish(60)
-    publisher.disconnect()
-    publisher.loop_stop()
-
-
 def drain(broker: Mosquitto, folder: Path, quality: bool, offset: int) -> float:
     """Readings/s of one gateway draining a fresh backlog into a fresh SQLite store."""
     folder.mkdir(parents=True, exist_ok=True)
     create_session(broker, f"gw-{folder.name}")
-    publish_backlog(broker, MESSAGES, offset)
+    publish_backlog(broker, MESSAGES, offset, payload)
     log = (folder / "gateway.log").open("ab")
     env = {**os.environ, "LM_QUALITY": "true" if quality else "false"}
     process = spawn(

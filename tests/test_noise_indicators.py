@@ -14,8 +14,6 @@ level; a node needs 5 readings for a valid hour. The night is 40 dB(A) from 00 t
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,23 +24,11 @@ from lokaalmeten.readings import FLAG_SPIKE, Reading
 from lokaalmeten.store import DaySpan, Store, open_store
 
 H = 3600
-_databases = itertools.count()
 
 # UTC starts of the local days, by hand: CET is UTC+1, CEST UTC+2.
 NOV_18 = 1794956400  # 2026-11-17T23:00:00Z = 18 Nov 00:00 CET
 MAR_29 = 1774738800  # 2026-03-28T23:00:00Z = 29 Mar 00:00 CET; 02:00 CET -> 03:00 CEST
 OCT_25 = 1792879200  # 2026-10-24T22:00:00Z = 25 Oct 00:00 CEST; 03:00 CEST -> 02:00 CET
-
-
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.influxdb)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'lm.db'}")
-    else:
-        server = request.getfixturevalue("influxdb")
-        opened = open_store(f"influxdb://127.0.0.1:{server.port}/noise{next(_databases)}")
-    yield opened
-    opened.close()
 
 
 def hours(start: int, count: int, level: float, node: str = "n") -> list[Reading]:

@@ -3,10 +3,8 @@ SQLite store come out with their flags and their raw values; both stores keep th
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal, Spool
 from lokaalmeten.readings import Reading, flag_names, iso_utc
 from lokaalmeten.services.mosquitto import Mosquitto
-from lokaalmeten.store import ReadingQuery, Store, open_store
+from lokaalmeten.store import ReadingQuery, Store
 from tests.gateway.harness import RunningGateway, publish, publisher, settings_for, stored
 from tests.gateway.test_airrohr import COMBINED
 from tests.gateway.test_http_ingest import bearer, make_gateway, spooled
@@ -27,7 +25,6 @@ from tests.helpers import wait_until
 from tests.test_cli import lm
 
 T0 = 1795737600  # 2026-11-27T00:00:00Z
-_databases = itertools.count()
 
 
 def kit_record(seq: int, values: dict[str, float], uptime_ms: int, **extra: Any) -> bytes:
@@ -83,17 +80,6 @@ def test_flags_set_at_ingest_reach_the_store_with_the_raw_values(
         ("temperature", 25): ["spike"],
         ("temperature", 28): ["implausible"],
     }
-
-
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.influxdb)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'lm.db'}")
-    else:
-        server = request.getfixturevalue("influxdb")
-        opened = open_store(f"influxdb://127.0.0.1:{server.port}/quality{next(_databases)}")
-    yield opened
-    opened.close()
 
 
 def test_each_store_keeps_the_flags_and_the_raw_value(store: Store) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,18 +23,6 @@ from lokaalmeten.store.influxdb import InfluxDBStore
 from lokaalmeten.store.sqlite import SQLiteStore
 
 T0 = 1795824000
-_databases = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("influxdb", marks=pytest.mark.influxdb)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'lm.db'}")
-    else:
-        server = request.getfixturevalue("influxdb")
-        opened = open_store(f"influxdb://127.0.0.1:{server.port}/contract{next(_databases)}")
-    yield opened
-    opened.close()
 
 
 BATCH = [
