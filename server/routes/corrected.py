@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from lokaalmeten.calibration.book import BookError, CalibrationBook, Fit
 from lokaalmeten.calibration.humidity import MAX_HUMIDITY, METHOD, METHOD_VERSION, REFERENCE
@@ -29,7 +29,6 @@ from lokaalmeten.server.params import (
     time_range,
 )
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Store
 
 router = APIRouter(prefix="/v1", tags=["corrected"])
 log = logging.getLogger("lokaalmeten.server")
@@ -44,15 +43,29 @@ NodeParam = Annotated[str, Query(description="The kit's node id.")]
 QuantityParam = Annotated[PmQuantity, Query(description="pm25 or pm10.")]
 
 
-def _hours(
-    store: Store,
+class Selection(NamedTuple):
+    """The hours one request asks for, with the fit that calibrates them."""
+
+    node: str
+    quantity: str
+    start: int
+    end: int
+    fit: Fit | None
+    note: str | None  # why there is no fit, when there is none
+    hours: list[CorrectedHour]
+
+
+def _selection(
+    store: StoreDep,
     directory: DirectoryDep,
-    settings: ServerSettings,
-    node: str,
-    quantity: str,
-    from_: str | None,
-    to: str | None,
-) -> tuple[int, int, Fit | None, str | None, list[CorrectedHour]]:
+    settings: SettingsDep,
+    node: NodeParam,
+    quantity: QuantityParam = PmQuantity.pm25,
+    from_: WindowFromParam = None,
+    to: WindowToParam = None,
+) -> Selection:
+    """The parameters both routes take (JSON and CSV), checked and read once."""
+    name = quantity.value
     start, end = time_range(settings, from_, to)
     start, end = start - start % 3600, end + (-end) % 3600
     # Two streams are read per hour (the PM and the humidity), as aggregates count them.
@@ -63,8 +76,8 @@ def _hours(
             f"at most {settings.max_points} windows per request: ask for a shorter range",
             "from",
         )
-    if (node, quantity) not in set(store.streams((node,), (quantity,))):
-        raise ApiError(404, f"node: {node!r} has no {quantity} readings", "node")
+    if (node, name) not in set(store.streams((node,), (name,))):
+        raise ApiError(404, f"node: {node!r} has no {name} readings", "node")
     fit, note = None, None
     if not settings.calibration_path.exists():
         note = "no calibration book yet: no co-location fit made (lokaalmeten calibrate)"
@@ -72,7 +85,7 @@ def _hours(
         try:
             book = CalibrationBook(settings.calibration_path, read_only=True)
             try:
-                fit = book.current(node, quantity)
+                fit = book.current(node, name)
             finally:
                 book.close()
         except BookError as exc:
@@ -81,11 +94,14 @@ def _hours(
             note = "the calibration book cannot be read (the server's log says why)"
         else:
             if fit is None:
-                note = f"no co-location fit for {node} {quantity} (lokaalmeten calibrate fit)"
+                note = f"no co-location fit for {node} {name} (lokaalmeten calibrate fit)"
     default, per_node = thresholds(directory, settings)
     threshold = per_node.get(node, default)
-    hours = corrected_series(store, node, quantity, start, end, threshold, settings.pm_kappa, fit)
-    return start, end, fit, note, hours
+    hours = corrected_series(store, node, name, start, end, threshold, settings.pm_kappa, fit)
+    return Selection(node, name, start, end, fit, note, hours)
+
+
+SelectionDep = Annotated[Selection, Depends(_selection)]
 
 
 def _method(settings: ServerSettings, fit: Fit | None) -> dict[str, Any]:
@@ -123,26 +139,16 @@ def _calibration(fit: Fit) -> dict[str, Any]:
     summary="Hourly PM of one kit: raw, humidity-corrected and calibrated",
     responses=NOT_FOUND,
 )
-def corrected_pm(
-    store: StoreDep,
-    directory: DirectoryDep,
-    settings: SettingsDep,
-    node: NodeParam,
-    quantity: QuantityParam = PmQuantity.pm25,
-    from_: WindowFromParam = None,
-    to: WindowToParam = None,
-) -> dict[str, Any]:
+def corrected_pm(selection: SelectionDep, settings: SettingsDep) -> dict[str, Any]:
     """Every hour with readings: the raw mean as measured (`raw`, `count`, `valid`), the
     kit's mean humidity, the κ-Köhler `corrected` value (null at or above 95 % RH or without
     humidity: `correctable` false) and the `calibrated` value of the kit's newest co-location
     fit (null without one). The raw readings are never changed (docs/calibration.md)."""
-    start, end, fit, note, hours = _hours(
-        store, directory, settings, node, quantity.value, from_, to
-    )
+    node, quantity, start, end, fit, note, hours = selection
     body: dict[str, Any] = {
         "node": node,
-        "quantity": quantity.value,
-        "unit": QUANTITIES[quantity.value].unit,
+        "quantity": quantity,
+        "unit": QUANTITIES[quantity].unit,
         "from": iso_utc(start),
         "to": iso_utc(end),
         "humidity_correction": _method(settings, fit),
@@ -183,18 +189,11 @@ CSV_COLUMNS = (
     response_class=Response,
 )
 def corrected_csv(
-    store: StoreDep,
-    directory: DirectoryDep,
-    settings: SettingsDep,
-    node: NodeParam,
-    quantity: QuantityParam = PmQuantity.pm25,
-    from_: WindowFromParam = None,
-    to: WindowToParam = None,
-    delimiter: DelimiterParam = Delimiter.comma,
+    selection: SelectionDep, settings: SettingsDep, delimiter: DelimiterParam = Delimiter.comma
 ) -> Response:
     """The rows of /v1/corrected, one per hour, with the method, κ and fit on every row; an
     empty field where a value is null."""
-    start, _, fit, _, hours = _hours(store, directory, settings, node, quantity.value, from_, to)
+    node, quantity, start, _, fit, _, hours = selection
     semicolon = delimiter is Delimiter.semicolon
     sep = ";" if semicolon else ","
 
@@ -212,7 +211,7 @@ def corrected_csv(
     method = _method(settings, fit)
     tail = sep.join(
         [
-            QUANTITIES[quantity.value].unit,
+            QUANTITIES[quantity].unit,
             method["method"],
             number(method["kappa"]),
             "" if fit is None else fit.version,
@@ -221,14 +220,14 @@ def corrected_csv(
         ]
     )
     lines = [sep.join(CSV_COLUMNS)]
-    head = f"{sep}{text(node)}{sep}{quantity.value}{sep}"
+    head = f"{sep}{text(node)}{sep}{quantity}{sep}"
     for h in hours:
         lines.append(
             f"{iso_utc(h.start)}{head}{number(h.raw)}{sep}{h.count}{sep}"
             f"{'true' if h.valid else 'false'}{sep}{number(h.humidity)}{sep}"
             f"{number(h.corrected)}{sep}{number(h.calibrated)}{sep}{tail}"
         )
-    name = f"lokaalmeten-corrected-{node}-{quantity.value}-{iso_utc(start)[:10]}.csv"
+    name = f"lokaalmeten-corrected-{node}-{quantity}-{iso_utc(start)[:10]}.csv"
     return Response(
         "\r\n".join(lines) + "\r\n",
         media_type="text/csv; charset=utf-8; header=present",
