@@ -25,7 +25,7 @@ TITLE = "Alert rules: counting readings and judging them"
 
 BATCH = 5000
 BATCHES = 200
-TARGET = 20_000  # readings/s, the gateway's ingest target (GUIDE.md)
+TARGET = 20_000  # readings/s, the gateway's ingest target (docs/benchmarks.md)
 QUANTITIES = ("pm25", "pm10", "temperature", "humidity")
 
 

@@ -1,11 +1,12 @@
 """Gateway ingest: MQTT QoS 1 -> spool -> store, beside a bare paho QoS 1 subscriber.
 
-Method, as the peer measurement in research/peer-nodered.md: a backlog of messages (4 readings
-each) is queued in Mosquitto for a persistent session, then the consumer is started and timed
-until it has everything: the bare subscriber until it received every message, the gateway
-until every reading is in the store. Then: an InfluxDB outage of LM_BENCH_OUTAGE seconds
-(default 600) while kits publish at a steady rate, with the gateway's memory sampled; the
-spool's drain rate when InfluxDB returns; and publish-to-stored latency at 1,000 readings/s.
+Method (the one public measurements of a Node-RED MQTT-to-InfluxDB flow use, so figures
+compare): a backlog of messages (4 readings each) is queued in Mosquitto for a persistent
+session, then the consumer is started and timed until it has everything: the bare subscriber
+until it received every message, the gateway until every reading is in the store. Then: an
+InfluxDB outage of LM_BENCH_OUTAGE seconds (default 600) while kits publish at a steady rate,
+with the gateway's memory sampled; the spool's drain rate when InfluxDB returns; and
+publish-to-stored latency at 1,000 readings/s.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ thread per address fires as fast as it can, so that most of its requests are ref
 or 503); their latency is what a refusal costs. The reference, in the same run: `/v1/nodes`
 latency with no hostile client. The server's RSS is sampled every 50 ms throughout.
 
-LM_BENCH_HOSTILE_READINGS sets the store size (default 4,350,000, as in the issue);
-LM_BENCH_HOSTILE_SECONDS the length of the hostile phase (default 30). The hostile clients
-run in a process of their own, the second client in this one: its latency is the server's.
+LM_BENCH_HOSTILE_READINGS sets the store size (default 4,350,000, the store the limits were
+first measured on); LM_BENCH_HOSTILE_SECONDS the length of the hostile phase (default 30).
+The hostile clients run in a process of their own, the second client in this one: its
+latency is the server's.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from lokaalmeten.simulate import compile_firmware, find_micropython, micropython
 
 NAME = "portal_heap"
 TITLE = "Set-up portal: heap while open, smallest heap with and without it"
-CODE_RATIO_32 = 0.70  # 32-bit / 64-bit heap of the firmware's code (GUIDE.md, measured)
+# 32-bit / 64-bit heap of the firmware's code (measured: docs/kit.md, "Memory budget")
+CODE_RATIO_32 = 0.70
 
 HEADERS = (
     "Host: 192.168.4.1\r\nConnection: keep-alive\r\nCache-Control: max-age=0\r\n"

@@ -91,6 +91,6 @@ def run(work: Path) -> str:
         "",
         "The store does more than the bare insert: it resolves node, quantity and sensor ids, "
         "keeps the hourly and daily roll-ups current through triggers, and records which sensors "
-        "each node has. The guide's ingest target is 20,000 readings/s end to end.",
+        "each node has. The gateway's ingest target is 20,000 readings/s end to end.",
     ]
     return "\n".join(lines)

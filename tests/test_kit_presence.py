@@ -1,4 +1,4 @@
-"""What the server says of a kit is what its status says (issue 13): a kit that publishes its
+"""What the server says of a kit is what its status says: a kit that publishes its
 retained status, then drops off without a word, is offline in /v1/nodes and SensorThings
 within its keep-alive, and the location its own configuration reports appears rounded."""
 

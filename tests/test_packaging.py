@@ -1,5 +1,5 @@
 """The wheel installs one namespace, `lokaalmeten`, with the firmware, the web pages and the
-schema inside it, and builds without setuptools' warnings (issue 13: the first `make run`
+schema inside it, and builds without setuptools' warnings (once, the first `make run`
 printed about 270 lines of them)."""
 
 from __future__ import annotations

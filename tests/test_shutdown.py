@@ -1,4 +1,4 @@
-"""Shutdown: a stop request a signal handler may make, and waits that wake on it (issue 13)."""
+"""Shutdown: a stop request a signal handler may make, and waits that wake on it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every public request has a bounded cost (issue 21): the hostile probes, made here, on a
+"""Every public request has a bounded cost: the hostile probes, made here, on a
 store of a million readings, each refused with a 4xx before the work; fair share between
 clients; a download the client abandons frees its query.
 

@@ -1,6 +1,6 @@
 """The server says at start what it serves, warns while its store is unreachable (at once,
-then every 30 s; its end once) and shows the outage in /health, as the gateway does (issue 13:
-a server over a store that had gone away said nothing)."""
+then every 30 s; its end once) and shows the outage in /health, as the gateway does (once, a
+server over a store that had gone away said nothing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A storm of signals at a starting or serving API: gone within 5 s every time (issue 13),
+"""A storm of signals at a starting or serving API: gone within 5 s every time,
 also while a client holds a CSV export it does not read (uvicorn waited for it for ever)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``/docs`` works with no network (issue 13: Swagger UI came from a CDN and the page was blank
+"""``/docs`` works with no network (once, Swagger UI came from a CDN and the page was blank
 offline): headless chromium with every request to another host refused, under the page's
 strict Content-Security-Policy."""
 
