@@ -549,6 +549,13 @@ class ServerSettings(_Settings):
         "Retry-After, so that light requests (nodes, metadata) stay fast (0: no limit). One "
         "server process runs Python on one core at a time: more at once only share it.",
     )
+    max_stream_clients: int = Field(
+        50,
+        ge=1,
+        description="Live-stream subscribers (/v1/stream) at once; beyond: 503 with "
+        "Retry-After. Counted apart from the requests for readings: a subscriber waits far "
+        "more than it works.",
+    )
     licence: Literal["CC0-1.0", "CC-BY-4.0"] = Field(
         "CC0-1.0", description="Licence of the published data (SPDX id)."
     )

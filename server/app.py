@@ -33,6 +33,7 @@ from lokaalmeten.server.routes import (
     nodes,
     noise,
     readings,
+    stream,
 )
 from lokaalmeten.server.sensorthings import routes as sensorthings
 from lokaalmeten.server.web import apidocs
@@ -117,6 +118,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.directory = directory
     app.state.alerts = alerts
     app.state.watch = watch
+    app.state.stream_slots = stream.StreamSlots(settings.max_stream_clients)
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.
     app.include_router(web_pages.router)
@@ -130,6 +132,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         noise.router,
         corrected.router,
         export.router,
+        stream.router,
         sensorthings.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

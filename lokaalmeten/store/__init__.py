@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
+    ChangesGone,
+    ChangesUnsupported,
     DaySpan,
     DaySums,
     HourlyEnergy,
@@ -44,6 +46,8 @@ from lokaalmeten.store.sqlite import SQLiteStore, sqlite_file
 __all__ = [
     "Aggregate",
     "AggregateQuery",
+    "ChangesGone",
+    "ChangesUnsupported",
     "DaySpan",
     "DaySums",
     "HourlyEnergy",

@@ -39,6 +39,14 @@ class StoreTooLarge(StoreError):
     """The batch is larger than the store accepts in one request (e.g. HTTP 413)."""
 
 
+class ChangesUnsupported(StoreError):
+    """The backend keeps no change log, so it cannot say exactly what was stored since."""
+
+
+class ChangesGone(StoreError):
+    """The change position asked from is older than what the change log still holds."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeSummary:
     node: str
@@ -293,6 +301,21 @@ class Store(ABC):
             if len(page) < batch:
                 return
             after = page[-1].identity
+
+    def changes(
+        self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
+    ) -> tuple[list[tuple[int, Reading]], int]:
+        """Readings stored after change position ``after``, in the order they were stored
+        (not by their time: a back-dated reading stored now comes now), with their positions;
+        at most ``limit`` of them, and the position to ask from next. Positions only grow, so
+        asking again from the last one seen misses and repeats nothing. A ``after`` older
+        than the change log still holds raises :class:`ChangesGone`; a backend without a
+        change log raises :class:`ChangesUnsupported`."""
+        raise ChangesUnsupported(f"{type(self).__name__} keeps no change log")
+
+    def change_head(self) -> int:
+        """The position of the newest change: a new subscriber starts here."""
+        raise ChangesUnsupported(f"{type(self).__name__} keeps no change log")
 
     @abstractmethod
     def legacy_node_meta(self) -> dict[str, NodeMeta]:

@@ -28,6 +28,7 @@ from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, Reading
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
+    ChangesGone,
     DaySpan,
     DaySums,
     HourlyEnergy,
@@ -40,10 +41,20 @@ from lokaalmeten.store.base import (
     WriteResult,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # 2: node_meta (moved to the node directory since); 3: daily roll-up; 4: roll-ups count only
 # readings without an excluded flag, keep the count left out and energy sums for
-# energetic-mean quantities (per day also per hour), and the rule they follow (rollup_rule).
+# energetic-mean quantities (per day also per hour), and the rule they follow (rollup_rule);
+# 5: the change log (reading_change), added to an older store when opened.
+
+# The change log: every reading inserted gets the next position (seq), in the order stored,
+# for the server's live stream. The reading table is WITHOUT ROWID and keyed by identity, and
+# a reading's time says nothing of when it arrived (a back-dated one comes late), so only a
+# position the write path hands out makes resuming exact. One writer at a time (IMMEDIATE
+# transactions) commits positions in order: a reader that saw N never later finds one below.
+# Only the newest _CHANGES_KEPT positions are kept (about 3 MB); the newest one always, so
+# that max(seq) + 1, SQLite's next position, never goes back.
+_CHANGES_KEPT = 100_000
 
 _HOURS = [f"h{h:02d}" for h in range(24)]
 _ENERGIES = [f"e{h:02d}" for h in range(24)]
@@ -53,6 +64,12 @@ _ENERGIES = [f"e{h:02d}" for h in range(24)]
 # quantity table) has its roll-ups rebuilt from the raw readings when opened.
 _MASK = EXCLUDED_FROM_AGGREGATES
 _ENERGETIC = ",".join(ENERGETIC)
+
+_CHANGE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS reading_change_log AFTER INSERT ON reading
+    BEGIN
+    INSERT INTO reading_change (node_id, quantity_id, time)
+    VALUES (NEW.node_id, NEW.quantity_id, NEW.time);
+    END"""
 
 _TABLES = [
     "CREATE TABLE IF NOT EXISTS node (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
@@ -74,6 +91,14 @@ _TABLES = [
         PRIMARY KEY (node_id, quantity_id, sensor_id)
     ) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS rollup_rule (mask INTEGER NOT NULL, energetic TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS reading_change (
+        seq INTEGER PRIMARY KEY,
+        node_id INTEGER NOT NULL,
+        quantity_id INTEGER NOT NULL,
+        time INTEGER NOT NULL
+    )""",
+    # Fires only for rows really inserted, as the roll-up triggers: a repeat is no change.
+    _CHANGE_TRIGGER,
 ]
 
 # Roll-ups: n, sum, min and max of the readings that count (min and max NULL when none
@@ -172,6 +197,7 @@ _TRIGGERS = [
     FROM (SELECT pow(10.0, NEW.value / 10.0) AS en, {_HOUR_OF_DAY} AS h LIMIT 1) WHERE true
     ON CONFLICT DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in _ENERGIES)};
     END""",
+    _CHANGE_TRIGGER,
 ]
 
 # Rebuilding the roll-ups from the raw readings (an older schema or another rule): hours
@@ -180,6 +206,7 @@ _DROP_TRIGGERS = [
     "DROP TRIGGER IF EXISTS reading_hourly",
     "DROP TRIGGER IF EXISTS reading_daily",
     "DROP TRIGGER IF EXISTS reading_daily_energy",
+    "DROP TRIGGER IF EXISTS reading_change_log",
 ]
 _REBUILD = [
     *_DROP_TRIGGERS,
@@ -366,6 +393,12 @@ class SQLiteStore(Store):
                         rows,
                     ).rowcount
                     sensors = {(row[0], row[1], row[4]) for row in rows if row[4] is not None}
+                    if stored:
+                        conn.execute(
+                            "DELETE FROM reading_change WHERE seq <= "
+                            "(SELECT max(seq) FROM reading_change) - ?",
+                            (_CHANGES_KEPT,),
+                        )
                     conn.executemany("INSERT OR IGNORE INTO node_sensor VALUES (?, ?, ?)", sensors)
             except sqlite3.Error as exc:
                 self._ids.clear()  # ids made in the rolled-back transaction are gone
@@ -667,6 +700,57 @@ class SQLiteStore(Store):
                     found.append(Reading(node, quantity, *row))
         return found
 
+    def changes(
+        self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
+    ) -> tuple[list[tuple[int, Reading]], int]:
+        where = ["c.seq > ?", "c.seq <= ?"]
+        with self._bounded() as conn:
+            # One snapshot: the head and the rows up to it read the same state.
+            conn.execute("BEGIN")
+            try:
+                first, head = conn.execute(
+                    "SELECT min(seq), coalesce(max(seq), 0) FROM reading_change"
+                ).fetchone()
+                if first is not None and after < first - 1:
+                    raise ChangesGone(
+                        f"position {after} is older than the change log, which starts at "
+                        f"{first} (it keeps the newest {_CHANGES_KEPT} readings)"
+                    )
+                params: list[object] = [after, head]
+                if nodes:
+                    where.append(f"n.name IN ({','.join('?' * len(nodes))})")
+                    params.extend(nodes)
+                if quantities:
+                    where.append(f"q.name IN ({','.join('?' * len(quantities))})")
+                    params.extend(quantities)
+                params.append(limit)
+                rows = conn.execute(
+                    f"""
+                    SELECT c.seq, n.name, q.name, r.time, r.value, s.model, r.flags
+                    FROM reading_change c
+                    JOIN reading r ON r.node_id = c.node_id AND r.quantity_id = c.quantity_id
+                        AND r.time = c.time
+                    JOIN node n ON n.id = c.node_id
+                    JOIN quantity q ON q.id = c.quantity_id
+                    LEFT JOIN sensor s ON s.id = r.sensor_id
+                    WHERE {" AND ".join(where)}
+                    ORDER BY c.seq LIMIT ?
+                    """,
+                    params,
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        found = [(row[0], Reading(*row[1:])) for row in rows]
+        # A full page stops at its last row; a short one has seen everything up to the head.
+        return found, (found[-1][0] if len(found) == limit else max(head, after))
+
+    def change_head(self) -> int:
+        with self._bounded() as conn:
+            head: int = conn.execute("SELECT coalesce(max(seq), 0) FROM reading_change").fetchone()[
+                0
+            ]
+        return head
+
     def legacy_node_meta(self) -> dict[str, NodeMeta]:
         with self._bounded() as conn:
             if not _has_table(conn, "node_meta"):
@@ -721,8 +805,9 @@ class SQLiteStore(Store):
 
 
 def drop_rollup_triggers(conn: sqlite3.Connection) -> None:
-    """Stop keeping the roll-ups at insert (a benchmark loading readings in bulk; it then
-    calls :func:`rebuild_rollups`, which puts the triggers back)."""
+    """Stop keeping the roll-ups and the change log at insert (a benchmark loading readings
+    in bulk, which are no news to a live stream; it then calls :func:`rebuild_rollups`,
+    which puts the triggers back)."""
     for statement in _DROP_TRIGGERS:
         conn.execute(statement)
 

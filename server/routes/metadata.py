@@ -56,6 +56,7 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "corrected": f"{base}/v1/corrected",
             "latest": f"{base}/v1/latest",
             "csv": f"{base}/v1/export/readings.csv",
+            "stream": f"{base}/v1/stream",
             "geojson": f"{base}/v1/export/nodes.geojson",
             "dataset": f"{base}/v1/dataset",
             "sensorthings": f"{base}/v1.1",
@@ -71,6 +72,7 @@ LIMITS = (
     "max_query_length", "query_time_limit", "max_heavy_per_client", "max_heavy_total",
     "sta_max_filter_length", "sta_max_filter_terms", "sta_max_filter_depth",
     "sta_max_expand_depth", "sta_max_expand_top", "sta_max_entities", "sta_max_skip",
+    "max_stream_clients",
 )  # fmt: skip
 
 

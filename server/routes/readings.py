@@ -17,7 +17,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from lokaalmeten.protocol.quantities import QUANTITIES
-from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, FLAG_NAMES, flag_names, iso_utc
+from lokaalmeten.readings import (
+    EXCLUDED_FROM_AGGREGATES,
+    FLAG_NAMES,
+    Reading,
+    flag_names,
+    iso_utc,
+)
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
@@ -56,6 +62,19 @@ class ReadingPublic(BaseModel):
     unit: str
     sensor: str | None = Field(description="Sensor model, when the kit reported it.")
     flags: list[str] = Field(description=FLAGS_DESCRIPTION)
+
+    @classmethod
+    def of(cls, r: Reading) -> ReadingPublic:
+        """A stored reading as the API publishes it (here and in the live stream)."""
+        return cls(
+            node=r.node,
+            quantity=r.quantity,
+            time=iso_utc(r.time),
+            value=r.value,
+            unit=QUANTITIES[r.quantity].unit,
+            sensor=r.sensor,
+            flags=flag_names(r.flags),
+        )
 
 
 class ReadingList(BaseModel):
@@ -117,17 +136,6 @@ def list_readings(
         )
         next_link = str(next_url)
     return ReadingList(
-        value=[
-            ReadingPublic(
-                node=r.node,
-                quantity=r.quantity,
-                time=iso_utc(r.time),
-                value=r.value,
-                unit=QUANTITIES[r.quantity].unit,
-                sensor=r.sensor,
-                flags=flag_names(r.flags),
-            )
-            for r in rows
-        ],
+        value=[ReadingPublic.of(r) for r in rows],
         **({"@nextLink": next_link} if next_link is not None else {}),
     )

@@ -49,12 +49,14 @@ def test_landing_page_names_licence_and_links(url: str) -> None:
         body = get_ok(client, "/v1")
     assert body["licence"]["id"] == "CC0-1.0"
     assert body["links"]["sensorthings"].endswith("/v1.1")
+    assert body["links"]["stream"].endswith("/v1/stream")
 
 
 def test_landing_page_lists_every_limit_in_force(url: str) -> None:
-    with serve(url, sta_max_filter_terms=7, max_heavy_total=3) as client:
+    with serve(url, sta_max_filter_terms=7, max_heavy_total=3, max_stream_clients=4) as client:
         limits = get_ok(client, "/v1")["limits"]
     assert limits["sta_max_filter_terms"] == 7 and limits["max_heavy_total"] == 3
+    assert limits["max_stream_clients"] == 4
     assert limits["max_limit"] == 50  # the tests' server
     documented = (REPO / "docs" / "api.md").read_text()
     for name in limits:

@@ -257,3 +257,64 @@ def test_a_schema_3_store_is_migrated_with_its_rollups_rebuilt(tmp_path: Path) -
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     check.close()
+
+
+def test_the_change_log_pages_in_stored_order_and_filters_without_losing_its_place(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "lm.db")
+    assert store.change_head() == 0
+    store.write([Reading("kit-1", "pm25", T0 + 60 * i, float(i)) for i in range(5)])
+    # Back-dated by a day, and a repeat that is no change.
+    store.write([Reading("kit-2", "pm10", T0 - 86400, 9.0), Reading("kit-1", "pm25", T0, 0.0)])
+    head = store.change_head()
+    assert head == 6
+    page, position = store.changes(0, (), (), 4)
+    assert [seq for seq, _ in page] == [1, 2, 3, 4] and position == 4
+    rest, position = store.changes(position, (), (), 4)
+    assert [(seq, r.node, r.time) for seq, r in rest] == [
+        (5, "kit-1", T0 + 240),
+        (6, "kit-2", T0 - 86400),
+    ]
+    assert position == head
+    # Nothing of kit-3: the place still moves to the head, so the next look starts there.
+    assert store.changes(2, ("kit-3",), (), 100) == ([], head)
+    only, _ = store.changes(0, ("kit-2",), ("pm10",), 100)
+    assert [r for _, r in only] == [Reading("kit-2", "pm10", T0 - 86400, 9.0)]
+    store.close()
+
+
+def test_the_change_log_keeps_the_newest_and_says_when_a_position_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lokaalmeten.store import ChangesGone
+    from lokaalmeten.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "_CHANGES_KEPT", 10)
+    store = SQLiteStore(tmp_path / "lm.db")
+    for start in (0, 10, 20):
+        store.write([Reading("kit-1", "pm25", T0 + 60 * (start + i), 1.0) for i in range(10)])
+    conn = sqlite3.connect(tmp_path / "lm.db")
+    kept = conn.execute("SELECT min(seq), max(seq) FROM reading_change").fetchone()
+    conn.close()
+    assert kept == (21, 30)
+    with pytest.raises(ChangesGone, match="older than the change log, which starts at 21"):
+        store.changes(5, (), (), 100)
+    found, _ = store.changes(20, (), (), 100)
+    assert [seq for seq, _ in found] == list(range(21, 31))
+    store.close()
+
+
+def test_a_store_from_before_the_change_log_gets_one_for_readings_from_then_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((Path(__file__).parent / "schema3.sql").read_text())
+    old.close()
+    store = SQLiteStore(path)
+    assert store.change_head() == 0  # the readings stored before are not news
+    store.write([Reading("kit-9", "pm25", T0, 3.0)])
+    found, head = store.changes(0, (), (), 100)
+    assert [r for _, r in found] == [Reading("kit-9", "pm25", T0, 3.0)] and head == 1
+    store.close()
