@@ -26,6 +26,7 @@ BENCHMARKS = [
     "calibration",
     "alert_rules",
     "sta_noise",
+    "live_stream",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
