@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -227,3 +228,33 @@ def test_influxdb_refuses_the_stream_and_says_why(influxdb: Any, tmp_path: Path)
         stop(server.process)
     assert answer.status_code == 501
     assert "poll /v1/readings" in answer.json()["error"]["message"]
+
+
+def test_a_position_older_than_the_change_log_is_refused_with_where_to_look(
+    live: Live, writer: Store
+) -> None:
+    writer.write(batch("kit-1", 0, 5))
+    # As the write path prunes the log once it holds more than it keeps.
+    conn = sqlite3.connect(live.url.removeprefix("sqlite://"))
+    with conn:
+        conn.execute("DELETE FROM reading_change WHERE seq <= 4")
+    conn.close()
+    answer = httpx.get(f"{live.base}/v1/stream", headers={"Last-Event-ID": "2"}, timeout=10)
+    assert answer.status_code == 410
+    assert "fetch the gap from /v1/readings" in answer.json()["error"]["message"]
+    with (
+        httpx.Client(timeout=10) as client,
+        subscribe(client, live, headers={"Last-Event-ID": "4"}) as response,
+    ):
+        assert [seq for seq, _ in readings_of(response, 2)] == [5, 6]
+
+
+def test_the_heartbeat_moves_a_quiet_filtered_subscriber_to_the_newest_position(
+    live: Live, writer: Store
+) -> None:
+    with httpx.Client(timeout=30) as client, subscribe(client, live, "?node=kit-9") as response:
+        writer.write(batch("kit-1", 0, 3))  # none of them for this subscriber
+        head = writer.change_head()
+        beat = next(event for event in events(response) if "comment" in event)
+    assert beat["comment"] == "heartbeat" and int(beat["id"]) == head
+    assert "event" not in beat and "data" not in beat  # EventSource dispatches nothing
