@@ -35,6 +35,22 @@ DelimiterParam = Annotated[
     Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
 ]
 
+# Excel opens a CSV without a byte-order mark in the system's code page (Windows-1252 in the
+# Netherlands), so µg/m³ and °C turn into mojibake; the three bytes EF BB BF make it read
+# UTF-8. Off by default: RFC 4180 readers (pandas, R) would otherwise see them in the first
+# column's name unless told encoding="utf-8-sig".
+UTF8_BOM = "\ufeff".encode()
+BomParam = Annotated[
+    bool,
+    Query(description="true: start with the UTF-8 byte-order mark, so that Excel reads UTF-8."),
+]
+
+
+def bom_bytes(wanted: bool) -> bytes:
+    """What a CSV body starts with: the byte-order mark when asked for, else nothing."""
+    return UTF8_BOM if wanted else b""
+
+
 COLUMNS = ("time", "node", "latitude", "longitude", "quantity", "value", "unit", "sensor", "flags")
 
 
