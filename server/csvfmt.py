@@ -22,6 +22,8 @@ from fastapi import Query
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import flag_names
 from lokaalmeten.server.privacy import PublicPlace
+from lokaalmeten.server.routes.metadata import LICENCES
+from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import StreamBatch
 
 
@@ -44,6 +46,19 @@ BomParam = Annotated[
     bool,
     Query(description="true: start with the UTF-8 byte-order mark, so that Excel reads UTF-8."),
 ]
+
+
+def csv_headers(settings: ServerSettings, filename: str) -> dict[str, str]:
+    """A CSV export's headers: its file name, and its licence and metadata as Link headers
+    (RFC 8288). A comment line above the header row would not be CSV any more, so the
+    licence travels beside the file: ``rel="license"`` to the licence itself,
+    ``rel="describedby"`` to the DCAT metadata that names the publisher to attribute."""
+    licence = LICENCES[settings.licence][1]
+    return {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Link": f'<{licence}>; rel="license", '
+        '</v1/dataset>; rel="describedby"; type="application/ld+json"',
+    }
 
 
 def bom_bytes(wanted: bool) -> bytes:

@@ -20,7 +20,7 @@ from lokaalmeten.calibration.series import CorrectedHour, corrected_series
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import thresholds
-from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes
+from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes, csv_headers
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import NOT_FOUND, ApiError
 from lokaalmeten.server.params import (
@@ -234,5 +234,5 @@ def corrected_csv(
     return Response(
         bom_bytes(bom) + ("\r\n".join(lines) + "\r\n").encode(),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=csv_headers(settings, name),
     )

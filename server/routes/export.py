@@ -20,7 +20,14 @@ from starlette.concurrency import run_in_threadpool
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import node_views
-from lokaalmeten.server.csvfmt import BomParam, CsvWriter, Delimiter, DelimiterParam, bom_bytes
+from lokaalmeten.server.csvfmt import (
+    BomParam,
+    CsvWriter,
+    Delimiter,
+    DelimiterParam,
+    bom_bytes,
+    csv_headers,
+)
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.params import (
     AreaNodes,
@@ -76,7 +83,7 @@ def export_csv(
     return StreamingResponse(
         until_the_client_goes(csv_body(store, query, writer, bom_bytes(bom))),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=csv_headers(settings, name),
     )
 
 

@@ -27,7 +27,7 @@ from lokaalmeten.noise_indicators import (
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import VALID_PERCENT, thresholds
-from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes
+from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes, csv_headers
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
@@ -235,7 +235,7 @@ def export_noise_csv(
     return StreamingResponse(
         _csv_rows(days, settings.noise_threshold_db, semicolon, bom_bytes(bom)),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        headers=csv_headers(settings, f"{name}.csv"),
     )
 
 
