@@ -137,3 +137,19 @@ def test_every_csv_link_in_the_docs_gives_csv_with_rows_for_the_bounds_it_names(
     times = [row["time"] if "time" in row else row["start"] for row in rows]
     oldest = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 25 * 3600))
     assert min(times) >= oldest
+
+
+@pytest.mark.parametrize(("lang", "bounds"), [("en", "last 24 hours"), ("nl", "laatste 24 uur")])
+def test_the_data_pages_csv_link_says_its_bounds_and_gives_rows(
+    store_url: str, lang: str, bounds: str
+) -> None:
+    now = int(time.time()) // 60 * 60
+    fill(store_url, [Reading("kit-1", "pm25", now - 60 * i, 9.0, "SDS011") for i in range(5)], META)
+    with serve(store_url) as client:
+        page = client.get(f"/data?lang={lang}", headers={"accept": "text/html"}).text
+        found = re.search(r"<dd>([^<]*)<a href=\"(/v1/export/[a-z]+\.csv)\"", page)
+        assert found, "the data page links no CSV"
+        text, href = found.groups()
+        assert bounds in text
+        rows = list(csv.DictReader(io.StringIO(client.get(href).text)))
+    assert len(rows) == 5
