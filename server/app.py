@@ -21,8 +21,9 @@ from lokaalmeten import __version__
 from lokaalmeten.gateway.alert_book import AlertReader
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.server import health
+from lokaalmeten.server.apiversion import ApiVersion
 from lokaalmeten.server.disconnect import ClientGone, Working
-from lokaalmeten.server.errors import ERROR_RESPONSES, install_error_handlers
+from lokaalmeten.server.errors import ERROR_RESPONSES, error_media_type, install_error_handlers
 from lokaalmeten.server.guard import Admission, RateLimit
 from lokaalmeten.server.health import StoreWatch, serves
 from lokaalmeten.server.routes import (
@@ -46,7 +47,7 @@ log = logging.getLogger("lokaalmeten.server")
 
 def install_openapi(app: FastAPI) -> None:
     """The generated document, less FastAPI's 422 (a validation error is answered 400 here),
-    with every refusal as the JSON it is."""
+    with every refusal in the media type it is answered in."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -56,15 +57,18 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            for methods in schema.get("paths", {}).values():
+            for path, methods in schema.get("paths", {}).items():
                 for operation in methods.values():
                     responses = operation.get("responses", {})
                     responses.pop("422", None)
-                    # Refusals are JSON whatever the route's own media type (CSV, GeoJSON).
+                    # Refusals are problem details whatever the route's own media type (CSV,
+                    # GeoJSON); SensorThings keeps plain JSON (server/errors.py).
                     for status, answer in responses.items():
                         content = answer.get("content", {})
                         if status >= "400" and content:
-                            answer["content"] = {"application/json": next(iter(content.values()))}
+                            answer["content"] = {
+                                error_media_type(path): next(iter(content.values()))
+                            }
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
             app.openapi_schema = schema
@@ -147,7 +151,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["Retry-After", "Content-Disposition"],
+        expose_headers=["Retry-After", "Content-Disposition", "API-Version", "Link"],
     )
     # Inside admission: only admitted requests are watched. A stopping server abandons
     # those still working after a grace (server/serve.py).
@@ -155,4 +159,5 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(ClientGone, working=app.state.working)
     app.add_middleware(Admission, settings=settings)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit)
+    app.add_middleware(ApiVersion)  # outermost: refusals carry the version too
     return app

@@ -22,6 +22,8 @@ from fastapi import Query
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import flag_names
 from lokaalmeten.server.privacy import PublicPlace
+from lokaalmeten.server.routes.metadata import LICENCES
+from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import StreamBatch
 
 
@@ -34,6 +36,35 @@ class Delimiter(StrEnum):
 DelimiterParam = Annotated[
     Delimiter, Query(description="comma (RFC 4180) or semicolon (with decimal comma).")
 ]
+
+# Excel opens a CSV without a byte-order mark in the system's code page (Windows-1252 in the
+# Netherlands), so µg/m³ and °C turn into mojibake; the three bytes EF BB BF make it read
+# UTF-8. Off by default: RFC 4180 readers (pandas, R) would otherwise see them in the first
+# column's name unless told encoding="utf-8-sig".
+UTF8_BOM = "\ufeff".encode()
+BomParam = Annotated[
+    bool,
+    Query(description="true: start with the UTF-8 byte-order mark, so that Excel reads UTF-8."),
+]
+
+
+def csv_headers(settings: ServerSettings, filename: str) -> dict[str, str]:
+    """A CSV export's headers: its file name, and its licence and metadata as Link headers
+    (RFC 8288). A comment line above the header row would not be CSV any more, so the
+    licence travels beside the file: ``rel="license"`` to the licence itself,
+    ``rel="describedby"`` to the DCAT metadata that names the publisher to attribute."""
+    licence = LICENCES[settings.licence][1]
+    return {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Link": f'<{licence}>; rel="license", '
+        '</v1/dataset>; rel="describedby"; type="application/ld+json"',
+    }
+
+
+def bom_bytes(wanted: bool) -> bytes:
+    """What a CSV body starts with: the byte-order mark when asked for, else nothing."""
+    return UTF8_BOM if wanted else b""
+
 
 COLUMNS = ("time", "node", "latitude", "longitude", "quantity", "value", "unit", "sensor", "flags")
 

@@ -1,5 +1,14 @@
-"""One error body for every refusal: ``{"error": {"status", "message", "parameter"}}``.
+"""One error body for every refusal: RFC 9457 problem details (``application/problem+json``)::
 
+    {"type": "about:blank", "title": "Bad Request", "status": 400,
+     "detail": "from: must be earlier than to", "instance": "/v1/readings",
+     "invalid-params": [{"name": "from", "reason": "from: must be earlier than to"}],
+     "error": {"status": 400, "message": "...", "parameter": "from"}}
+
+``invalid-params`` names the parameter to change (the member RFC 9457's own example uses);
+``error`` is the body of earlier releases, an extension member kept so clients written for it
+(and the web page) still read it. SensorThings (``/v1.1``) answers with that earlier body as
+``application/json``: its standard defines no error format, and its clients expect JSON.
 A client that sent a bad parameter is told which one and what to send instead; no request
 ever answers with a stack trace.
 """
@@ -7,6 +16,7 @@ ever answers with a stack trace.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,16 +30,33 @@ from lokaalmeten.store import StoreError
 log = logging.getLogger("lokaalmeten.server")
 
 
+PROBLEM = "application/problem+json"
+
+
 class ErrorDetail(BaseModel):
     status: int = Field(description="The HTTP status again.")
     message: str = Field(description="What was wrong and what to send instead.")
     parameter: str | None = Field(None, description="The parameter to change, when one is.")
 
 
-class ErrorBody(BaseModel):
-    """Every refusal's body."""
+class InvalidParam(BaseModel):
+    name: str = Field(description="The query parameter to change.")
+    reason: str = Field(description="What was wrong with it and what to send instead.")
 
-    error: ErrorDetail
+
+class ErrorBody(BaseModel):
+    """Every refusal's body: RFC 9457 problem details with the earlier ``error`` member; under
+    /v1.1 (SensorThings) the ``error`` member alone."""
+
+    type: str | None = Field(None, description="about:blank: no problem types of our own.")
+    title: str | None = Field(None, description="The HTTP status phrase.")
+    status: int | None = Field(None, description="The HTTP status again.")
+    detail: str | None = Field(None, description="What was wrong and what to send instead.")
+    instance: str | None = Field(None, description="The path that was asked for.")
+    invalid_params: list[InvalidParam] | None = Field(
+        None, alias="invalid-params", description="The parameter to change, when one is."
+    )
+    error: ErrorDetail = Field(description="The same, as earlier releases sent it.")
 
 
 _RETRY = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
@@ -66,20 +93,48 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+def error_media_type(path: str) -> str:
+    """Problem details everywhere but SensorThings, whose clients expect plain JSON."""
+    return "application/json" if path == "/v1.1" or path.startswith("/v1.1/") else PROBLEM
+
+
 def error_response(
-    status: int, message: str, parameter: str | None = None, retry_after: int | None = None
+    status: int,
+    message: str,
+    parameter: str | None = None,
+    retry_after: int | None = None,
+    path: str = "",
 ) -> JSONResponse:
-    body: dict[str, object] = {"status": status, "message": message}
+    """The refusal of a request for ``path``: problem details, except under /v1.1."""
+    error: dict[str, object] = {"status": status, "message": message}
     if parameter is not None:
-        body["parameter"] = parameter
+        error["parameter"] = parameter
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    if error_media_type(path) != PROBLEM:
+        return JSONResponse({"error": error}, status_code=status, headers=headers)
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    problem: dict[str, object] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": message,
+        "instance": path,
+    }
+    if parameter is not None:
+        problem["invalid-params"] = [{"name": parameter, "reason": message}]
+    problem["error"] = error
+    return JSONResponse(problem, status_code=status, headers=headers, media_type=PROBLEM)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.parameter, exc.retry_after)
+        return error_response(
+            exc.status, exc.message, exc.parameter, exc.retry_after, request.url.path
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -90,21 +145,25 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{parameter}: {first.get('msg', 'invalid value')}"
         if received is not None and not isinstance(received, dict):
             message += f" (got {received!r})"
-        return error_response(400, message, parameter)
+        return error_response(400, message, parameter, path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 404:
             message = f"no such resource: {request.url.path}; see /docs for the API"
-        return error_response(exc.status_code, message)
+        return error_response(exc.status_code, message, path=request.url.path)
 
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         log.warning("store error on %s: %s", request.url.path, exc)
-        return error_response(503, f"the store could not answer: {exc}", retry_after=30)
+        return error_response(
+            503, f"the store could not answer: {exc}", retry_after=30, path=request.url.path
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
-        return error_response(500, "internal error; the server log has the details")
+        return error_response(
+            500, "internal error; the server log has the details", path=request.url.path
+        )

@@ -66,6 +66,7 @@ class Admission:
                 f"query: {length} characters, more than the {self.max_query} allowed "
                 "(max_query_length); ask several smaller questions",
                 "query",
+                path=scope.get("path", ""),
             )
             await response(scope, receive, send)
             return
@@ -80,6 +81,7 @@ class Admission:
                 f"at most {self.per_client} requests for readings at once from one address "
                 "(max_heavy_per_client); wait for an answer before asking the next",
                 retry_after=1,
+                path=scope.get("path", ""),
             )
             await response(scope, receive, send)
             return
@@ -89,6 +91,7 @@ class Admission:
                 f"the server is answering {self.total} requests for readings already "
                 "(max_heavy_total); try again in a moment",
                 retry_after=1,
+                path=scope.get("path", ""),
             )
             await response(scope, receive, send)
             return
@@ -127,6 +130,7 @@ class RateLimit:
                 f"rate limit: at most {self.capacity:g} requests a minute from one address; "
                 f"retry in {wait} s",
                 retry_after=wait,
+                path=scope.get("path", ""),
             )
             await response(scope, receive, send)
             return

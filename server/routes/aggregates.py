@@ -31,7 +31,7 @@ from lokaalmeten.server.catalogue import (
     interval_of,
     thresholds,
 )
-from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
+from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes, csv_headers
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
@@ -160,13 +160,14 @@ def export_aggregates_csv(
     settings: SettingsDep,
     found: WindowsDep,
     delimiter: DelimiterParam = Delimiter.comma,
+    bom: BomParam = False,
 ) -> Response:
     window, rows = found
     body = csv_text(rows, window, directory.metas(), settings, delimiter is Delimiter.semicolon)
     return Response(
-        body.encode(),
+        bom_bytes(bom) + body.encode(),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="lokaalmeten-{window}.csv"'},
+        headers=csv_headers(settings, f"lokaalmeten-{window}.csv"),
     )
 
 

@@ -20,7 +20,7 @@ from lokaalmeten.calibration.series import CorrectedHour, corrected_series
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import thresholds
-from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
+from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes, csv_headers
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import NOT_FOUND, ApiError
 from lokaalmeten.server.params import (
@@ -189,7 +189,10 @@ CSV_COLUMNS = (
     response_class=Response,
 )
 def corrected_csv(
-    selection: SelectionDep, settings: SettingsDep, delimiter: DelimiterParam = Delimiter.comma
+    selection: SelectionDep,
+    settings: SettingsDep,
+    delimiter: DelimiterParam = Delimiter.comma,
+    bom: BomParam = False,
 ) -> Response:
     """The rows of /v1/corrected, one per hour, with the method, κ and fit on every row; an
     empty field where a value is null."""
@@ -229,7 +232,7 @@ def corrected_csv(
         )
     name = f"lokaalmeten-corrected-{node}-{quantity}-{iso_utc(start)[:10]}.csv"
     return Response(
-        "\r\n".join(lines) + "\r\n",
+        bom_bytes(bom) + ("\r\n".join(lines) + "\r\n").encode(),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=csv_headers(settings, name),
     )

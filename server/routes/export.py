@@ -20,7 +20,14 @@ from starlette.concurrency import run_in_threadpool
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import node_views
-from lokaalmeten.server.csvfmt import CsvWriter, Delimiter, DelimiterParam
+from lokaalmeten.server.csvfmt import (
+    BomParam,
+    CsvWriter,
+    Delimiter,
+    DelimiterParam,
+    bom_bytes,
+    csv_headers,
+)
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.params import (
     AreaNodes,
@@ -32,8 +39,10 @@ from lokaalmeten.store import ReadingQuery, Store
 router = APIRouter(prefix="/v1/export", tags=["export"])
 
 
-def csv_body(store: Store, query: ReadingQuery, writer: CsvWriter) -> Iterator[bytes]:
-    yield writer.header().encode()
+def csv_body(
+    store: Store, query: ReadingQuery, writer: CsvWriter, start: bytes = b""
+) -> Iterator[bytes]:
+    yield start + writer.header().encode()
     with closing(store.stream(query)) as batches:
         for batch in batches:
             yield writer.rows(batch).encode()
@@ -65,15 +74,16 @@ def export_csv(
     settings: SettingsDep,
     selection: ReadingSelection,
     delimiter: DelimiterParam = Delimiter.comma,
+    bom: BomParam = False,
 ) -> StreamingResponse:
     nodes, wanted, start, end = selection
     writer = CsvWriter(public_places(directory, settings), delimiter is Delimiter.semicolon)
     query = ReadingQuery(start, end, settings.max_limit, nodes, wanted)
     name = f"lokaalmeten-{iso_utc(start)[:10]}-{iso_utc(end)[:10]}.csv"
     return StreamingResponse(
-        until_the_client_goes(csv_body(store, query, writer)),
+        until_the_client_goes(csv_body(store, query, writer, bom_bytes(bom))),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=csv_headers(settings, name),
     )
 
 

@@ -27,7 +27,7 @@ from lokaalmeten.noise_indicators import (
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.catalogue import VALID_PERCENT, thresholds
-from lokaalmeten.server.csvfmt import Delimiter, DelimiterParam
+from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_bytes, csv_headers
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import (
@@ -227,18 +227,21 @@ def export_noise_csv(
     settings: SettingsDep,
     found: NoiseDaysDep,
     delimiter: DelimiterParam = Delimiter.comma,
+    bom: BomParam = False,
 ) -> StreamingResponse:
     days, start, end = found
     semicolon = delimiter is Delimiter.semicolon
     name = f"lokaalmeten-noise-{days[0].day if days else start}-{days[-1].day if days else end}"
     return StreamingResponse(
-        _csv_rows(days, settings.noise_threshold_db, semicolon),
+        _csv_rows(days, settings.noise_threshold_db, semicolon, bom_bytes(bom)),
         media_type="text/csv; charset=utf-8; header=present",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        headers=csv_headers(settings, f"{name}.csv"),
     )
 
 
-def _csv_rows(days: list[DayIndicators], threshold_db: float, semicolon: bool) -> Iterator[bytes]:
+def _csv_rows(
+    days: list[DayIndicators], threshold_db: float, semicolon: bool, start: bytes = b""
+) -> Iterator[bytes]:
     sep = ";" if semicolon else ","
 
     def number(value: float | None, digits: int = 2) -> str:
@@ -247,7 +250,7 @@ def _csv_rows(days: list[DayIndicators], threshold_db: float, semicolon: bool) -
         text = repr(round(value, digits))
         return text.replace(".", ",") if semicolon else text
 
-    yield (sep.join(CSV_COLUMNS) + "\r\n").encode()
+    yield start + (sep.join(CSV_COLUMNS) + "\r\n").encode()
     threshold = number(threshold_db)
     rows = []
     names: dict[str, str] = {}

@@ -270,6 +270,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Every parameter, to try out directly; the OpenAPI document:",
     ),
     "api_csv": ("CSV-export", "CSV export"),
+    "api_csv_text": (
+        "de metingen van de laatste 24 uur; andere dagen met from= en to=, hoogstens "
+        "max_range_days:",
+        "the readings of the last 24 hours; other days with from= and to=, at most max_range_days:",
+    ),
     "api_geojson": ("GeoJSON", "GeoJSON"),
     "examples_title": ("Voorbeelden om te kopiëren", "Examples to copy"),
     "example_nodes": ("Alle kastjes", "All kits"),

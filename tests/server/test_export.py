@@ -80,5 +80,5 @@ def test_bad_parameters_are_refused_before_streaming(
 ) -> None:
     response = client.get(f"/v1/export/readings.csv?{query}")
     assert response.status_code == 400
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["error"]["parameter"] == parameter

@@ -38,7 +38,9 @@ def test_every_operation_documents_the_refusals_it_can_answer(client: TestClient
         assert "422" not in responses, name  # validation errors are answered 400
         for status in ("400", "429", "503"):
             assert status in responses, (name, status)
-            content = responses[status]["content"]["application/json"]["schema"]
+            # Problem details (RFC 9457), but plain JSON where SensorThings answers.
+            media = "application/json" if " /v1.1" in name else "application/problem+json"
+            content = responses[status]["content"][media]["schema"]
             assert content["$ref"].endswith("/ErrorBody"), (name, status)
         for status in ("429", "503"):
             assert "Retry-After" in responses[status]["headers"], (name, status)

@@ -142,6 +142,12 @@ def test_the_csv_link_downloads_exactly_the_readings_shown(browser: Any, site: s
     # (34.65 -> 34.7), where Python's format rounds the binary double (34.65 -> 34.6).
     shown_highest = Decimal(repr(highest)).quantize(Decimal("0.1"), ROUND_HALF_UP)
     assert f"highest {shown_highest}".rstrip("0").rstrip(".") in label
+    # The link for Dutch Excel: the same rows, `;`, and the byte-order mark Excel needs.
+    excel_href = page.get_attribute("#download-csv-semicolon", "href") or ""
+    excel = httpx.get(site + excel_href, timeout=10).content
+    assert excel.startswith(b"\xef\xbb\xbf")
+    excel_rows = list(csv.DictReader(io.StringIO(excel.decode("utf-8-sig")), delimiter=";"))
+    assert len(excel_rows) == len(rows)
     geojson_href = page.get_attribute("#download-geojson", "href") or ""
     geojson = httpx.get(site + geojson_href, timeout=10).json()
     assert [f["id"] for f in geojson["features"]] == ["sim-2"]

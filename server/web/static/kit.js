@@ -250,7 +250,8 @@
   function downloads(p) {
     const hourly = state.mode === "hourly";
     setLink("download-csv", `/v1/export/readings.csv?${query(p)}`);
-    setLink("download-csv-semicolon", `/v1/export/readings.csv?${query(p, { delimiter: "semicolon" })}`);
+    // Excel reads a CSV as UTF-8 only after a byte-order mark: without it the units are garbled.
+    setLink("download-csv-semicolon", `/v1/export/readings.csv?${query(p, { delimiter: "semicolon", bom: "true" })}`);
     document.getElementById("download-csv").textContent = t(hourly ? "download_csv_hourly" : "download_csv");
     const json = document.getElementById("download-json");
     json.href = hourly ? `/v1/aggregates?${query(p, { window: "1h" })}` : `/v1/readings?${query(p)}`;
