@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 from collections.abc import Generator, Sequence
 from typing import Any
@@ -52,6 +53,10 @@ _TIME_MAX = (2**63 - 1) // 10**9 - 1
 _COUNTED = f'"flags" & {EXCLUDED_FROM_AGGREGATES} = 0'
 _LEFT_OUT = f'"flags" & {EXCLUDED_FROM_AGGREGATES} != 0'
 
+# Every quantity's measurement in one FROM, as a regular expression of their exact names: a
+# query over all of them needs no SHOW MEASUREMENTS first (a name without data matches none).
+_QUANTITY_SOURCES = "/^(" + "|".join(re.escape(q) for q in QUANTITIES) + ")$/"
+_SKIPPED = "not executed"
 _META = "lm_node_meta"  # older versions' node metadata (now in the node directory)
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
@@ -162,60 +167,65 @@ class InfluxDBStore(Store):
 
     def _query(self, statement: str, method: str = "GET") -> list[dict[str, Any]]:
         """Run InfluxQL; returns the series of the first statement's result."""
-        params = {"db": self.database, "q": statement, "epoch": "s"}
+        return self._queries([statement], method)[0]
+
+    def _queries(
+        self, statements: Sequence[str], method: str = "GET"
+    ) -> list[list[dict[str, Any]]]:
+        """Run several InfluxQL statements in one HTTP request (one round trip, however many
+        statements); returns each statement's series, in order."""
+        params = {"db": self.database, "q": ";".join(statements), "epoch": "s"}
         if method == "POST":
             response = self._request("POST", "/query", data=params)
         else:
             response = self._request("GET", "/query", params=params)
         if response.status_code != 200:
             raise StoreError(f"{self.url}: HTTP {response.status_code}: {response.text[:300]}")
-        result = response.json()["results"][0]
-        if "error" in result:
-            if "database not found" in result["error"]:
-                return []
-            raise StoreError(f"{self.url}: {result['error']}")
-        series: list[dict[str, Any]] = result.get("series", [])
-        return series
+        results = response.json()["results"]
+        errors = [result["error"] for result in results if "error" in result]
+        # Nothing written yet: InfluxDB 1.6 says "database not found" for a lone statement,
+        # but only "not executed" for the first of several (nothing before it could fail).
+        if errors and ("database not found" in errors[0] or results[0].get("error") == _SKIPPED):
+            return [[] for _ in statements]
+        if errors:
+            raise StoreError(f"{self.url}: {errors[0]}")
+        found: list[list[dict[str, Any]]] = [result.get("series", []) for result in results]
+        return found + [[] for _ in statements[len(found) :]]
 
     def _measurements(self) -> list[str]:
         found = {row[0] for s in self._query("SHOW MEASUREMENTS") for row in s["values"]}
         return sorted(q for q in found if q in QUANTITIES)
 
     def nodes(self) -> list[NodeSummary]:
-        measurements = self._measurements()
-        if not measurements:
-            return []
-        sources = ",".join(_identifier(m) for m in measurements)
+        # One request: each node's first and last time, and its counts by sensor (which give
+        # the sensors too), over every quantity's measurement at once.
+        first, last, counts = self._queries(
+            [
+                f'SELECT first("value") FROM {_QUANTITY_SOURCES} GROUP BY "node"',
+                f'SELECT last("value") FROM {_QUANTITY_SOURCES} GROUP BY "node"',
+                f'SELECT count("value") FROM {_QUANTITY_SOURCES} GROUP BY "node", "sensor"',
+            ]
+        )
         stats: dict[str, dict[str, Any]] = {}
-        for function in ("first", "last", "count"):
-            for series in self._query(f'SELECT {function}("value") FROM {sources} GROUP BY "node"'):
-                node = series["tags"]["node"]
-                entry = stats.setdefault(
-                    node, {"quantities": set(), "first": None, "last": None, "count": 0}
-                )
-                moment, value = series["values"][0]
-                entry["quantities"].add(series["name"])
-                if function == "first":
-                    entry["first"] = (
-                        moment if entry["first"] is None else min(entry["first"], moment)
-                    )
-                elif function == "last":
-                    entry["last"] = moment if entry["last"] is None else max(entry["last"], moment)
-                else:
-                    entry["count"] += int(value)
-        sensors: dict[str, set[str]] = {}
-        for node in stats:
-            for series in self._query(
-                f'SHOW TAG VALUES FROM {sources} WITH KEY = "sensor" WHERE "node" = {_quote(node)}'
-            ):
-                sensors.setdefault(node, set()).update(row[1] for row in series["values"])
+        for series in counts:
+            node = series["tags"]["node"]
+            entry = stats.setdefault(
+                node, {"quantities": set(), "sensors": set(), "first": [], "last": [], "count": 0}
+            )
+            entry["quantities"].add(series["name"])
+            if series["tags"].get("sensor"):
+                entry["sensors"].add(series["tags"]["sensor"])
+            entry["count"] += int(series["values"][0][1])
+        for key, found in (("first", first), ("last", last)):
+            for series in found:
+                stats[series["tags"]["node"]][key].append(int(series["values"][0][0]))
         return [
             NodeSummary(
                 node=node,
                 quantities=tuple(sorted(entry["quantities"], key=list(QUANTITIES).index)),
-                sensors=tuple(sorted(sensors.get(node, ()))),
-                first_time=int(entry["first"]),
-                last_time=int(entry["last"]),
+                sensors=tuple(sorted(entry["sensors"])),
+                first_time=min(entry["first"]),
+                last_time=max(entry["last"]),
                 readings=entry["count"],
             )
             for node, entry in sorted(stats.items())
@@ -472,29 +482,25 @@ class InfluxDBStore(Store):
         return found
 
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
+        # One query over every quantity's measurement: a series per (measurement, node), its
+        # last point carrying that point's flags and sensor (a selector keeps its row).
+        statement = (
+            f'SELECT last("value"), "flags", "sensor" FROM {_QUANTITY_SOURCES} '
+            f'WHERE time <= {_TIME_MAX}s{self._node_condition(nodes)} GROUP BY "node"'
+        )
         found: list[Reading] = []
-        for quantity in self._measurements():
-            names = self._node_names([quantity])
-            if nodes:
-                names = [n for n in names if n in nodes]
-            if not names:
-                continue
-            statement = (
-                f'SELECT last("value"), "flags", "sensor" FROM {_identifier(quantity)} '
-                f'WHERE time <= {_TIME_MAX}s{self._node_condition(names)} GROUP BY "node"'
-            )
-            for series in self._query(statement):
-                for moment, value, flags, sensor in series["values"]:
-                    found.append(
-                        Reading(
-                            series["tags"]["node"],
-                            quantity,
-                            int(moment),
-                            float(value),
-                            sensor or None,
-                            int(flags or 0),
-                        )
+        for series in self._query(statement):
+            for moment, value, flags, sensor in series["values"]:
+                found.append(
+                    Reading(
+                        series["tags"]["node"],
+                        series["name"],
+                        int(moment),
+                        float(value),
+                        sensor or None,
+                        int(flags or 0),
                     )
+                )
         return sorted(found, key=lambda r: r.identity)
 
     def legacy_node_meta(self) -> dict[str, NodeMeta]:

@@ -1,0 +1,89 @@
+"""Store round trips per request: a route asks the store a bounded number of times, whatever
+the number of nodes. Counted through the real store: every public store call made by the
+server (a forwarding proxy), and, on InfluxDB, every HTTP request the store sends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import Store
+
+from .conftest import T0, fill, serve
+
+MAX_ROUND_TRIPS = 3
+
+
+class CountingStore:
+    """Forwards everything to the real store, counting each method called."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._store, name)
+        if not callable(found):
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return found(*args, **kwargs)
+
+        return counted
+
+
+class Trips:
+    """The store calls and (InfluxDB) HTTP requests one server request makes."""
+
+    def __init__(self, client: TestClient) -> None:
+        app: Any = client.app
+        self.store = CountingStore(app.state.store)
+        app.state.store = self.store
+        self.http = 0
+        inner = getattr(self.store._store, "_client", None)
+        if isinstance(inner, httpx.Client):
+            inner.event_hooks["request"].append(self._sent)
+
+    def _sent(self, request: httpx.Request) -> None:
+        self.http += 1
+
+    def of(self, client: TestClient, path: str) -> tuple[int, int]:
+        self.store.calls.clear()
+        self.http = 0
+        response = client.get(path)
+        assert response.status_code == 200, response.text
+        return sum(self.store.calls.values()), self.http
+
+
+def _network(url: str, nodes: int) -> None:
+    readings = [
+        Reading(f"kit-{n:02d}", quantity, T0 + 60 * i, 5.0 + n + i, sensor)
+        for n in range(nodes)
+        for quantity, sensor in (("pm25", "SDS011"), ("temperature", "BME280"))
+        for i in range(3)
+    ]
+    meta = [NodeMeta(f"kit-{n:02d}", 52.0 + n / 1000, 5.1, name=f"Kit {n}") for n in range(nodes)]
+    fill(url, readings, meta)
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+@pytest.mark.parametrize("path", ["/v1/latest", "/v1/nodes"])
+def test_node_routes_ask_the_store_a_bounded_number_of_times(
+    store_url: str, tmp_path: Path, nodes: int, path: str
+) -> None:
+    _network(store_url, nodes)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        calls, requests = trips.of(client, path)
+        assert calls <= MAX_ROUND_TRIPS, trips.store.calls
+        assert requests <= MAX_ROUND_TRIPS
+        body = client.get(path).json()
+        assert len(body["value"]) == nodes
