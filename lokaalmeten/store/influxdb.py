@@ -19,7 +19,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
@@ -291,7 +291,11 @@ class InfluxDBStore(Store):
         # points each as it reads them, so neither side holds the whole answer.
         tags: dict[int, Tag] = {}
         codes: dict[Tag, int] = {}
-        for node, quantity in self.streams(query.nodes, query.quantities):
+        # One stream named (as a SensorThings page asks): no need to list the streams first;
+        # a stream without readings answers no rows.
+        named = len(query.nodes) == len(query.quantities) == 1 and query.quantities[0] in QUANTITIES
+        chosen = [(query.nodes[0], query.quantities[0])] if named else None
+        for node, quantity in chosen or self.streams(query.nodes, query.quantities):
             window = query.window(
                 node, quantity, max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
             )
@@ -333,19 +337,17 @@ class InfluxDBStore(Store):
                 raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
 
     def spans(self, nodes: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[int, int]]:
+        # One request: the first and the last point of every (measurement, node) series.
+        where = f"WHERE time <= {_TIME_MAX}s{self._node_condition(nodes)}"
         found: dict[tuple[str, str], list[int]] = {}
-        for quantity in self._measurements():
-            names = [n for n in self._node_names([quantity]) if not nodes or n in nodes]
-            if not names:
-                continue
-            for position, function in enumerate(("first", "last")):
-                statement = (
-                    f'SELECT {function}("value") FROM {_identifier(quantity)} '
-                    f'WHERE time <= {_TIME_MAX}s{self._node_condition(names)} GROUP BY "node"'
-                )
-                for series in self._query(statement):
-                    key = (series["tags"]["node"], quantity)
-                    found.setdefault(key, [0, 0])[position] = int(series["values"][0][0])
+        statements = [
+            f'SELECT {function}("value") FROM {_QUANTITY_SOURCES} {where} GROUP BY "node"'
+            for function in ("first", "last")
+        ]
+        for position, result in enumerate(self._queries(statements)):
+            for series in result:
+                key = (series["tags"]["node"], series["name"])
+                found.setdefault(key, [0, 0])[position] = int(series["values"][0][0])
         return {key: (span[0], span[1]) for key, span in sorted(found.items())}
 
     def count(self, query: ReadingQuery) -> int:
@@ -368,19 +370,23 @@ class InfluxDBStore(Store):
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
     ) -> list[tuple[str, str]]:
-        found = []
-        for quantity in self._measurements():
-            if quantities and quantity not in quantities:
-                continue
-            for node in self._node_names([quantity]):
-                if not nodes or node in nodes:
-                    found.append((node, quantity))
+        # One request: SHOW TAG VALUES answers a series per measurement, naming its nodes.
+        statement = f'SHOW TAG VALUES FROM {_QUANTITY_SOURCES} WITH KEY = "node"'
+        found = [
+            (row[1], series["name"])
+            for series in self._query(statement)
+            if not quantities or series["name"] in quantities
+            for row in series["values"]
+            if not nodes or row[1] in nodes
+        ]
         return sorted(found)
 
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
-        quantities = [
-            q for q in self._measurements() if not query.quantities or q in query.quantities
-        ]
+        # Two requests whatever the number of nodes and quantities: the streams, then every
+        # statement for every quantity at once (POST: the node conditions make it long).
+        by_quantity: dict[str, list[str]] = {}
+        for node, quantity in self.streams(query.nodes, query.quantities):
+            by_quantity.setdefault(quantity, []).append(node)
         start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
         span = f"time >= {start}s AND time < {end}s"
         window = f'GROUP BY time({query.window}s), "node" fill(none)'
@@ -393,45 +399,57 @@ class InfluxDBStore(Store):
                 found[key] = [0, 0.0, None, None, 0, 0, 0.0]
             return found[key]
 
-        for quantity in quantities:
+        def counted(series: dict[str, Any]) -> None:
+            for moment, count, total, low, high in series["values"]:
+                entry(series, moment)[:4] = [int(count), float(total), low, high]
+
+        def left_out(series: dict[str, Any]) -> None:
+            for moment, count in series["values"]:
+                entry(series, moment)[5] = int(count)
+
+        def energy(series: dict[str, Any]) -> None:
+            for moment, energy, _ in series["values"]:
+                entry(series, moment)[6] = float(energy)
+
+        def valid(series: dict[str, Any]) -> None:
+            for moment, hours in series["values"]:
+                entry(series, moment)[4] = int(hours)
+
+        statements: list[str] = []
+        handlers: list[Callable[[dict[str, Any]], None]] = []
+        for quantity, nodes in sorted(by_quantity.items()):
             source = _identifier(quantity)
-            nodes = self._node_names([quantity])
-            if query.nodes:
-                nodes = [n for n in nodes if n in query.nodes]
-            if not nodes:
-                continue
             where = f"{span}{self._node_condition(nodes)}"
-            statement = (
+            statements.append(
                 f'SELECT count("value"), sum("value"), min("value"), max("value") FROM {source} '
                 f"WHERE {where} AND {_COUNTED} {window}"
             )
-            for series in self._query(statement):
-                for moment, count, total, low, high in series["values"]:
-                    entry(series, moment)[:4] = [int(count), float(total), low, high]
-            statement = (
+            handlers.append(counted)
+            statements.append(
                 f'SELECT count("value") FROM {source} WHERE {where} AND {_LEFT_OUT} {window}'
             )
-            for series in self._query(statement):
-                for moment, count in series["values"]:
-                    entry(series, moment)[5] = int(count)
+            handlers.append(left_out)
             if QUANTITIES[quantity].aggregation == "energetic_mean":
-                for series in self._query(self._energy(source, where, window)):
-                    for moment, energy, _ in series["values"]:
-                        entry(series, moment)[6] = float(energy)
+                statements.append(self._energy(source, where, window))
+                handlers.append(energy)
             # Valid hours: hours with at least the node's threshold of counted readings.
             by_threshold: dict[int, list[str]] = {}
             for node in nodes:
                 by_threshold.setdefault(query.threshold(node), []).append(node)
             for threshold, group in by_threshold.items():
-                statement = (
+                statements.append(
                     f'SELECT count("n") FROM (SELECT count("value") AS "n" FROM {source} '
                     f"WHERE {span}{self._node_condition(group)} AND {_COUNTED} "
                     f'GROUP BY time(1h), "node" fill(none)) WHERE {span} AND "n" >= {threshold} '
                     f"{window}"
                 )
-                for series in self._query(statement):
-                    for moment, valid in series["values"]:
-                        entry(series, moment)[4] = int(valid)
+                handlers.append(valid)
+        if statements:
+            for handle, result in zip(
+                handlers, self._queries(statements, method="POST"), strict=True
+            ):
+                for series in result:
+                    handle(series)
         return [
             Aggregate(
                 node,

@@ -87,3 +87,23 @@ def test_node_routes_ask_the_store_a_bounded_number_of_times(
         assert requests <= MAX_ROUND_TRIPS
         body = client.get(path).json()
         assert len(body["value"]) == nodes
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/aggregates?window=1h&from=2026-11-28T00:00:00Z&to=2026-11-29T00:00:00Z",
+        "/v1.1/Observations?$top=5",
+        "/v1.1/Datastreams",
+    ],
+)
+def test_other_routes_ask_the_store_a_bounded_number_of_times(
+    store_url: str, nodes: int, path: str
+) -> None:
+    _network(store_url, nodes)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        calls, requests = trips.of(client, path)
+        assert calls <= MAX_ROUND_TRIPS, trips.store.calls
+        assert requests <= MAX_ROUND_TRIPS
