@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
 from lokaalmeten.store import Store
@@ -21,10 +22,11 @@ from .conftest import T0, fill, serve
 MAX_ROUND_TRIPS = 3
 
 
-class CountingStore:
-    """Forwards everything to the real store, counting each method called."""
+class Counting:
+    """Forwards everything to the real object (a store, a node directory), counting each
+    method called."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | DirectoryReader) -> None:
         self._store = store
         self.calls: Counter[str] = Counter()
 
@@ -41,12 +43,15 @@ class CountingStore:
 
 
 class Trips:
-    """The store calls and (InfluxDB) HTTP requests one server request makes."""
+    """The store calls, (InfluxDB) HTTP requests and node directory reads one server
+    request makes."""
 
     def __init__(self, client: TestClient) -> None:
         app: Any = client.app
-        self.store = CountingStore(app.state.store)
+        self.store = Counting(app.state.store)
         app.state.store = self.store
+        self.directory = Counting(app.state.directory)
+        app.state.directory = self.directory
         self.http = 0
         inner = getattr(self.store._store, "_client", None)
         if isinstance(inner, httpx.Client):
@@ -57,6 +62,7 @@ class Trips:
 
     def of(self, client: TestClient, path: str) -> tuple[int, int]:
         self.store.calls.clear()
+        self.directory.calls.clear()
         self.http = 0
         response = client.get(path)
         assert response.status_code == 200, response.text
@@ -85,6 +91,7 @@ def test_node_routes_ask_the_store_a_bounded_number_of_times(
         calls, requests = trips.of(client, path)
         assert calls <= MAX_ROUND_TRIPS, trips.store.calls
         assert requests <= MAX_ROUND_TRIPS
+        assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
         body = client.get(path).json()
         assert len(body["value"]) == nodes
 
@@ -107,3 +114,4 @@ def test_other_routes_ask_the_store_a_bounded_number_of_times(
         calls, requests = trips.of(client, path)
         assert calls <= MAX_ROUND_TRIPS, trips.store.calls
         assert requests <= MAX_ROUND_TRIPS
+        assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
