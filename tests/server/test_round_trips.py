@@ -20,6 +20,15 @@ from lokaalmeten.store import Store
 from .conftest import T0, fill, serve
 
 MAX_ROUND_TRIPS = 3
+# Each node's streams: several quantities (InfluxDB keeps each in a measurement of its own),
+# one of them an energetic mean (its aggregates take one more statement).
+STREAMS = (
+    ("pm25", "SDS011"),
+    ("pm10", "SDS011"),
+    ("temperature", "BME280"),
+    ("humidity", "BME280"),
+    ("noise_laeq", "ICS43434"),
+)
 
 
 class Counting:
@@ -73,7 +82,7 @@ def _network(url: str, nodes: int) -> None:
     readings = [
         Reading(f"kit-{n:02d}", quantity, T0 + 60 * i, 5.0 + n + i, sensor)
         for n in range(nodes)
-        for quantity, sensor in (("pm25", "SDS011"), ("temperature", "BME280"))
+        for quantity, sensor in STREAMS
         for i in range(3)
     ]
     meta = [NodeMeta(f"kit-{n:02d}", 52.0 + n / 1000, 5.1, name=f"Kit {n}") for n in range(nodes)]
