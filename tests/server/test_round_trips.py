@@ -124,3 +124,18 @@ def test_other_routes_ask_the_store_a_bounded_number_of_times(
         assert calls <= MAX_ROUND_TRIPS, trips.store.calls
         assert requests <= MAX_ROUND_TRIPS
         assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+def test_an_observation_count_is_one_store_count(store_url: str, nodes: int) -> None:
+    """$count=true adds one count over every stream asked for, not one per stream (it was
+    one per stream: 250 for 50 nodes); the page itself still reads stream by stream."""
+    _network(store_url, nodes)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        calls, requests = trips.of(client, "/v1.1/Observations?$top=5&$count=true")
+        assert trips.store.calls["count"] == 1, trips.store.calls
+        assert calls <= MAX_ROUND_TRIPS + 1, trips.store.calls
+        assert requests <= MAX_ROUND_TRIPS + 1
+        body = client.get("/v1.1/Observations?$top=5&$count=true").json()
+        assert body["@iot.count"] == nodes * len(STREAMS) * 3
