@@ -3,7 +3,7 @@ node directory."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -23,8 +23,34 @@ def get_store(request: Request) -> Store:
     return store
 
 
+class RequestDirectory(DirectoryReader):
+    """One request's view of the server's node directory: each query read once, however
+    many of the request's parts ask (thresholds, places, formatting), and all of them see
+    the same directory even while the gateway changes it."""
+
+    def __init__(self, shared: DirectoryReader) -> None:
+        super().__init__(shared.path)
+        self._shared = shared
+        self._read: dict[tuple[str, tuple[Any, ...]], list[tuple[Any, ...]]] = {}
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        key = (sql, params)
+        if key not in self._read:
+            self._read[key] = self._shared._rows(sql, params)
+            self.problem = self._shared.problem
+        return self._read[key]
+
+    def close(self) -> None:
+        return None  # the connection is the shared reader's, closed with the app
+
+
 def get_directory(request: Request) -> DirectoryReader:
-    directory: DirectoryReader = request.app.state.directory
+    """The node directory as this request sees it (FastAPI calls a dependency once per
+    request, so every route parameter and helper of one request shares it)."""
+    state = request.state
+    if not hasattr(state, "directory"):
+        state.directory = RequestDirectory(request.app.state.directory)
+    directory: DirectoryReader = state.directory
     return directory
 
 

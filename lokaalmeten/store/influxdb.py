@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
@@ -52,6 +53,10 @@ _TIME_MAX = (2**63 - 1) // 10**9 - 1
 _COUNTED = f'"flags" & {EXCLUDED_FROM_AGGREGATES} = 0'
 _LEFT_OUT = f'"flags" & {EXCLUDED_FROM_AGGREGATES} != 0'
 
+# Every quantity's measurement in one FROM, as a regular expression of their exact names: a
+# query over all of them needs no SHOW MEASUREMENTS first (a name without data matches none).
+_QUANTITY_SOURCES = "/^(" + "|".join(re.escape(q) for q in QUANTITIES) + ")$/"
+_SKIPPED = "not executed"
 _META = "lm_node_meta"  # older versions' node metadata (now in the node directory)
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
@@ -162,60 +167,65 @@ class InfluxDBStore(Store):
 
     def _query(self, statement: str, method: str = "GET") -> list[dict[str, Any]]:
         """Run InfluxQL; returns the series of the first statement's result."""
-        params = {"db": self.database, "q": statement, "epoch": "s"}
+        return self._queries([statement], method)[0]
+
+    def _queries(
+        self, statements: Sequence[str], method: str = "GET"
+    ) -> list[list[dict[str, Any]]]:
+        """Run several InfluxQL statements in one HTTP request (one round trip, however many
+        statements); returns each statement's series, in order."""
+        params = {"db": self.database, "q": ";".join(statements), "epoch": "s"}
         if method == "POST":
             response = self._request("POST", "/query", data=params)
         else:
             response = self._request("GET", "/query", params=params)
         if response.status_code != 200:
             raise StoreError(f"{self.url}: HTTP {response.status_code}: {response.text[:300]}")
-        result = response.json()["results"][0]
-        if "error" in result:
-            if "database not found" in result["error"]:
-                return []
-            raise StoreError(f"{self.url}: {result['error']}")
-        series: list[dict[str, Any]] = result.get("series", [])
-        return series
+        results = response.json()["results"]
+        errors = [result["error"] for result in results if "error" in result]
+        # Nothing written yet: InfluxDB 1.6 says "database not found" for a lone statement,
+        # but only "not executed" for the first of several (nothing before it could fail).
+        if errors and ("database not found" in errors[0] or results[0].get("error") == _SKIPPED):
+            return [[] for _ in statements]
+        if errors:
+            raise StoreError(f"{self.url}: {errors[0]}")
+        found: list[list[dict[str, Any]]] = [result.get("series", []) for result in results]
+        return found + [[] for _ in statements[len(found) :]]
 
     def _measurements(self) -> list[str]:
         found = {row[0] for s in self._query("SHOW MEASUREMENTS") for row in s["values"]}
         return sorted(q for q in found if q in QUANTITIES)
 
     def nodes(self) -> list[NodeSummary]:
-        measurements = self._measurements()
-        if not measurements:
-            return []
-        sources = ",".join(_identifier(m) for m in measurements)
+        # One request: each node's first and last time, and its counts by sensor (which give
+        # the sensors too), over every quantity's measurement at once.
+        first, last, counts = self._queries(
+            [
+                f'SELECT first("value") FROM {_QUANTITY_SOURCES} GROUP BY "node"',
+                f'SELECT last("value") FROM {_QUANTITY_SOURCES} GROUP BY "node"',
+                f'SELECT count("value") FROM {_QUANTITY_SOURCES} GROUP BY "node", "sensor"',
+            ]
+        )
         stats: dict[str, dict[str, Any]] = {}
-        for function in ("first", "last", "count"):
-            for series in self._query(f'SELECT {function}("value") FROM {sources} GROUP BY "node"'):
-                node = series["tags"]["node"]
-                entry = stats.setdefault(
-                    node, {"quantities": set(), "first": None, "last": None, "count": 0}
-                )
-                moment, value = series["values"][0]
-                entry["quantities"].add(series["name"])
-                if function == "first":
-                    entry["first"] = (
-                        moment if entry["first"] is None else min(entry["first"], moment)
-                    )
-                elif function == "last":
-                    entry["last"] = moment if entry["last"] is None else max(entry["last"], moment)
-                else:
-                    entry["count"] += int(value)
-        sensors: dict[str, set[str]] = {}
-        for node in stats:
-            for series in self._query(
-                f'SHOW TAG VALUES FROM {sources} WITH KEY = "sensor" WHERE "node" = {_quote(node)}'
-            ):
-                sensors.setdefault(node, set()).update(row[1] for row in series["values"])
+        for series in counts:
+            node = series["tags"]["node"]
+            entry = stats.setdefault(
+                node, {"quantities": set(), "sensors": set(), "first": [], "last": [], "count": 0}
+            )
+            entry["quantities"].add(series["name"])
+            if series["tags"].get("sensor"):
+                entry["sensors"].add(series["tags"]["sensor"])
+            entry["count"] += int(series["values"][0][1])
+        for key, found in (("first", first), ("last", last)):
+            for series in found:
+                stats[series["tags"]["node"]][key].append(int(series["values"][0][0]))
         return [
             NodeSummary(
                 node=node,
                 quantities=tuple(sorted(entry["quantities"], key=list(QUANTITIES).index)),
-                sensors=tuple(sorted(sensors.get(node, ()))),
-                first_time=int(entry["first"]),
-                last_time=int(entry["last"]),
+                sensors=tuple(sorted(entry["sensors"])),
+                first_time=min(entry["first"]),
+                last_time=max(entry["last"]),
                 readings=entry["count"],
             )
             for node, entry in sorted(stats.items())
@@ -281,7 +291,11 @@ class InfluxDBStore(Store):
         # points each as it reads them, so neither side holds the whole answer.
         tags: dict[int, Tag] = {}
         codes: dict[Tag, int] = {}
-        for node, quantity in self.streams(query.nodes, query.quantities):
+        # One stream named (as a SensorThings page asks): no need to list the streams first;
+        # a stream without readings answers no rows.
+        named = len(query.nodes) == len(query.quantities) == 1 and query.quantities[0] in QUANTITIES
+        chosen = [(query.nodes[0], query.quantities[0])] if named else None
+        for node, quantity in chosen or self.streams(query.nodes, query.quantities):
             window = query.window(
                 node, quantity, max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
             )
@@ -323,54 +337,56 @@ class InfluxDBStore(Store):
                 raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
 
     def spans(self, nodes: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[int, int]]:
+        # One request: the first and the last point of every (measurement, node) series.
+        where = f"WHERE time <= {_TIME_MAX}s{self._node_condition(nodes)}"
         found: dict[tuple[str, str], list[int]] = {}
-        for quantity in self._measurements():
-            names = [n for n in self._node_names([quantity]) if not nodes or n in nodes]
-            if not names:
-                continue
-            for position, function in enumerate(("first", "last")):
-                statement = (
-                    f'SELECT {function}("value") FROM {_identifier(quantity)} '
-                    f'WHERE time <= {_TIME_MAX}s{self._node_condition(names)} GROUP BY "node"'
-                )
-                for series in self._query(statement):
-                    key = (series["tags"]["node"], quantity)
-                    found.setdefault(key, [0, 0])[position] = int(series["values"][0][0])
+        statements = [
+            f'SELECT {function}("value") FROM {_QUANTITY_SOURCES} {where} GROUP BY "node"'
+            for function in ("first", "last")
+        ]
+        for position, result in enumerate(self._queries(statements)):
+            for series in result:
+                key = (series["tags"]["node"], series["name"])
+                found.setdefault(key, [0, 0])[position] = int(series["values"][0][0])
         return {key: (span[0], span[1]) for key, span in sorted(found.items())}
 
     def count(self, query: ReadingQuery) -> int:
-        total = 0
+        # One request: a count per measurement asked for, summed.
+        wanted = [q for q in QUANTITIES if not query.quantities or q in query.quantities]
+        if not wanted:
+            return 0
+        sources = "/^(" + "|".join(re.escape(q) for q in wanted) + ")$/"
         start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
-        for quantity in self._measurements():
-            if query.quantities and quantity not in query.quantities:
-                continue
-            nodes = [n for n in self._node_names([quantity]) if not query.nodes or n in query.nodes]
-            if not nodes:
-                continue
-            statement = (
-                f'SELECT count("value") FROM {_identifier(quantity)} WHERE time >= {start}s '
-                f"AND time < {end}s{self._node_condition(nodes)}"
-            )
-            for series in self._query(statement):
-                total += sum(int(row[1]) for row in series["values"])
-        return total
+        statement = (
+            f'SELECT count("value") FROM {sources} WHERE time >= {start}s '
+            f"AND time < {end}s{self._node_condition(query.nodes)}"
+        )
+        return sum(
+            int(row[1])
+            for series in self._query(statement, method="POST")
+            for row in series["values"]
+        )
 
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
     ) -> list[tuple[str, str]]:
-        found = []
-        for quantity in self._measurements():
-            if quantities and quantity not in quantities:
-                continue
-            for node in self._node_names([quantity]):
-                if not nodes or node in nodes:
-                    found.append((node, quantity))
+        # One request: SHOW TAG VALUES answers a series per measurement, naming its nodes.
+        statement = f'SHOW TAG VALUES FROM {_QUANTITY_SOURCES} WITH KEY = "node"'
+        found = [
+            (row[1], series["name"])
+            for series in self._query(statement)
+            if not quantities or series["name"] in quantities
+            for row in series["values"]
+            if not nodes or row[1] in nodes
+        ]
         return sorted(found)
 
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
-        quantities = [
-            q for q in self._measurements() if not query.quantities or q in query.quantities
-        ]
+        # Two requests whatever the number of nodes and quantities: the streams, then every
+        # statement for every quantity at once (POST: the node conditions make it long).
+        by_quantity: dict[str, list[str]] = {}
+        for node, quantity in self.streams(query.nodes, query.quantities):
+            by_quantity.setdefault(quantity, []).append(node)
         start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
         span = f"time >= {start}s AND time < {end}s"
         window = f'GROUP BY time({query.window}s), "node" fill(none)'
@@ -383,45 +399,57 @@ class InfluxDBStore(Store):
                 found[key] = [0, 0.0, None, None, 0, 0, 0.0]
             return found[key]
 
-        for quantity in quantities:
+        def counted(series: dict[str, Any]) -> None:
+            for moment, count, total, low, high in series["values"]:
+                entry(series, moment)[:4] = [int(count), float(total), low, high]
+
+        def left_out(series: dict[str, Any]) -> None:
+            for moment, count in series["values"]:
+                entry(series, moment)[5] = int(count)
+
+        def energy(series: dict[str, Any]) -> None:
+            for moment, energy, _ in series["values"]:
+                entry(series, moment)[6] = float(energy)
+
+        def valid(series: dict[str, Any]) -> None:
+            for moment, hours in series["values"]:
+                entry(series, moment)[4] = int(hours)
+
+        statements: list[str] = []
+        handlers: list[Callable[[dict[str, Any]], None]] = []
+        for quantity, nodes in sorted(by_quantity.items()):
             source = _identifier(quantity)
-            nodes = self._node_names([quantity])
-            if query.nodes:
-                nodes = [n for n in nodes if n in query.nodes]
-            if not nodes:
-                continue
             where = f"{span}{self._node_condition(nodes)}"
-            statement = (
+            statements.append(
                 f'SELECT count("value"), sum("value"), min("value"), max("value") FROM {source} '
                 f"WHERE {where} AND {_COUNTED} {window}"
             )
-            for series in self._query(statement):
-                for moment, count, total, low, high in series["values"]:
-                    entry(series, moment)[:4] = [int(count), float(total), low, high]
-            statement = (
+            handlers.append(counted)
+            statements.append(
                 f'SELECT count("value") FROM {source} WHERE {where} AND {_LEFT_OUT} {window}'
             )
-            for series in self._query(statement):
-                for moment, count in series["values"]:
-                    entry(series, moment)[5] = int(count)
+            handlers.append(left_out)
             if QUANTITIES[quantity].aggregation == "energetic_mean":
-                for series in self._query(self._energy(source, where, window)):
-                    for moment, energy, _ in series["values"]:
-                        entry(series, moment)[6] = float(energy)
+                statements.append(self._energy(source, where, window))
+                handlers.append(energy)
             # Valid hours: hours with at least the node's threshold of counted readings.
             by_threshold: dict[int, list[str]] = {}
             for node in nodes:
                 by_threshold.setdefault(query.threshold(node), []).append(node)
             for threshold, group in by_threshold.items():
-                statement = (
+                statements.append(
                     f'SELECT count("n") FROM (SELECT count("value") AS "n" FROM {source} '
                     f"WHERE {span}{self._node_condition(group)} AND {_COUNTED} "
                     f'GROUP BY time(1h), "node" fill(none)) WHERE {span} AND "n" >= {threshold} '
                     f"{window}"
                 )
-                for series in self._query(statement):
-                    for moment, valid in series["values"]:
-                        entry(series, moment)[4] = int(valid)
+                handlers.append(valid)
+        if statements:
+            for handle, result in zip(
+                handlers, self._queries(statements, method="POST"), strict=True
+            ):
+                for series in result:
+                    handle(series)
         return [
             Aggregate(
                 node,
@@ -472,29 +500,25 @@ class InfluxDBStore(Store):
         return found
 
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
+        # One query over every quantity's measurement: a series per (measurement, node), its
+        # last point carrying that point's flags and sensor (a selector keeps its row).
+        statement = (
+            f'SELECT last("value"), "flags", "sensor" FROM {_QUANTITY_SOURCES} '
+            f'WHERE time <= {_TIME_MAX}s{self._node_condition(nodes)} GROUP BY "node"'
+        )
         found: list[Reading] = []
-        for quantity in self._measurements():
-            names = self._node_names([quantity])
-            if nodes:
-                names = [n for n in names if n in nodes]
-            if not names:
-                continue
-            statement = (
-                f'SELECT last("value"), "flags", "sensor" FROM {_identifier(quantity)} '
-                f'WHERE time <= {_TIME_MAX}s{self._node_condition(names)} GROUP BY "node"'
-            )
-            for series in self._query(statement):
-                for moment, value, flags, sensor in series["values"]:
-                    found.append(
-                        Reading(
-                            series["tags"]["node"],
-                            quantity,
-                            int(moment),
-                            float(value),
-                            sensor or None,
-                            int(flags or 0),
-                        )
+        for series in self._query(statement):
+            for moment, value, flags, sensor in series["values"]:
+                found.append(
+                    Reading(
+                        series["tags"]["node"],
+                        series["name"],
+                        int(moment),
+                        float(value),
+                        sensor or None,
+                        int(flags or 0),
                     )
+                )
         return sorted(found, key=lambda r: r.identity)
 
     def legacy_node_meta(self) -> dict[str, NodeMeta]:

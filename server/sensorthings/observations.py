@@ -155,10 +155,15 @@ def observation_page(
 
     count: int | None = None
     if options.count and not scans:
-        count = sum(
-            source.store.count(ReadingQuery(start, end, settings.max_limit, (n,), (q,)))
-            for n, q in streams
-        )
+        if "sensor" in scope:  # some of the filters' streams left out: count those kept
+            count = sum(
+                source.store.count(ReadingQuery(start, end, settings.max_limit, (n,), (q,)))
+                for n, q in streams
+            )
+        else:  # the filters' streams, all of them: one count, however many streams
+            count = source.store.count(
+                ReadingQuery(start, end, settings.max_limit, nodes, quantities)
+            )
     counted = 0
 
     def counting(entities: Iterator[Entity]) -> Iterator[Entity]:

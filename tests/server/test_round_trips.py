@@ -1,0 +1,141 @@
+"""Store round trips per request: a route asks the store a bounded number of times, whatever
+the number of nodes. Counted through the real store: every public store call made by the
+server (a forwarding proxy), and, on InfluxDB, every HTTP request the store sends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from lokaalmeten.gateway.directory import DirectoryReader
+from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import Store
+
+from .conftest import T0, fill, serve
+
+MAX_ROUND_TRIPS = 3
+# Each node's streams: several quantities (InfluxDB keeps each in a measurement of its own),
+# one of them an energetic mean (its aggregates take one more statement).
+STREAMS = (
+    ("pm25", "SDS011"),
+    ("pm10", "SDS011"),
+    ("temperature", "BME280"),
+    ("humidity", "BME280"),
+    ("noise_laeq", "ICS43434"),
+)
+
+
+class Counting:
+    """Forwards everything to the real object (a store, a node directory), counting each
+    method called."""
+
+    def __init__(self, store: Store | DirectoryReader) -> None:
+        self._store = store
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._store, name)
+        if not callable(found):
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return found(*args, **kwargs)
+
+        return counted
+
+
+class Trips:
+    """The store calls, (InfluxDB) HTTP requests and node directory reads one server
+    request makes."""
+
+    def __init__(self, client: TestClient) -> None:
+        app: Any = client.app
+        self.store = Counting(app.state.store)
+        app.state.store = self.store
+        self.directory = Counting(app.state.directory)
+        app.state.directory = self.directory
+        self.http = 0
+        inner = getattr(self.store._store, "_client", None)
+        if isinstance(inner, httpx.Client):
+            inner.event_hooks["request"].append(self._sent)
+
+    def _sent(self, request: httpx.Request) -> None:
+        self.http += 1
+
+    def of(self, client: TestClient, path: str) -> tuple[int, int]:
+        self.store.calls.clear()
+        self.directory.calls.clear()
+        self.http = 0
+        response = client.get(path)
+        assert response.status_code == 200, response.text
+        return sum(self.store.calls.values()), self.http
+
+
+def _network(url: str, nodes: int) -> None:
+    readings = [
+        Reading(f"kit-{n:02d}", quantity, T0 + 60 * i, 5.0 + n + i, sensor)
+        for n in range(nodes)
+        for quantity, sensor in STREAMS
+        for i in range(3)
+    ]
+    meta = [NodeMeta(f"kit-{n:02d}", 52.0 + n / 1000, 5.1, name=f"Kit {n}") for n in range(nodes)]
+    fill(url, readings, meta)
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+@pytest.mark.parametrize("path", ["/v1/latest", "/v1/nodes"])
+def test_node_routes_ask_the_store_a_bounded_number_of_times(
+    store_url: str, tmp_path: Path, nodes: int, path: str
+) -> None:
+    _network(store_url, nodes)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        calls, requests = trips.of(client, path)
+        assert calls <= MAX_ROUND_TRIPS, trips.store.calls
+        assert requests <= MAX_ROUND_TRIPS
+        assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
+        body = client.get(path).json()
+        assert len(body["value"]) == nodes
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/aggregates?window=1h&from=2026-11-28T00:00:00Z&to=2026-11-29T00:00:00Z",
+        "/v1.1/Observations?$top=5",
+        "/v1.1/Datastreams",
+    ],
+)
+def test_other_routes_ask_the_store_a_bounded_number_of_times(
+    store_url: str, nodes: int, path: str
+) -> None:
+    _network(store_url, nodes)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        calls, requests = trips.of(client, path)
+        assert calls <= MAX_ROUND_TRIPS, trips.store.calls
+        assert requests <= MAX_ROUND_TRIPS
+        assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
+
+
+@pytest.mark.parametrize("nodes", [10, 50])
+def test_an_observation_count_is_one_store_count(store_url: str, nodes: int) -> None:
+    """$count=true adds one count over every stream asked for, not one per stream (it was
+    one per stream: 250 for 50 nodes); the page itself still reads stream by stream."""
+    _network(store_url, nodes)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        calls, requests = trips.of(client, "/v1.1/Observations?$top=5&$count=true")
+        assert trips.store.calls["count"] == 1, trips.store.calls
+        assert calls <= MAX_ROUND_TRIPS + 1, trips.store.calls
+        assert requests <= MAX_ROUND_TRIPS + 1
+        body = client.get("/v1.1/Observations?$top=5&$count=true").json()
+        assert body["@iot.count"] == nodes * len(STREAMS) * 3
