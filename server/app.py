@@ -30,6 +30,7 @@ from lokaalmeten.server.routes import (
     aggregates,
     corrected,
     export,
+    features,
     metadata,
     nodes,
     noise,
@@ -138,6 +139,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         export.router,
         stream.router,
         sensorthings.router,
+        features.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     install_openapi(app)

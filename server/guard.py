@@ -34,6 +34,8 @@ HEAVY_PREFIXES = (
     "/v1/corrected",
     "/v1/export/corrected.csv",
     "/v1.1/",
+    "/ogc/collections/hourly/",
+    "/ogc/collections/daily/",
 )
 
 

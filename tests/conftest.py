@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,16 @@ def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
     assert isinstance(server, InfluxDB)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ogrinfo() -> str:
+    """Path of GDAL's ogrinfo (Debian gdal-bin), the OGC API Features client QGIS uses."""
+    found = shutil.which("ogrinfo")
+    if found is None:
+        _unavailable("ogrinfo", "apt-get install gdal-bin")
+        raise AssertionError("unreachable")
+    return found
 
 
 def micropython_binary() -> str:
