@@ -22,6 +22,7 @@ LICENCES = {
     "CC-BY-4.0": ("CC BY 4.0", "http://creativecommons.org/licenses/by/4.0/"),
 }
 STA_1_1 = "http://www.opengis.net/doc/is/sensorthings/1.1"
+OAPIF_1 = "http://www.opengis.net/doc/IS/ogcapi-features-1/1.0"
 _CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
@@ -60,6 +61,7 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "geojson": f"{base}/v1/export/nodes.geojson",
             "dataset": f"{base}/v1/dataset",
             "sensorthings": f"{base}/v1.1",
+            "ogc_features": f"{base}/ogc",
             "openapi": f"{base}/openapi.json",
             "docs": f"{base}/docs",
         },
@@ -176,6 +178,15 @@ def dataset(request: Request, settings: SettingsDep) -> JSONLDResponse:
                 "application/json",
                 licence,
                 **{"dct:conformsTo": {"@id": STA_1_1}},
+            ),
+            _distribution(
+                base,
+                "ogc-features",
+                "OGC API Features (GeoJSON)",
+                f"{base}/ogc",
+                "application/geo+json",
+                licence,
+                **{"dct:conformsTo": {"@id": OAPIF_1}},
             ),
         ],
     }

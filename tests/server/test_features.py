@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lokaalmeten.readings import Reading
+from lokaalmeten.server.guard import is_heavy
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn
 from tests.server.conftest import META, fill, get_ok, registry_for
@@ -168,3 +169,8 @@ def test_ogrinfo_lists_every_collection_and_reads_by_bbox(ogrinfo: str, live_bas
     assert "node (String) = kit-1" in boxed and "POINT (5.122 52.091)" in boxed, boxed
     hourly = run(ogrinfo, "-spat", "5.19", "52.09", "5.21", "52.11", f"OAPIF:{live_base}", "hourly")
     assert hourly.count("OGRFeature(hourly)") >= 1 and "kit-1" not in hourly, hourly
+
+
+def test_aggregate_items_are_heavy_requests_and_kits_are_not() -> None:
+    assert is_heavy("/ogc/collections/hourly/items") and is_heavy("/ogc/collections/daily/items")
+    assert not is_heavy("/ogc/collections/kits/items") and not is_heavy("/ogc/collections")

@@ -42,6 +42,8 @@ def test_dataset_is_dcat_ap_nl_json_ld_with_the_licence(url: str) -> None:
     assert licences == {"http://creativecommons.org/licenses/by/4.0/"}
     media = {d["dcat:mediaType"]["@id"].rsplit("/", 2)[-2:][1] for d in body["dcat:distribution"]}
     assert {"csv", "geo+json", "json"} <= media
+    ogc = [d for d in body["dcat:distribution"] if d["@id"].endswith("#ogc-features")]
+    assert ogc[0]["dcat:accessURL"]["@id"].endswith("/ogc")
 
 
 def test_landing_page_names_licence_and_links(url: str) -> None:
@@ -50,6 +52,7 @@ def test_landing_page_names_licence_and_links(url: str) -> None:
     assert body["licence"]["id"] == "CC0-1.0"
     assert body["links"]["sensorthings"].endswith("/v1.1")
     assert body["links"]["stream"].endswith("/v1/stream")
+    assert body["links"]["ogc_features"].endswith("/ogc")
 
 
 def test_landing_page_lists_every_limit_in_force(url: str) -> None:
