@@ -282,7 +282,11 @@ class InfluxDBStore(Store):
     def _node_condition(nodes: Sequence[str]) -> str:
         if not nodes:
             return ""
-        return " AND (" + " OR ".join(f'"node" = {_quote(n)}' for n in nodes) + ")"
+        # A stored node id holds no NUL (the area filter's match-nothing id is one), and an
+        # InfluxQL string literal cannot carry it: such ids are left out, and with none left
+        # the condition is an empty id, which no stored series has.
+        named = [n for n in nodes if "\x00" not in n] or [""]
+        return " AND (" + " OR ".join(f'"node" = {_quote(n)}' for n in named) + ")"
 
     def stream(
         self, query: ReadingQuery, batch: int = 10_000

@@ -286,11 +286,7 @@ def items(
     limit = min(limit, MAX_ITEMS)
     chosen = nodes_in_area(directory, settings, (), bbox, None)
     span = parse_datetime(datetime)
-    if chosen and not set(chosen) & set(public_places(directory, settings)):
-        # No kit in the box: nodes_in_area's match-nothing filter is a NUL id, which
-        # InfluxDB cannot take in a query; nothing to ask the store.
-        every: list[dict[str, Any]] = []
-    elif cid == "kits":
+    if cid == "kits":
         every = kit_features(store, directory, settings, chosen, span)
     else:
         every = aggregate_features(store, directory, settings, _WINDOWS[cid], chosen, span)

@@ -82,3 +82,13 @@ def test_bad_parameters_are_refused_before_streaming(
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["error"]["parameter"] == parameter
+
+
+@pytest.mark.parametrize("path", ["/v1/export/nodes.geojson", "/v1/latest"])
+def test_a_box_without_kits_answers_nothing_on_both_stores(client: TestClient, path: str) -> None:
+    # The area filter that matches nothing is a node id no kit can have (a NUL): InfluxQL
+    # cannot carry it in a string literal, and the store's query must not fail on it.
+    response = client.get(f"{path}?bbox=1,1,2,2")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.get("features", body.get("value")) == []
