@@ -112,6 +112,8 @@ def test_node_routes_ask_the_store_a_bounded_number_of_times(
         "/v1/aggregates?window=1h&from=2026-11-28T00:00:00Z&to=2026-11-29T00:00:00Z",
         "/v1.1/Observations?$top=5",
         "/v1.1/Datastreams",
+        "/ogc/collections/kits/items?bbox=5.0,52.0,5.2,52.2",
+        "/ogc/collections/hourly/items?datetime=2026-11-28T00:00:00Z/2026-11-28T23:59:59Z",
     ],
 )
 def test_other_routes_ask_the_store_a_bounded_number_of_times(
