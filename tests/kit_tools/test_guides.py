@@ -136,7 +136,7 @@ def test_find_your_data_addresses_answer(tmp_path: Path) -> None:
     directory.close()
     settings = ServerSettings(store=url, registry=str(registry), rate_limit=0, max_range_days=31)
     addresses = sorted(set(re.findall(r"`SERVER(/v1/[^`]*)`", GUIDES[0].read_text())))
-    assert len(addresses) == 5
+    assert len(addresses) == 7  # the table of addresses, Excel and hourly-means CSV included
     with TestClient(create_app(settings)) as client:
         for address in addresses:
             # The weekly example names a fixed day; ask for the week before now instead.
