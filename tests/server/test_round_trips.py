@@ -89,6 +89,16 @@ def _network(url: str, nodes: int) -> None:
     fill(url, readings, meta)
 
 
+def assert_bounded(client: TestClient, path: str) -> None:
+    """One request to ``path`` makes at most MAX_ROUND_TRIPS store calls and (InfluxDB) HTTP
+    requests, and reads the node directory at most once."""
+    trips = Trips(client)
+    calls, requests = trips.of(client, path)
+    assert calls <= MAX_ROUND_TRIPS, trips.store.calls
+    assert requests <= MAX_ROUND_TRIPS
+    assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
+
+
 @pytest.mark.parametrize("nodes", [10, 50])
 @pytest.mark.parametrize("path", ["/v1/latest", "/v1/nodes"])
 def test_node_routes_ask_the_store_a_bounded_number_of_times(
@@ -96,11 +106,7 @@ def test_node_routes_ask_the_store_a_bounded_number_of_times(
 ) -> None:
     _network(store_url, nodes)
     with serve(store_url) as client:
-        trips = Trips(client)
-        calls, requests = trips.of(client, path)
-        assert calls <= MAX_ROUND_TRIPS, trips.store.calls
-        assert requests <= MAX_ROUND_TRIPS
-        assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
+        assert_bounded(client, path)
         body = client.get(path).json()
         assert len(body["value"]) == nodes
 
@@ -121,11 +127,7 @@ def test_other_routes_ask_the_store_a_bounded_number_of_times(
 ) -> None:
     _network(store_url, nodes)
     with serve(store_url) as client:
-        trips = Trips(client)
-        calls, requests = trips.of(client, path)
-        assert calls <= MAX_ROUND_TRIPS, trips.store.calls
-        assert requests <= MAX_ROUND_TRIPS
-        assert sum(trips.directory.calls.values()) <= 1, trips.directory.calls
+        assert_bounded(client, path)
 
 
 @pytest.mark.parametrize("nodes", [10, 50])
