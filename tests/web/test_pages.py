@@ -204,7 +204,9 @@ def test_the_data_page_names_the_licence_and_gives_copyable_examples(
     page.wait_for_selector("body[data-ready]")
     assert page.get_attribute("body", "data-ready") == "true"
     assert page.inner_text("#licence-link") == "CC0 1.0 (CC0-1.0)"
-    assert page.locator("#distributions li").count() == 4
+    # CSV, GeoJSON, the REST API, SensorThings and OGC API Features
+    assert page.locator("#distributions li").count() == 5
+    assert "OGC API" in page.inner_text("#distributions")
     example = page.inner_text("#example-readings")
     assert example.startswith(f'curl "{site}/v1/readings?node=')
     url = example.split('"')[1]
