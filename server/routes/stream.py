@@ -81,7 +81,7 @@ def _position(header: str | None, query: str | None) -> int | None:
     text, name = (header, "Last-Event-ID") if header is not None else (query, "last_event_id")
     if text is None or not text.strip():
         return None
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit()):  # "¹" is a digit to isdigit()
         raise ApiError(400, f"{name}: an event id this stream sent (a whole number)", name)
     return int(text)
 
