@@ -206,6 +206,7 @@ def test_a_stopping_server_ends_its_streams_promptly(live: Live) -> None:
     [
         ("", {"Last-Event-ID": "x7"}, 400, "an event id this stream sent"),
         ("?last_event_id=-1", None, 400, "an event id this stream sent"),
+        ("?last_event_id=%C2%B9", None, 400, "an event id this stream sent"),  # "¹": isdigit()
         ("", {"Last-Event-ID": "99999"}, 400, "not an event id of this stream"),
         ("?quantity=smog", None, 400, "unknown 'smog'"),
     ],
