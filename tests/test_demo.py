@@ -170,6 +170,7 @@ def _storm_lane(lane: int, rounds: int, folder: Path) -> list[Storm]:
     broker = () if find_mosquitto() is not None else ("--embedded-broker",)
     storms = []
     for _ in range(rounds):
+        start = (folder / "demo.log").stat().st_size if (folder / "demo.log").exists() else 0
         with (folder / "demo.log").open("a") as log:  # a pipe nobody reads could fill
             demo = subprocess.Popen(
                 [sys.executable, "-m", "lokaalmeten", "demo", "--kits", "1", *broker],
@@ -186,6 +187,15 @@ def _storm_lane(lane: int, rounds: int, folder: Path) -> list[Storm]:
             if demo.poll() is None:
                 demo.kill()
                 demo.wait()
+        if storms[-1].returncode not in STORM_EXITS:
+            # Shown by pytest on failure: why this round ended as it did (the folder is gone
+            # by the time anyone looks).
+            with (folder / "demo.log").open("rb") as log:
+                log.seek(start)
+                print(
+                    f"lane {lane}, exit {storms[-1].returncode}:",
+                    log.read().decode(errors="replace"),
+                )
     return storms
 
 
