@@ -66,10 +66,10 @@ const LMChart = (() => {
       text.textContent = LM.number(v);
       axes.append(text);
     }
-    // As many time labels as fit: about one per 80 px (a phone gets three or four).
+    // As many time labels as fit: about one per 70 px (a phone gets three or four).
     const span = p.to - p.from;
-    const labels = Math.max(2, Math.floor((width - left - right) / 80));
-    const stepHours = [0.25, 0.5, 1, 2, 3, 6, 12, 24, 48, 96, 168, 336].find((h) => span / 3600 / h <= labels) || 336;
+    const labels = Math.max(2, Math.floor((width - left - right) / 70));
+    const stepHours = [0.25, 0.5, 1, 2, 3, 6, 12, 24, 48, 96, 168, 336].find((h) => span / 3600 / h <= labels + 0.5) || 336;
     const step = stepHours * 3600;
     for (let s = Math.ceil(p.from / step) * step; s <= p.to; s += step) {
       const text = svgNode("text", { x: x(s), y: height - 8, "text-anchor": "middle" });
