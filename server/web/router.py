@@ -118,7 +118,8 @@ def page(
     other = texts["switch_code"]
     # Leaflet only where there is a map: the other pages stay light.
     scripts = ["/static/leaflet/leaflet.js"] if body == "map.html" else []
-    scripts += ["/static/web/common.js", "/static/web/chart.js"]
+    scripts += ["/static/web/common.js"]
+    scripts += ["/static/web/chart.js"] if body in ("kit.html", "embed.html") else []
     scripts += [f"/static/web/{script}"] if script else []
     content = render(
         layout,

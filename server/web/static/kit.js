@@ -181,7 +181,7 @@
     const src = `${window.location.origin}/embed/kits/${enc}?lang=${config.lang}`;
     const title = `${t("kit_title")} ${node}`.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
     document.getElementById("embed-snippet").textContent =
-      `<iframe src="${src}" title="${title}" width="100%" height="320" style="border: 0" loading="lazy"></iframe>`;
+      `<iframe src="${src}" title="${title}" width="100%" height="340" style="border: 0" loading="lazy"></iframe>`;
     const button = document.getElementById("embed-copy");
     button.addEventListener("click", () => LM.copy(document.getElementById("embed-snippet")));
   }
