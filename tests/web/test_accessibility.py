@@ -2,9 +2,8 @@
 
 axe-core's own script comes from the PyPI package axe-playwright-python (it bundles
 axe.min.js), so the suite needs no npm and no network. A page passes with no violation axe
-rates serious or critical; the moderate and minor ones are reported in the failure message
-of the same run so that they are seen, and four rules these pages once broke are held to
-zero at any impact.
+rates serious or critical, and four rules these pages once broke are held to zero at any
+impact; the pages of our own markup (all but Swagger UI's /docs) have no violation at all.
 """
 
 from __future__ import annotations
@@ -91,3 +90,7 @@ def test_no_serious_or_critical_axe_violation(
     page.context.close()
     bad = [v for v in violations if v["impact"] in ("serious", "critical") or v["id"] in NAMED]
     assert bad == [], summary(violations)
+    # Our own pages have none at all; /docs is Swagger UI's markup, whose heading order
+    # (moderate) is its own.
+    if name != "docs":
+        assert violations == [], summary(violations)

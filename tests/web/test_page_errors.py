@@ -107,3 +107,32 @@ def test_a_failed_list_on_the_map_says_so_in_the_list(browser: Any, site: str) -
     assert "the store is unreachable" in page.inner_text("#status")
     assert "the store is unreachable" in page.inner_text("#kit-list tbody")
     page.context.close()
+
+
+def test_the_chart_area_says_it_is_loading_while_the_readings_are_on_their_way(
+    browser: Any, site: str
+) -> None:
+    page = new_page(browser)
+    held: list[Any] = []
+    holding = [True]
+
+    def hold(route: Any) -> None:
+        # answered only once the page was looked at
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/v1/readings?**", hold)
+    page.goto(f"{site}/kits/sim-1?range=hour")
+    page.wait_for_function("document.body.dataset.charts === 'loading'")
+    page.wait_for_selector("#charts .loading")
+    assert page.inner_text("#charts") == "Loading…"
+    assert page.get_attribute("#charts", "aria-busy") == "true"
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    page.wait_for_selector("body[data-ready]")
+    assert page.get_attribute("body", "data-charts") == "ready"
+    assert page.locator("svg.chart").count() == 4
+    page.context.close()

@@ -191,6 +191,8 @@
     const box = document.getElementById("charts");
     document.body.dataset.charts = "loading";
     box.setAttribute("aria-busy", "true");
+    // Never a blank chart area: it says it is loading until the charts or a message replace it.
+    box.replaceChildren(el("p", { class: "note loading" }, t("loading")));
     document.getElementById("period").textContent = t("period_shown", { from: LM.time(iso(p.from)), to: LM.time(iso(p.to)) });
     document.getElementById("hourly-note").hidden = state.mode !== "hourly";
     downloads(p);
