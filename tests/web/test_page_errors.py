@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from lokaalmeten.services.ports import free_port
+from tests.server.conftest import serve
 from tests.web.conftest import new_page, screenshot
 
 HTML = {"Accept": "text/html"}
@@ -136,3 +138,13 @@ def test_the_chart_area_says_it_is_loading_while_the_readings_are_on_their_way(
     assert page.get_attribute("body", "data-charts") == "ready"
     assert page.locator("svg.chart").count() == 4
     page.context.close()
+
+
+def test_with_the_store_unreachable_the_kit_page_is_served_for_its_script_to_explain() -> None:
+    # The page cannot tell an unknown kit from a store it cannot read: it is served, and
+    # its script shows what the API answers (a 503), rather than a wrong 404.
+    nobody = f"influxdb://127.0.0.1:{free_port()}/lokaalmeten"
+    with serve(nobody) as client:
+        page = client.get("/kits/kit-1", headers=HTML)
+        assert page.status_code == 200 and 'id="charts"' in page.text
+        assert client.get("/v1/nodes/kit-1").status_code == 503
