@@ -94,3 +94,26 @@ def test_no_serious_or_critical_axe_violation(
     # (moderate) is its own.
     if name != "docs":
         assert violations == [], summary(violations)
+
+
+@pytest.mark.parametrize(
+    ("locale", "opens"),
+    [("en-GB", "Open this kit's page."), ("nl-NL", "Open de pagina van dit kastje.")],
+)
+def test_a_marker_is_named_by_what_it_shows_then_its_band(
+    browser: Any, site: str, locale: str, opens: str
+) -> None:
+    page = new_page(browser, locale)
+    page.goto(f"{site}/")
+    page.wait_for_selector("body[data-ready]")
+    markers = page.locator(".kit-marker")
+    assert markers.count() == 3
+    for i in range(3):
+        marker = markers.nth(i)
+        name = marker.get_attribute("aria-label") or ""
+        shown = marker.locator(".dot").inner_text()
+        kit = page.locator(f'tr[data-node="{marker.get_attribute("data-node")}"] a').inner_text()
+        band = page.locator(f'tr[data-node="{marker.get_attribute("data-node")}"] .band')
+        assert name.startswith(f"{kit}: {shown} µg/m³ ({band.inner_text()}).")
+        assert name.endswith(opens)
+    page.context.close()

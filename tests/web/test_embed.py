@@ -130,3 +130,21 @@ def test_the_kit_page_offers_the_iframe_to_copy_and_it_loads(browser: Any, site:
     src = snippet.split('"')[1]
     assert httpx.get(src, headers=HTML, timeout=10).status_code == 200
     page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "quantity"),
+    [("?quantity=noise_laeq&range=hour", "noise_laeq"), ("?quantity=nothing", "pm25")],
+)
+def test_the_widget_draws_the_quantity_asked_for_else_pm25(
+    browser: Any, site: str, query: str, quantity: str
+) -> None:
+    page = new_page(browser)
+    page.goto(f"{site}/embed/kits/sim-3{query}")
+    page.wait_for_selector("body[data-ready]")
+    assert page.get_attribute("body", "data-ready") == "true"
+    chart = page.locator("svg.chart")
+    assert chart.get_attribute("data-quantity") == quantity
+    points = int(chart.get_attribute("data-points") or 0)
+    assert (20 <= points <= 26) if "range=hour" in query else points > 500
+    page.context.close()
