@@ -127,8 +127,8 @@ def test_the_chart_area_says_it_is_loading_while_the_readings_are_on_their_way(
 
     page.route("**/v1/readings?**", hold)
     page.goto(f"{site}/kits/sim-1?range=hour")
-    page.wait_for_function("document.body.dataset.charts === 'loading'")
     page.wait_for_selector("#charts .loading")
+    assert page.get_attribute("body", "data-charts") == "loading"
     assert page.inner_text("#charts") == "Loading…"
     assert page.get_attribute("#charts", "aria-busy") == "true"
     holding[0] = False
