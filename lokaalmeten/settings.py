@@ -13,6 +13,7 @@ installation. ``docs/configuration.md`` is checked against these classes by the 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -33,6 +34,8 @@ from lokaalmeten.protocol.topics import DEFAULT_PREFIX
 from lokaalmeten.readings import FLAG_NAMES
 
 S = TypeVar("S", bound=BaseSettings)
+# A CSP frame-ancestors source: *, 'none', 'self', or a scheme with a host (and port).
+_FRAME_SOURCE = re.compile(r"\*|'none'|'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 # The installed layout (gateway/install.py writes it); no default is relative to the folder
 # a command happens to be run from.
@@ -574,6 +577,25 @@ class ServerSettings(_Settings):
         "© OpenStreetMap contributors",
         description="Attribution shown on the map for the tiles (required by most tile servers).",
     )
+    embed_ancestors: str = Field(
+        "*",
+        description="Sites that may show a kit's chart widget (/embed/kits/{node}) in an "
+        "iframe: the Content-Security-Policy frame-ancestors sources, space-separated, e.g. "
+        "`https://www.utrecht.nl https://*.utrecht.nl`; `*` any site, `'none'` no site. Every "
+        "other page refuses to be framed.",
+    )
+
+    @field_validator("embed_ancestors")
+    @classmethod
+    def _frame_sources(cls, value: str) -> str:
+        # Each source goes into a header as it is: nothing that could end the directive.
+        bad = [s for s in value.split() if not _FRAME_SOURCE.fullmatch(s)]
+        if bad or not value.split():
+            raise ValueError(
+                f"not a frame-ancestors source: {' '.join(bad) or repr(value)}; give origins "
+                "such as https://www.example.nl or https://*.example.nl, or * or 'none'"
+            )
+        return " ".join(value.split())
 
     @property
     def calibration_path(self) -> Path:

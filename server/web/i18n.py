@@ -75,8 +75,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "All kits with latest values (GeoJSON)",
     ),
     "marker_label": (
-        "{name}: {value}. Open de pagina van dit kastje.",
-        "{name}: {value}. Open this kit's page.",
+        "{name}: {value} ({band}). Open de pagina van dit kastje.",
+        "{name}: {value} ({band}). Open this kit's page.",
+    ),
+    "marker_label_none": (
+        "{name}: geen waarde. Open de pagina van dit kastje.",
+        "{name}: no value. Open this kit's page.",
     ),
     "online": ("online", "online"),
     "offline": ("offline", "offline"),
@@ -138,6 +142,30 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "There is no kit {node} with readings.",
     ),
     "kit_back": ("Terug naar de kaart", "Back to the map"),
+    "kit_missing_title": ("Kastje niet gevonden", "Kit not found"),
+    "kit_missing_text": (
+        "Er zijn hier geen metingen van een kastje met de naam",
+        "There are no readings here of a kit named",
+    ),
+    "kit_missing_help": (
+        "Misschien is de link verkeerd overgenomen, of heeft het kastje nog niets gestuurd. "
+        "De kaart toont alle kastjes met metingen.",
+        "Perhaps the link was copied wrongly, or the kit has not sent anything yet. The map "
+        "shows every kit with readings.",
+    ),
+    "error_chart": (
+        "De grafiek kon niet worden getekend: de metingen konden niet worden geladen ({message}).",
+        "The chart could not be drawn: the readings could not be loaded ({message}).",
+    ),
+    "embed_title": ("Deze grafiek op uw eigen site", "This chart on your own site"),
+    "embed_text": (
+        "Kopieer deze code in een webpagina om de metingen van dit kastje van de afgelopen "
+        "dag te tonen (met quantity= een andere grootheid, met range=week een week):",
+        "Copy this code into a web page to show this kit's readings of the past day (quantity= "
+        "for another quantity, range=week for a week):",
+    ),
+    "embed_source": ("Metingen van lokaalmeten,", "Readings from lokaalmeten,"),
+    "embed_open_data": ("open data", "open data"),
     "kit_status": ("Status", "Status"),
     "kit_last_reading": ("Laatste meting", "Last reading"),
     "kit_sensors": ("Sensoren", "Sensors"),
@@ -287,7 +315,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "example_pandas": ("In Python met pandas", "In Python with pandas"),
     "copy": ("Kopiëren", "Copy"),
-    "copy_label": ("Kopieer: {what}", "Copy: {what}"),
+    "copy_label": ("Kopiëren: {what}", "Copy: {what}"),
     "copied": ("Gekopieerd.", "Copied."),
     "copy_failed": ("Kopiëren lukte niet; selecteer de tekst.", "Copying failed; select the text."),
 }

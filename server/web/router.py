@@ -7,6 +7,7 @@ other client with the JSON landing document of the API::
     GET /                      map of the kits and a list of them
     GET /kits/sim-1?range=day  one kit: latest values, charts, downloads
     GET /data                  licence, metadata, API entry points with examples
+    GET /embed/kits/sim-1      one kit's chart alone, for another site's iframe
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Cookie, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from lokaalmeten.server.deps import SettingsDep
+from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.routes import metadata
 from lokaalmeten.server.web.bands import scales_json
 from lokaalmeten.server.web.i18n import COOKIE, LANGUAGES, TEXTS, choose_language
 from lokaalmeten.settings import ServerSettings
+from lokaalmeten.store import Store, StoreError
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,13 +67,14 @@ def _tile_origin(tile_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def _security_headers(settings: ServerSettings) -> dict[str, str]:
+def _security_headers(settings: ServerSettings, ancestors: str = "'none'") -> dict[str, str]:
     images = " ".join(filter(None, ("'self' data:", _tile_origin(settings.tile_url))))
     return {
-        # Scripts and data from this server only: no CDN, no third-party code.
+        # Scripts and data from this server only: no CDN, no third-party code. No other site
+        # may frame a page (clickjacking), but for the embed widget's the sites allowed.
         "Content-Security-Policy": (
             f"default-src 'self'; script-src 'self'; connect-src 'self'; img-src {images}; "
-            "style-src 'self' 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+            f"style-src 'self' 'unsafe-inline'; base-uri 'none'; frame-ancestors {ancestors}"
         ),
         "Vary": "Accept, Accept-Language, Cookie",
         "X-Content-Type-Options": "nosniff",
@@ -92,10 +95,15 @@ def page(
     *,
     body: str,
     title_key: str,
-    script: str,
+    script: str | None,
     extra: dict[str, Any] | None = None,
+    fill: dict[str, str] | None = None,
+    layout: str = "layout.html",
+    status: int = 200,
+    ancestors: str = "'none'",
 ) -> HTMLResponse:
-    """A whole page: the layout around ``body``, with the texts and settings the script needs."""
+    """A whole page: the layout around ``body``, with the texts and settings the script needs
+    (``fill``: more values for the body's placeholders, already safe HTML)."""
     texts = TEXTS[lang]
     safe = {f"t.{key}": html.escape(text) for key, text in texts.items()}
     config = {
@@ -108,21 +116,33 @@ def page(
         **(extra or {}),
     }
     other = texts["switch_code"]
+    # Leaflet only where there is a map: the other pages stay light.
+    scripts = ["/static/leaflet/leaflet.js"] if body == "map.html" else []
+    scripts += ["/static/web/common.js"]
+    scripts += ["/static/web/chart.js"] if body in ("kit.html", "embed.html") else []
+    scripts += [f"/static/web/{script}"] if script else []
     content = render(
-        "layout.html",
+        layout,
         {
             **safe,
             "lang": lang,
             "title": html.escape(f"{texts[title_key]} · {texts['site_name']}"),
-            "body": render(body, safe),
+            "body": render(body, {**safe, **(fill or {})}),
             "config": _script_json(config),
-            "script": html.escape(script),
+            "scripts": "\n".join(f'<script src="{html.escape(src)}"></script>' for src in scripts),
+            "styles": (
+                '<link rel="stylesheet" href="/static/leaflet/leaflet.css">\n'
+                if body == "map.html"
+                else ""
+            ),
             "switch_href": html.escape(_switch_href(request, other)),
             "nav_map_current": 'aria-current="page"' if body == "map.html" else "",
             "nav_data_current": 'aria-current="page"' if body == "data.html" else "",
         },
     )
-    response = HTMLResponse(content, headers=_security_headers(settings))
+    response = HTMLResponse(
+        content, status_code=status, headers=_security_headers(settings, ancestors)
+    )
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(COOKIE, lang, max_age=_YEAR, samesite="lax")
     return response
@@ -158,23 +178,79 @@ def map_page(
     )
 
 
+def _known(store: Store, node: str) -> bool:
+    """Whether the store has readings of ``node``; when the store cannot say, the page is
+    served and its script tells what the API answers."""
+    try:
+        return any(summary.node == node for summary in store.nodes())
+    except StoreError:
+        return True
+
+
+def _missing_kit(request: Request, settings: ServerSettings, lang: str, node: str) -> HTMLResponse:
+    """404: the kit has no readings here; said in the page's language, with a way back."""
+    return page(
+        request,
+        settings,
+        lang,
+        body="kit_missing.html",
+        title_key="kit_missing_title",
+        script=None,
+        fill={"node": html.escape(node)},
+        status=404,
+    )
+
+
 @router.get("/kits/{node}")
 def kit_page(
     request: Request,
     settings: SettingsDep,
+    store: StoreDep,
     node: str,
     lang: LangQuery = None,
     lm_lang: LangCookie = None,
     accept_language: AcceptLanguage = None,
 ) -> HTMLResponse:
+    language = _language(lang, lm_lang, accept_language)
+    if not _known(store, node):
+        return _missing_kit(request, settings, language, node)
     return page(
         request,
         settings,
-        _language(lang, lm_lang, accept_language),
+        language,
         body="kit.html",
         title_key="kit_title",
         script="kit.js",
         extra={"node": node},
+    )
+
+
+@router.get("/embed/kits/{node}")
+def embed_page(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    node: str,
+    lang: LangQuery = None,
+    lm_lang: LangCookie = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """A kit's chart alone, for another site's iframe: the one page other sites may frame
+    (``embed_ancestors``)."""
+    language = _language(lang, lm_lang, accept_language)
+    if not _known(store, node):
+        return _missing_kit(request, settings, language, node)
+    return page(
+        request,
+        settings,
+        language,
+        body="embed.html",
+        title_key="kit_title",
+        script="embed.js",
+        extra={"node": node},
+        fill={"kit_href": html.escape(f"/kits/{quote(node, safe='')}")},
+        layout="embed_layout.html",
+        ancestors=settings.embed_ancestors,
     )
 
 

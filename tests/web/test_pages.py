@@ -223,10 +223,3 @@ def test_on_a_phone_nothing_needs_sideways_scrolling(browser: Any, site: str) ->
     assert width <= 390
     assert page.locator("#map").bounding_box()["width"] <= 390
     screenshot(page, "map-phone")
-
-
-def test_an_unknown_kit_gets_a_message_not_a_broken_page(browser: Any, site: str) -> None:
-    page = new_page(browser)
-    page.goto(f"{site}/kits/nobody")
-    page.wait_for_selector("body[data-ready]")
-    assert page.inner_text("#status") == "There is no kit nobody with readings."

@@ -94,6 +94,33 @@ const LM = (() => {
     line.classList.toggle("error", Boolean(isError));
   }
 
+  /** Name each body cell after its column (data-label), for the reflowed table on a phone. */
+  function labelCells(table) {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (names[i] && !cell.hasAttribute("colspan")) cell.dataset.label = names[i];
+      });
+    }
+  }
+
+  /** Copy a code element's text, and say so in #copy-status; where the browser refuses,
+   *  select the text for the reader to copy. */
+  async function copy(code) {
+    const line = document.getElementById("copy-status");
+    try {
+      await navigator.clipboard.writeText(code.textContent);
+      line.textContent = t("copied");
+    } catch (error) {
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      line.textContent = t("copy_failed");
+    }
+  }
+
   /** Keep the language switch pointing at this very view (range, quantity, ...). */
   function syncLanguageSwitch() {
     const link = document.querySelector("a.lang-switch");
@@ -103,5 +130,5 @@ const LM = (() => {
     link.href = url.pathname + url.search;
   }
 
-  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, el, bandBadge, status, syncLanguageSwitch };
+  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, el, bandBadge, status, labelCells, copy, syncLanguageSwitch };
 })();

@@ -10,25 +10,10 @@
     return typeof value === "object" ? value["@value"] || value["@id"] || "" : String(value);
   }
 
-  async function copy(code) {
-    const line = document.getElementById("copy-status");
-    try {
-      await navigator.clipboard.writeText(code.textContent);
-      line.textContent = t("copied");
-    } catch (error) {
-      const range = document.createRange();
-      range.selectNodeContents(code);
-      const selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      line.textContent = t("copy_failed");
-    }
-  }
-
   function example(id, titleKey, code) {
     const codeElement = el("code", { id: `example-${id}` }, code);
     const button = el("button", { type: "button", class: "copy", "aria-label": t("copy_label", { what: t(titleKey) }) }, t("copy"));
-    button.addEventListener("click", () => copy(codeElement));
+    button.addEventListener("click", () => LM.copy(codeElement));
     return el("div", { class: "example" }, el("h3", {}, t(titleKey)), el("div", { class: "code" }, el("pre", {}, codeElement), button));
   }
 

@@ -7,8 +7,6 @@
   const node = config.node;
   const enc = encodeURIComponent(node);
   const RANGES = { hour: 3600, day: 86400, week: 7 * 86400, month: 30 * 86400 };
-  const SVG = "http://www.w3.org/2000/svg";
-  const MAX_DOTS = 2500;
   const form = document.getElementById("chart-options");
   const params = new URL(window.location.href).searchParams;
   const state = {
@@ -16,6 +14,7 @@
     mode: params.get("mode") === "hourly" ? "hourly" : "raw",
   };
   let units = {};
+  let drawn = null;  // {byQuantity, p}: what the charts show, kept to redraw at a new width
 
   function iso(seconds) {
     return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
@@ -114,95 +113,13 @@
         el("td", {}, v.sensor || "–"),
       ));
     }
+    LM.labelCells(tbody.closest("table"));
   }
 
-  /** Round numbers for an axis: about ``count`` ticks between lo and hi. */
-  function ticks(lo, hi, count) {
-    const span = hi - lo || Math.abs(hi) || 1;
-    const raw = span / count;
-    const magnitude = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
-    const first = Math.ceil(lo / step) * step;
-    const out = [];
-    for (let v = first; v <= hi + step / 1e6; v += step) out.push(Number(v.toFixed(10)));
-    return out;
-  }
-
-  function svgNode(tag, attributes) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, String(v));
-    return node;
-  }
-
-  function timeTick(seconds) {
-    const date = new Date(seconds * 1000);
-    const options = state.range === "hour" || state.range === "day"
-      ? { hour: "2-digit", minute: "2-digit" }
-      : { day: "numeric", month: "short" };
-    return date.toLocaleString(config.lang === "nl" ? "nl-NL" : "en-GB", options);
-  }
-
-  /**
-   * One chart: points = [{t: epoch s, v: value, valid: bool, title: text}], hand-drawn SVG.
-   */
-  function chart(quantity, points, p, labelText) {
-    const width = 640, height = 220, left = 52, right = 12, top = 12, bottom = 30;
-    const values = points.map((pt) => pt.v);
-    let lo = Math.min(...values), hi = Math.max(...values);
-    if (lo === hi) { lo -= 1; hi += 1; }
-    const pad = (hi - lo) * 0.08;
-    lo -= pad; hi += pad;
-    const x = (s) => left + ((s - p.from) / (p.to - p.from)) * (width - left - right);
-    const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (height - top - bottom);
-    const svg = svgNode("svg", {
-      viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": labelText,
-      "data-quantity": quantity, "data-points": points.length,
-    });
-    const axes = svgNode("g", { class: "axes", "aria-hidden": "true" });
-    for (const v of ticks(lo, hi, 4)) {
-      axes.append(svgNode("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }));
-      const text = svgNode("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" });
-      text.textContent = LM.number(v);
-      axes.append(text);
-    }
-    const spanHours = (p.to - p.from) / 3600;
-    const stepHours = [0.25, 1, 3, 6, 24, 48, 96, 168].find((h) => spanHours / h <= 6) || 168;
-    const step = stepHours * 3600;
-    for (let s = Math.ceil(p.from / step) * step; s <= p.to; s += step) {
-      const text = svgNode("text", { x: x(s), y: height - 8, "text-anchor": "middle" });
-      text.textContent = timeTick(s);
-      axes.append(text);
-    }
-    svg.append(axes);
-    // The line breaks where readings are missing: longer than three usual steps.
-    const steps = points.slice(1).map((pt, i) => pt.t - points[i].t).sort((a, b) => a - b);
-    const gap = 3 * (steps[Math.floor(steps.length / 2)] || 3600);
-    const line = points.map((pt, i) => {
-      const move = i === 0 || pt.t - points[i - 1].t > gap;
-      return `${move ? "M" : "L"}${x(pt.t).toFixed(1)},${y(pt.v).toFixed(1)}`;
-    }).join("");
-    svg.append(svgNode("path", { d: line, class: "line" }));
-    const dots = svgNode("g", { class: "points" });
-    const radius = points.length > 400 ? 1.5 : 3;
-    // Past MAX_DOTS (a month of raw readings) the line alone shows them: a phone stays quick.
-    for (const pt of points.length <= MAX_DOTS ? points : []) {
-      const dot = svgNode("circle", {
-        cx: x(pt.t).toFixed(1), cy: y(pt.v).toFixed(1), r: pt.valid ? radius : radius + 1,
-        class: pt.valid ? "point" : "point invalid",
-      });
-      const title = svgNode("title", {});
-      title.textContent = pt.title;
-      dot.append(title);
-      dots.append(dot);
-    }
-    svg.append(dots);
-    return svg;
-  }
-
-  function figure(quantity, content) {
+  function figure(quantity) {
     const unit = units[quantity] || "";
     return el("figure", { class: "chart-figure", "data-quantity": quantity },
-      el("figcaption", {}, `${LM.quantityName(quantity)} (${unit})`), content);
+      el("figcaption", {}, `${LM.quantityName(quantity)} (${unit})`));
   }
 
   function extremes(points) {
@@ -259,11 +176,23 @@
     setLink("download-geojson", `/v1/export/nodes.geojson?node=${enc}`);
   }
 
+  /** The <iframe> another site pastes to show this kit's chart (docs/web.md, "Embed"). */
+  function embedSnippet() {
+    const src = `${window.location.origin}/embed/kits/${enc}?lang=${config.lang}`;
+    const title = `${t("kit_title")} ${node}`.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+    document.getElementById("embed-snippet").textContent =
+      `<iframe src="${src}" title="${title}" width="100%" height="340" style="border: 0" loading="lazy"></iframe>`;
+    const button = document.getElementById("embed-copy");
+    button.addEventListener("click", () => LM.copy(document.getElementById("embed-snippet")));
+  }
+
   async function drawCharts() {
     const p = period();
     const box = document.getElementById("charts");
     document.body.dataset.charts = "loading";
     box.setAttribute("aria-busy", "true");
+    // Never a blank chart area: it says it is loading until the charts or a message replace it.
+    box.replaceChildren(el("p", { class: "note loading" }, t("loading")));
     document.getElementById("period").textContent = t("period_shown", { from: LM.time(iso(p.from)), to: LM.time(iso(p.to)) });
     document.getElementById("hourly-note").hidden = state.mode !== "hourly";
     downloads(p);
@@ -271,23 +200,35 @@
       const byQuantity = state.mode === "hourly"
         ? hourlyCharts((await LM.getJSON(`/v1/aggregates?${query(p, { window: "1h" })}`)).value)
         : rawCharts(await readings(p), p);
-      box.replaceChildren();
-      if (byQuantity.size === 0) box.append(el("p", { class: "empty" }, t("chart_empty")));
-      for (const [quantity, points] of byQuantity) {
-        points.sort((a, b) => a.t - b.t);
-        const { min, max } = extremes(points);
-        const words = { quantity: LM.quantityName(quantity), count: points.length, from: LM.time(iso(p.from)), to: LM.time(iso(p.to)), min, max, unit: units[quantity] };
-        const text = state.mode === "hourly"
-          ? t("chart_hourly_label", { ...words, invalid: points.filter((pt) => !pt.valid).length })
-          : t("chart_raw_label", words);
-        box.append(figure(quantity, chart(quantity, points, p, text)));
-      }
+      drawn = { byQuantity, p };
+      render();
       document.body.dataset.charts = "ready";
     } catch (error) {
-      box.replaceChildren(el("p", { class: "error" }, t("error_api", { message: error.message })));
+      drawn = null;
+      box.replaceChildren(el("p", { class: "error" }, t("error_chart", { message: error.message })));
       document.body.dataset.charts = "error";
     }
     box.removeAttribute("aria-busy");
+  }
+
+  /** The charts of what was fetched last, each as wide as its place on the page. */
+  function render() {
+    if (!drawn) return;
+    const { byQuantity, p } = drawn;
+    const box = document.getElementById("charts");
+    box.replaceChildren();
+    if (byQuantity.size === 0) box.append(el("p", { class: "empty" }, t("chart_empty")));
+    for (const [quantity, points] of byQuantity) {
+      points.sort((a, b) => a.t - b.t);
+      const { min, max } = extremes(points);
+      const words = { quantity: LM.quantityName(quantity), count: points.length, from: LM.time(iso(p.from)), to: LM.time(iso(p.to)), min, max, unit: units[quantity] };
+      const text = state.mode === "hourly"
+        ? t("chart_hourly_label", { ...words, invalid: points.filter((pt) => !pt.valid).length })
+        : t("chart_raw_label", words);
+      const place = figure(quantity);
+      box.append(place);
+      place.append(LMChart.draw(quantity, points, p, text, LMChart.widthOf(place)));
+    }
   }
 
   function syncForm() {
@@ -305,6 +246,7 @@
   });
 
   async function load() {
+    embedSnippet();
     syncForm();
     LM.syncLanguageSwitch();
     try {
@@ -320,6 +262,11 @@
     } catch (error) {
       const message = error.status === 404 ? t("kit_not_found", { node }) : t("error_api", { message: error.message });
       LM.status(message, true);
+      // Nothing below can be drawn: say so where the charts would be, and offer no links
+      // that lead nowhere.
+      document.getElementById("charts").replaceChildren(el("p", { class: "error" }, message));
+      document.querySelector("#latest tbody").replaceChildren(el("tr", {}, el("td", { colspan: 5 }, message)));
+      document.getElementById("downloads-heading").closest("section").hidden = true;
       document.body.dataset.ready = "error";
       return;
     }
@@ -327,5 +274,6 @@
     document.body.dataset.ready = "true";
   }
 
+  LMChart.onResize(render);
   load();
 })();

@@ -81,11 +81,16 @@
       if (!node.location) continue;
       const value = valueOf(node);
       const band = value ? LM.bandOf(scale, value.value) : null;
-      const dot = el("span", { class: `dot${node.online ? "" : " offline"}` }, value ? Math.round(value.value) : "–");
+      // The marker's name starts from what it shows (the rounded value), as a screen reader
+      // user and someone who says what they see must be able to name the same button.
+      const shown = value ? String(Math.round(value.value)) : "–";
+      const dot = el("span", { class: `dot${node.online ? "" : " offline"}` }, shown);
       dot.style.background = band ? band.colour : "#ffffff";
       dot.style.color = band ? band.ink : "#000000";
       const icon = L.divIcon({ className: "kit-marker", html: dot.outerHTML, iconSize: [34, 34] });
-      const text = t("marker_label", { name: label(node), value: valueText(value) });
+      const text = value
+        ? t("marker_label", { name: label(node), value: `${shown} ${value.unit}`, band: t(band.key) })
+        : t("marker_label_none", { name: label(node) });
       const marker = L.marker([node.location.latitude, node.location.longitude], {
         icon,
         keyboard: true,
@@ -139,6 +144,7 @@
         el("td", {}, el("time", { datetime: node.last_reading }, LM.time(node.last_reading))),
       ));
     }
+    LM.labelCells(tbody.closest("table"));
   }
 
   function draw() {
@@ -169,7 +175,9 @@
       draw();
       document.body.dataset.ready = "true";
     } catch (error) {
-      LM.status(t("error_api", { message: error.message }), true);
+      const message = t("error_api", { message: error.message });
+      LM.status(message, true);
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5 }, message)));
       drawLegend();
       document.body.dataset.ready = "error";
     }
