@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -301,6 +302,41 @@ class Store(ABC):
             if len(page) < batch:
                 return
             after = page[-1].identity
+
+    def stream_each(
+        self,
+        streams: Sequence[tuple[str, str]],
+        query: ReadingQuery,
+        batch: int = 10_000,
+        each: int | None = None,
+    ) -> Generator[StreamBatch, None, None]:
+        """The readings of each of ``streams`` (node, quantity) in the query's range, after
+        its cursor, one stream after the other in the order given (its node and quantity
+        filters and limit ignored), at most ``each`` per stream when given: a page over many
+        streams in one call. By default one :meth:`stream` per stream; a backend with round
+        trips (InfluxDB) answers in one."""
+        for node, quantity in streams:
+            left = each
+            one = replace(query, nodes=(node,), quantities=(quantity,))
+            with closing(self.stream(one, batch if each is None else min(batch, each))) as chunks:
+                for chunk in chunks:
+                    if left is None:
+                        yield chunk
+                        continue
+                    if chunk.rows[:left]:
+                        yield chunk._replace(rows=chunk.rows[:left])
+                    left -= len(chunk.rows)
+                    if left <= 0:
+                        break
+
+    def counts(self, query: ReadingQuery) -> dict[tuple[str, str], int]:
+        """How many readings the query matches in each (node, quantity) stream with any (its
+        limit and cursor ignored), by stream. By default one :meth:`count` per stream."""
+        found = {
+            (node, quantity): self.count(replace(query, nodes=(node,), quantities=(quantity,)))
+            for node, quantity in self.streams(query.nodes, query.quantities)
+        }
+        return {key: n for key, n in found.items() if n}
 
     def changes(
         self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int

@@ -163,6 +163,11 @@ class EntitySource:
         # Expansions follow the same few links again and again (10,000 Observations lead
         # to a handful of Datastreams): each is looked up once per request.
         self._followed: dict[tuple[str, str], Entity | None] = {}
+        # Pages of Observations read for many Datastreams at once ($expand), by the options
+        # object they answer and (node, quantity).
+        self.pages: dict[
+            tuple[int, tuple[str, str]], tuple[list[Entity], int | None, bool, bool]
+        ] = {}
 
     @cached_property
     def views(self) -> dict[str, NodeView]:
@@ -401,7 +406,10 @@ class EntitySource:
 
     # -- single entities -----------------------------------------------------------------
 
-    def get(self, kind: str, entity_id: str) -> Entity | None:
+    def get(self, kind: str, entity_id: str, keys_only: bool = False) -> Entity | None:
+        """The entity, or None. ``keys_only``: a Datastream with only the keys navigation to
+        its Observations needs (its node and quantity), not the whole-store look-ups (latest,
+        spans, places) its properties take."""
         if kind == "Observation" and (found := indicator_id(entity_id)) is not None:
             node, name, start = found
             day = local_day_of(start)
@@ -429,6 +437,8 @@ class EntitySource:
             node, _, quantity = entity_id.rpartition(":")
             if quantity not in QUANTITIES or not self.store.streams((node,), (quantity,)):
                 return None
+            if keys_only:
+                return Entity("Datastream", entity_id, {}, {"node": node, "quantity": quantity})
             return self.datastream(node, quantity)
         for entity in self.entities(kind):
             if entity.id == entity_id:

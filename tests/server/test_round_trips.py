@@ -143,3 +143,87 @@ def test_an_observation_count_is_one_store_count(store_url: str, nodes: int) -> 
         assert requests <= MAX_ROUND_TRIPS + 1
         body = client.get("/v1.1/Observations?$top=5&$count=true").json()
         assert body["@iot.count"] == nodes * len(STREAMS) * 3
+
+
+# SensorThings pages that span many streams (each stream holds 3 readings, so a page of 100
+# reads 34 of them), every option that shapes one.
+_MANY_STREAMS = [
+    "/v1.1/Observations",
+    "/v1.1/Observations?$top=100&$count=true",
+    "/v1.1/Observations?$top=60&$skip=40",
+    "/v1.1/Observations?$filter=result gt 10&$top=100",
+    "/v1.1/Observations?$filter=result gt 10&$count=true",
+    "/v1.1/Observations?$orderby=result desc&$top=100",
+    "/v1.1/Observations?$filter=phenomenonTime ge 2026-11-28T00:01:00Z&$top=200&$count=true",
+    "/v1.1/Datastreams('kit-03:pm25')/Observations?$count=true",
+    "/v1.1/Datastreams('kit-03:pm25')/Observations?$orderby=phenomenonTime desc&$count=true",
+    "/v1.1/Datastreams('kit-03:pm25')/Observations?$filter=result gt 6&$count=true",
+    "/v1.1/Datastreams('kit-03:pm25')/Observations/$ref?$top=2",
+]
+
+
+@pytest.mark.parametrize("path", _MANY_STREAMS)
+def test_an_observation_page_over_many_streams_is_at_most_three_store_requests(
+    store_url: str, path: str
+) -> None:
+    """Whatever the number of streams a page spans, it is read in one store call (on InfluxDB
+    one request, a statement per stream), beside the streams' names and, asked for, the count
+    (it was one request per stream: a page of 100 over 50 kits made 35)."""
+    _network(store_url, 50)
+    with serve(store_url, max_limit=1000) as client:
+        assert_bounded(client, path)
+        body = client.get(path).json()
+        assert body["value"], body
+
+
+def test_an_observation_page_holds_the_streams_in_order(store_url: str) -> None:
+    """The page read in one call is the page read stream by stream: identity order, 100 of
+    them (over 34 streams), the count of all, and the next page continuing where it ended."""
+    _network(store_url, 50)
+    with serve(store_url, max_limit=1000) as client:
+        body = client.get("/v1.1/Observations?$top=100&$count=true").json()
+        assert body["@iot.count"] == 50 * len(STREAMS) * 3
+        ids = [o["@iot.id"] for o in body["value"]]
+        streams = sorted((f"kit-{n:02d}", q) for n in range(50) for q, _ in STREAMS)
+        expected = [f"{n}:{q}:{T0 + 60 * i}" for n, q in streams for i in range(3)]
+        assert ids == expected[:100]
+        following = client.get(body["@iot.nextLink"]).json()
+        assert [o["@iot.id"] for o in following["value"]] == expected[100:200]
+
+
+_EXPANSIONS = [
+    ("/v1.1/ObservedProperties('pm25')/Datastreams", "$expand=Observations($top=2)", 1),
+    ("/v1.1/Sensors('SDS011')/Datastreams", "$expand=Observations($top=2;$count=true)", 2),
+    ("/v1.1/Sensors('SDS011')/Datastreams", "$expand=Observations($filter=result gt 7)", 2),
+    (
+        "/v1.1/ObservedProperties('pm10')/Datastreams",
+        "$expand=Observations($orderby=phenomenonTime desc;$top=1)",
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "expand", "added"), _EXPANSIONS)
+def test_expanded_observations_are_one_store_read_for_the_whole_page(
+    store_url: str, path: str, expand: str, added: int
+) -> None:
+    """$expand=Observations on a page of 50 or 100 Datastreams adds one store read (and one
+    count or estimate when the options need it) to the page's own calls, not one or two per
+    Datastream; each Datastream's Observations are those its own collection answers."""
+    _network(store_url, 50)
+    with serve(store_url) as client:
+        trips = Trips(client)
+        bare = trips.of(client, path)
+        expanded = trips.of(client, f"{path}?{expand}")
+        assert expanded[0] - bare[0] <= added, trips.store.calls
+        assert expanded[1] - bare[1] <= added
+        inner = expand.removeprefix("$expand=Observations(").removesuffix(")").replace(";", "&")
+        body = client.get(f"{path}?{expand}").json()
+        assert len(body["value"]) >= 50
+        for datastream in body["value"][::7]:
+            alone = client.get(
+                f"/v1.1/Datastreams('{datastream['@iot.id']}')/Observations?{inner}"
+            ).json()
+            assert datastream["Observations"] == alone["value"]
+            if "@iot.count" in alone:
+                assert datastream["Observations@iot.count"] == alone["@iot.count"]
