@@ -109,9 +109,29 @@ class AggregateQuery:
     quantities: tuple[str, ...] = ()
     default_threshold: int = 19
     thresholds: Mapping[str, int] = field(default_factory=dict)
+    # A keyset cursor, (node, quantity, window start) of the last window of the page before,
+    # and at most ``limit`` windows (None: all): a deep page reads only its own windows.
+    after: tuple[str, str, int] | None = None
+    limit: int | None = None
 
     def threshold(self, node: str) -> int:
         return self.thresholds.get(node, self.default_threshold)
+
+    def span(self, node: str, quantity: str) -> tuple[int, int] | None:
+        """The window starts ``[start, end)`` of one stream left after the cursor, or None
+        when the whole stream lies before it.
+
+        >>> q = AggregateQuery(0, 86400, 3600, after=("kit-1", "pm25", 7200))
+        >>> q.span("kit-1", "pm10"), q.span("kit-1", "pm25"), q.span("kit-2", "pm10")
+        (None, (10800, 86400), (0, 86400))
+        """
+        if self.after is None or (node, quantity) > self.after[:2]:
+            return self.start, self.end
+        if (node, quantity) < self.after[:2]:
+            return None
+        # The next window's start: a store that groups by aligned windows (InfluxDB's GROUP
+        # BY time) would make a part of the cursor's window from a start inside it.
+        return max(self.start, self.after[2] + self.window), self.end
 
 
 class Aggregate(NamedTuple):
@@ -225,8 +245,9 @@ class Store(ABC):
     @abstractmethod
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
         """Count, value (by the quantity's aggregation), min, max, valid hours and readings
-        excluded per window, ordered by node, quantity, start. A window whose readings were
-        all excluded is listed with no value."""
+        excluded per window, ordered by node, quantity, start, after the query's cursor and
+        at most its limit. A window whose readings were all excluded is listed with no
+        value."""
 
     @abstractmethod
     def hourly_energy(

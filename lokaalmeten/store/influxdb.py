@@ -407,12 +407,17 @@ class InfluxDBStore(Store):
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
         # Two requests whatever the number of nodes and quantities: the streams, then every
         # statement for every quantity at once (POST: the node conditions make it long).
-        by_quantity: dict[str, list[str]] = {}
+        # A cursor's stream reads from after it, the streams before it not at all; with a
+        # limit every statement stops at that many windows a series (the first ``limit`` of
+        # a stream are among the first ``limit`` of each statement).
+        by_quantity: dict[tuple[str, int, int], list[str]] = {}
         for node, quantity in self.streams(query.nodes, query.quantities):
-            by_quantity.setdefault(quantity, []).append(node)
-        start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
-        span = f"time >= {start}s AND time < {end}s"
-        window = f'GROUP BY time({query.window}s), "node" fill(none)'
+            chosen = query.span(node, quantity)
+            if chosen is not None:
+                first, stop = max(chosen[0], _TIME_MIN), min(chosen[1], _TIME_MAX)
+                by_quantity.setdefault((quantity, first, stop), []).append(node)
+        limit = "" if query.limit is None else f" LIMIT {query.limit}"
+        window = f'GROUP BY time({query.window}s), "node" fill(none){limit}'
         # [readings, sum, min, max, valid hours, excluded, energy] per window
         found: dict[tuple[str, str, int], list[Any]] = {}
 
@@ -440,8 +445,9 @@ class InfluxDBStore(Store):
 
         statements: list[str] = []
         handlers: list[Callable[[dict[str, Any]], None]] = []
-        for quantity, nodes in sorted(by_quantity.items()):
+        for (quantity, start, end), nodes in sorted(by_quantity.items()):
             source = _identifier(quantity)
+            span = f"time >= {start}s AND time < {end}s"
             where = f"{span}{self._node_condition(nodes)}"
             statements.append(
                 f'SELECT count("value"), sum("value"), min("value"), max("value") FROM {source} '
@@ -473,6 +479,7 @@ class InfluxDBStore(Store):
             ):
                 for series in result:
                     handle(series)
+        windows = sorted(found.items())
         return [
             Aggregate(
                 node,
@@ -485,8 +492,8 @@ class InfluxDBStore(Store):
                 valid,
                 left_out,
             )
-            for (node, quantity, moment), (n, total, low, high, valid, left_out, energy) in sorted(
-                found.items()
+            for (node, quantity, moment), (n, total, low, high, valid, left_out, energy) in (
+                windows if query.limit is None else windows[: query.limit]
             )
         ]
 

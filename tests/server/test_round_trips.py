@@ -262,3 +262,57 @@ def test_influxdb_reads_many_quantities_in_one_request(
         calls, requests = trips.of(client, path)
         assert calls == 1, trips.store.calls
         assert requests <= most
+
+
+@pytest.mark.parametrize("collection", ["hourly", "daily"])
+def test_a_deep_feature_page_reads_only_its_own_windows(store_url: str, collection: str) -> None:
+    """OGC API Features pages of aggregates: page N of M asks the store for the page and one
+    window more (to know a next page follows), never the windows of the pages before (the
+    next link carries the last id, not an offset); the pages together are every feature,
+    in order, once."""
+    readings = [
+        Reading(f"kit-{n:02d}", quantity, T0 + 3600 * hour + 60 * i, 5.0 + n + i, sensor)
+        for n in range(20)
+        for quantity, sensor in STREAMS[:2]
+        for hour in range(0, 48, 5)
+        for i in range(2)
+    ]
+    meta = [NodeMeta(f"kit-{n:02d}", 52.0 + n / 1000, 5.1) for n in range(20)]
+    fill(store_url, readings, meta)
+    span = "datetime=2026-11-28T00:00:00Z/2026-11-29T23:59:59Z"
+    with serve(store_url) as client:
+        trips = Trips(client)
+        rows: list[int] = []
+        original = trips.store._store.aggregates
+
+        def aggregates(query: Any) -> Any:
+            found = original(query)
+            rows.append(len(found))
+            return found
+
+        trips.store._store = _With(trips.store._store, aggregates=aggregates)
+        whole = client.get(f"/ogc/collections/{collection}/items?{span}&limit=10000").json()
+        everything = [f["id"] for f in whole["features"]]
+        assert len(everything) == whole["numberMatched"] == (400 if collection == "hourly" else 80)
+        url: str | None = f"/ogc/collections/{collection}/items?{span}&limit=7"
+        seen: list[str] = []
+        rows.clear()
+        while url is not None:
+            page = client.get(url).json()
+            seen += [f["id"] for f in page["features"]]
+            nexts = [link["href"] for link in page["links"] if link["rel"] == "next"]
+            url = nexts[0].removeprefix("http://testserver") if nexts else None
+        assert seen == everything
+        assert len(rows) == -(-len(everything) // 7)
+        assert max(rows) <= 8, rows
+
+
+class _With:
+    """The real store with one method put in front of it."""
+
+    def __init__(self, store: Any, **methods: Any) -> None:
+        self._store = store
+        self._methods = methods
+
+    def __getattr__(self, name: str) -> Any:
+        return self._methods.get(name) or getattr(self._store, name)
