@@ -17,7 +17,7 @@ from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.readings import Reading
 from lokaalmeten.services.influxdb import InfluxDB
-from lokaalmeten.store import Store
+from lokaalmeten.store import Aggregate, AggregateQuery, Store
 
 from .conftest import T0, fill, serve
 
@@ -281,16 +281,9 @@ def test_a_deep_feature_page_reads_only_its_own_windows(store_url: str, collecti
     fill(store_url, readings, meta)
     span = "datetime=2026-11-28T00:00:00Z/2026-11-29T23:59:59Z"
     with serve(store_url) as client:
-        trips = Trips(client)
-        rows: list[int] = []
-        original = trips.store._store.aggregates
-
-        def aggregates(query: Any) -> Any:
-            found = original(query)
-            rows.append(len(found))
-            return found
-
-        trips.store._store = _With(trips.store._store, aggregates=aggregates)
+        app: Any = client.app
+        app.state.store = store = _AggregateRows(app.state.store)
+        rows = store.rows
         whole = client.get(f"/ogc/collections/{collection}/items?{span}&limit=10000").json()
         everything = [f["id"] for f in whole["features"]]
         assert len(everything) == whole["numberMatched"] == (400 if collection == "hourly" else 80)
@@ -307,12 +300,17 @@ def test_a_deep_feature_page_reads_only_its_own_windows(store_url: str, collecti
         assert max(rows) <= 8, rows
 
 
-class _With:
-    """The real store with one method put in front of it."""
+class _AggregateRows:
+    """The real store, counting the windows each aggregates() call answers."""
 
-    def __init__(self, store: Any, **methods: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._methods = methods
+        self.rows: list[int] = []
 
     def __getattr__(self, name: str) -> Any:
-        return self._methods.get(name) or getattr(self._store, name)
+        return getattr(self._store, name)
+
+    def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
+        found = self._store.aggregates(query)
+        self.rows.append(len(found))
+        return found
