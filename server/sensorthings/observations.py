@@ -216,6 +216,9 @@ def prefetch_pages(
     ``source.pages`` for :func:`observation_page` to answer from. Left to it, one store read
     each: indicator Datastreams, a ``$skiptoken`` or a Datastream filter, and a scan larger
     than ``max_points`` in all (each Datastream's own may still pass)."""
+    source.indicator_nodes.update(
+        scope["node"] for scope in scopes if scope.get("quantity") in INDICATORS
+    )
     start, end, datastream, whole_filter = _time_bounds(options.filter)
     streams = sorted(
         {
