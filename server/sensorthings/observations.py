@@ -224,7 +224,9 @@ def prefetch_pages(
         {
             (scope["node"], scope["quantity"])
             for scope in scopes
-            if scope.keys() == {"node", "quantity"} and scope["quantity"] in QUANTITIES
+            if scope.keys() == {"node", "quantity"}
+            and scope["quantity"] in QUANTITIES
+            and (id(options), (scope["node"], scope["quantity"])) not in source.pages
         }
     )
     if not streams or datastream is not None or options.after is not None or start >= end:

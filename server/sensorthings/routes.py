@@ -307,12 +307,34 @@ def _collection(
     if options.data_array:
         body["value"] = _data_array(page, options, base)
     else:
-        for name, nested in options.expand.items():
-            if NAVIGATION[kind][name] == ("Observation", True):
-                # Every entity's Observations in one store read, not one each.
-                prefetch_pages([_scope(e, "Observation") for e in page], nested, source, settings)
+        _prefetch(kind, page, options, source, settings)
         body["value"] = [_expanded(e, options, source, settings, base) for e in page]
     return body
+
+
+def _prefetch(
+    kind: str,
+    page: list[Entity],
+    options: Options,
+    source: EntitySource,
+    settings: ServerSettings,
+) -> None:
+    """Every Observations expansion below a page, at any depth (Things' Datastreams'
+    Observations), read in one store call for the whole page, not one per entity."""
+    for name, nested in options.expand.items():
+        target, many = NAVIGATION[kind][name]
+        if not many:
+            continue
+        if target == "Observation":
+            prefetch_pages([_scope(e, target) for e in page], nested, source, settings)
+        elif any(NAVIGATION[target][inner][1] for inner in nested.expand):
+            # The pages of the expansion in between are listed in memory (no store call).
+            below = [
+                entity
+                for e in page
+                for entity in _page(target, _scope(e, target), nested, source, settings)[0]
+            ]
+            _prefetch(target, below, nested, source, settings)
 
 
 def _next_link(request: Request, options: Options, page: list[Entity], keyset: bool) -> str:

@@ -318,3 +318,24 @@ class _AggregateRows:
         found = self._store.aggregates(query)
         self.rows.append(len(found))
         return found
+
+
+def test_observations_expanded_below_datastreams_are_one_store_read(store_url: str) -> None:
+    """Things' Datastreams' Observations: one read for every Thing of the page (one more for
+    the noise indicators' days), not one per Thing or Datastream; each as its own collection."""
+    _network(store_url, 50)
+    path = "/v1.1/Things?$top=10&$expand=Datastreams"
+    nested = f"{path}($expand=Observations($top=1;$count=true))"
+    with serve(store_url) as client:
+        trips = Trips(client)
+        bare, expanded = trips.of(client, path), trips.of(client, nested)
+        assert expanded[0] - bare[0] <= 3, trips.store.calls
+        assert expanded[1] - bare[1] <= 3
+        things = client.get(nested).json()["value"]
+        assert len(things) == 10
+        for datastream in [d for thing in things for d in thing["Datastreams"]][::5]:
+            alone = client.get(
+                f"/v1.1/Datastreams('{datastream['@iot.id']}')/Observations?$top=1&$count=true"
+            ).json()
+            assert datastream["Observations"] == alone["value"]
+            assert datastream["Observations@iot.count"] == alone["@iot.count"]
