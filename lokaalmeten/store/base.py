@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -108,9 +109,29 @@ class AggregateQuery:
     quantities: tuple[str, ...] = ()
     default_threshold: int = 19
     thresholds: Mapping[str, int] = field(default_factory=dict)
+    # A keyset cursor, (node, quantity, window start) of the last window of the page before,
+    # and at most ``limit`` windows (None: all): a deep page reads only its own windows.
+    after: tuple[str, str, int] | None = None
+    limit: int | None = None
 
     def threshold(self, node: str) -> int:
         return self.thresholds.get(node, self.default_threshold)
+
+    def span(self, node: str, quantity: str) -> tuple[int, int] | None:
+        """The window starts ``[start, end)`` of one stream left after the cursor, or None
+        when the whole stream lies before it.
+
+        >>> q = AggregateQuery(0, 86400, 3600, after=("kit-1", "pm25", 7200))
+        >>> q.span("kit-1", "pm10"), q.span("kit-1", "pm25"), q.span("kit-2", "pm10")
+        (None, (10800, 86400), (0, 86400))
+        """
+        if self.after is None or (node, quantity) > self.after[:2]:
+            return self.start, self.end
+        if (node, quantity) < self.after[:2]:
+            return None
+        # The next window's start: a store that groups by aligned windows (InfluxDB's GROUP
+        # BY time) would make a part of the cursor's window from a start inside it.
+        return max(self.start, self.after[2] + self.window), self.end
 
 
 class Aggregate(NamedTuple):
@@ -224,8 +245,9 @@ class Store(ABC):
     @abstractmethod
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
         """Count, value (by the quantity's aggregation), min, max, valid hours and readings
-        excluded per window, ordered by node, quantity, start. A window whose readings were
-        all excluded is listed with no value."""
+        excluded per window, ordered by node, quantity, start, after the query's cursor and
+        at most its limit. A window whose readings were all excluded is listed with no
+        value."""
 
     @abstractmethod
     def hourly_energy(
@@ -301,6 +323,41 @@ class Store(ABC):
             if len(page) < batch:
                 return
             after = page[-1].identity
+
+    def stream_each(
+        self,
+        streams: Sequence[tuple[str, str]],
+        query: ReadingQuery,
+        batch: int = 10_000,
+        each: int | None = None,
+    ) -> Generator[StreamBatch, None, None]:
+        """The readings of each of ``streams`` (node, quantity) in the query's range, after
+        its cursor, one stream after the other in the order given (its node and quantity
+        filters and limit ignored), at most ``each`` per stream when given: a page over many
+        streams in one call. By default one :meth:`stream` per stream; a backend with round
+        trips (InfluxDB) answers in one."""
+        for node, quantity in streams:
+            left = each
+            one = replace(query, nodes=(node,), quantities=(quantity,))
+            with closing(self.stream(one, batch if each is None else min(batch, each))) as chunks:
+                for chunk in chunks:
+                    if left is None:
+                        yield chunk
+                        continue
+                    if chunk.rows[:left]:
+                        yield chunk._replace(rows=chunk.rows[:left])
+                    left -= len(chunk.rows)
+                    if left <= 0:
+                        break
+
+    def counts(self, query: ReadingQuery) -> dict[tuple[str, str], int]:
+        """How many readings the query matches in each (node, quantity) stream with any (its
+        limit and cursor ignored), by stream. By default one :meth:`count` per stream."""
+        found = {
+            (node, quantity): self.count(replace(query, nodes=(node,), quantities=(quantity,)))
+            for node, quantity in self.streams(query.nodes, query.quantities)
+        }
+        return {key: n for key, n in found.items() if n}
 
     def changes(
         self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
@@ -192,10 +193,6 @@ class InfluxDBStore(Store):
         found: list[list[dict[str, Any]]] = [result.get("series", []) for result in results]
         return found + [[] for _ in statements[len(found) :]]
 
-    def _measurements(self) -> list[str]:
-        found = {row[0] for s in self._query("SHOW MEASUREMENTS") for row in s["values"]}
-        return sorted(q for q in found if q in QUANTITIES)
-
     def nodes(self) -> list[NodeSummary]:
         # One request: each node's first and last time, and its counts by sensor (which give
         # the sensors too), over every quantity's measurement at once.
@@ -232,51 +229,26 @@ class InfluxDBStore(Store):
         ]
 
     def readings(self, query: ReadingQuery) -> list[Reading]:
-        measurements = self._measurements()
-        quantities = sorted(
-            q for q in measurements if not query.quantities or q in query.quantities
-        )
-        if not quantities:
+        # Two requests whatever the number of streams: their names, then one chunked request
+        # holding a statement per stream (each stops at the limit), read only as far as the
+        # page needs; the streams after it are never sent.
+        if query.limit <= 0:
             return []
-        nodes = self._node_names(quantities)
-        if query.nodes:
-            nodes = [n for n in nodes if n in query.nodes]
-        end = min(query.end, _TIME_MAX)
         found: list[Reading] = []
-        # Identity order, as the SQLite store: node, then quantity name, then time.
-        for node in nodes:
-            for quantity in quantities:
-                window = query.window(node, quantity, max(query.start, _TIME_MIN), end)
-                if window is None:
-                    continue
-                start, stop = window
-                remaining = query.limit - len(found)
-                if remaining <= 0:
-                    return found
-                statement = _stream_select(node, quantity, start, stop, query.descending)
-                statement += f" LIMIT {remaining}"
-                for series in self._query(statement):
-                    for moment, value, flags, sensor in series["values"]:
-                        found.append(
-                            Reading(
-                                node,
-                                quantity,
-                                int(moment),
-                                float(value),
-                                sensor or None,
-                                int(flags or 0),
-                            )
-                        )
+        chunks = self.stream_each(
+            self.streams(query.nodes, query.quantities),
+            query,
+            batch=min(query.limit, 10_000),
+            each=query.limit,
+        )
+        with closing(chunks):
+            for chunk in chunks:
+                for moment, value, tag in chunk.rows:
+                    sensor, flags = chunk.tags[tag]
+                    found.append(Reading(chunk.node, chunk.quantity, moment, value, sensor, flags))
+                    if len(found) >= query.limit:
+                        return found
         return found
-
-    def _node_names(self, quantities: list[str]) -> list[str]:
-        sources = ",".join(_identifier(q) for q in quantities)
-        names = {
-            row[1]
-            for series in self._query(f'SHOW TAG VALUES FROM {sources} WITH KEY = "node"')
-            for row in series["values"]
-        }
-        return sorted(names)
 
     @staticmethod
     def _node_condition(nodes: Sequence[str]) -> str:
@@ -291,54 +263,84 @@ class InfluxDBStore(Store):
     def stream(
         self, query: ReadingQuery, batch: int = 10_000
     ) -> Generator[StreamBatch, None, None]:
-        # One chunked query per (node, quantity): InfluxDB sends JSON documents of ``batch``
-        # points each as it reads them, so neither side holds the whole answer.
-        tags: dict[int, Tag] = {}
-        codes: dict[Tag, int] = {}
         # One stream named (as a SensorThings page asks): no need to list the streams first;
         # a stream without readings answers no rows.
         named = len(query.nodes) == len(query.quantities) == 1 and query.quantities[0] in QUANTITIES
         chosen = [(query.nodes[0], query.quantities[0])] if named else None
-        for node, quantity in chosen or self.streams(query.nodes, query.quantities):
+        yield from self.stream_each(
+            chosen or self.streams(query.nodes, query.quantities), query, batch
+        )
+
+    def stream_each(
+        self,
+        streams: Sequence[tuple[str, str]],
+        query: ReadingQuery,
+        batch: int = 10_000,
+        each: int | None = None,
+    ) -> Generator[StreamBatch, None, None]:
+        # One chunked request, a statement per stream: InfluxDB runs them in order and sends
+        # JSON documents of ``batch`` points each as it reads them, so neither side holds the
+        # whole answer, and closing early stops the reading.
+        picked: list[tuple[str, str]] = []
+        statements: list[str] = []
+        for node, quantity in streams:
             window = query.window(
                 node, quantity, max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
             )
-            if window is None:
+            if window is None or quantity not in QUANTITIES:
                 continue
-            start, end = window
-            statement = _stream_select(node, quantity, start, end, query.descending)
-            params = {
-                "db": self.database,
-                "q": statement,
-                "epoch": "s",
-                "chunked": "true",
-                "chunk_size": str(batch),
-            }
-            try:
-                with self._client.stream("GET", "/query", params=params) as response:
-                    if response.status_code != 200:
-                        response.read()
-                        raise StoreError(
-                            f"{self.url}: HTTP {response.status_code}: {response.text[:300]}"
-                        )
-                    for line in response.iter_lines():
-                        if not line:
-                            continue
-                        result = json.loads(line)["results"][0]
-                        if "error" in result:
-                            raise StoreError(f"{self.url}: {result['error']}")
-                        for series in result.get("series", ()):
-                            rows: list[StreamRow] = []
-                            for moment, value, flags, sensor in series["values"]:
-                                key = (sensor or None, int(flags or 0))
-                                tag = codes.get(key)
-                                if tag is None:
-                                    tag = codes[key] = len(codes)
-                                    tags[tag] = key
-                                rows.append((int(moment), float(value), tag))
-                            yield StreamBatch(node, quantity, rows, tags)
-            except httpx.HTTPError as exc:
-                raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
+            statement = _stream_select(node, quantity, *window, query.descending)
+            picked.append((node, quantity))
+            statements.append(statement if each is None else f"{statement} LIMIT {each}")
+        if not statements:
+            return
+        tags: dict[int, Tag] = {}
+        codes: dict[Tag, int] = {}
+        with closing(self._chunks(statements, batch)) as chunks:
+            for index, series in chunks:
+                rows: list[StreamRow] = []
+                for moment, value, flags, sensor in series["values"]:
+                    key = (sensor or None, int(flags or 0))
+                    tag = codes.get(key)
+                    if tag is None:
+                        tag = codes[key] = len(codes)
+                        tags[tag] = key
+                    rows.append((int(moment), float(value), tag))
+                yield StreamBatch(*picked[index], rows, tags)
+
+    def _chunks(
+        self, statements: Sequence[str], batch: int
+    ) -> Generator[tuple[int, dict[str, Any]], None, None]:
+        """The series of several statements sent as one chunked request (POST: a statement
+        per stream makes a long text), as InfluxDB sends them: (statement index, series)."""
+        params = {
+            "db": self.database,
+            "q": ";".join(statements),
+            "epoch": "s",
+            "chunked": "true",
+            "chunk_size": str(batch),
+        }
+        try:
+            with self._client.stream("POST", "/query", data=params) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise StoreError(
+                        f"{self.url}: HTTP {response.status_code}: {response.text[:300]}"
+                    )
+                for text in response.iter_lines():
+                    if not text:
+                        continue
+                    result = json.loads(text)["results"][0]
+                    error = result.get("error")
+                    # Nothing written yet: the database is missing (and the rest not executed).
+                    if error is not None and ("database not found" in error or error == _SKIPPED):
+                        return
+                    if error is not None:
+                        raise StoreError(f"{self.url}: {error}")
+                    for series in result.get("series", ()):
+                        yield int(result.get("statement_id", 0)), series
+        except httpx.HTTPError as exc:
+            raise StoreError(f"{self.url}: cannot reach InfluxDB: {exc}") from exc
 
     def spans(self, nodes: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[int, int]]:
         # One request: the first and the last point of every (measurement, node) series.
@@ -371,6 +373,23 @@ class InfluxDBStore(Store):
             for row in series["values"]
         )
 
+    def counts(self, query: ReadingQuery) -> dict[tuple[str, str], int]:
+        # One request: a count per (measurement, node) series.
+        wanted = [q for q in QUANTITIES if not query.quantities or q in query.quantities]
+        if not wanted:
+            return {}
+        sources = "/^(" + "|".join(re.escape(q) for q in wanted) + ")$/"
+        start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
+        statement = (
+            f'SELECT count("value") FROM {sources} WHERE time >= {start}s '
+            f'AND time < {end}s{self._node_condition(query.nodes)} GROUP BY "node"'
+        )
+        found = {
+            (series["tags"]["node"], series["name"]): int(series["values"][0][1])
+            for series in self._query(statement, method="POST")
+        }
+        return dict(sorted(found.items()))
+
     def streams(
         self, nodes: tuple[str, ...] = (), quantities: tuple[str, ...] = ()
     ) -> list[tuple[str, str]]:
@@ -388,12 +407,17 @@ class InfluxDBStore(Store):
     def aggregates(self, query: AggregateQuery) -> list[Aggregate]:
         # Two requests whatever the number of nodes and quantities: the streams, then every
         # statement for every quantity at once (POST: the node conditions make it long).
-        by_quantity: dict[str, list[str]] = {}
+        # A cursor's stream reads from after it, the streams before it not at all; with a
+        # limit every statement stops at that many windows a series (the first ``limit`` of
+        # a stream are among the first ``limit`` of each statement).
+        by_quantity: dict[tuple[str, int, int], list[str]] = {}
         for node, quantity in self.streams(query.nodes, query.quantities):
-            by_quantity.setdefault(quantity, []).append(node)
-        start, end = max(query.start, _TIME_MIN), min(query.end, _TIME_MAX)
-        span = f"time >= {start}s AND time < {end}s"
-        window = f'GROUP BY time({query.window}s), "node" fill(none)'
+            chosen = query.span(node, quantity)
+            if chosen is not None:
+                first, stop = max(chosen[0], _TIME_MIN), min(chosen[1], _TIME_MAX)
+                by_quantity.setdefault((quantity, first, stop), []).append(node)
+        limit = "" if query.limit is None else f" LIMIT {query.limit}"
+        window = f'GROUP BY time({query.window}s), "node" fill(none){limit}'
         # [readings, sum, min, max, valid hours, excluded, energy] per window
         found: dict[tuple[str, str, int], list[Any]] = {}
 
@@ -421,8 +445,9 @@ class InfluxDBStore(Store):
 
         statements: list[str] = []
         handlers: list[Callable[[dict[str, Any]], None]] = []
-        for quantity, nodes in sorted(by_quantity.items()):
+        for (quantity, start, end), nodes in sorted(by_quantity.items()):
             source = _identifier(quantity)
+            span = f"time >= {start}s AND time < {end}s"
             where = f"{span}{self._node_condition(nodes)}"
             statements.append(
                 f'SELECT count("value"), sum("value"), min("value"), max("value") FROM {source} '
@@ -454,6 +479,7 @@ class InfluxDBStore(Store):
             ):
                 for series in result:
                     handle(series)
+        windows = sorted(found.items())
         return [
             Aggregate(
                 node,
@@ -466,8 +492,8 @@ class InfluxDBStore(Store):
                 valid,
                 left_out,
             )
-            for (node, quantity, moment), (n, total, low, high, valid, left_out, energy) in sorted(
-                found.items()
+            for (node, quantity, moment), (n, total, low, high, valid, left_out, energy) in (
+                windows if query.limit is None else windows[: query.limit]
             )
         ]
 
@@ -484,18 +510,25 @@ class InfluxDBStore(Store):
     def hourly_energy(
         self, nodes: tuple[str, ...], quantity: str, start: int, end: int
     ) -> dict[str, HourlyEnergy]:
+        # One request: the quantity's nodes, and their hourly energies.
         first = start - start % 3600
         last = end + (-end) % 3600
-        names = [n for n, q in self.streams(nodes, (quantity,)) if q == quantity]
+        where = f"time >= {first}s AND time < {last}s{self._node_condition(nodes)}"
+        source = _identifier(quantity)
+        listing, energies = self._queries(
+            [
+                f'SHOW TAG VALUES FROM {source} WITH KEY = "node"',
+                self._energy(source, where, 'GROUP BY time(1h), "node" fill(none)'),
+            ],
+            method="POST",
+        )
+        listed = {row[1] for series in listing for row in series["values"]}
+        names = sorted(listed & set(nodes) if nodes else listed)
         if not names:
             return {}
         hours = (last - first) // 3600
         found = {n: HourlyEnergy(first, [0] * hours, [0.0] * hours) for n in names}
-        where = f"time >= {first}s AND time < {last}s{self._node_condition(names)}"
-        statement = self._energy(
-            _identifier(quantity), where, 'GROUP BY time(1h), "node" fill(none)'
-        )
-        for series in self._query(statement):
+        for series in energies:
             hourly = found[series["tags"]["node"]]
             for moment, energy, count in series["values"]:
                 at = (int(moment) - first) // 3600

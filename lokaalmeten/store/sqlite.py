@@ -597,14 +597,20 @@ class SQLiteStore(Store):
             for node_id, quantity_id, node, quantity in self._streams(
                 conn, query.nodes, query.quantities
             ):
+                span = query.span(node, quantity)
+                left = -1 if query.limit is None else query.limit - len(found)
+                if left == 0:
+                    break
+                if span is None:
+                    continue
                 threshold = int(query.threshold(node))
                 valid = " + ".join(f"({count} >= {threshold})" for count in counts)
                 value = _VALUE[QUANTITIES[quantity].aggregation]
                 rows = conn.execute(
                     f"SELECT {column}, n, {value}, min, max, {valid}, flagged FROM {table} "
                     f"WHERE node_id = ? AND quantity_id = ? AND {column} >= ? AND {column} < ? "
-                    f"ORDER BY {column}",
-                    (node_id, quantity_id, query.start, query.end),
+                    f"ORDER BY {column} LIMIT ?",
+                    (node_id, quantity_id, *span, left),
                 ).fetchall()
                 found += [Aggregate(node, quantity, *row) for row in rows]
         return found

@@ -21,6 +21,7 @@ from typing import Annotated, NamedTuple
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.noise_indicators import VALID_HOURS_PER_DAY, VALID_SHARE
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
@@ -43,7 +44,7 @@ from lokaalmeten.server.params import (
     time_range,
 )
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Aggregate, AggregateQuery
+from lokaalmeten.store import Aggregate, AggregateQuery, Store
 
 router = APIRouter(prefix="/v1", tags=["aggregates"])
 
@@ -115,6 +116,21 @@ def windows(
     to: WindowToParam = None,
 ) -> Windows:
     """The windows the filters of both aggregate routes ask for, from the store's roll-ups."""
+    query = aggregate_query(store, directory, settings, nodes, quantity, window, from_, to)
+    return Windows(window, store.aggregates(query))
+
+
+def aggregate_query(
+    store: Store,
+    directory: DirectoryReader,
+    settings: ServerSettings,
+    nodes: tuple[str, ...],
+    quantity: list[str] | None,
+    window: Window,
+    from_: str | None,
+    to: str | None,
+) -> AggregateQuery:
+    """The store query for those filters, refused (400) when it asks too many windows."""
     wanted = quantities(quantity)
     start, end = time_range(settings, from_, to)
     size = _SECONDS[window]
@@ -130,8 +146,7 @@ def windows(
             "from",
         )
     default, per_node = thresholds(directory, settings)
-    query = AggregateQuery(start, end, size, nodes, wanted, default, per_node)
-    return Windows(window, store.aggregates(query))
+    return AggregateQuery(start, end, size, nodes, wanted, default, per_node)
 
 
 WindowsDep = Annotated[Windows, Depends(windows)]

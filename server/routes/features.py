@@ -4,9 +4,11 @@ Three collections: ``kits`` (a point per kit at its published place, rounded as 
 output, server/privacy.py, with its latest values) and ``hourly`` / ``daily`` (a feature per
 kit, quantity and window, at the kit's published place). Items take ``bbox`` (on the
 published place), ``datetime`` (an instant or an interval, ``..`` for an open end), ``limit``
-(clamped to the maximum, as the standard asks) and ``offset``, which the ``next`` link
-carries: the order (node, quantity, window start) is fixed, so an offset names the same
-feature on every page as long as the data does not change underneath.
+(clamped to the maximum, as the standard asks) and ``offset``. The order (node, quantity,
+window start) is fixed: the kits' ``next`` link carries an offset; the aggregates' carries
+``after``, the last feature's id, and the store reads only the page's windows from there
+(a deep page reads none of the windows before it), so their ``numberMatched`` is given only
+on a page that holds every match (the standard makes it optional).
 
     ogrinfo -ro -so OAPIF:http://127.0.0.1:8000/ogc kits
 """
@@ -14,6 +16,7 @@ feature on every page as long as the data does not change underneath.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,7 +29,7 @@ from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import BboxFilter, nodes_in_area, parse_time
 from lokaalmeten.server.privacy import PublicPlace, public_places
-from lokaalmeten.server.routes.aggregates import Window, windows
+from lokaalmeten.server.routes.aggregates import Window, aggregate_query
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store
 
@@ -53,6 +56,10 @@ LimitParam = Annotated[
     Query(ge=1, description=f"Features per page; at most {MAX_ITEMS} (more is served as that)."),
 ]
 OffsetParam = Annotated[int, Query(ge=0, description="Features to skip; the next link sets it.")]
+AfterParam = Annotated[
+    str | None,
+    Query(description="Hourly and daily: continue after this feature id; the next link sets it."),
+]
 DatetimeParam = Annotated[
     str | None,
     Query(
@@ -215,29 +222,33 @@ def aggregate_features(
     window: Window,
     chosen: tuple[str, ...],
     span: tuple[int | None, int | None],
+    after: tuple[str, str, int] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The windows that overlap the span, from the same roll-ups as /v1/aggregates (its
-    checks too: the range and the points a request may ask)."""
+    checks too: the range and the points a request may ask), of the located kits only, after
+    the cursor and at most ``limit`` of them: the store reads no window before or after."""
     start, end = span
     to = None if end is None else iso_utc(end + 1)  # an instant's window holds it
-    found = windows(
+    places = public_places(directory, settings)
+    located = tuple(sorted(n for n in chosen or places if n in places))
+    if not located:  # no store query: an empty node filter would mean every node
+        return []
+    query = aggregate_query(
         store,
         directory,
         settings,
-        chosen,
+        located,
         None,
         window,
         None if start is None else iso_utc(start),
         to,
     )
     size = 3600 if window is Window.hour else 86400
-    places = public_places(directory, settings)
     metas = directory.metas()
     features = []
-    for a in found.rows:
-        place = places.get(a.node)
-        if place is None:
-            continue
+    for a in store.aggregates(replace(query, after=after, limit=limit)):
+        place = places[a.node]
         expected = expected_per_hour(interval_of(metas.get(a.node), settings)) * size / 3600
         features.append(
             {
@@ -260,9 +271,27 @@ def aggregate_features(
     return features
 
 
+def _cursor(text: str | None) -> tuple[str, str, int] | None:
+    """``after``: the id of the last feature of the page before (node~quantity~start)."""
+    if text is None:
+        return None
+    node, _, rest = text.rpartition("~")
+    node, _, quantity = node.rpartition("~")
+    if not node or quantity not in QUANTITIES or not rest.isdecimal() or not rest.isascii():
+        raise ApiError(
+            400, "after: a feature id, node~quantity~start; follow the next link", "after"
+        )
+    return node, quantity, int(rest)
+
+
 def _page_link(request: Request, offset: int, limit: int, rel: str) -> dict[str, str]:
     url = request.url.include_query_params(offset=offset, limit=limit)
     return {"href": str(url), "rel": rel, "type": GEOJSON}
+
+
+def _after_link(request: Request, after: str, limit: int) -> dict[str, str]:
+    url = request.url.remove_query_params("offset").include_query_params(after=after, limit=limit)
+    return {"href": str(url), "rel": "next", "type": GEOJSON}
 
 
 @router.get(
@@ -281,27 +310,36 @@ def items(
     datetime: DatetimeParam = None,
     limit: LimitParam = DEFAULT_ITEMS,
     offset: OffsetParam = 0,
+    after: AfterParam = None,
 ) -> GeoJSONResponse:
     _known(cid)
     limit = min(limit, MAX_ITEMS)
     chosen = nodes_in_area(directory, settings, (), bbox, None)
     span = parse_datetime(datetime)
-    if cid == "kits":
-        every = kit_features(store, directory, settings, chosen, span)
-    else:
-        every = aggregate_features(store, directory, settings, _WINDOWS[cid], chosen, span)
-    page = every[offset : offset + limit]
     links = [_page_link(request, offset, limit, "self")]
-    if offset + limit < len(every):
-        links.append(_page_link(request, offset + limit, limit, "next"))
-    body = {
-        "type": "FeatureCollection",
-        "timeStamp": iso_utc(int(time.time())),
-        "numberMatched": len(every),
-        "numberReturned": len(page),
-        "features": page,
-        "links": links,
-    }
+    body: dict[str, Any] = {"type": "FeatureCollection", "timeStamp": iso_utc(int(time.time()))}
+    if cid == "kits":  # a feature per kit: the whole list is small
+        every = kit_features(store, directory, settings, chosen, span)
+        page = every[offset : offset + limit]
+        if offset + limit < len(every):
+            links.append(_page_link(request, offset + limit, limit, "next"))
+        body["numberMatched"] = len(every)
+    else:
+        # The store reads the page and one window more (to know whether a next page
+        # follows), from after the cursor: the next link carries the page's last id, so no
+        # page reads the ones before it. numberMatched only where the page holds them all.
+        found = aggregate_features(
+            store, directory, settings, _WINDOWS[cid], chosen, span, _cursor(after),
+            offset + limit + 1,
+        )  # fmt: skip
+        page = found[offset : offset + limit]
+        if len(found) > offset + limit:
+            links.append(_after_link(request, page[-1]["id"], limit))
+        elif after is None and (offset == 0 or page):
+            body["numberMatched"] = len(found)
+    body["numberReturned"] = len(page)
+    body["features"] = page
+    body["links"] = links
     return GeoJSONResponse(body)
 
 

@@ -163,6 +163,13 @@ class EntitySource:
         # Expansions follow the same few links again and again (10,000 Observations lead
         # to a handful of Datastreams): each is looked up once per request.
         self._followed: dict[tuple[str, str], Entity | None] = {}
+        # Pages of Observations read for many Datastreams at once ($expand), by the options
+        # object they answer and (node, quantity).
+        self._days: dict[tuple[str, date, date], list[DayIndicators]] = {}
+        self.indicator_nodes: set[str] = set()  # noise nodes a page will ask days of
+        self.pages: dict[
+            tuple[int, tuple[str, str]], tuple[list[Entity], int | None, bool, bool]
+        ] = {}
 
     @cached_property
     def views(self) -> dict[str, NodeView]:
@@ -347,10 +354,23 @@ class EntitySource:
     def indicator_days(self, node: str, first: date, end: date) -> list[DayIndicators]:
         """A node's noise indicators on the local days from ``first`` to ``end`` (exclusive)
         that have a counted LAeq reading, as /v1/noise/indicators computes them."""
-        default, per_node = self.hour_thresholds
-        return indicators(
-            self.store, (node,), first, end, per_node, default, self.settings.noise_threshold_db
+        cached = self._days.get((node, first, end))
+        if cached is not None:
+            return cached
+        # A node's indicator Datastreams (lden, lday, …) ask for the same days, and a page
+        # of them expanded asks for each noise node's: the nodes the page named are computed
+        # with this one in one store call when their days are the same.
+        nodes = sorted(
+            {node} | {n for n in self.indicator_nodes if (n, first, end) not in self._days}
         )
+        default, per_node = self.hour_thresholds
+        found = indicators(
+            self.store, tuple(nodes), first, end, per_node, default,
+            self.settings.noise_threshold_db,
+        )  # fmt: skip
+        for n in nodes:
+            self._days[(n, first, end)] = [d for d in found if d.node == n]
+        return self._days[(node, first, end)]
 
     def _Sensor(self) -> list[Entity]:
         models = sorted({d.keys["sensor"] for d in self._Datastream()})
@@ -401,7 +421,10 @@ class EntitySource:
 
     # -- single entities -----------------------------------------------------------------
 
-    def get(self, kind: str, entity_id: str) -> Entity | None:
+    def get(self, kind: str, entity_id: str, keys_only: bool = False) -> Entity | None:
+        """The entity, or None. ``keys_only``: a Datastream with only the keys navigation to
+        its Observations needs (its node and quantity), not the whole-store look-ups (latest,
+        spans, places) its properties take."""
         if kind == "Observation" and (found := indicator_id(entity_id)) is not None:
             node, name, start = found
             day = local_day_of(start)
@@ -429,6 +452,8 @@ class EntitySource:
             node, _, quantity = entity_id.rpartition(":")
             if quantity not in QUANTITIES or not self.store.streams((node,), (quantity,)):
                 return None
+            if keys_only:
+                return Entity("Datastream", entity_id, {}, {"node": node, "quantity": quantity})
             return self.datastream(node, quantity)
         for entity in self.entities(kind):
             if entity.id == entity_id:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from itertools import islice
 
+from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.sensorthings.expressions import Expr
 from lokaalmeten.server.sensorthings.model import Entity, EntitySource, observation
@@ -85,11 +86,20 @@ def _time_bounds(
     return start, end, datastream, whole_filter
 
 
+def _names(streams: list[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The nodes and the quantities of some streams: a store filter that holds them all."""
+    return tuple(sorted({n for n, _ in streams})), tuple(sorted({q for _, q in streams}))
+
+
 def observation_page(
     scope: dict[str, str], options: Options, source: EntitySource, settings: ServerSettings
 ) -> tuple[list[Entity], int | None, bool, bool]:
     """(page, @iot.count if asked, whether more follow, whether the page is in store order
     so that the next one continues after its last Observation)."""
+    if scope.keys() == {"node", "quantity"}:
+        prefetched = source.pages.get((id(options), (scope["node"], scope["quantity"])))
+        if prefetched is not None:
+            return prefetched
     start, end, datastream, whole_filter = _time_bounds(options.filter)
     nodes = (scope["node"],) if "node" in scope else ()
     quantities = (scope["quantity"],) if "quantity" in scope else ()
@@ -105,7 +115,12 @@ def observation_page(
         starts = _time_bounds(options.filter, (("phenomenonTime",),))[:2]
         ends = _time_bounds(options.filter, (("resultTime",),))[:2]
         return indicator_page(nodes[0], quantities[0], starts, ends, options, source, settings)
-    streams = source.store.streams(nodes, quantities)
+    if len(nodes) == len(quantities) == 1 and "sensor" not in scope:
+        # One stream named (a Datastream's Observations): nothing to list; a stream without
+        # readings reads and counts none, as an empty list would answer.
+        streams = [(nodes[0], quantities[0])]
+    else:
+        streams = source.store.streams(nodes, quantities)
     if "sensor" in scope:
         streams = [s for s in streams if source.datastream(*s).keys["sensor"] == scope["sensor"]]
     if not streams or start >= end:
@@ -124,9 +139,12 @@ def observation_page(
     # observation in range: its size is estimated from the store's roll-ups first.
     scans = not (whole_filter and in_store_order)
     if scans:
-        estimate = sum(
-            source.store.estimate(ReadingQuery(start, end, 1, (node,), (quantity,)))
-            for node, quantity in streams
+        # One estimate over the streams' nodes and quantities: the streams themselves when
+        # no sensor narrowed them, else a few more (an estimate may say more, never less).
+        estimate = source.store.estimate(
+            ReadingQuery(
+                start, end, 1, *_names(streams) if "sensor" in scope else (nodes, quantities)
+            )
         )
         if estimate > settings.max_points:
             raise ApiError(
@@ -139,27 +157,27 @@ def observation_page(
     deadline = source.deadline
 
     def candidates() -> Iterator[Entity]:
-        for node, quantity in streams:
-            if after is not None and (node, quantity) < after[:2]:
-                continue
-            query = ReadingQuery(start, end, settings.max_limit, (node,), (quantity,), after,
-                                 descending=descending and in_store_order)  # fmt: skip
-            batch = min(10_000, max(DEFAULT_TOP, wanted))
-            with closing(source.store.stream(query, batch=batch)) as chunks:
-                for chunk in chunks:
-                    deadline.check()
-                    for row in chunk.rows:
-                        entity = observation(node, quantity, row, chunk.tags)
-                        if matches(entity, options.filter, follow):
-                            yield entity
+        # Every stream in one store call (one round trip on InfluxDB); without a scan no
+        # stream gives the page more than `wanted`.
+        query = ReadingQuery(start, end, settings.max_limit, nodes, quantities, after,
+                             descending=descending and in_store_order)  # fmt: skip
+        batch = min(10_000, max(DEFAULT_TOP, wanted))
+        each = None if scans else wanted
+        with closing(source.store.stream_each(streams, query, batch, each)) as chunks:
+            for chunk in chunks:
+                deadline.check()
+                for row in chunk.rows:
+                    entity = observation(chunk.node, chunk.quantity, row, chunk.tags)
+                    if matches(entity, options.filter, follow):
+                        yield entity
 
     count: int | None = None
     if options.count and not scans:
         if "sensor" in scope:  # some of the filters' streams left out: count those kept
-            count = sum(
-                source.store.count(ReadingQuery(start, end, settings.max_limit, (n,), (q,)))
-                for n, q in streams
+            counts = source.store.counts(
+                ReadingQuery(start, end, settings.max_limit, *_names(streams))
             )
+            count = sum(counts.get(s, 0) for s in streams)
         else:  # the filters' streams, all of them: one count, however many streams
             count = source.store.count(
                 ReadingQuery(start, end, settings.max_limit, nodes, quantities)
@@ -185,3 +203,69 @@ def observation_page(
     if options.count and count is None:
         count = counted
     return page[options.skip : wanted - 1], count, len(page) >= wanted, in_store_order
+
+
+Page = tuple[list[Entity], int | None, bool, bool]
+
+
+def prefetch_pages(
+    scopes: list[dict[str, str]], options: Options, source: EntitySource, settings: ServerSettings
+) -> None:
+    """The Observations of many Datastreams with the same options (a page of Datastreams'
+    ``$expand=Observations``) in one store read and at most one estimate or count, kept in
+    ``source.pages`` for :func:`observation_page` to answer from. Left to it, one store read
+    each: indicator Datastreams, a ``$skiptoken`` or a Datastream filter, and a scan larger
+    than ``max_points`` in all (each Datastream's own may still pass)."""
+    source.indicator_nodes.update(
+        scope["node"] for scope in scopes if scope.get("quantity") in INDICATORS
+    )
+    start, end, datastream, whole_filter = _time_bounds(options.filter)
+    streams = sorted(
+        {
+            (scope["node"], scope["quantity"])
+            for scope in scopes
+            if scope.keys() == {"node", "quantity"}
+            and scope["quantity"] in QUANTITIES
+            and (id(options), (scope["node"], scope["quantity"])) not in source.pages
+        }
+    )
+    if not streams or datastream is not None or options.after is not None or start >= end:
+        return
+    keys = options.orderby
+    time_keys = [
+        k for k, _ in keys if k in (("path", ("phenomenonTime",)), ("path", ("resultTime",)))
+    ]
+    in_order = not keys or len(time_keys) == len(keys) == 1
+    scans = not (whole_filter and in_order)
+    nodes, quantities = _names(streams)
+    query = ReadingQuery(start, end, settings.max_limit, nodes, quantities,
+                         descending=in_order and bool(keys) and keys[0][1])  # fmt: skip
+    if scans and source.store.estimate(query) > settings.max_points:
+        return
+    wanted = options.skip + options.top + 1
+    follow = source.follow
+    found: dict[tuple[str, str], list[Entity]] = {s: [] for s in streams}
+    each = None if scans else wanted
+    batch = min(10_000, max(DEFAULT_TOP, wanted))
+    with closing(source.store.stream_each(streams, query, batch, each)) as chunks:
+        for chunk in chunks:
+            source.deadline.check()
+            kept = found[(chunk.node, chunk.quantity)]
+            for row in chunk.rows:
+                entity = observation(chunk.node, chunk.quantity, row, chunk.tags)
+                if matches(entity, options.filter, follow):
+                    kept.append(entity)
+    counts = source.store.counts(query) if options.count and not scans else {}
+    for stream, matched in found.items():
+        count = (counts.get(stream, 0) if not scans else len(matched)) if options.count else None
+        page = (
+            matched[:wanted]
+            if in_order
+            else heapq.nsmallest(wanted, matched, key=sort_key(keys, follow))
+        )
+        source.pages[(id(options), stream)] = (
+            page[options.skip : wanted - 1],
+            count,
+            len(page) >= wanted,
+            in_order,
+        )

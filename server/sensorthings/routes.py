@@ -29,7 +29,7 @@ from lokaalmeten.server.sensorthings.model import (
     EntitySource,
     quote_id,
 )
-from lokaalmeten.server.sensorthings.observations import observation_page
+from lokaalmeten.server.sensorthings.observations import observation_page, prefetch_pages
 from lokaalmeten.server.sensorthings.query import (
     Bounds,
     Options,
@@ -173,7 +173,7 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
     entity: Entity | None = None
     scope: dict[str, str] = {}  # a collection's constraint: node, quantity, sensor
     if head.group(2) is not None or head.group(3) is not None:
-        entity = _get(source, kind, _id(head))
+        entity = _get(source, kind, _id(head), _to_observations(segments[1:]))
     for i, segment in enumerate(segments[1:], start=1):
         rest = segments[i + 1 :]
         if segment == "$ref":
@@ -201,7 +201,9 @@ def answer(path: str, request: Request, store: StoreDep, settings: SettingsDep) 
             scope = _scope(entity, target)
             kind, entity = target, None
             if match and (match.group(2) is not None or match.group(3) is not None):
-                entity = _get(source, kind, _id(match))
+                # A sensor's scope is checked on the Datastream's sensor: the whole entity.
+                light = _to_observations(rest) and "sensor" not in scope
+                entity = _get(source, kind, _id(match), light)
                 if not _in_scope(entity, scope):
                     raise ApiError(404, f"{segment!r} is not related to the entity before it")
         else:
@@ -219,8 +221,13 @@ def _id(match: re.Match[str]) -> str:
     return match.group(2).replace("''", "'") if match.group(2) is not None else match.group(3)
 
 
-def _get(source: EntitySource, kind: str, entity_id: str) -> Entity:
-    entity = source.get(kind, entity_id)
+def _to_observations(rest: list[str]) -> bool:
+    """Whether the path goes on to the entity's Observations collection and no further."""
+    return rest in (["Observations"], ["Observations", "$ref"])
+
+
+def _get(source: EntitySource, kind: str, entity_id: str, keys_only: bool = False) -> Entity:
+    entity = source.get(kind, entity_id, keys_only)
     if entity is None:
         raise ApiError(404, f"no {kind} with id {quote_id(entity_id)}")
     return entity
@@ -300,8 +307,34 @@ def _collection(
     if options.data_array:
         body["value"] = _data_array(page, options, base)
     else:
+        _prefetch(kind, page, options, source, settings)
         body["value"] = [_expanded(e, options, source, settings, base) for e in page]
     return body
+
+
+def _prefetch(
+    kind: str,
+    page: list[Entity],
+    options: Options,
+    source: EntitySource,
+    settings: ServerSettings,
+) -> None:
+    """Every Observations expansion below a page, at any depth (Things' Datastreams'
+    Observations), read in one store call for the whole page, not one per entity."""
+    for name, nested in options.expand.items():
+        target, many = NAVIGATION[kind][name]
+        if not many:
+            continue
+        if target == "Observation":
+            prefetch_pages([_scope(e, target) for e in page], nested, source, settings)
+        elif any(NAVIGATION[target][inner][1] for inner in nested.expand):
+            # The pages of the expansion in between are listed in memory (no store call).
+            below = [
+                entity
+                for e in page
+                for entity in _page(target, _scope(e, target), nested, source, settings)[0]
+            ]
+            _prefetch(target, below, nested, source, settings)
 
 
 def _next_link(request: Request, options: Options, page: list[Entity], keyset: bool) -> str:
