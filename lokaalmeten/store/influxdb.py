@@ -207,7 +207,12 @@ class InfluxDBStore(Store):
         """Statements on the change log (times in nanoseconds), or None when the database has
         no change log (nothing was written with it on)."""
         try:
-            return self._queries(statements, method="POST", epoch="ns")
+            found = self._queries(statements, method="POST", epoch="ns")
+            if len(statements) > 1 and not any(found):
+                # Several statements that failed before any ran say only "not executed",
+                # which _queries takes for "nothing written yet"; the first alone says why.
+                self._queries(statements[:1], method="POST", epoch="ns")
+            return found
         except StoreError as exc:
             if "retention policy not found" in str(exc):
                 return None

@@ -1,0 +1,191 @@
+"""The InfluxDB store's change log against a real InfluxDB 1.6: positions that only grow
+(across writers and a clock behind the log), a reader that never reads into a batch still
+being written, paging and filters, the log's own retention policy, and a store whose URL
+turns it off."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from lokaalmeten.readings import Reading
+from lokaalmeten.store import (
+    ChangesGone,
+    ChangesUnsupported,
+    StoreError,
+    StoreRejected,
+    open_store,
+)
+from lokaalmeten.store.influx_changes import create_policy
+from lokaalmeten.store.influxdb import InfluxDBStore
+
+pytestmark = pytest.mark.influxdb
+
+T0 = 1795824000  # 2026-11-28T00:00:00Z
+_databases = itertools.count()
+
+
+@pytest.fixture
+def url(influxdb: Any) -> str:
+    return f"influxdb://127.0.0.1:{influxdb.port}/changes{next(_databases)}"
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[InfluxDBStore]:
+    opened = open_store(url)
+    assert isinstance(opened, InfluxDBStore)
+    yield opened
+    opened.close()
+
+
+def query(store: InfluxDBStore, statement: str) -> Any:
+    answer = httpx.post(
+        f"{store.base_url}/query", data={"db": store.database, "q": statement, "epoch": "ns"}
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["results"][0]
+
+
+def write_raw(store: InfluxDBStore, body: str) -> None:
+    """Points straight into the change log's policy, as another writer would send them."""
+    answer = httpx.post(
+        f"{store.base_url}/write",
+        params={"db": store.database, "rp": "lm_changes", "precision": "ns"},
+        content=body.encode(),
+    )
+    assert answer.status_code == 204, answer.text
+
+
+def test_changes_page_in_stored_order_and_filter_without_losing_their_place(
+    store: InfluxDBStore,
+) -> None:
+    assert store.change_head() == 0  # nothing written, not even the database
+    store.write([Reading("kit-1", "pm25", T0 + 60 * i, float(i), "SDS011") for i in range(5)])
+    # Back-dated by a day (stored now, so it comes now), and a repeat, sent again.
+    store.write([Reading("kit-2", "pm10", T0 - 86400, 9.0), Reading("kit-1", "pm25", T0, 0.0)])
+    head = store.change_head()
+    page, position = store.changes(0, (), (), 4)
+    assert len(page) == 4 and position == page[-1][0]
+    rest, position = store.changes(position, (), (), 4)
+    assert [(r.node, r.time) for _, r in rest] == [
+        ("kit-1", T0 + 240),
+        ("kit-2", T0 - 86400),
+        ("kit-1", T0),
+    ]
+    assert position == head == rest[-1][0]
+    seqs = [seq for seq, _ in page + rest]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 7
+    assert page[0][1] == Reading("kit-1", "pm25", T0, 0.0, "SDS011")
+    assert store.changes(page[1][0], ("kit-3",), (), 100) == ([], head)
+    only, _ = store.changes(0, ("kit-2",), ("pm10",), 100)
+    assert [r for _, r in only] == [Reading("kit-2", "pm10", T0 - 86400, 9.0)]
+    # Consecutive within a batch, nanoseconds of the clock apart between batches: a
+    # position in between was never handed out.
+    between = rest[0][0] + 1
+    assert between < rest[1][0] and rest[0][0] == page[0][0] + 4
+    assert store.change_known(page[2][0]) and not store.change_known(between)
+
+
+def test_positions_only_grow_past_the_log_even_when_the_clock_is_behind(
+    store: InfluxDBStore, url: str
+) -> None:
+    store.write([Reading("kit-1", "pm25", T0, 1.0)])
+    # A writer whose clock ran an hour ahead left its batch and mark in the log.
+    ahead = time.time_ns() + 3600 * 10**9
+    write_raw(store, f"lm_change,node=kit-1,quantity=pm25 value=2.0,flags=0i,at={T0 + 1}i {ahead}")
+    write_raw(store, f"lm_change_head n=1i {ahead}")
+    second = open_store(url)  # a restarted gateway, on this machine's clock
+    try:
+        second.write([Reading("kit-1", "pm25", T0 + 2, 3.0)])
+        found, head = second.changes(0, (), (), 10)
+    finally:
+        second.close()
+    assert [r.value for _, r in found] == [1.0, 2.0, 3.0]
+    assert found[2][0] == ahead + 1 == head
+
+
+def test_a_batch_being_written_is_not_read_until_its_head_mark_is_there(
+    store: InfluxDBStore,
+) -> None:
+    store.write([Reading("kit-1", "pm25", T0, 1.0)])
+    head = store.change_head()
+    # Part of a batch already visible, its mark not yet written (the write in flight).
+    write_raw(
+        store,
+        "\n".join(
+            f"lm_change,node=kit-1,quantity=pm25 value=5.0,flags=0i,at={T0 + i}i {head + i}"
+            for i in (1, 2)
+        ),
+    )
+    assert store.changes(head, (), (), 10) == ([], head)
+    assert store.change_head() == head
+    write_raw(
+        store, f"lm_change,node=kit-1,quantity=pm25 value=5.0,flags=0i,at={T0 + 3}i {head + 3}"
+    )
+    write_raw(store, f"lm_change_head n=3i {head + 3}")
+    found, position = store.changes(head, (), (), 10)
+    assert [seq for seq, _ in found] == [head + 1, head + 2, head + 3] and position == head + 3
+
+
+def test_the_log_has_a_retention_policy_of_its_own_also_in_an_older_database(
+    store: InfluxDBStore,
+) -> None:
+    query(store, f'CREATE DATABASE "{store.database}"')  # made by a version without the log
+    with pytest.raises(ChangesUnsupported, match="no change log in this database"):
+        store.change_head()
+    store.write([Reading("kit-1", "pm25", T0, 1.0)])
+    policies = {
+        row[0]: row[1] for row in query(store, "SHOW RETENTION POLICIES")["series"][0]["values"]
+    }
+    assert policies["lm_changes"] == "168h0m0s" and policies["autogen"] == "0s"
+    # The readings stay in the default policy: the log's retention drops none of them.
+    assert "series" not in query(store, 'SELECT * FROM "lm_changes"."pm25"')
+    assert len(store.changes(0, (), (), 10)[0]) == 1
+
+
+def test_a_resume_from_before_what_retention_kept_is_gone(store: InfluxDBStore) -> None:
+    for start in (0, 10):
+        store.write([Reading("kit-1", "pm25", T0 + start + i, 1.0) for i in range(3)])
+    seqs = [seq for seq, _ in store.changes(0, (), (), 10)[0]]
+    # Retention drops whole days: here the first batch, and the second's first point.
+    query(store, f"DELETE FROM lm_change WHERE time <= {seqs[3]}")
+    with pytest.raises(ChangesGone, match="older than the change log"):
+        store.changes(seqs[2], (), (), 10)
+    assert [seq for seq, _ in store.changes(seqs[3], (), (), 10)[0]] == seqs[4:]
+    assert store.change_known(seqs[3])
+
+
+def test_changes_off_keeps_no_log_and_says_so(url: str) -> None:
+    quiet = open_store(f"{url}?changes=off")
+    try:
+        quiet.write([Reading("kit-1", "pm25", T0, 1.0)])
+        with pytest.raises(ChangesUnsupported, match="changes=off"):
+            quiet.change_head()
+    finally:
+        quiet.close()
+    reader = open_store(url)
+    try:
+        with pytest.raises(ChangesUnsupported, match="no change log in this database"):
+            reader.changes(0, (), (), 10)
+    finally:
+        reader.close()
+    with pytest.raises(StoreError, match="changes is on"):
+        open_store(f"{url}?changes=maybe")
+
+
+def test_a_refused_change_log_write_is_retried_not_quarantined(store: InfluxDBStore) -> None:
+    query(store, f'CREATE DATABASE "{store.database}"')
+    query(store, create_policy(store.database))
+    # Someone wrote "at" as a float into today's shard: InfluxDB refuses ours with a 400.
+    write_raw(store, f"lm_change,node=x,quantity=pm25 at=1.5 {time.time_ns()}")
+    with pytest.raises(StoreError, match="the change log refused a write") as refused:
+        store.write([Reading("kit-1", "pm25", T0 + 60, 2.0)])
+    # A plain StoreError: the gateway retries the batch; a StoreRejected would quarantine
+    # readings that are stored already.
+    assert not isinstance(refused.value, StoreRejected)
+    assert [r.value for r in store.latest()] == [2.0]  # stored all the same
