@@ -2,28 +2,33 @@
 
 InfluxDB 1.x orders points by their time only, and a reading's time says nothing of when it
 arrived (a kit's backlog after an outage comes days late). So the writer records each batch
-a second time, in retention policy :data:`POLICY`, as points of measurement ``lm_change``
-whose *time* is the change position: nanoseconds the writer hands out, ``max(now, last + 1)``,
-one per reading, so that they only grow, also across restarts (the writer goes on from the
-newest position in the log) and a clock set back. Tags ``node`` and ``quantity`` (a
-subscriber's filters use the index); fields ``value``, ``flags``, ``at`` (the reading's
-time, seconds) and ``sensor``.
+a second time, in retention policy :data:`POLICY`, under change positions it hands out:
+nanoseconds, ``max(now, last + 1)`` for a batch's first reading and one more for each next,
+so that they only grow, also across restarts (the writer goes on from the newest position in
+the log) and a clock set back.
 
-A batch's first point also carries ``prev``, the position before it. After each batch is
-acknowledged the writer adds a head mark (measurement ``lm_change_head``, time: the batch's
-last position, field ``n``: its size). A reader reads the newest mark first and never goes
-past it: InfluxDB may show part of a batch while it is being written, but every batch up to
-the mark is whole. Retention drops whole days of the log, oldest first, so the oldest change
-kept says from where on the log is complete: from its ``prev`` when it begins a batch, else
-from just before it (a batch whose first points were dropped).
+A batch is one point of measurement ``lm_change`` (or a few, when it is larger than
+:data:`CHUNK_BYTES`, each written and acknowledged before the next): its time the position
+of its last reading, its one string field ``r`` a JSON array ``[prev, [reading, ...]]``,
+``prev`` the position before its first reading, each reading ``[node, quantity, time,
+value, flags, sensor]``. One point with one field, because InfluxDB may show some points
+(and some fields) of a write before the others while it is being written, but never part of
+a field's value: a reader sees a batch whole or not at all, so it never steps past a reading
+it has not seen. And one point costs InfluxDB far less than a point per reading (measured
+in docs/benchmarks.md, store_write). Filters are applied when reading.
+
+Retention drops whole days of the log, oldest first, so the oldest point kept says from
+where on the log is complete: after its ``prev``.
 
 Exact for one writer per database (the gateway's single store writer): with several writing
-at once, one's mark can pass another's batch still in flight, which a reader may then skip.
+at once, one's batch with higher positions can become visible before another's with lower
+ones, which a reader that already passed them then skips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lokaalmeten.readings import Reading
@@ -32,16 +37,15 @@ POLICY = "lm_changes"
 KEPT = "7 days"
 _DURATION = "7d"
 _CHANGES = f'"{POLICY}"."lm_change"'
-_MARKS = f'"{POLICY}"."lm_change_head"'
+# InfluxDB 1.x refuses a string field longer than 64 KiB; leave room for the escapes.
+CHUNK_BYTES = 48_000
+CHUNKS_READ = 20  # points read per look: up to 20 batches, whatever the filters
 
 TURNED_OFF = "this store's URL says changes=off: it keeps no change log"
 NEVER_WRITTEN = (
     "no change log in this database: the gateway writing it keeps none (changes=off in its "
     "store URL) or has written nothing since it began to"
 )
-
-_TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
-_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
 
 
 def create_policy(database: str) -> str:
@@ -51,77 +55,80 @@ def create_policy(database: str) -> str:
     return f'CREATE RETENTION POLICY "{POLICY}" ON {name} DURATION {_DURATION} REPLICATION 1'
 
 
-def lines(readings: Sequence[Reading], first: int, before: int) -> bytes:
-    """The batch as change points at positions ``first``, ``first + 1``, ... (precision ns)."""
-    rows = []
-    for offset, r in enumerate(readings):
-        tags = (
-            f"node={r.node.translate(_TAG_ESCAPES)},quantity={r.quantity.translate(_TAG_ESCAPES)}"
-        )
-        fields = f"value={r.value!r},flags={r.flags}i,at={r.time}i"
-        if r.sensor:
-            fields += f',sensor="{r.sensor.translate(_STRING_ESCAPES)}"'
-        if not offset:
-            fields += f",prev={before}i"
-        rows.append(f"lm_change,{tags} {fields} {first + offset}")
-    return "\n".join(rows).encode()
+def chunks(readings: Sequence[Reading], first: int, before: int) -> Iterator[bytes]:
+    """The batch as change points (precision ns), its readings at positions ``first``,
+    ``first + 1``, ..., each point at most :data:`CHUNK_BYTES` of JSON."""
+    rows: list[str] = []
+    size = 0
+    prev = before
+    position = first - 1
+    for r in readings:
+        row = json.dumps([r.node, r.quantity, r.time, r.value, r.flags, r.sensor])
+        if rows and size + len(row) > CHUNK_BYTES:
+            yield _point(prev, rows, position)
+            prev, rows, size = position, [], 0
+        rows.append(row)
+        size += len(row) + 1
+        position += 1
+    if rows:
+        yield _point(prev, rows, position)
 
 
-def head_line(last: int, count: int) -> bytes:
-    return f"lm_change_head n={count}i {last}".encode()
+def _point(prev: int, rows: list[str], last: int) -> bytes:
+    text = f"[{prev},[{','.join(rows)}]]".replace("\\", "\\\\").replace('"', '\\"')
+    return f'lm_change r="{text}" {last}'.encode()
 
 
-def newest_statements() -> list[str]:
-    """The newest mark, and the newest change (its batch may lack a mark: a writer stopped
-    between the two writes)."""
-    return [f'SELECT last("n") FROM {_MARKS}', f'SELECT last("value") FROM {_CHANGES}']
+def newest() -> str:
+    """The newest point: its time is the head, the newest position handed out."""
+    return f'SELECT "r" FROM {_CHANGES} ORDER BY time DESC LIMIT 1'
 
 
-def mark_statements() -> list[str]:
-    """The newest mark (the head), then the oldest change kept with its ``prev``."""
-    return [
-        f'SELECT last("n") FROM {_MARKS}',
-        f'SELECT "prev", "value" FROM {_CHANGES} ORDER BY time ASC LIMIT 1',
-    ]
+def oldest() -> str:
+    return f'SELECT "r" FROM {_CHANGES} ORDER BY time ASC LIMIT 1'
 
 
-def complete_from(oldest: list[dict[str, Any]], head: int) -> int:
-    """The position after which the log holds every change, from :func:`mark_statements`'
-    oldest change (none: the log is empty, complete after the head)."""
-    if not oldest:
-        return head
-    position, prev, _ = oldest[0]["values"][0]
-    return int(prev) if prev is not None else int(position) - 1
+def after(position: int, count: int = CHUNKS_READ) -> str:
+    """The points holding positions after ``position`` (the first may hold it too)."""
+    return f'SELECT "r" FROM {_CHANGES} WHERE time > {position} ORDER BY time ASC LIMIT {count}'
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def holding(position: int) -> str:
+    """The point that holds ``position``, if there is one (the first at or after it)."""
+    return f'SELECT "r" FROM {_CHANGES} WHERE time >= {position} ORDER BY time ASC LIMIT 1'
 
 
-def at(position: int) -> str:
-    """The change at ``position``, if there is one."""
-    return f'SELECT "value" FROM {_CHANGES} WHERE time = {position}'
+def rows(series: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """(last position, decoded [prev, readings]) of each point of a statement's answer."""
+    return [(int(last), json.loads(text)) for one in series for last, text in one["values"]]
 
 
-def select(after: int, nodes: Sequence[str], quantities: Sequence[str], limit: int) -> str:
-    where = [f"time > {after}"]
-    for key, wanted in (("node", nodes), ("quantity", quantities)):
-        named = [n for n in wanted if "\x00" not in n] or ([""] if wanted else [])
-        if named:
-            where.append("(" + " OR ".join(f'"{key}" = {_literal(n)}' for n in named) + ")")
-    return (
-        f'SELECT "value", "flags", "at", "sensor", "node", "quantity" FROM {_CHANGES} '
-        f"WHERE {' AND '.join(where)} ORDER BY time ASC LIMIT {limit}"
-    )
+def head(series: list[dict[str, Any]]) -> int:
+    """The newest position, from :func:`newest` (0 for an empty log)."""
+    return int(series[0]["values"][0][0]) if series else 0
 
 
-def readings(series: list[dict[str, Any]]) -> list[tuple[int, Reading]]:
-    """The rows of :func:`select` as (position, reading)."""
-    return [
-        (
-            int(position),
-            Reading(node, quantity, int(at), float(value), sensor or None, int(flags or 0)),
-        )
-        for one in series
-        for position, value, flags, at, sensor, node, quantity in one["values"]
-    ]
+def complete_after(series: list[dict[str, Any]], newest: int) -> int:
+    """The position after which the log holds every change, from :func:`oldest` (an empty
+    log: after the head)."""
+    found = rows(series)
+    return int(found[0][1][0]) if found else newest
+
+
+def first_position(last: int, batch: Any) -> int:
+    return last - len(batch[1]) + 1
+
+
+def readings(
+    points: list[tuple[int, Any]], after: int, nodes: Sequence[str], quantities: Sequence[str]
+) -> Iterator[tuple[int, Reading]]:
+    """The readings of ``points`` past ``after`` that pass the filters, with positions."""
+    for last, (_, found) in points:
+        position = last - len(found)
+        for node, quantity, moment, value, flags, sensor in found:
+            position += 1
+            if position <= after:
+                continue
+            if (nodes and node not in nodes) or (quantities and quantity not in quantities):
+                continue
+            yield position, Reading(node, quantity, moment, float(value), sensor, flags)

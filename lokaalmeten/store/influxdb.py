@@ -13,8 +13,8 @@ keeps readings in its spool until it is back. The database is created on the fir
 
 The change log (for the server's live stream, :meth:`Store.changes`) lives in a retention
 policy of its own, ``lm_changes`` (7 days): InfluxDB keeps no order of arrival, so each
-write also records its readings there under positions the writer hands out, as point times
-in nanoseconds that only grow. See :mod:`lokaalmeten.store.influx_changes`.
+write also records its batch there, under positions the writer hands out (nanoseconds that
+only grow, as point times). See :mod:`lokaalmeten.store.influx_changes`.
 """
 
 from __future__ import annotations
@@ -178,8 +178,8 @@ class InfluxDBStore(Store):
                 self._created = True
 
     def _log_changes(self, readings: Sequence[Reading]) -> None:
-        # One batch at a time from this store (positions handed out, the batch and its mark
-        # written, in that order), so that its own marks never pass a batch of its own.
+        # One batch at a time from this store, its points in position order, each
+        # acknowledged before the next: a reader never sees a later one before an earlier.
         with self._changes_lock:
             if self._position is None:
                 self._position = self._newest_position()
@@ -187,21 +187,14 @@ class InfluxDBStore(Store):
             first = max(time.time_ns(), before + 1)
             # Spent before sending: a failed write's positions are never handed out again.
             self._position = first + len(readings) - 1
-            self._write_lines(influx_changes.lines(readings, first, before), influx_changes.POLICY)
-            # The head mark goes last, after the batch was acknowledged (and so is visible
-            # whole): a reader never reads past it, so never into a batch still being written.
-            self._write_lines(
-                influx_changes.head_line(self._position, len(readings)), influx_changes.POLICY
-            )
+            for point in influx_changes.chunks(readings, first, before):
+                self._write_lines(point, influx_changes.POLICY)
 
     def _newest_position(self) -> int:
         """The newest position any writer of this database handed out (0 for none): a
         restarted or second writer goes on from there, even if its clock is behind."""
-        found = self._change_queries(influx_changes.newest_statements())
-        if found is None:  # no change log yet: it is made with this write
-            return 0
-        marks, logged = found
-        return max((int(s["values"][0][0]) for s in (*marks, *logged)), default=0)
+        found = self._change_queries([influx_changes.newest()])
+        return 0 if found is None else influx_changes.head(found[0])
 
     def _change_queries(self, statements: Sequence[str]) -> list[list[dict[str, Any]]] | None:
         """Statements on the change log (times in nanoseconds), or None when the database has
@@ -218,60 +211,59 @@ class InfluxDBStore(Store):
                 return None
             raise
 
-    def changes(
-        self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
-    ) -> tuple[list[tuple[int, Reading]], int]:
-        # One request: the head mark first, then the oldest mark's start, then the changes
-        # after ``after``. InfluxDB runs the statements in order, so every batch up to the
-        # head read first is whole when the changes are read; any change beyond it (a batch
-        # being written) is left for the next call.
+    def _change_log(self, statements: Sequence[str]) -> tuple[int, int, list[dict[str, Any]]]:
+        """The head, the position the log is complete after, and the answer of one more
+        statement, in one request; raises ChangesUnsupported without a log."""
         if not self.change_log:
             raise ChangesUnsupported(influx_changes.TURNED_OFF)
         found = self._change_queries(
-            [
-                *influx_changes.mark_statements(),
-                influx_changes.select(after, nodes, quantities, limit),
-            ]
+            [influx_changes.newest(), influx_changes.oldest(), *statements]
         )
         if found is None:
             raise ChangesUnsupported(influx_changes.NEVER_WRITTEN)
-        head, start, rows = found
-        newest = int(head[0]["values"][0][0]) if head else 0
-        kept_from = influx_changes.complete_from(start, newest)
-        if after < kept_from:
+        newest = influx_changes.head(found[0])
+        return newest, influx_changes.complete_after(found[1], newest), found[2]
+
+    def changes(
+        self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
+    ) -> tuple[list[tuple[int, Reading]], int]:
+        newest, kept_after, answer = self._change_log([influx_changes.after(after)])
+        if after < kept_after:
             raise ChangesGone(
                 f"position {after} is older than the change log, which holds the readings "
-                f"stored after position {kept_from} (it keeps {influx_changes.KEPT})"
+                f"stored after position {kept_after} (it keeps {influx_changes.KEPT})"
             )
-        changes = [change for change in influx_changes.readings(rows) if change[0] <= newest]
-        # A full page stops at its last change; a short one has seen everything to the head.
-        if len(changes) == limit:
-            return changes, changes[-1][0]
-        return changes, max(newest, after)
+        points = influx_changes.rows(answer)
+        found: list[tuple[int, Reading]] = []
+        for change in influx_changes.readings(points, after, nodes, quantities):
+            found.append(change)
+            if len(found) == limit:
+                # A full page stops at its last change.
+                return found, change[0]
+        # Every point read was read to its end; with fewer than asked for, that is the head.
+        if len(points) < influx_changes.CHUNKS_READ:
+            return found, max(after, newest)
+        return found, max(after, points[-1][0])
 
     def change_known(self, position: int) -> bool:
         # Positions are nanoseconds, far apart between batches: an id a client made up is
         # almost never one. Every id the stream sends is 0 (an empty log), a change's
-        # position or the head (a batch's last change); the change at the position the log
-        # is complete from may be gone already (that is where it begins).
+        # position or the head; the change just before the log's start may be gone already.
         if position == 0:
             return True
-        found = self._change_queries(
-            [*influx_changes.mark_statements(), influx_changes.at(position)]
-        )
-        if found is None:
-            return False
-        head, oldest, there = found
-        newest = int(head[0]["values"][0][0]) if head else 0
-        return bool(there) or position == influx_changes.complete_from(oldest, newest)
+        _, kept_after, answer = self._change_log([influx_changes.holding(position)])
+        held = influx_changes.rows(answer)
+        if held and influx_changes.first_position(*held[0]) <= position:
+            return True
+        return position == kept_after
 
     def change_head(self) -> int:
         if not self.change_log:
             raise ChangesUnsupported(influx_changes.TURNED_OFF)
-        found = self._change_queries(influx_changes.mark_statements()[:1])
+        found = self._change_queries([influx_changes.newest()])
         if found is None:
             raise ChangesUnsupported(influx_changes.NEVER_WRITTEN)
-        return int(found[0][0]["values"][0][0]) if found[0] else 0
+        return influx_changes.head(found[0])
 
     def _raise_for_write(self, response: httpx.Response) -> None:
         status = response.status_code

@@ -260,7 +260,8 @@ def test_influxdb_without_its_change_log_refuses_the_stream_and_says_why(
 def test_a_position_older_than_the_change_log_is_refused_with_where_to_look(
     live: Live, writer: Store
 ) -> None:
-    writer.write(batch("kit-1", 0, 5))
+    writer.write(batch("kit-1", 0, 3))
+    writer.write(batch("kit-1", 3, 2))
     seqs = [seq for seq, _ in writer.changes(0, (), (), 10)[0]]
     assert len(seqs) == 6  # the reading stored before the server started, then these
     forget(live, seqs[3])
@@ -279,7 +280,7 @@ def test_a_position_older_than_the_change_log_is_refused_with_where_to_look(
 def forget(live: Live, upto: int) -> None:
     """Drop the change log's oldest positions, up to ``upto``, as the store does: SQLite's
     write path prunes it once it holds more than it keeps; InfluxDB's retention policy drops
-    its oldest days (here in the middle of a batch, as at a day's boundary)."""
+    its oldest days, whole batches (``upto`` ends one)."""
     if live.influxdb:
         host, database = live.url.removeprefix("influxdb://").split("/")
         answer = httpx.post(

@@ -1,7 +1,7 @@
 """The InfluxDB store's change log against a real InfluxDB 1.6: positions that only grow
-(across writers and a clock behind the log), a reader that never reads into a batch still
-being written, paging and filters, the log's own retention policy, and a store whose URL
-turns it off."""
+(across writers and a clock behind the log), paging within and across batches, a batch too
+large for one point, filters, the log's own retention policy, and a store whose URL turns
+it off."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from lokaalmeten.store import (
     StoreRejected,
     open_store,
 )
-from lokaalmeten.store.influx_changes import create_policy
+from lokaalmeten.store.influx_changes import CHUNK_BYTES, chunks, create_policy
 from lokaalmeten.store.influxdb import InfluxDBStore
 
 pytestmark = pytest.mark.influxdb
@@ -95,10 +95,9 @@ def test_positions_only_grow_past_the_log_even_when_the_clock_is_behind(
     store: InfluxDBStore, url: str
 ) -> None:
     store.write([Reading("kit-1", "pm25", T0, 1.0)])
-    # A writer whose clock ran an hour ahead left its batch and mark in the log.
+    # A writer whose clock ran an hour ahead left its batch in the log.
     ahead = time.time_ns() + 3600 * 10**9
-    write_raw(store, f"lm_change,node=kit-1,quantity=pm25 value=2.0,flags=0i,at={T0 + 1}i {ahead}")
-    write_raw(store, f"lm_change_head n=1i {ahead}")
+    write_raw(store, b"".join(chunks([Reading("kit-1", "pm25", T0 + 1, 2.0)], ahead, 0)).decode())
     second = open_store(url)  # a restarted gateway, on this machine's clock
     try:
         second.write([Reading("kit-1", "pm25", T0 + 2, 3.0)])
@@ -109,27 +108,30 @@ def test_positions_only_grow_past_the_log_even_when_the_clock_is_behind(
     assert found[2][0] == ahead + 1 == head
 
 
-def test_a_batch_being_written_is_not_read_until_its_head_mark_is_there(
+def test_a_large_batch_is_split_into_points_and_paged_through_in_order(
     store: InfluxDBStore,
 ) -> None:
-    store.write([Reading("kit-1", "pm25", T0, 1.0)])
-    head = store.change_head()
-    # Part of a batch already visible, its mark not yet written (the write in flight).
-    write_raw(
-        store,
-        "\n".join(
-            f"lm_change,node=kit-1,quantity=pm25 value=5.0,flags=0i,at={T0 + i}i {head + i}"
-            for i in (1, 2)
-        ),
-    )
-    assert store.changes(head, (), (), 10) == ([], head)
-    assert store.change_head() == head
-    write_raw(
-        store, f"lm_change,node=kit-1,quantity=pm25 value=5.0,flags=0i,at={T0 + 3}i {head + 3}"
-    )
-    write_raw(store, f"lm_change_head n=3i {head + 3}")
-    found, position = store.changes(head, (), (), 10)
-    assert [seq for seq, _ in found] == [head + 1, head + 2, head + 3] and position == head + 3
+    # 6000 readings with long sensor names: several points (a string field holds 64 KiB).
+    batch = [
+        Reading(f"kit-{i % 7}", "pm25", T0 + i, i / 8, "S" * 30 + str(i % 3), i % 2)
+        for i in range(6000)
+    ]
+    store.write(batch)
+    points = query(store, 'SELECT count("r") FROM "lm_changes"."lm_change"')
+    assert points["series"][0]["values"][0][1] >= 6000 * 60 // CHUNK_BYTES
+    found: list[tuple[int, Reading]] = []
+    position = 0
+    while True:
+        page, position = store.changes(position, (), (), 700)  # pages end inside points
+        found += page
+        if len(page) < 700:
+            break
+    assert [r for _, r in found] == batch
+    seqs = [seq for seq, _ in found]
+    assert seqs == list(range(seqs[0], seqs[0] + 6000)) and position == store.change_head()
+    kit3, _ = store.changes(0, ("kit-3",), (), 10_000)
+    assert [r for _, r in kit3] == [r for r in batch if r.node == "kit-3"]
+    assert store.change_known(seqs[4321]) and not store.change_known(seqs[-1] + 1)
 
 
 def test_the_log_has_a_retention_policy_of_its_own_also_in_an_older_database(
@@ -149,15 +151,15 @@ def test_the_log_has_a_retention_policy_of_its_own_also_in_an_older_database(
 
 
 def test_a_resume_from_before_what_retention_kept_is_gone(store: InfluxDBStore) -> None:
-    for start in (0, 10):
+    for start in (0, 10, 20):
         store.write([Reading("kit-1", "pm25", T0 + start + i, 1.0) for i in range(3)])
     seqs = [seq for seq, _ in store.changes(0, (), (), 10)[0]]
-    # Retention drops whole days: here the first batch, and the second's first point.
-    query(store, f"DELETE FROM lm_change WHERE time <= {seqs[3]}")
+    # Retention drops whole days: here the first batch.
+    query(store, f"DELETE FROM lm_change WHERE time <= {seqs[2]}")
     with pytest.raises(ChangesGone, match="older than the change log"):
-        store.changes(seqs[2], (), (), 10)
-    assert [seq for seq, _ in store.changes(seqs[3], (), (), 10)[0]] == seqs[4:]
-    assert store.change_known(seqs[3])
+        store.changes(seqs[1], (), (), 10)
+    assert [seq for seq, _ in store.changes(seqs[2], (), (), 10)[0]] == seqs[3:]
+    assert store.change_known(seqs[2]) and not store.change_known(seqs[1])
 
 
 def test_changes_off_keeps_no_log_and_says_so(url: str) -> None:
@@ -181,8 +183,8 @@ def test_changes_off_keeps_no_log_and_says_so(url: str) -> None:
 def test_a_refused_change_log_write_is_retried_not_quarantined(store: InfluxDBStore) -> None:
     query(store, f'CREATE DATABASE "{store.database}"')
     query(store, create_policy(store.database))
-    # Someone wrote "at" as a float into today's shard: InfluxDB refuses ours with a 400.
-    write_raw(store, f"lm_change,node=x,quantity=pm25 at=1.5 {time.time_ns()}")
+    # Someone wrote "r" as an integer into today's shard: InfluxDB refuses ours with a 400.
+    write_raw(store, f"lm_change r=1i {time.time_ns()}")
     with pytest.raises(StoreError, match="the change log refused a write") as refused:
         store.write([Reading("kit-1", "pm25", T0 + 60, 2.0)])
     # A plain StoreError: the gateway retries the batch; a StoreRejected would quarantine
