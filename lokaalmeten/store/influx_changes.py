@@ -39,7 +39,10 @@ _DURATION = "7d"
 _CHANGES = f'"{POLICY}"."lm_change"'
 # InfluxDB 1.x refuses a string field longer than 64 KiB; leave room for the escapes.
 CHUNK_BYTES = 48_000
-CHUNKS_READ = 20  # points read per look: up to 20 batches, whatever the filters
+# Points read per look: FIRST_READ, then four times as many while the page is not full, at
+# most MOST_READ in all (batches, whatever the filters).
+FIRST_READ = 2
+MOST_READ = 200
 
 TURNED_OFF = "this store's URL says changes=off: it keeps no change log"
 NEVER_WRITTEN = (
@@ -88,7 +91,7 @@ def oldest() -> str:
     return f'SELECT "r" FROM {_CHANGES} ORDER BY time ASC LIMIT 1'
 
 
-def after(position: int, count: int = CHUNKS_READ) -> str:
+def after(position: int, count: int) -> str:
     """The points holding positions after ``position`` (the first may hold it too)."""
     return f'SELECT "r" FROM {_CHANGES} WHERE time > {position} ORDER BY time ASC LIMIT {count}'
 

@@ -227,23 +227,33 @@ class InfluxDBStore(Store):
     def changes(
         self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
     ) -> tuple[list[tuple[int, Reading]], int]:
-        newest, kept_after, answer = self._change_log([influx_changes.after(after)])
+        # A few points first, more while the page is not full: a catching-up subscriber's
+        # point holds a whole batch (often more than a page), a live one's a handful.
+        count = influx_changes.FIRST_READ
+        newest, kept_after, answer = self._change_log([influx_changes.after(after, count)])
         if after < kept_after:
             raise ChangesGone(
                 f"position {after} is older than the change log, which holds the readings "
                 f"stored after position {kept_after} (it keeps {influx_changes.KEPT})"
             )
-        points = influx_changes.rows(answer)
         found: list[tuple[int, Reading]] = []
-        for change in influx_changes.readings(points, after, nodes, quantities):
-            found.append(change)
-            if len(found) == limit:
-                # A full page stops at its last change.
-                return found, change[0]
-        # Every point read was read to its end; with fewer than asked for, that is the head.
-        if len(points) < influx_changes.CHUNKS_READ:
-            return found, max(after, newest)
-        return found, max(after, points[-1][0])
+        reached, read = after, 0
+        while True:
+            points = influx_changes.rows(answer)
+            for change in influx_changes.readings(points, after, nodes, quantities):
+                found.append(change)
+                if len(found) == limit:
+                    return found, change[0]  # a full page stops at its last change
+            if points:
+                reached, read = points[-1][0], read + len(points)
+            # Every point read was read to its end; fewer than asked for: the head is reached.
+            if len(points) < count:
+                return found, max(reached, newest)
+            if read >= influx_changes.MOST_READ:
+                return found, reached
+            count = min(count * 4, influx_changes.MOST_READ - read)
+            more = self._change_queries([influx_changes.after(reached, count)])
+            answer = more[0] if more else []
 
     def change_known(self, position: int) -> bool:
         # Positions are nanoseconds, far apart between batches: an id a client made up is

@@ -191,3 +191,19 @@ def test_a_refused_change_log_write_is_retried_not_quarantined(store: InfluxDBSt
     # readings that are stored already.
     assert not isinstance(refused.value, StoreRejected)
     assert [r.value for r in store.latest()] == [2.0]  # stored all the same
+
+
+def test_many_small_batches_fill_a_page_and_a_filtered_look_stays_bounded(
+    store: InfluxDBStore,
+) -> None:
+    for i in range(250):  # a kit at a time, as a quiet gateway writes
+        store.write([Reading("kit-1" if i < 249 else "kit-2", "pm25", T0 + i, float(i))])
+    page, position = store.changes(0, (), (), 100)
+    assert [r.value for _, r in page] == [float(i) for i in range(100)]
+    assert position == page[-1][0]
+    # kit-2's one reading is the 250th: the first look reads 200 batches, finds none of
+    # it and moves its place past them; the next finds it.
+    none, place = store.changes(0, ("kit-2",), (), 100)
+    assert none == [] and place == store.changes(0, (), (), 200)[0][-1][0]
+    found, head = store.changes(place, ("kit-2",), (), 100)
+    assert [r.node for _, r in found] == ["kit-2"] and head == store.change_head()
