@@ -65,6 +65,7 @@ def test_changes_page_in_stored_order_and_filter_without_losing_their_place(
     store: InfluxDBStore,
 ) -> None:
     assert store.change_head() == 0  # nothing written, not even the database
+    assert store.changes(0, (), (), 10) == ([], 0)
     store.write([Reading("kit-1", "pm25", T0 + 60 * i, float(i), "SDS011") for i in range(5)])
     # Back-dated by a day (stored now, so it comes now), and a repeat, sent again.
     store.write([Reading("kit-2", "pm10", T0 - 86400, 9.0), Reading("kit-1", "pm25", T0, 0.0)])
