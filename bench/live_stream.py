@@ -1,8 +1,9 @@
 """The live stream: what the SQLite change log costs the write path, how soon a stored
-reading reaches a subscriber, and how fast a reconnecting subscriber catches up.
+reading reaches a subscriber, and how fast a reconnecting subscriber catches up, on SQLite
+and on InfluxDB 1.6.7 (its change log's write cost is in the store_write benchmark).
 
-A real server process (uvicorn) over a real SQLite store; the subscriber is an httpx
-streaming client in a thread of this process, the writer the gateway's SQLiteStore.write.
+A real server process (uvicorn) over a real store; the subscriber is an httpx streaming
+client in a thread of this process, the writer the gateway's store (its write()).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 import httpx
 
 from lokaalmeten.readings import Reading
+from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn
-from lokaalmeten.store import SQLiteStore
+from lokaalmeten.store import SQLiteStore, Store
+from lokaalmeten.store.influxdb import InfluxDBStore
 
 NAME = "live_stream"
-TITLE = "Live stream: change-log cost, delivery delay, catching up"
+TITLE = "Live stream: change-log cost, delivery delay, catching up (SQLite, InfluxDB)"
 
 T0 = 1795824000
 WRITE_BATCHES = 200  # of 1000 readings: 200,000 per case
@@ -80,24 +83,34 @@ class Subscriber(threading.Thread):
                         return
 
 
-def run(work: Path) -> str:
-    with_log = write_rate(work / "with.db", True)
-    without = write_rate(work / "without.db", False)
+class Delivery:
+    """One backend's figures: delays from write to event, and the catching-up rate."""
 
-    path = work / "live.db"
-    store = SQLiteStore(path)
+    def __init__(self, delays: list[float], live: int, caught: int, rate: float) -> None:
+        self.delays, self.live, self.caught, self.rate = delays, live, caught, rate
+
+    def row(self, name: str) -> str:
+        p95 = self.delays[int(0.95 * (len(self.delays) - 1))]
+        return (
+            f"| {name} | {statistics.median(self.delays) * 1000:.0f} | {p95 * 1000:.0f} | "
+            f"{self.delays[-1] * 1000:.0f} | {self.live} of {LIVE_BATCHES * 10} | "
+            f"{self.caught:,} | {self.rate:,.0f} |"
+        )
+
+
+def delivery(work: Path, url: str, store: Store) -> Delivery:
     port = free_port()
     env = {**os.environ, "LM_RATE_LIMIT": "0"}
     with (work / "server.log").open("ab") as log:
         server = spawn(
-            [sys.executable, "-m", "lokaalmeten", "server", "--store", f"sqlite:///{path}",
+            [sys.executable, "-m", "lokaalmeten", "server", "--store", url,
              "--registry", str(work / "registry.db"), "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     try:
         assert wait_listening("127.0.0.1", port, 20)
-        url = f"http://127.0.0.1:{port}/v1/stream"
-        subscriber = Subscriber(url, {}, LIVE_BATCHES * 10)
+        stream = f"http://127.0.0.1:{port}/v1/stream"
+        subscriber = Subscriber(stream, {}, LIVE_BATCHES * 10)
         subscriber.start()
         subscriber.ready.wait(10)
         time.sleep(0.5)  # the stream has taken its starting position
@@ -105,6 +118,7 @@ def run(work: Path) -> str:
         for batch in _batches(LIVE_BATCHES, 10):
             store.write(batch)
             done = time.perf_counter()
+            # Both stores number a batch's readings consecutively, the last one the head.
             head = store.change_head()
             for seq in range(head - 9, head + 1):
                 stored[seq] = done
@@ -115,7 +129,7 @@ def run(work: Path) -> str:
 
         for batch in _batches(BACKLOG // 1000, 1000, offset=10_000):
             store.write(batch)
-        catcher = Subscriber(url, {"Last-Event-ID": str(last_seen)}, BACKLOG)
+        catcher = Subscriber(stream, {"Last-Event-ID": str(last_seen)}, BACKLOG)
         began = time.perf_counter()
         catcher.start()
         catcher.join(60)
@@ -124,8 +138,23 @@ def run(work: Path) -> str:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
         store.close()
+    return Delivery(delays, len(subscriber.arrived), len(catcher.arrived), caught)
 
-    p95 = delays[int(0.95 * (len(delays) - 1))]
+
+def run(work: Path) -> str:
+    with_log = write_rate(work / "with.db", True)
+    without = write_rate(work / "without.db", False)
+
+    path = work / "live.db"
+    on_sqlite = delivery(work, f"sqlite:///{path}", SQLiteStore(path))
+    influx = InfluxDB.start(work / "influx")
+    try:
+        on_influx = delivery(
+            work, f"influxdb://127.0.0.1:{influx.port}/live", InfluxDBStore(influx.url, "live")
+        )
+    finally:
+        influx.stop()
+
     return (
         f"Write rate: {WRITE_BATCHES * 1000:,} readings in batches of 1000 through "
         "SQLiteStore.write (synchronous=full), with and without the change log's trigger "
@@ -135,10 +164,11 @@ def run(work: Path) -> str:
         f"| without it | {without:,.0f} |\n"
         f"| ratio | {with_log / without:.2f} |\n\n"
         f"Delivery: {LIVE_BATCHES} batches of 10 readings, one every 0.1 s, to one subscriber "
-        f"(the stream polls every 0.5 s): from write's return to the event's arrival, median "
-        f"{statistics.median(delays) * 1000:.0f} ms, 95th percentile {p95 * 1000:.0f} ms, "
-        f"most {delays[-1] * 1000:.0f} ms; {len(subscriber.arrived)} of "
-        f"{LIVE_BATCHES * 10} arrived.\n\n"
-        f"Catching up: {BACKLOG:,} readings stored while away, resumed with Last-Event-ID: "
-        f"{len(catcher.arrived):,} arrived at {caught:,.0f} readings/s."
+        "(the stream polls every 0.5 s), from write's return to the event's arrival; then "
+        f"catching up: {BACKLOG:,} readings stored while away (batches of 1000), resumed "
+        "with Last-Event-ID.\n\n"
+        "| store | median ms | p95 ms | most ms | arrived | caught up | readings/s |\n"
+        "|---|---|---|---|---|---|---|\n"
+        f"{on_sqlite.row('SQLite')}\n"
+        f"{on_influx.row('InfluxDB 1.6.7')}"
     )

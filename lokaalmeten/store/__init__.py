@@ -9,7 +9,8 @@ URL forms:
 - ``sqlite:///absolute/path.db`` or ``sqlite:relative/path.db``; query options
   ``synchronous=full|normal`` (default full) and ``timeout=SECONDS`` (query time limit).
 - ``influxdb://[user[:password]@]host[:port]/database`` (InfluxDB 1.x, and 2.x/3 through
-  their v1 API); ``influxdbs://`` for HTTPS; option ``timeout=SECONDS``. The password may
+  their v1 API); ``influxdbs://`` for HTTPS; options ``timeout=SECONDS`` and
+  ``changes=on|off`` (default on: keep the live stream's change log). The password may
   come from ``LM_INFLUXDB_PASSWORD`` instead of the URL.
 
 A backend is one module with an ``open_url(url, parts, options, read_only)`` function, and one

@@ -374,6 +374,12 @@ class Store(ABC):
         """The position of the newest change: a new subscriber starts here."""
         raise ChangesUnsupported(f"{type(self).__name__} keeps no change log")
 
+    def change_known(self, position: int) -> bool:
+        """Whether ``position`` (at most the head, and not older than the log holds) is one
+        this store handed out. True by default: a backend whose positions are consecutive
+        handed out every one up to its head."""
+        return True
+
     @abstractmethod
     def legacy_node_meta(self) -> dict[str, NodeMeta]:
         """Node metadata an older lokaalmeten kept in this store (the node directory holds it

@@ -10,6 +10,11 @@ point's identity is measurement + tags + time, so a re-sent reading overwrites i
 
 Nothing is contacted when the store is opened: a gateway starts while InfluxDB is down and
 keeps readings in its spool until it is back. The database is created on the first write.
+
+The change log (for the server's live stream, :meth:`Store.changes`) lives in a retention
+policy of its own, ``lm_changes`` (7 days): InfluxDB keeps no order of arrival, so each
+write also records its batch there, under positions the writer hands out (nanoseconds that
+only grow, as point times). See :mod:`lokaalmeten.store.influx_changes`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from typing import Any
@@ -29,9 +35,12 @@ import httpx
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, Reading
+from lokaalmeten.store import influx_changes
 from lokaalmeten.store.base import (
     Aggregate,
     AggregateQuery,
+    ChangesGone,
+    ChangesUnsupported,
     HourlyEnergy,
     NodeSummary,
     ReadingQuery,
@@ -109,6 +118,7 @@ class InfluxDBStore(Store):
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        change_log: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.database = database
@@ -117,33 +127,154 @@ class InfluxDBStore(Store):
         self._client = httpx.Client(base_url=self.base_url, auth=auth, timeout=timeout)
         self._created = False
         self._lock = threading.Lock()
+        self.change_log = change_log
+        self._changes_lock = threading.Lock()
+        # The newest change position handed out, once read from the log (None: not yet).
+        self._position: int | None = None
 
     # -- writing -------------------------------------------------------------------------
 
     def write(self, readings: Sequence[Reading]) -> WriteResult:
         if not readings:
             return WriteResult(0, 0)
-        self._write_lines("\n".join(line(r) for r in readings if math.isfinite(r.value)).encode())
+        kept = [r for r in readings if math.isfinite(r.value)]
+        self._write_lines("\n".join(line(r) for r in kept).encode())
+        # Only once the readings are stored: a change the log shows is a reading one can
+        # fetch, and a batch that failed halfway is sent again whole by the gateway, its
+        # readings then logged (perhaps a second time: at least once, never none).
+        if self.change_log and kept:
+            self._log_changes(kept)
         # InfluxDB does not say which points were new: repeats overwrite themselves.
         return WriteResult(received=len(readings), stored=len(readings))
 
-    def _write_lines(self, body: bytes) -> None:
-        """POST line protocol (precision s); the database is created when it is missing."""
-        response = self._request(
-            "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
-        )
+    def _write_lines(self, body: bytes, rp: str | None = None) -> None:
+        """POST line protocol (precision s; ns into the change log's retention policy); the
+        database and the change log's policy are created when missing."""
+        params = {"db": self.database, "precision": "ns" if rp else "s"}
+        if rp:
+            params["rp"] = rp
+        response = self._request("POST", "/write", params=params, content=body)
         if response.status_code == 404 and "database not found" in response.text:
             self._create_database()
-            response = self._request(
-                "POST", "/write", params={"db": self.database, "precision": "s"}, content=body
+            response = self._request("POST", "/write", params=params, content=body)
+        if rp and response.status_code == 500 and "retention policy not found" in response.text:
+            self._query(influx_changes.create_policy(self.database), method="POST")
+            response = self._request("POST", "/write", params=params, content=body)
+        if rp and response.status_code == 400:
+            # Not the readings' fault (they are stored): a plain error, so that the gateway
+            # retries rather than quarantining stored readings.
+            raise StoreError(
+                f"{self.url}: the change log refused a write: {response.text.strip()[:300]} "
+                "(is this machine's clock right? changes=off in the store URL turns it off)"
             )
         self._raise_for_write(response)
 
     def _create_database(self) -> None:
         with self._lock:
             if not self._created:
-                self._query(f"CREATE DATABASE {_identifier(self.database)}", method="POST")
+                statements = [f"CREATE DATABASE {_identifier(self.database)}"]
+                if self.change_log:
+                    statements.append(influx_changes.create_policy(self.database))
+                self._queries(statements, method="POST")
                 self._created = True
+
+    def _log_changes(self, readings: Sequence[Reading]) -> None:
+        # One batch at a time from this store, its points in position order, each
+        # acknowledged before the next: a reader never sees a later one before an earlier.
+        with self._changes_lock:
+            if self._position is None:
+                self._position = self._newest_position()
+            before = self._position
+            first = max(time.time_ns(), before + 1)
+            # Spent before sending: a failed write's positions are never handed out again.
+            self._position = first + len(readings) - 1
+            for point in influx_changes.chunks(readings, first, before):
+                self._write_lines(point, influx_changes.POLICY)
+
+    def _newest_position(self) -> int:
+        """The newest position any writer of this database handed out (0 for none): a
+        restarted or second writer goes on from there, even if its clock is behind."""
+        found = self._change_queries([influx_changes.newest()])
+        return 0 if found is None else influx_changes.head(found[0])
+
+    def _change_queries(self, statements: Sequence[str]) -> list[list[dict[str, Any]]] | None:
+        """Statements on the change log (times in nanoseconds), or None when the database has
+        no change log (nothing was written with it on)."""
+        try:
+            found = self._queries(statements, method="POST", epoch="ns")
+            if len(statements) > 1 and not any(found):
+                # Several statements that failed before any ran say only "not executed",
+                # which _queries takes for "nothing written yet"; the first alone says why.
+                self._queries(statements[:1], method="POST", epoch="ns")
+            return found
+        except StoreError as exc:
+            if "retention policy not found" in str(exc):
+                return None
+            raise
+
+    def _change_log(self, statements: Sequence[str]) -> tuple[int, int, list[dict[str, Any]]]:
+        """The head, the position the log is complete after, and the answer of one more
+        statement, in one request; raises ChangesUnsupported without a log."""
+        if not self.change_log:
+            raise ChangesUnsupported(influx_changes.TURNED_OFF)
+        found = self._change_queries(
+            [influx_changes.newest(), influx_changes.oldest(), *statements]
+        )
+        if found is None:
+            raise ChangesUnsupported(influx_changes.NEVER_WRITTEN)
+        newest = influx_changes.head(found[0])
+        return newest, influx_changes.complete_after(found[1], newest), found[2]
+
+    def changes(
+        self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
+    ) -> tuple[list[tuple[int, Reading]], int]:
+        # A few points first, more while the page is not full: a catching-up subscriber's
+        # point holds a whole batch (often more than a page), a live one's a handful.
+        count = influx_changes.FIRST_READ
+        newest, kept_after, answer = self._change_log([influx_changes.after(after, count)])
+        if after < kept_after:
+            raise ChangesGone(
+                f"position {after} is older than the change log, which holds the readings "
+                f"stored after position {kept_after} (it keeps {influx_changes.KEPT})"
+            )
+        found: list[tuple[int, Reading]] = []
+        reached, read = after, 0
+        while True:
+            points = influx_changes.rows(answer)
+            for change in influx_changes.readings(points, after, nodes, quantities):
+                found.append(change)
+                if len(found) == limit:
+                    return found, change[0]  # a full page stops at its last change
+            if points:
+                reached, read = points[-1][0], read + len(points)
+            # Every point read was read to its end; fewer than asked for: the head is reached.
+            if len(points) < count:
+                return found, max(reached, newest)
+            if read >= influx_changes.MOST_READ:
+                return found, reached
+            count = min(count * 4, influx_changes.MOST_READ - read)
+            more = self._change_queries([influx_changes.after(reached, count)])
+            answer = more[0] if more else []
+
+    def change_known(self, position: int) -> bool:
+        # Positions are nanoseconds, far apart between batches: an id a client made up is
+        # almost never one. Every id the stream sends is 0 (an empty log), a change's
+        # position or the head; the change just before the log's start may be gone already.
+        if position == 0:
+            return True
+        _, kept_after, answer = self._change_log([influx_changes.holding(position)])
+        held = influx_changes.rows(answer)
+        if held and influx_changes.first_position(*held[0]) <= position:
+            return True
+        return position == kept_after
+
+    def change_head(self) -> int:
+        if not self.change_log:
+            raise ChangesUnsupported(influx_changes.TURNED_OFF)
+        found = self._change_queries([influx_changes.newest()])
+        if found is None:
+            raise ChangesUnsupported(influx_changes.NEVER_WRITTEN)
+        return influx_changes.head(found[0])
 
     def _raise_for_write(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -171,11 +302,11 @@ class InfluxDBStore(Store):
         return self._queries([statement], method)[0]
 
     def _queries(
-        self, statements: Sequence[str], method: str = "GET"
+        self, statements: Sequence[str], method: str = "GET", epoch: str = "s"
     ) -> list[list[dict[str, Any]]]:
         """Run several InfluxQL statements in one HTTP request (one round trip, however many
         statements); returns each statement's series, in order."""
-        params = {"db": self.database, "q": ";".join(statements), "epoch": "s"}
+        params = {"db": self.database, "q": ";".join(statements), "epoch": epoch}
         if method == "POST":
             response = self._request("POST", "/query", data=params)
         else:
@@ -610,11 +741,15 @@ def open_url(
             f"{url!r}: write influxdb://[user[:password]@]host[:port]/database, "
             "e.g. influxdb://127.0.0.1:8086/lokaalmeten"
         )
-    unknown = set(options) - {"timeout"}
+    unknown = set(options) - {"timeout", "changes"}
     if unknown:
         raise StoreError(
-            f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; influxdb URLs take timeout"
+            f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}; influxdb URLs take "
+            "timeout and changes"
         )
+    changes = options.get("changes", "on")
+    if changes not in ("on", "off"):
+        raise StoreError(f"{url!r}: changes is on (the default: keep a change log) or off")
     try:
         port = parts.port or 8086
         timeout = float(options.get("timeout", "30"))
@@ -628,4 +763,5 @@ def open_url(
         username=unquote(parts.username) if parts.username else None,
         password=password,
         timeout=timeout,
+        change_log=changes == "on",
     )

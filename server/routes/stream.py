@@ -128,7 +128,7 @@ async def _events(
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "`reading` events."},
         410: {"description": "Last-Event-ID is older than the change log still holds."},
-        501: {"description": "The store keeps no change log (InfluxDB)."},
+        501: {"description": "The store keeps no change log (InfluxDB with changes=off)."},
     },
 )
 async def stream(
@@ -157,12 +157,18 @@ async def stream(
                     "Last-Event-ID",
                 )
             await run_in_threadpool(store.changes, after, nodes, wanted, 1)
-    except ChangesUnsupported:
+            if not await run_in_threadpool(store.change_known, after):
+                raise ApiError(
+                    400,
+                    f"Last-Event-ID: {after} is not an event id of this stream; reconnect "
+                    "without it",
+                    "Last-Event-ID",
+                )
+    except ChangesUnsupported as exc:
         raise ApiError(
             501,
-            "the live stream needs a store that records the order readings arrive in "
-            "(SQLite); this server's store (InfluxDB) cannot say exactly what is new, so "
-            "poll /v1/readings instead",
+            f"the live stream needs the store's change log, the order readings were stored "
+            f"in: {exc}; poll /v1/readings instead",
         ) from None
     except ChangesGone as exc:
         raise ApiError(
