@@ -5,9 +5,11 @@ real forked processes, one of them killed in the middle of its takes."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ import pytest
 
 from lokaalmeten.readings import Reading
 from lokaalmeten.server.buckets import SharedBuckets
+from lokaalmeten.server.workers import listen
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn
 from lokaalmeten.store import open_store
@@ -317,3 +320,32 @@ def test_more_clients_than_slots_are_all_served_and_a_spent_one_is_kept() -> Non
     assert buckets.take("192.0.2.50", now, 5, 5 / 60) > 0
     assert os.fstat(buckets.fd).st_size == size
     buckets.close()
+
+
+def test_connections_the_workers_accept_have_nagle_off() -> None:
+    """asyncio turns Nagle off only for sockets whose proto says TCP; an accepted socket
+    takes the listener's. With it on, a keep-alive answer written in two parts waited for
+    the client's delayed ACK: 44 ms a request."""
+    sock = listen("127.0.0.1", 0)
+    found: list[int] = []
+
+    async def main() -> None:
+        accepted = asyncio.Event()
+
+        def made() -> asyncio.Protocol:
+            class Probe(asyncio.Protocol):
+                def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                    raw = transport.get_extra_info("socket")
+                    found.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                    accepted.set()
+
+            return Probe()
+
+        server = await asyncio.get_running_loop().create_server(made, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        await asyncio.wait_for(accepted.wait(), 5)
+        writer.close()
+        server.close()
+
+    asyncio.run(main())
+    assert found and found[0] != 0
