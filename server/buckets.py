@@ -71,6 +71,14 @@ class LocalBuckets:
             self.buckets.clear()
 
 
+def _unlinked_file(folder: str | None) -> int | None:
+    try:
+        with tempfile.TemporaryFile(prefix="lokaalmeten-rate-", dir=folder) as handle:
+            return os.dup(handle.fileno())
+    except OSError:
+        return None
+
+
 class SharedBuckets:
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -80,9 +88,11 @@ class SharedBuckets:
     def create(cls) -> SharedBuckets:
         """A zeroed table in an unlinked file: nothing to clean up after, whatever ends us.
         /dev/shm when there is one, so that the table never waits on a disk."""
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        with tempfile.TemporaryFile(prefix="lokaalmeten-rate-", dir=folder) as handle:
-            fd = os.dup(handle.fileno())
+        fd = _unlinked_file("/dev/shm")
+        if fd is None:  # none, or not writable here (a sandbox): the temporary folder
+            fd = _unlinked_file(None)
+        if fd is None:
+            raise OSError("no folder to keep the rate limit's table in (/dev/shm, TMPDIR)")
         os.ftruncate(fd, SLOTS * _SLOT.size)
         return cls(fd)
 
