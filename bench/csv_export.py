@@ -46,10 +46,12 @@ def rss(pid: int) -> int:
 class Server:
     """`lokaalmeten server` on a free port, in its own process."""
 
-    def __init__(self, store: str, log: Path) -> None:
+    def __init__(
+        self, store: str, log: Path, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.log = log
-        env = {**os.environ, "LM_RATE_LIMIT": "0", "LM_MAX_RANGE_DAYS": "3660"}
+        env = {**os.environ, "LM_RATE_LIMIT": "0", "LM_MAX_RANGE_DAYS": "3660", **(env or {})}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -60,6 +62,8 @@ class Server:
                 store,
                 "--port",
                 str(self.port),
+                "--workers",
+                str(workers),
             ],
             env=env,
             stdout=subprocess.DEVNULL,

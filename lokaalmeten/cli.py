@@ -14,12 +14,17 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lokaalmeten import __version__
 from lokaalmeten.cli_errors import fail
+
+if TYPE_CHECKING:  # the server's modules load only for the server command
+    from fastapi import FastAPI
+
+    from lokaalmeten.settings import ServerSettings
 
 app = typer.Typer(
     name="lokaalmeten",
@@ -155,6 +160,10 @@ def server(
             "--create-store", help="Start on an empty store when the SQLite file does not exist."
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (default LM_SERVER_WORKERS, else 1)."),
+    ] = None,
 ) -> None:
     """Serve the open-data API (OpenAPI docs at /docs).
 
@@ -169,16 +178,17 @@ def server(
         load_settings,
         refuse_outside_installation,
     )
-    from lokaalmeten.store import StoreError, missing_store
+    from lokaalmeten.store import StoreError, missing_store, open_store
 
     try:
         settings = load_settings(
             ServerSettings,
-            {"server_port": "--port", "server_host": "--host"},
+            {"server_port": "--port", "server_host": "--host", "server_workers": "--workers"},
             store=store,
             registry=registry,
             server_port=port,
             server_host=host,
+            server_workers=workers,
         )
         refuse_outside_installation(settings, "store", "registry")
         missing = missing_store(settings.store)
@@ -188,13 +198,41 @@ def server(
                 "it when it starts. Check --store / LM_STORE, or pass --create-store to serve "
                 "an empty one"
             )
-        application = create_app(settings)
+        if settings.server_workers > 1:
+            # Each worker opens its own store after the fork; this one only tells a bad
+            # store once, here, instead of in every worker.
+            open_store(settings.store, read_only=True).close()
+        else:
+            application = create_app(settings)
     except SettingsError as exc:
         fail(str(exc))
     except StoreError as exc:
         fail(str(exc))
     _setup_logging(False)
-    serve(application, settings.server_host, settings.server_port)
+    if settings.server_workers > 1:
+        _serve_workers(settings)
+    else:
+        serve(application, settings.server_host, settings.server_port, settings.trusted_proxies)
+
+
+def _serve_workers(settings: ServerSettings) -> None:
+    from lokaalmeten.server.app import create_app
+    from lokaalmeten.server.buckets import SharedBuckets
+    from lokaalmeten.server.workers import serve_workers
+
+    buckets = SharedBuckets.create()  # before the fork: every worker maps the same table
+    address = (settings.server_host, settings.server_port)
+
+    def make_app(index: int) -> FastAPI:
+        application = create_app(settings, buckets=buckets)
+        if index == 0:
+            application.state.address = address  # one start line, not one per worker
+        return application
+
+    try:
+        serve_workers(make_app, *address, settings.server_workers, settings.trusted_proxies)
+    except OSError as exc:
+        fail(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror or exc}")
 
 
 @app.command()

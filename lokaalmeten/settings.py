@@ -449,6 +449,20 @@ class ServerSettings(_Settings):
     server_port: int = Field(
         8000, ge=1, le=65535, description="Port the open-data server listens on."
     )
+    server_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes serving the API on one socket (`--workers`); about one "
+        "per core. They share the rate limit; each has its own admission and live-stream "
+        "counts (docs/api.md, Production start).",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1",
+        description="Addresses (or networks, or `*`) of reverse proxies whose "
+        "X-Forwarded-For names the client the rate limit and admission count; "
+        "comma-separated; empty: none, every client is the address it connects from.",
+    )
     store_check_interval: float = Field(
         5,
         gt=0,

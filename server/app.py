@@ -22,6 +22,7 @@ from lokaalmeten.gateway.alert_book import AlertReader
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.server import health
 from lokaalmeten.server.apiversion import ApiVersion
+from lokaalmeten.server.buckets import Buckets
 from lokaalmeten.server.disconnect import ClientGone, Working
 from lokaalmeten.server.errors import ERROR_RESPONSES, error_media_type, install_error_handlers
 from lokaalmeten.server.guard import Admission, RateLimit
@@ -78,7 +79,8 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
+def create_app(settings: ServerSettings, buckets: Buckets | None = None) -> FastAPI:
+    """``buckets``: the rate limit's, when several worker processes share them."""
     store = open_store(settings.store, read_only=True)
     directory = DirectoryReader(Path(settings.registry))
     alerts = AlertReader(Path(settings.registry))  # the gateway keeps them beside the directory
@@ -160,6 +162,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.working = Working()
     app.add_middleware(ClientGone, working=app.state.working)
     app.add_middleware(Admission, settings=settings)
-    app.add_middleware(RateLimit, per_minute=settings.rate_limit)
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit, buckets=buckets)
     app.add_middleware(ApiVersion)  # outermost: refusals carry the version too
     return app

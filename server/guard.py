@@ -8,21 +8,21 @@
 those that read readings, running at once: per client address (429) and in all (503), so
 that a client asking the worst cannot take the threads and the processor from the light
 requests (/v1/nodes, metadata, the map). Both answer from the event loop at once, without a
-worker thread and without the store. Counters live in this process; several API processes
-each keep their own (see docs/api.md).
+worker thread and without the store. Under ``--workers N`` the rate limit's buckets are shared
+by the workers; admission's counters are each worker's own (see docs/api.md, "Production
+start").
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lokaalmeten.server.buckets import Buckets, LocalBuckets
 from lokaalmeten.server.errors import error_response
 from lokaalmeten.settings import ServerSettings
 
-_MAX_CLIENTS = 10_000
 # Paths whose work grows with the readings asked for; the rest read summaries only.
 HEAVY_PREFIXES = (
     "/v1/readings",
@@ -111,40 +111,30 @@ class Admission:
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, per_minute: int) -> None:
+    """``buckets`` shared by several worker processes make ``per_minute`` the client's
+    allowance from all of them together (server/buckets.py); by default this process's own."""
+
+    def __init__(self, app: ASGIApp, per_minute: int, buckets: Buckets | None = None) -> None:
         self.app = app
         self.capacity = float(per_minute)
         self.refill = per_minute / 60.0  # tokens per second
-        self.buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+        self.buckets = buckets if buckets is not None else LocalBuckets()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.capacity <= 0:
             await self.app(scope, receive, send)
             return
-        address = client_address(scope)
-        now = time.monotonic()
-        tokens, at = self.buckets.get(address, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - at) * self.refill)
-        if tokens < 1:
-            wait = math.ceil((1 - tokens) / self.refill)
+        wait = self.buckets.take(
+            client_address(scope), time.monotonic(), self.capacity, self.refill
+        )
+        if wait:
             response = error_response(
                 429,
                 f"rate limit: at most {self.capacity:g} requests a minute from one address; "
-                f"retry in {wait} s",
-                retry_after=wait,
+                f"retry in {wait:.0f} s",
+                retry_after=int(wait),
                 path=scope.get("path", ""),
             )
             await response(scope, receive, send)
             return
-        if len(self.buckets) >= _MAX_CLIENTS and address not in self.buckets:
-            self._forget_full(now)
-        self.buckets[address] = (tokens - 1, now)
         await self.app(scope, receive, send)
-
-    def _forget_full(self, now: float) -> None:
-        """Drop clients whose bucket has refilled: they hold no state worth keeping."""
-        for address, (tokens, at) in list(self.buckets.items()):
-            if tokens + (now - at) * self.refill >= self.capacity:
-                del self.buckets[address]
-        if len(self.buckets) >= _MAX_CLIENTS:
-            self.buckets.clear()

@@ -1,5 +1,6 @@
-"""A storm of signals at a starting or serving API: gone within 5 s every time,
-also while a client holds a CSV export it does not read (uvicorn waited for it for ever)."""
+"""A storm of signals at a starting or serving API, one process or a supervisor with two
+workers: gone within 5 s every time, also while a client holds a CSV export it does not
+read (uvicorn waited for it for ever)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,10 @@ def _lane(lane: int, rounds: int, store_url: str, folder: Path) -> list[Storm]:
     for index in range(rounds):
         port = free_port()
         with (folder / "server.log").open("ab") as log:
+            # Every other round with two workers: the supervisor and its workers go too.
             server = spawn(
                 [sys.executable, "-m", "lokaalmeten", "server", "--store", store_url,
-                 "--port", str(port)],
+                 "--port", str(port), "--workers", str(1 + index % 2)],
                 stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         stalled = None
