@@ -45,7 +45,7 @@ def _base(request: Request) -> str:
 def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
     base = _base(request)
     name, url = LICENCES[settings.licence]
-    return {
+    body: dict[str, Any] = {
         "title": "lokaalmeten open data",
         "version": __version__,
         "licence": {"id": settings.licence, "name": name, "url": url},
@@ -68,6 +68,9 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
         },
         "limits": limits(settings),
     }
+    if settings.archive_folder:
+        body["links"]["archive"] = f"{base}/archive/"
+    return body
 
 
 LIMITS = (
@@ -118,7 +121,7 @@ def dataset(request: Request, settings: SettingsDep) -> JSONLDResponse:
     base = _base(request)
     licence = LICENCES[settings.licence][1]
     publisher, contact = agents(settings)
-    body = {
+    body: dict[str, Any] = {
         "@context": CONTEXT,
         "@id": f"{base}/v1/dataset",
         "@type": "dcat:Dataset",
@@ -195,4 +198,17 @@ def dataset(request: Request, settings: SettingsDep) -> JSONLDResponse:
             ),
         ],
     }
+    if settings.archive_folder:
+        body["dcat:distribution"].append(
+            _distribution(
+                base,
+                "archive",
+                "Bulk archive: a gzipped CSV per UTC day, a Parquet file per month and "
+                "quantity, with checksums; its own DCAT index lists every file",
+                f"{base}/archive/",
+                "application/ld+json",
+                licence,
+                **{"foaf:page": {"@id": f"{base}/archive/index.jsonld"}},
+            )
+        )
     return JSONLDResponse(body)
