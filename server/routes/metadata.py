@@ -203,8 +203,7 @@ def dataset(request: Request, settings: SettingsDep) -> JSONLDResponse:
             _distribution(
                 base,
                 "archive",
-                "Bulk archive: a gzipped CSV per UTC day, a Parquet file per month and "
-                "quantity, with checksums; its own DCAT index lists every file",
+                "Bulk archive: CSV per day, Parquet per month (index of files)",
                 f"{base}/archive/",
                 "application/ld+json",
                 licence,

@@ -11,6 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lokaalmeten.readings import FLAG_TIME_ESTIMATED, Reading, flag_names
+from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.store import open_store
 from tests.server.conftest import META, READINGS, T0, fill, registry_for, serve
 from tests.test_cli import lm
@@ -207,3 +209,29 @@ def test_nothing_is_left_half_written_or_lying_about(filled: str, tmp_path: Path
     # No temporary file stays behind, and the state is the only file kept unpublished.
     hidden = [p.name for p in folder.rglob(".*")]
     assert hidden == [".archive-state.json"]
+
+
+@pytest.mark.influxdb
+def test_readings_the_store_no_longer_holds_stay_in_the_archive(
+    influxdb: InfluxDB, tmp_path: Path
+) -> None:
+    url = f"influxdb://127.0.0.1:{influxdb.port}/retention"
+    fill(url, READINGS + EARLIER, META)
+    folder = tmp_path / "archive"
+    archive(url, folder)
+    before = files_of(folder)
+    # What a retention policy does to old shards: kit-2's readings of the 27th are gone.
+    dropped = httpx.post(
+        f"http://127.0.0.1:{influxdb.port}/query",
+        params={
+            "db": "retention",
+            "q": f'DELETE FROM "pm25" WHERE "node" = \'kit-2\' AND time < {T0}s',
+        },
+    )
+    assert dropped.status_code == 200, dropped.text
+    out = archive(url, folder)
+    assert "monthly/readings-2026-11-pm25.parquet: kept; the store now holds 35 of its 39" in (
+        out.stdout
+    )
+    assert "0 files written" in out.stdout and "1 kept" in out.stdout
+    assert files_of(folder) == before  # the day without readings now keeps its file too
