@@ -22,14 +22,15 @@ from lokaalmeten.archive.files import Replacement
 from lokaalmeten.archive.layout import next_month
 from lokaalmeten.protocol.quantities import QUANTITIES
 from lokaalmeten.server.privacy import PublicPlace
-from lokaalmeten.store import ReadingQuery, Store
+from lokaalmeten.store import ReadingQuery, Store, StreamBatch
 
 ROW_GROUP = 250_000
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 SCHEMA = pa.schema(
     [
-        # Parquet has no unit of seconds (milliseconds, micro- and nanoseconds): the least.
-        ("time", pa.timestamp("ms", tz="UTC")),
+        # Seconds, as the store keeps them; the writer stores milliseconds (coerce_timestamps),
+        # the least Parquet has.
+        ("time", pa.timestamp("s", tz="UTC")),
         ("node", _TEXT),
         ("latitude", pa.float64()),
         ("longitude", pa.float64()),
@@ -42,39 +43,51 @@ SCHEMA = pa.schema(
 )
 
 
-class _Columns:
-    def __init__(self) -> None:
-        self.clear()
+def _repeated(text: str | None, count: int) -> pa.Array:
+    """``count`` times the same string (or null), as a one-entry dictionary."""
+    if text is None:
+        return pa.nulls(count, _TEXT)
+    return pa.DictionaryArray.from_arrays(pa.array([0] * count, pa.int32()), [text])
 
-    def clear(self) -> None:
-        self.time: list[int] = []
-        self.node: list[str] = []
-        self.latitude: list[float | None] = []
-        self.longitude: list[float | None] = []
-        self.value: list[float] = []
-        self.sensor: list[str | None] = []
-        self.flags: list[int] = []
 
-    def table(self, quantity: str) -> pa.Table:
-        rows = len(self.time)
-
-        def text(values: list[str | None] | list[str]) -> pa.Array:
-            return pa.array(values, pa.string()).dictionary_encode()
-
-        return pa.Table.from_arrays(
-            [
-                pa.array(self.time, SCHEMA.field("time").type),
-                text(self.node),
-                pa.array(self.latitude, pa.float64()),
-                pa.array(self.longitude, pa.float64()),
-                text([quantity] * rows),
-                pa.array(self.value, pa.float64()),
-                text([QUANTITIES[quantity].unit] * rows),
-                text(self.sensor),
-                pa.array(self.flags, pa.int32()),
-            ],
-            schema=SCHEMA,
+def _batch(batch: StreamBatch, place: PublicPlace | None) -> pa.RecordBatch:
+    """One stream batch as Arrow columns, built from whole lists (no Python loop per row
+    beyond unzipping): a batch is one node and quantity, and almost always one tag."""
+    count = len(batch.rows)
+    times, values, tags = zip(*batch.rows, strict=True)
+    codes = sorted(set(tags))
+    sensors = [batch.tags[code][0] for code in codes]
+    flag_bits = [batch.tags[code][1] for code in codes]
+    if len(codes) == 1:
+        sensor = _repeated(sensors[0], count)
+        flags = pa.array([flag_bits[0]] * count, pa.int32())
+    else:
+        position = {code: i for i, code in enumerate(codes)}
+        local = [position[tag] for tag in tags]
+        known = [None if sensors[i] is None else i for i in local]
+        sensor = pa.DictionaryArray.from_arrays(
+            pa.array(known, pa.int32()), [name or "" for name in sensors]
         )
+        flags = pa.array([flag_bits[i] for i in local], pa.int32())
+    if place is None:
+        latitude, longitude = pa.nulls(count, pa.float64()), pa.nulls(count, pa.float64())
+    else:
+        latitude = pa.array([place.latitude] * count, pa.float64())
+        longitude = pa.array([place.longitude] * count, pa.float64())
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(times, SCHEMA.field("time").type),
+            _repeated(batch.node, count),
+            latitude,
+            longitude,
+            _repeated(batch.quantity, count),
+            pa.array(values, pa.float64()),
+            _repeated(QUANTITIES[batch.quantity].unit, count),
+            sensor,
+            flags,
+        ],
+        schema=SCHEMA,
+    )
 
 
 def write_month(
@@ -87,30 +100,26 @@ def write_month(
 ) -> Replacement:
     """``quantity``'s readings of the UTC month starting at ``month`` (up to ``end`` when the
     month is not over) into ``target``."""
-    columns = _Columns()
     until = next_month(month) if end is None else min(end, next_month(month))
     query = ReadingQuery(month, until, 1, quantities=(quantity,))
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+
+    def flush(writer: pq.ParquetWriter) -> None:
+        # One row group of the batches so far, their dictionaries merged into one each.
+        writer.write_table(pa.Table.from_batches(pending, SCHEMA).unify_dictionaries())
+        pending.clear()
+
     with (
         Replacement(target) as out,
-        pq.ParquetWriter(out.stream, SCHEMA, compression="zstd") as writer,
+        pq.ParquetWriter(out.stream, SCHEMA, compression="zstd", coerce_timestamps="ms") as writer,
     ):
         for batch in store.stream(query):
-            place = places.get(batch.node)
-            latitude = None if place is None else place.latitude
-            longitude = None if place is None else place.longitude
-            count = len(batch.rows)
-            columns.node += [batch.node] * count
-            columns.latitude += [latitude] * count
-            columns.longitude += [longitude] * count
-            for moment, value, tag in batch.rows:
-                sensor, flags = batch.tags[tag]
-                columns.time.append(moment * 1000)
-                columns.value.append(value)
-                columns.sensor.append(sensor)
-                columns.flags.append(flags)
-            if len(columns.time) >= ROW_GROUP:
-                writer.write_table(columns.table(quantity))
-                columns.clear()
-        if columns.time:
-            writer.write_table(columns.table(quantity))
+            pending.append(_batch(batch, places.get(batch.node)))
+            rows += len(batch.rows)
+            if rows >= ROW_GROUP:
+                flush(writer)
+                rows = 0
+        if pending:
+            flush(writer)
     return out

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from lokaalmeten.readings import FLAG_TIME_ESTIMATED, Reading, flag_names
+from lokaalmeten.readings import FLAG_STUCK, FLAG_TIME_ESTIMATED, Reading, flag_names
 from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.store import open_store
 from tests.server.conftest import META, READINGS, T0, fill, registry_for, serve
@@ -26,7 +26,10 @@ from tests.test_cli import lm
 
 DAY = 86400
 # A second day, the day before, so that a change of one day can be seen to leave the other.
-EARLIER = [Reading("kit-2", "pm25", T0 - DAY + 3600 * i, 30.0 + i, "SPS30") for i in range(4)]
+# One of them flagged and without a sensor model: a stream of two tags, and a null sensor.
+EARLIER = [Reading("kit-2", "pm25", T0 - DAY + 3600 * i, 30.0 + i, "SPS30") for i in range(4)] + [
+    Reading("kit-2", "pm25", T0 - DAY + 3600 * 5, 35.0, None, FLAG_STUCK)
+]
 FILES = {
     "daily/readings-2026-11-27.csv.gz",
     "daily/readings-2026-11-28.csv.gz",
@@ -230,7 +233,7 @@ def test_readings_the_store_no_longer_holds_stay_in_the_archive(
     )
     assert dropped.status_code == 200, dropped.text
     out = archive(url, folder)
-    assert "monthly/readings-2026-11-pm25.parquet: kept; the store now holds 35 of its 39" in (
+    assert "monthly/readings-2026-11-pm25.parquet: kept; the store now holds 35 of its 40" in (
         out.stdout
     )
     assert "0 files written" in out.stdout and "1 kept" in out.stdout
