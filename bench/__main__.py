@@ -27,6 +27,7 @@ BENCHMARKS = [
     "alert_rules",
     "sta_noise",
     "live_stream",
+    "archive",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
