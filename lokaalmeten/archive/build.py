@@ -14,8 +14,10 @@ the month in progress is written up to ``today`` and grows night by night.
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from lokaalmeten.archive.index import ArchivedFile, index_document, sums_text
 from lokaalmeten.archive.layout import (
     DAY,
     INDEX,
+    LOCK,
     STATE,
     SUMS,
     day_file,
@@ -107,6 +110,22 @@ def _check_folder(folder: Path) -> None:
         ) from None
 
 
+@contextmanager
+def _only_run(folder: Path) -> Iterator[None]:
+    """One run per folder at a time: the nightly timer and an operator's run would otherwise
+    each write the state from what they saw, the later one losing the earlier's files. An
+    advisory lock, which the kernel drops with the process however it ends."""
+    with (folder / LOCK).open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArchiveError(
+                f"another lokaalmeten archive is writing {folder} now; wait for it to end "
+                "(systemctl status lokaalmeten-archive) and run again"
+            ) from None
+        yield
+
+
 def build_archive(
     store: Store,
     places: dict[str, PublicPlace],
@@ -114,8 +133,19 @@ def build_archive(
     plan: ArchivePlan,
     echo: Callable[[str], None] = lambda line: None,
 ) -> ArchiveSummary:
+    _check_folder(plan.folder)
+    with _only_run(plan.folder):
+        return _build(store, places, settings, plan, echo)
+
+
+def _build(
+    store: Store,
+    places: dict[str, PublicPlace],
+    settings: ServerSettings,
+    plan: ArchivePlan,
+    echo: Callable[[str], None],
+) -> ArchiveSummary:
     folder = plan.folder
-    _check_folder(folder)
     state = _load_state(folder)
     summary = ArchiveSummary()
     end = min(plan.end, plan.today)

@@ -21,6 +21,7 @@ INDEX = "index.jsonld"
 # Kept beside the files, never published (the server refuses names starting with '.'):
 # each day's and month's fingerprint from the last run, to tell what changed.
 STATE = ".archive-state.json"
+LOCK = ".archive-lock"  # held by the run writing the folder
 
 
 def day_text(day: int) -> str:

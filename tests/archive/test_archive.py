@@ -209,9 +209,10 @@ def test_a_rerun_changes_nothing_and_a_late_reading_rewrites_its_day_and_month(
 def test_nothing_is_left_half_written_or_lying_about(filled: str, tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     archive(filled, folder)
-    # No temporary file stays behind, and the state is the only file kept unpublished.
-    hidden = [p.name for p in folder.rglob(".*")]
-    assert hidden == [".archive-state.json"]
+    # No temporary file stays behind: the state and the run's lock are the only files kept
+    # unpublished.
+    hidden = sorted(p.name for p in folder.rglob(".*"))
+    assert hidden == [".archive-lock", ".archive-state.json"]
 
 
 @pytest.mark.influxdb

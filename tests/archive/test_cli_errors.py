@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,3 +79,30 @@ def test_an_empty_store_makes_an_empty_index(tmp_path: Path) -> None:
     assert "nothing to archive" in out.stdout
     assert (tmp_path / "a" / "SHA256SUMS").read_text() == ""
     assert '"dcat:distribution": []' in (tmp_path / "a" / "index.jsonld").read_text()
+
+
+def test_one_run_per_folder_at_a_time(store: str, tmp_path: Path) -> None:
+    folder = tmp_path / "a"
+    folder.mkdir()
+    # Another run holds the folder: a real process, as the nightly timer's would be.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; lock = open(sys.argv[1], 'w'); "
+            "fcntl.flock(lock, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            str(folder / ".archive-lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        message = refused("--store", store, "--folder", str(folder))
+        assert f"another lokaalmeten archive is writing {folder} now" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    out = lm("archive", "--store", store, "--folder", str(folder))
+    assert out.returncode == 0, out.stderr
+    assert "files written" in out.stdout
