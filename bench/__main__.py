@@ -28,6 +28,7 @@ BENCHMARKS = [
     "sta_noise",
     "live_stream",
     "api_clients",
+    "archive",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

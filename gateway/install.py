@@ -5,7 +5,8 @@
         print(change.summary)             # --dry-run stops here, printing details too
     plan.apply(run=subprocess_runner)     # idempotent: a second plan has no changes
 
-What it installs is exactly the files in ``deploy/`` (systemd units, the environment file,
+What it installs is exactly the files in ``deploy/`` (systemd units, the nightly archive's
+service and timer, the environment file,
 the Mosquitto drop-in, the InfluxDB configuration with its query guardrails), plus the
 Debian packages (mosquitto, influxdb), the ``lokaalmeten`` system user and its folders, a
 virtual environment in /opt/lokaalmeten/venv with lokaalmeten in it, the gateway's own broker
@@ -36,6 +37,10 @@ STATE = Path("/var/lib/lokaalmeten")
 ENV_FILE = Path("/etc/lokaalmeten/lokaalmeten.env")
 MOSQUITTO_DIR = Path("/etc/mosquitto/lokaalmeten")
 UNITS = ("lokaalmeten-gateway.service", "lokaalmeten-server.service")
+# The nightly bulk archive: a one-shot service, started by its timer (the one enabled).
+ARCHIVE_UNITS = ("lokaalmeten-archive.service", "lokaalmeten-archive.timer")
+ARCHIVE_TIMER = ARCHIVE_UNITS[1]
+ARCHIVE_DIR = STATE / "archive"
 GATEWAY_ACCOUNT = "gateway"
 TOKEN_PLACEHOLDER = "<the token of the gateway's broker account, made at install>"
 INFLUXDB_STORE = "influxdb://127.0.0.1:8086/lokaalmeten"
@@ -137,7 +142,9 @@ def user_exists(root: Path, name: str) -> bool:
 
 
 def enabled(root: Path, unit: str) -> bool:
-    wants = root / "etc/systemd/system/multi-user.target.wants" / unit
+    # A timer is wanted by timers.target (its [Install]), a service by multi-user.target.
+    target = "timers.target" if unit.endswith(".timer") else "multi-user.target"
+    wants = root / "etc/systemd/system" / f"{target}.wants" / unit
     return wants.is_symlink() or wants.exists()
 
 
@@ -234,6 +241,8 @@ def plan_install(options: InstallOptions) -> InstallPlan:
         # setgid: files the registry writes here belong to group mosquitto, which reads them
         (MOSQUITTO_DIR, 0o2750, f"{USER}:mosquitto"),
         (VENV.parent, 0o755, "root:root"),
+        # The archive the timer writes and the server publishes (world-readable: open data).
+        (ARCHIVE_DIR, 0o755, f"{USER}:{USER}"),
     ):
         if not under(root, folder).is_dir():
             add(
@@ -308,7 +317,7 @@ def plan_install(options: InstallOptions) -> InstallPlan:
         changed.add("env")
     files: list[tuple[str, Path, Path, int]] = [
         (unit, deploy / "systemd" / unit, Path("/etc/systemd/system") / unit, 0o644)
-        for unit in UNITS
+        for unit in (*UNITS, *ARCHIVE_UNITS)
     ]
     files.append(
         (
@@ -341,7 +350,8 @@ def plan_install(options: InstallOptions) -> InstallPlan:
 
     # Services: reload systemd, enable and start, restart what got new configuration.
     services = ["mosquitto"] + (["influxdb"] if options.store == "influxdb" else []) + list(UNITS)
-    if changed & set(UNITS):
+    services.append(ARCHIVE_TIMER)
+    if changed & {*UNITS, *ARCHIVE_UNITS}:
         add(Change("service", "systemctl daemon-reload", "", _runs(["systemctl", "daemon-reload"])))
     if "journald" in changed:
         add(
@@ -363,6 +373,8 @@ def plan_install(options: InstallOptions) -> InstallPlan:
         restart.append("influxdb")
     if changed & {"env", *UNITS} or account_missing:
         restart += list(UNITS)
+    if ARCHIVE_TIMER in changed:
+        restart.append(ARCHIVE_TIMER)  # re-armed with its new schedule
     restart = [s for s in restart if s not in to_enable]
     if restart:
         command = ["systemctl", "restart", *restart]
@@ -371,7 +383,7 @@ def plan_install(options: InstallOptions) -> InstallPlan:
 
 
 def _unit_name(service: str) -> str:
-    return service if service.endswith(".service") else service + ".service"
+    return service if service.endswith((".service", ".timer")) else service + ".service"
 
 
 def _runs(*commands: list[str]) -> Callable[[Runner], None]:

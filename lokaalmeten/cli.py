@@ -4,6 +4,7 @@ lokaalmeten demo                 # everything on this machine, simulated kits
 lokaalmeten gateway --broker mqtt://127.0.0.1:1883 --store sqlite:///var/lib/lm.db
 lokaalmeten server --store sqlite:///var/lib/lm.db --port 8000
 lokaalmeten simulate --kits 3 --broker mqtt://127.0.0.1:1883
+lokaalmeten archive --folder /var/lib/lokaalmeten/archive   # daily CSV, monthly Parquet
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ app = typer.Typer(
 
 
 def _register_groups() -> None:
+    from lokaalmeten.archive.cli import archive_command
     from lokaalmeten.calibration.cli import calibrate_app
     from lokaalmeten.gateway.cli import nodes_app
     from lokaalmeten.gateway.places_cli import places_app
@@ -48,6 +50,7 @@ def _register_groups() -> None:
     app.add_typer(noise_app, name="noise")
     app.add_typer(places_app, name="places")
     app.add_typer(quarantine_app, name="quarantine")
+    app.command("archive")(archive_command)
     app.command("flash")(flash)
     app.command("deploy")(deploy)
 

@@ -582,6 +582,13 @@ class ServerSettings(_Settings):
     contact_email: str = Field(
         "", description="Contact point of the dataset (DCAT contactPoint); empty: none stated."
     )
+    archive_folder: str = Field(
+        "",
+        description="Folder of the bulk archive (daily CSV, monthly Parquet, SHA256SUMS, "
+        "index.jsonld) that `lokaalmeten archive` writes and the server publishes at "
+        "/archive/ (docs/archive.md); empty: no archive is served, and the command asks "
+        "for --folder.",
+    )
     tile_url: str = Field(
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="Map tiles of the public page ({z}/{x}/{y} template); empty: no tiles, "

@@ -16,7 +16,7 @@ from lokaalmeten.services.ports import free_port, wait_listening
 COMMANDS = [
     "gateway", "gateway install", "server", "simulate", "demo", "version", "noise analyse",
     "flash", "deploy", "quarantine list", "quarantine show", "quarantine replay",
-    "calibrate import", "calibrate fit", "calibrate list",
+    "calibrate import", "calibrate fit", "calibrate list", "archive",
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -45,11 +46,45 @@ def test_units_pass_systemd_analyze_where_available() -> None:
     tool = find_binary("systemd-analyze")
     if tool is None:
         pytest.skip("systemd-analyze is not installed (no systemd on this machine)")
-    for path in (DEPLOY / "systemd").glob("*.service"):
+    for path in sorted((DEPLOY / "systemd").glob("*.*")):  # the services and the timer
         done = subprocess.run(
             [tool, "verify", "--man=no", str(path)], capture_output=True, text=True
         )
         assert "Unknown key" not in done.stderr and "Unknown section" not in done.stderr
+
+
+def test_the_archive_runs_once_a_night_after_the_utc_day_ends() -> None:
+    service = unit("lokaalmeten-archive.service")["Service"]
+    assert service["ExecStart"].split()[1:] == ["archive"]
+    assert service["Type"] == "oneshot"
+    assert service["User"] == "lokaalmeten"
+    assert service["EnvironmentFile"] == "/etc/lokaalmeten/lokaalmeten.env"
+    # The folder the server publishes is the one the archive writes, in both units and in
+    # the sample environment file.
+    folder = "LM_ARCHIVE_FOLDER=/var/lib/lokaalmeten/archive"
+    assert service["Environment"] == folder
+    assert unit("lokaalmeten-server.service")["Service"]["Environment"] == folder
+    assert folder in (DEPLOY / "lokaalmeten.env").read_text().splitlines()
+    assert service["ReadWritePaths"] == "/var/lib/lokaalmeten"
+    timer = unit("lokaalmeten-archive.timer")
+    assert timer["Timer"]["Unit"] == "lokaalmeten-archive.service"
+    assert timer["Timer"]["Persistent"] == "true"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    tool = find_binary("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed (no systemd on this machine)")
+    # On a gateway in the Netherlands: 01:20 (winter) or 02:20 (summer), 00:20 UTC.
+    done = subprocess.run(
+        [tool, "calendar", "--iterations=2", timer["Timer"]["OnCalendar"]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": "Europe/Amsterdam"},
+    )
+    assert done.returncode == 0, done.stderr
+    local = re.findall(r"(?:Next elapse|Iter\. #2): \w+ \S+ (\S+ \S+)", done.stdout)
+    utc = re.findall(r"\(in UTC\): \w+ \S+ (\S+ \S+)", done.stdout)
+    assert len(local) == 2 and set(local) <= {"01:20:00 CET", "02:20:00 CEST"}, done.stdout
+    assert utc == ["00:20:00 UTC", "00:20:00 UTC"], done.stdout
 
 
 def test_environment_file_names_only_real_settings() -> None:

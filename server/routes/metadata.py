@@ -23,7 +23,8 @@ LICENCES = {
 }
 STA_1_1 = "http://www.opengis.net/doc/is/sensorthings/1.1"
 OAPIF_1 = "http://www.opengis.net/doc/IS/ogcapi-features-1/1.0"
-_CONTEXT = {
+# The JSON-LD prefixes, for the dataset and for the bulk archive's index.
+CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
     "foaf": "http://xmlns.com/foaf/0.1/",
@@ -44,7 +45,7 @@ def _base(request: Request) -> str:
 def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
     base = _base(request)
     name, url = LICENCES[settings.licence]
-    return {
+    body: dict[str, Any] = {
         "title": "lokaalmeten open data",
         "version": __version__,
         "licence": {"id": settings.licence, "name": name, "url": url},
@@ -67,6 +68,9 @@ def landing(request: Request, settings: SettingsDep) -> dict[str, Any]:
         },
         "limits": limits(settings),
     }
+    if settings.archive_folder:
+        body["links"]["archive"] = f"{base}/archive/"
+    return body
 
 
 LIMITS = (
@@ -97,6 +101,16 @@ def _distribution(
     }
 
 
+def agents(settings: ServerSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dataset's publisher and contact point (DCAT), for every description of it: this
+    one and the bulk archive's index (lokaalmeten/archive/index.py)."""
+    publisher = {"@type": "foaf:Agent", "foaf:name": settings.publisher}
+    contact: dict[str, Any] = {"@type": "vcard:Organization", "vcard:fn": settings.publisher}
+    if settings.contact_email:
+        contact["vcard:hasEmail"] = {"@id": f"mailto:{settings.contact_email}"}
+    return publisher, contact
+
+
 @router.get(
     "/v1/dataset",
     summary="DCAT-AP-NL metadata (JSON-LD)",
@@ -106,15 +120,9 @@ def _distribution(
 def dataset(request: Request, settings: SettingsDep) -> JSONLDResponse:
     base = _base(request)
     licence = LICENCES[settings.licence][1]
-    publisher = {
-        "@type": "foaf:Agent",
-        "foaf:name": settings.publisher,
-    }
-    contact: dict[str, Any] = {"@type": "vcard:Organization", "vcard:fn": settings.publisher}
-    if settings.contact_email:
-        contact["vcard:hasEmail"] = {"@id": f"mailto:{settings.contact_email}"}
-    body = {
-        "@context": _CONTEXT,
+    publisher, contact = agents(settings)
+    body: dict[str, Any] = {
+        "@context": CONTEXT,
         "@id": f"{base}/v1/dataset",
         "@type": "dcat:Dataset",
         "dct:identifier": f"{base}/v1/dataset",
@@ -190,4 +198,16 @@ def dataset(request: Request, settings: SettingsDep) -> JSONLDResponse:
             ),
         ],
     }
+    if settings.archive_folder:
+        body["dcat:distribution"].append(
+            _distribution(
+                base,
+                "archive",
+                "Bulk archive: CSV per day, Parquet per month (index of files)",
+                f"{base}/archive/",
+                "application/ld+json",
+                licence,
+                **{"foaf:page": {"@id": f"{base}/archive/index.jsonld"}},
+            )
+        )
     return JSONLDResponse(body)

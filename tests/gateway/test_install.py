@@ -49,6 +49,12 @@ def what_the_commands_made(root: Path, packages: list[str], units: list[str]) ->
     wants.mkdir(parents=True, exist_ok=True)
     for unit in units:
         (wants / unit).symlink_to(f"/lib/systemd/system/{unit}")
+    # systemctl enable links a timer from timers.target, as its [Install] says.
+    timers = root / "etc/systemd/system/timers.target.wants"
+    timers.mkdir(parents=True, exist_ok=True)
+    (timers / "lokaalmeten-archive.timer").symlink_to(
+        "/etc/systemd/system/lokaalmeten-archive.timer"
+    )
     program = root / "opt/lokaalmeten/venv/bin/lokaalmeten"
     program.parent.mkdir(parents=True, exist_ok=True)
     program.write_text("#!/bin/sh\n")
@@ -66,18 +72,22 @@ def test_a_fresh_machine_gets_everything(tmp_path: Path) -> None:
     assert ["systemctl", "daemon-reload"] in commands
     assert [
         "systemctl", "enable", "--now", "mosquitto", "influxdb",
-        "lokaalmeten-gateway.service", "lokaalmeten-server.service",
+        "lokaalmeten-gateway.service", "lokaalmeten-server.service", "lokaalmeten-archive.timer",
     ] in commands  # fmt: skip
     # exactly the files of deploy/
     for source, target in [
         ("systemd/lokaalmeten-gateway.service", "etc/systemd/system/lokaalmeten-gateway.service"),
         ("systemd/lokaalmeten-server.service", "etc/systemd/system/lokaalmeten-server.service"),
+        ("systemd/lokaalmeten-archive.service", "etc/systemd/system/lokaalmeten-archive.service"),
+        ("systemd/lokaalmeten-archive.timer", "etc/systemd/system/lokaalmeten-archive.timer"),
         ("mosquitto/lokaalmeten.conf", "etc/mosquitto/conf.d/lokaalmeten.conf"),
         ("influxdb/influxdb.conf", "etc/influxdb/influxdb.conf"),
     ]:
         assert (tmp_path / target).read_text() == (DEPLOY / source).read_text(), target
     assert (tmp_path / "etc/systemd/journald.conf.d/lokaalmeten.conf").read_text() == JOURNALD
     assert (tmp_path / "var/lib/lokaalmeten").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "var/lib/lokaalmeten/archive").stat().st_mode & 0o777 == 0o755
+    assert ["chown", "lokaalmeten:lokaalmeten", "/var/lib/lokaalmeten/archive"] in commands
 
 
 def test_the_gateway_account_and_its_token(tmp_path: Path) -> None:
@@ -249,3 +259,34 @@ def test_mosquitto_reads_the_installed_files_as_its_own_user(
         )
     finally:
         stop_all([process])
+
+
+def test_the_nightly_archive_timer_is_installed_and_enabled(tmp_path: Path) -> None:
+    commands = install(tmp_path)
+    for name in ("lokaalmeten-archive.service", "lokaalmeten-archive.timer"):
+        installed = tmp_path / "etc/systemd/system" / name
+        assert installed.read_text() == (DEPLOY / "systemd" / name).read_text()
+    enable = next(c for c in commands if c[:3] == ["systemctl", "enable", "--now"])
+    # The timer starts the one-shot service; enabling the service itself would run it at boot.
+    assert "lokaalmeten-archive.timer" in enable
+    assert "lokaalmeten-archive.service" not in enable
+    assert not any("lokaalmeten-archive" in part for c in commands if "restart" in c for part in c)
+
+
+def test_a_changed_timer_is_rearmed_and_nothing_else_restarts(tmp_path: Path) -> None:
+    install(tmp_path)
+    what_the_commands_made(
+        tmp_path, ["mosquitto", "influxdb", "python3-venv"],
+        ["mosquitto.service", "influxdb.service", "lokaalmeten-gateway.service",
+         "lokaalmeten-server.service"],
+    )  # fmt: skip
+    timer = tmp_path / "etc/systemd/system/lokaalmeten-archive.timer"
+    timer.write_text(timer.read_text().replace("00:20:00 UTC", "03:00:00 UTC"))
+    plan = plan_install(InstallOptions(root=tmp_path))
+    assert [c.summary for c in plan.changes] == [
+        "file /etc/systemd/system/lokaalmeten-archive.timer: changed",
+        "systemctl daemon-reload",
+        "systemctl restart lokaalmeten-archive.timer",
+    ]
+    plan.apply(lambda command: None)
+    assert "OnCalendar=*-*-* 00:20:00 UTC" in timer.read_text()

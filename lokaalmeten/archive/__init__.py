@@ -1,0 +1,14 @@
+"""The bulk archive: one gzipped CSV per UTC day, one Parquet file per month and quantity,
+their SHA-256 sums and a DCAT index, in a folder the server publishes at ``/archive/``.
+
+    summary = build_archive(store, places, Path("/var/lib/lokaalmeten/archive"), plan)
+
+The parts, one job each: :mod:`.layout` (which files a day and a month make),
+:mod:`.fingerprint` (whether the store's readings of a day changed since the last run),
+:mod:`.files` (deterministic, atomic writing), :mod:`.csvday` and :mod:`.parquet` (the two
+formats), :mod:`.index` (SHA256SUMS and the DCAT JSON-LD index), :mod:`.build` (a run).
+"""
+
+from lokaalmeten.archive.build import ArchiveError, ArchivePlan, ArchiveSummary, build_archive
+
+__all__ = ["ArchiveError", "ArchivePlan", "ArchiveSummary", "build_archive"]
