@@ -27,9 +27,9 @@ PER_NODE = 10_000  # 120,000 rows, about 8 MB of CSV: far more than the sockets 
 EXPORT = "/v1/export/readings.csv?from=2026-11-28T00:00:00Z&to=2026-11-29T00:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('storm-store') / 'lm.db'}"
+def export_store(folder: Path) -> str:
+    """A SQLite store in ``folder`` whose day of EXPORT is far more CSV than sockets hold."""
+    url = f"sqlite:///{folder / 'lm.db'}"
     store = open_store(url)
     try:
         for node in range(NODES):
@@ -42,6 +42,11 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     finally:
         store.close()
     return url
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return export_store(tmp_path_factory.mktemp("storm-store"))
 
 
 def stall_on_an_export(port: int) -> socket.socket:

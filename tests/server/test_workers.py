@@ -20,34 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from lokaalmeten.readings import Reading
 from lokaalmeten.server.buckets import SharedBuckets
 from lokaalmeten.server.workers import listen
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn
-from lokaalmeten.store import open_store
-from tests.server.test_signals import stall_on_an_export
-
-T0 = 1795824000  # 2026-11-28T00:00:00Z, the day test_signals' export asks for
-NODES = 12
-PER_NODE = 10_000  # 120,000 rows, about 8 MB of CSV: more than the sockets hold
+from tests.server.test_signals import export_store, stall_on_an_export
 
 
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('workers-store') / 'lm.db'}"
-    store = open_store(url)
-    try:
-        for node in range(NODES):
-            store.write(
-                [
-                    Reading(f"kit-{node}", "pm25", T0 + 5 * i, i % 400 / 10, "SDS011")
-                    for i in range(PER_NODE)
-                ]
-            )
-    finally:
-        store.close()
-    return url
+    return export_store(tmp_path_factory.mktemp("workers-store"))
 
 
 class Server:
