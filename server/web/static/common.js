@@ -64,6 +64,20 @@ const LM = (() => {
     return response.json();
   }
 
+  /** Every item of a paged API answer: ``value`` of each page, following @nextLink. */
+  async function allPages(url) {
+    const rows = [];
+    while (url) {
+      const page = await getJSON(url);
+      rows.push(...page.value);
+      const next = page["@nextLink"];
+      // Same origin whatever base URL the server names (a proxy may rewrite it).
+      const link = next ? new URL(next, window.location.href) : null;
+      url = link ? link.pathname + link.search : null;
+    }
+    return rows;
+  }
+
   /** An element with attributes and children (text or elements). */
   function el(tag, attributes, ...children) {
     const node = document.createElement(tag);
@@ -130,5 +144,5 @@ const LM = (() => {
     link.href = url.pathname + url.search;
   }
 
-  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, el, bandBadge, status, labelCells, copy, syncLanguageSwitch };
+  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, allPages, el, bandBadge, status, labelCells, copy, syncLanguageSwitch };
 })();

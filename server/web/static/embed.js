@@ -16,17 +16,8 @@
   }
 
   async function readings(quantity, p) {
-    const rows = [];
     const search = new URLSearchParams({ node, quantity, from: iso(p.from), to: iso(p.to) });
-    let url = `/v1/readings?${search}`;
-    while (url) {
-      const page = await LM.getJSON(url);
-      rows.push(...page.value);
-      const next = page["@nextLink"];
-      const link = next ? new URL(next, window.location.href) : null;
-      url = link ? link.pathname + link.search : null;
-    }
-    return rows;
+    return LM.allPages(`/v1/readings?${search}`);
   }
 
   function render() {

@@ -34,17 +34,7 @@
   }
 
   async function readings(p) {
-    const rows = [];
-    let url = `/v1/readings?${query(p)}`;
-    while (url) {
-      const page = await LM.getJSON(url);
-      rows.push(...page.value);
-      const next = page["@nextLink"];
-      // Same origin whatever base URL the server names (a proxy may rewrite it).
-      const link = next ? new URL(next, window.location.href) : null;
-      url = link ? link.pathname + link.search : null;
-    }
-    return rows;
+    return LM.allPages(`/v1/readings?${query(p)}`);
   }
 
   /** What an open alert says, in the page's language (the gateway's message is English). */
