@@ -128,3 +128,18 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     )
     assert env_out.returncode == 2
     assert "ftp://nowhere" in env_out.stderr and "Traceback" not in env_out.stderr
+
+
+def test_a_command_starts_without_loading_the_archive_formats() -> None:
+    # Every command registers `lokaalmeten archive`; loading its formats (the server's CSV
+    # code, pyarrow) with it once slowed the gateway's start by half a second, and the demo's
+    # server, started beside it, found no store yet.
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, lokaalmeten.cli as c; c._register_groups(); "
+         "print(sorted(m for m in ('pyarrow', 'lokaalmeten.server.csvfmt', "
+         "'lokaalmeten.archive.build') if m in sys.modules))"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout

@@ -63,7 +63,7 @@ def archive_command(
     as you like: an unchanged day keeps its bytes. The server publishes the folder at
     /archive/ when LM_ARCHIVE_FOLDER names it.
     """
-    from lokaalmeten.archive import ArchiveError, ArchivePlan, build_archive
+    from lokaalmeten.archive.build import ArchiveError, ArchivePlan, build_archive
     from lokaalmeten.archive.layout import DAY, day_text
     from lokaalmeten.gateway.directory import DirectoryReader
     from lokaalmeten.server.privacy import public_places
