@@ -444,6 +444,19 @@ class DirectoryReader(_Reading):
             self.problem = None
             return rows
 
+    def change_point(self) -> int | None:
+        """A number that moves with every commit of another connection (the gateway's) to
+        the directory, so that an answer made from it may be kept while it stays; None
+        while there is no directory file."""
+        with self._lock:
+            if self._conn is None:
+                if not self.path.exists():
+                    return None
+                self._conn = self._open()
+            # Comparable only within one connection: this reader's, which never writes.
+            version: int = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            return version
+
     def _open(self) -> sqlite3.Connection:
         conn = connect_file(self.path, "ro", timeout=10)
         conn.execute("PRAGMA query_only=1")

@@ -128,6 +128,7 @@ def create_app(settings: ServerSettings, buckets: Buckets | None = None) -> Fast
     app.state.directory = directory
     app.state.alerts = alerts
     app.state.watch = watch
+    app.state.latest_answers = nodes.LatestAnswers()
     app.state.stream_slots = stream.StreamSlots(settings.max_stream_clients)
     install_error_handlers(app)
     # First: `/` is the public map for browsers and the JSON landing document otherwise.

@@ -72,9 +72,18 @@ def node_views(
 
 
 def _online(meta: NodeMeta, summary: NodeSummary, interval: float, now: float) -> bool:
+    return online_at(meta, summary.last_time, interval, now)
+
+
+def online_at(meta: NodeMeta, last_time: int, interval: float, now: float) -> bool:
     if meta.state is not None:
         return meta.state == "online"
-    return now - summary.last_time <= max(3 * interval, ONLINE_MIN_SECONDS)
+    return now <= silent_after(last_time, interval)
+
+
+def silent_after(last_time: int, interval: float) -> float:
+    """When a kit that sends no status, last heard at ``last_time``, counts as offline."""
+    return last_time + max(3 * interval, ONLINE_MIN_SECONDS)
 
 
 def thresholds(directory: DirectoryReader, settings: ServerSettings) -> tuple[int, dict[str, int]]:

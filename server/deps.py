@@ -44,6 +44,9 @@ class RequestDirectory(DirectoryReader):
             self.problem = self._shared.problem
         return self._read[key]
 
+    def change_point(self) -> int | None:
+        return self._shared.change_point()  # never kept: it is asked to see a change
+
     def close(self) -> None:
         return None  # the connection is the shared reader's, closed with the app
 

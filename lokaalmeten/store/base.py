@@ -374,6 +374,13 @@ class Store(ABC):
         """The position of the newest change: a new subscriber starts here."""
         raise ChangesUnsupported(f"{type(self).__name__} keeps no change log")
 
+    def change_point(self) -> object | None:
+        """A value that differs from any earlier one once a write has changed what this store
+        answers (equal values: nothing visible changed in between), cheaply, so that a
+        caller may keep an answer made after reading it while it stays the same; None when
+        the backend cannot tell (nothing may be kept)."""
+        return None
+
     def change_known(self, position: int) -> bool:
         """Whether ``position`` (at most the head, and not older than the log holds) is one
         this store handed out. True by default: a backend whose positions are consecutive

@@ -276,6 +276,14 @@ class InfluxDBStore(Store):
             raise ChangesUnsupported(influx_changes.NEVER_WRITTEN)
         return influx_changes.head(found[0])
 
+    def change_point(self) -> int | None:
+        # The change log's head moves with every batch, and only once its readings are
+        # stored (write()): one short query. A store without a log cannot tell.
+        if not self.change_log:
+            return None
+        found = self._change_queries([influx_changes.newest()])
+        return None if found is None else influx_changes.head(found[0])
+
     def _raise_for_write(self, response: httpx.Response) -> None:
         status = response.status_code
         if status in (200, 204):

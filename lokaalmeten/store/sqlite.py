@@ -286,6 +286,8 @@ class SQLiteStore(Store):
         self._write_lock = threading.Lock()
         self._ids: dict[tuple[str, str], int] = {}
         self._writer: sqlite3.Connection | None = None
+        self._point_lock = threading.Lock()
+        self._point_conn: sqlite3.Connection | None = None
         # Readers need the file and its WAL set up; creating them is harmless in a reader
         # process and lets the server start before the gateway's first write.
         self._create_schema()
@@ -692,19 +694,38 @@ class SQLiteStore(Store):
         return found
 
     def latest(self, nodes: tuple[str, ...] = ()) -> list[Reading]:
+        # One statement: every (node, quantity) pair of the small name tables, its newest
+        # time an index seek on the key (a pair without readings has none), then that row.
+        # Materialized: flattened, SQLite scans the readings instead (400 times slower).
+        where = f"WHERE n.name IN ({','.join('?' * len(nodes))})" if nodes else ""
         with self._bounded() as conn:
-            streams = self._streams(conn, nodes, ())
-            found = []
-            for node_id, quantity_id, node, quantity in streams:
-                row = conn.execute(
-                    "SELECT r.time, r.value, s.model, r.flags FROM reading r "
-                    "LEFT JOIN sensor s ON s.id = r.sensor_id "
-                    "WHERE r.node_id = ? AND r.quantity_id = ? ORDER BY r.time DESC LIMIT 1",
-                    (node_id, quantity_id),
-                ).fetchone()
-                if row is not None:
-                    found.append(Reading(node, quantity, *row))
-        return found
+            rows = conn.execute(
+                f"""
+                WITH newest AS MATERIALIZED (
+                    SELECT n.id AS node_id, q.id AS quantity_id, n.name AS node,
+                        q.name AS quantity, (SELECT max(time) FROM reading
+                            WHERE node_id = n.id AND quantity_id = q.id) AS time
+                    FROM node n CROSS JOIN quantity q {where})
+                SELECT newest.node, newest.quantity, r.time, r.value, s.model, r.flags
+                FROM newest
+                JOIN reading r ON r.node_id = newest.node_id
+                    AND r.quantity_id = newest.quantity_id AND r.time = newest.time
+                LEFT JOIN sensor s ON s.id = r.sensor_id
+                ORDER BY newest.node, newest.quantity
+                """,
+                nodes,
+            ).fetchall()
+        return [Reading(*row) for row in rows]
+
+    def change_point(self) -> int:
+        # PRAGMA data_version moves whenever another connection (the gateway's, any
+        # process) commits, whatever it changed, and is only comparable within one
+        # connection: one of its own, never used for anything else.
+        with self._point_lock:
+            if self._point_conn is None:
+                self._point_conn = self._connect("ro")
+            version: int = self._point_conn.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     def changes(
         self, after: int, nodes: tuple[str, ...], quantities: tuple[str, ...], limit: int
@@ -804,6 +825,10 @@ class SQLiteStore(Store):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        with self._point_lock:
+            if self._point_conn is not None:
+                self._point_conn.close()
+                self._point_conn = None
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from lokaalmeten.gateway.alert_book import Alert
 from lokaalmeten.gateway.directory import DirectoryReader
+from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.quantities import QUANTITIES, Aggregation
 from lokaalmeten.readings import iso_utc
-from lokaalmeten.server.catalogue import NodeView, node_views
+from lokaalmeten.server.catalogue import NodeView, interval_of, node_views, online_at, silent_after
 from lokaalmeten.server.deps import AlertsDep, DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError, ErrorBody
 from lokaalmeten.server.params import AreaNodes
+from lokaalmeten.server.privacy import PublicPlace, public_place
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store
 
@@ -106,14 +111,10 @@ class LatestList(BaseModel):
     value: list[NodeLatest]
 
 
-def place_of(view: NodeView) -> Place | None:
-    if view.place is None:
+def place_of(place: PublicPlace | None) -> Place | None:
+    if place is None:
         return None
-    return Place(
-        latitude=view.place.latitude,
-        longitude=view.place.longitude,
-        exactness=view.place.exactness,
-    )
+    return Place(latitude=place.latitude, longitude=place.longitude, exactness=place.exactness)
 
 
 def alert_public(alert: Alert) -> AlertPublic:
@@ -131,7 +132,7 @@ def node_public(view: NodeView, alerts: list[Alert]) -> NodePublic:
         node=view.node,
         name=view.meta.name,
         description=view.meta.description,
-        location=place_of(view),
+        location=place_of(view.place),
         quantities=view.quantities,
         sensors=list(s.sensors),
         first_reading=iso_utc(s.first_time),
@@ -204,6 +205,7 @@ def list_quantities() -> QuantityList:
 
 @router.get("/latest", response_model=LatestList, summary="The latest value of every quantity")
 def list_latest(
+    request: Request,
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
@@ -211,28 +213,84 @@ def list_latest(
 ) -> Response:
     # The answer as bytes from here: FastAPI would validate the returned model again
     # against response_model, in another trip to its thread pool (bench/api_clients.py).
-    return Response(latest_of(store, directory, settings, chosen).model_dump_json(),
+    answers: LatestAnswers = request.app.state.latest_answers
+    return Response(answers.answer(store, directory, settings, chosen),
                     media_type="application/json")  # fmt: skip
 
 
+class LatestAnswers:
+    """One worker's encoded /v1/latest answers, by area filter. One is served again while
+    the store's and the node directory's change points are what they were before it was
+    made, and until the clock makes a kit without a status of its own go offline: an
+    unchanged network is answered with one cheap look at each, never a stale answer."""
+
+    MOST = 64  # answers kept (filters); the oldest made goes first
+    # A backstop for what no change point shows: InfluxDB dropping data by retention, or a
+    # gateway writing a log-keeping InfluxDB with changes=off.
+    MAX_AGE = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[str, ...], tuple[tuple[object, object], float, bytes]] = {}
+
+    def answer(
+        self,
+        store: Store,
+        directory: DirectoryReader,
+        settings: ServerSettings,
+        chosen: tuple[str, ...],
+        now: float | None = None,
+    ) -> bytes:
+        now = time.time() if now is None else now
+        # The points before the answer is read: a write in between makes the answer newer
+        # than its points, so the next request sees other points and makes it anew.
+        points = (store.change_point(), directory.change_point())
+        with self._lock:
+            kept = self._kept.get(chosen)
+        if kept is not None and kept[0] == points and now < kept[1]:
+            return kept[2]
+        latest, until = latest_of(store, directory, settings, chosen, now)
+        body = latest.model_dump_json().encode()
+        if points[0] is None:  # the store cannot tell a change: nothing may be kept
+            return body
+        with self._lock:
+            self._kept.pop(chosen, None)
+            self._kept[chosen] = (points, min(until, now + self.MAX_AGE), body)
+            while len(self._kept) > self.MOST:
+                del self._kept[next(iter(self._kept))]
+        return body
+
+
 def latest_of(
-    store: Store, directory: DirectoryReader, settings: ServerSettings, chosen: tuple[str, ...]
-) -> LatestList:
-    views = node_views(store, directory, settings)
+    store: Store,
+    directory: DirectoryReader,
+    settings: ServerSettings,
+    chosen: tuple[str, ...],
+    now: float,
+) -> tuple[LatestList, float]:
+    """The answer, from one store query (each kit's last reading is the newest of its
+    latest values), and until when the clock leaves it true (a kit going silent)."""
+    metas = directory.metas()
     latest: dict[str, dict[str, LatestValue]] = {}
+    heard: dict[str, int] = {}
     for r in store.latest(chosen):
         latest.setdefault(r.node, {})[r.quantity] = LatestValue(
             value=r.value, unit=QUANTITIES[r.quantity].unit, time=iso_utc(r.time), sensor=r.sensor
         )
-    return LatestList(
-        value=[
+        heard[r.node] = max(heard.get(r.node, r.time), r.time)
+    found, until = [], math.inf
+    for node_id in sorted(latest):
+        meta = metas.get(node_id, NodeMeta(node_id))
+        interval = interval_of(meta, settings)
+        online = online_at(meta, heard[node_id], interval, now)
+        if online and meta.state is None:
+            until = min(until, silent_after(heard[node_id], interval))
+        found.append(
             NodeLatest(
                 node=node_id,
-                location=place_of(views[node_id]),
-                online=views[node_id].online,
-                values=values,
+                location=place_of(public_place(meta, settings.location_decimals)),
+                online=online,
+                values=latest[node_id],
             )
-            for node_id, values in latest.items()
-            if node_id in views
-        ]
-    )
+        )
+    return LatestList(value=found), until

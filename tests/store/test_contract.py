@@ -346,3 +346,21 @@ def test_sqlite_rollups_from_triggers_equal_the_rebuild(tmp_path: Path) -> None:
             ), (row, expected)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+def test_the_change_point_moves_with_a_write_from_elsewhere(store: Store) -> None:
+    # A server keeps answers while the point stays: it must move with a write by another
+    # store object (the gateway's), and stay while nothing is written.
+    store.write([Reading("kit-1", "pm25", 1000, 1.0)])
+    writer = open_store(store.url)
+    try:
+        before = store.change_point()
+        assert before is not None
+        assert store.change_point() == before
+        writer.write([Reading("kit-1", "pm25", 1060, 2.0)])
+        after = store.change_point()
+        assert after != before
+        assert store.latest()[-1].value == 2.0
+        assert store.change_point() == after
+    finally:
+        writer.close()
