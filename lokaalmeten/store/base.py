@@ -374,6 +374,10 @@ class Store(ABC):
         """The position of the newest change: a new subscriber starts here."""
         raise ChangesUnsupported(f"{type(self).__name__} keeps no change log")
 
+    # Whether change_point() answers from this machine at once (a local file), so that an
+    # event loop may ask it; else it waits on the network (a thread must ask).
+    change_point_local = False
+
     def change_point(self) -> object | None:
         """A value that differs from any earlier one once a write has changed what this store
         answers (equal values: nothing visible changed in between), cheaply, so that a

@@ -717,6 +717,8 @@ class SQLiteStore(Store):
             ).fetchall()
         return [Reading(*row) for row in rows]
 
+    change_point_local = True
+
     def change_point(self) -> int:
         # PRAGMA data_version moves whenever another connection (the gateway's, any
         # process) commits, whatever it changed, and is only comparable within one

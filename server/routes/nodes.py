@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lokaalmeten.gateway.alert_book import Alert
 from lokaalmeten.gateway.directory import DirectoryReader
@@ -21,7 +24,7 @@ from lokaalmeten.server.errors import ApiError, ErrorBody
 from lokaalmeten.server.params import AreaNodes
 from lokaalmeten.server.privacy import PublicPlace, public_place
 from lokaalmeten.settings import ServerSettings
-from lokaalmeten.store import Store
+from lokaalmeten.store import Store, StoreError
 
 router = APIRouter(prefix="/v1", tags=["nodes"])
 
@@ -214,8 +217,12 @@ def list_latest(
     # The answer as bytes from here: FastAPI would validate the returned model again
     # against response_model, in another trip to its thread pool (bench/api_clients.py).
     answers: LatestAnswers = request.app.state.latest_answers
-    return Response(answers.answer(store, directory, settings, chosen),
+    points = getattr(request.state, _POINTS, None)
+    return Response(answers.answer(store, directory, settings, chosen, points=points),
                     media_type="application/json")  # fmt: skip
+
+
+_POINTS = "latest_change_points"  # in a request's state, from KeptLatest
 
 
 class LatestAnswers:
@@ -240,15 +247,16 @@ class LatestAnswers:
         settings: ServerSettings,
         chosen: tuple[str, ...],
         now: float | None = None,
+        points: tuple[object, object] | None = None,
     ) -> bytes:
+        """``points``: the change points, when this request looked at them already."""
         now = time.time() if now is None else now
         # The points before the answer is read: a write in between makes the answer newer
         # than its points, so the next request sees other points and makes it anew.
-        points = (store.change_point(), directory.change_point())
-        with self._lock:
-            kept = self._kept.get(chosen)
-        if kept is not None and kept[0] == points and now < kept[1]:
-            return kept[2]
+        points = change_points(store, directory) if points is None else points
+        kept = self.kept(chosen, points, now)
+        if kept is not None:
+            return kept
         latest, until = latest_of(store, directory, settings, chosen, now)
         body = latest.model_dump_json().encode()
         if points[0] is None:  # the store cannot tell a change: nothing may be kept
@@ -259,6 +267,62 @@ class LatestAnswers:
             while len(self._kept) > self.MOST:
                 del self._kept[next(iter(self._kept))]
         return body
+
+    def kept(
+        self, chosen: tuple[str, ...], points: tuple[object, object], now: float
+    ) -> bytes | None:
+        """The answer kept for ``chosen`` if it is still true at these change points."""
+        with self._lock:
+            kept = self._kept.get(chosen)
+        if kept is not None and kept[0] == points and now < kept[1]:
+            return kept[2]
+        return None
+
+
+def change_points(store: Store, directory: DirectoryReader) -> tuple[object, object]:
+    return store.change_point(), directory.change_point()
+
+
+class KeptLatest:
+    """A plain `GET /v1/latest` whose kept answer still holds, answered beside FastAPI
+    (inside every other middleware: the rate limit, admission, CORS and gzip still apply).
+    FastAPI's routing, its dependencies and the trip to its thread pool would cost about
+    as much again as the whole rest of the request (docs/benchmarks.md, issue 16). Anything
+    else, and a look at the change points that fails, goes to the route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == "/v1/latest"
+            and not scope["query_string"]
+        ):
+            body = await self._kept(scope["app"].state, scope.setdefault("state", {}))
+            if body is not None:
+                headers = [(b"content-length", str(len(body)).encode()),
+                           (b"content-type", b"application/json")]  # fmt: skip
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _kept(state: State, request: dict[str, Any]) -> bytes | None:
+        store: Store = state.store
+        directory: DirectoryReader = state.directory
+        try:
+            if store.change_point_local:
+                points = change_points(store, directory)
+            else:  # a request to the store's server: not on the event loop
+                points = await run_in_threadpool(change_points, store, directory)
+        except StoreError:
+            return None
+        request[_POINTS] = points  # for the route, on a miss: looked at once a request
+        answers: LatestAnswers = state.latest_answers
+        return answers.kept((), points, time.time())
 
 
 def latest_of(

@@ -139,3 +139,38 @@ def test_two_workers_both_show_a_write_at_once(store_url: str, tmp_path: Path) -
     finally:
         writer.close()
         server.stop()
+
+
+def test_a_kept_answer_goes_through_every_middleware_as_the_route_s(store_url: str) -> None:
+    fill(store_url, READINGS, META)
+    asked = {"Origin": "https://gemeente.example", "Accept-Encoding": "gzip"}
+    with serve(store_url) as client:
+        made = client.get("/v1/latest", headers=asked)  # by the route
+        trips = Trips(client)
+        kept = client.get("/v1/latest", headers=asked)
+        assert "latest" not in trips.store.calls  # beside the route
+    assert kept.status_code == made.status_code == 200
+    assert kept.content == made.content
+    for name in ("api-version", "access-control-allow-origin", "content-type", "vary"):
+        assert kept.headers.get(name) == made.headers.get(name), name
+    # gzip applies to either alike once an answer is long enough (two kits: not yet).
+    assert kept.headers.get("content-encoding") == made.headers.get("content-encoding")
+
+
+def test_a_kept_answer_counts_against_the_rate_limit(store_url: str) -> None:
+    fill(store_url, READINGS, META)
+    with serve(store_url, rate_limit=3) as client:
+        statuses = [client.get("/v1/latest").status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429]
+
+
+def test_a_filtered_request_is_kept_apart(store_url: str) -> None:
+    fill(store_url, READINGS, META)
+    with serve(store_url) as client:
+        every = client.get("/v1/latest").json()
+        one = client.get("/v1/latest?node=kit-2").json()
+        assert [kit["node"] for kit in every["value"]] == ["kit-1", "kit-2"]
+        assert [kit["node"] for kit in one["value"]] == ["kit-2"]
+        assert client.get("/v1/latest").json() == every
+        assert client.get("/v1/latest?node=kit-2").json() == one
