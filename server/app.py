@@ -39,6 +39,7 @@ from lokaalmeten.server.routes import (
     nodes,
     noise,
     readings,
+    reference,
     stream,
 )
 from lokaalmeten.server.sensorthings import routes as sensorthings
@@ -142,6 +143,7 @@ def create_app(settings: ServerSettings, buckets: Buckets | None = None) -> Fast
         aggregates.router,
         noise.router,
         corrected.router,
+        reference.router,
         export.router,
         stream.router,
         sensorthings.router,
