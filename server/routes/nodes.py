@@ -287,7 +287,7 @@ class KeptLatest:
     """A plain `GET /v1/latest` whose kept answer still holds, answered beside FastAPI
     (inside every other middleware: the rate limit, admission, CORS and gzip still apply).
     FastAPI's routing, its dependencies and the trip to its thread pool would cost about
-    as much again as the whole rest of the request (docs/benchmarks.md, issue 16). Anything
+    as much again as the whole rest of the request (docs/benchmarks.md). Anything
     else, and a look at the change points that fails, goes to the route."""
 
     def __init__(self, app: ASGIApp) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from lokaalmeten.calibration.book import CalibrationBook
+from lokaalmeten.calibration.reference import read_reference
 from lokaalmeten.noise_indicators import AMSTERDAM
 from lokaalmeten.readings import FLAG_STUCK, Reading
 from tests.server.conftest import DAY, META, fill, serve
@@ -107,11 +109,31 @@ def test_the_docs_print_csv_links() -> None:
     assert len(links) >= 3 * 2 + 4
 
 
+def import_reference_hours(book: Path, now: int) -> None:
+    """Reference station NL10636's PM2.5 of the last hours, imported as the operator does."""
+    source = book.with_name("reference.csv")
+    hours = [now // 3600 * 3600 - 3600 * i for i in range(12)]
+    source.write_text(
+        "station;time;component;value;latitude;longitude;name\n"
+        + "".join(
+            f"NL10636;{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(end))};PM25;7.5;"
+            "52.105;5.128;Utrecht-Kardinaal de Jongweg\n"
+            for end in hours
+        ),
+        encoding="utf-8",
+    )
+    opened = CalibrationBook(book)
+    try:
+        opened.import_file(read_reference(source))
+    finally:
+        opened.close()
+
+
 @pytest.mark.parametrize(
     ("name", "line", "address"), guide_csv_links(), ids=lambda value: str(value)[:60]
 )
 def test_every_csv_link_in_the_docs_gives_csv_with_rows_for_the_bounds_it_names(
-    store_url: str, name: str, line: str, address: str
+    store_url: str, name: str, line: str, address: str, tmp_path: Path
 ) -> None:
     # Readings of the last hours, so that the default bounds (the last 24 hours) hold rows.
     now = int(time.time()) // 60 * 60
@@ -127,11 +149,14 @@ def test_every_csv_link_in_the_docs_gives_csv_with_rows_for_the_bounds_it_names(
     night = (int(seven.timestamp()) - midnight) // 3600  # 6 or 8 on a clock-change day
     fill(store_url, readings + day_of(midnight, night), [])
     url = address.replace("=N&", "=esp32-0a1b2c&")
+    book = tmp_path / "calibration.db"
+    if "reference.csv" in url:
+        import_reference_hours(book, now)
     if "from=" not in url:
         # An address without bounds gets the defaults: its text must say which.
         said = "yesterday" if "noise.csv" in url else r"24 (hours|uur)"
         assert re.search(said, line), f"{name}: {line} does not say its bounds"
-    with serve(store_url) as client:
+    with serve(store_url, calibration=str(book)) as client:
         response = client.get(url)
     assert response.status_code == 200, f"{name}: {url}: {response.text}"
     assert response.headers["content-type"].startswith("text/csv")

@@ -139,8 +139,14 @@ def test_the_routes_share_one_description_per_filter(client: TestClient) -> None
         "from": {_description(params.FromParam), _description(params.WindowFromParam)},
         "to": {_description(params.ToParam), _description(params.WindowToParam)},
     }
-    # /v1/corrected takes one kit and one of two PM quantities: parameters of another kind.
-    own = {"/v1/corrected", "/v1/export/corrected.csv"}
+    # /v1/corrected takes one kit and one of two PM quantities, and /v1/reference one of two
+    # PM quantities of a reference station: parameters of another kind.
+    own = {
+        "/v1/corrected",
+        "/v1/export/corrected.csv",
+        "/v1/reference",
+        "/v1/export/reference.csv",
+    }
     seen: dict[str, set[str]] = {name: set() for name in shared}
     for path, operations in client.get("/openapi.json").json()["paths"].items():
         for operation in operations.values():
