@@ -573,6 +573,14 @@ class ServerSettings(_Settings):
         "Retry-After. Counted apart from the requests for readings: a subscriber waits far "
         "more than it works.",
     )
+    stream_heartbeat_s: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="Seconds between the live stream's heartbeat comments, which keep a quiet "
+        "stream open through proxies that close a silent connection (often after 60 s) and "
+        "tell a filtered subscriber the position reached.",
+    )
     licence: Literal["CC0-1.0", "CC-BY-4.0"] = Field(
         "CC0-1.0", description="Licence of the published data (SPDX id)."
     )

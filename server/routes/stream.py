@@ -5,7 +5,7 @@ gives, its id the store's change position (:meth:`Store.changes`): the order rea
 stored in, not their time, so a back-dated reading that arrives late is sent when it arrives.
 A client that reconnects with ``Last-Event-ID`` (``EventSource`` does so by itself) or
 ``last_event_id`` gets every reading stored after that id, none twice. A heartbeat comment
-goes out every ``HEARTBEAT_S`` and carries the position reached, so that a filtered
+goes out every ``stream_heartbeat_s`` seconds and carries the position reached, so that a filtered
 subscriber that was sent nothing for a while still resumes from near the head.
 
 Subscribers are few and long-lived: at most ``max_stream_clients`` at once, counted apart
@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from lokaalmeten.server.deps import StoreDep
+from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.disconnect import client_gone
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.params import NodeFilter, QuantityFilter, quantities, split
@@ -36,7 +36,6 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 log = logging.getLogger("lokaalmeten.server")
 
 POLL_S = 0.5  # how often the store is asked for new readings; a reading arrives within it
-HEARTBEAT_S = 15.0  # proxies close a connection that stays silent much longer (often 60 s)
 PAGE = 500  # readings read per look; a backlog is sent page after page without waiting
 RETRY_MS = 2000  # how long EventSource waits before it reconnects
 
@@ -96,6 +95,7 @@ async def _events(
     position: int,
     nodes: tuple[str, ...],
     wanted: tuple[str, ...],
+    heartbeat_s: float,
 ) -> AsyncIterator[str]:
     gone = client_gone(request)
     yield f"retry: {RETRY_MS}\n\n"
@@ -115,7 +115,7 @@ async def _events(
             yield _reading_event(seq, ReadingPublic.of(reading).model_dump_json())
         if len(found) == PAGE:
             continue
-        if loop.time() - beat >= HEARTBEAT_S:
+        if loop.time() - beat >= heartbeat_s:
             yield f": heartbeat\nid: {position}\n\n"
             beat = loop.time()
         await asyncio.sleep(POLL_S)
@@ -134,6 +134,7 @@ async def _events(
 async def stream(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     node: NodeFilter = None,
     quantity: QuantityFilter = None,
     last_event_id_header: Annotated[
@@ -185,5 +186,13 @@ async def stream(
             retry_after=30,
         )
     return _EventStream(
-        _events(store, request, head if after is None else after, nodes, wanted), slots
+        _events(
+            store,
+            request,
+            head if after is None else after,
+            nodes,
+            wanted,
+            settings.stream_heartbeat_s,
+        ),
+        slots,
     )

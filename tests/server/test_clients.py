@@ -89,7 +89,8 @@ def test_no_generated_request_gets_a_server_error(api: FastAPI) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=40,
+            # Each run draws other cases; 20 per operation keep the whole API within a minute.
+            max_examples=20,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),

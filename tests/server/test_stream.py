@@ -26,6 +26,8 @@ from lokaalmeten.store import Store, open_store
 from tests.server.conftest import T0
 
 MAX_CLIENTS = 2
+# The heartbeat of a test server: the default 15 s would make the heartbeat test wait that long.
+HEARTBEAT_S = 2.0
 _databases = itertools.count()
 
 
@@ -40,7 +42,12 @@ class Live:
 
 def start_server(url: str, folder: Path) -> Live:
     port = free_port()
-    env = {**os.environ, "LM_MAX_STREAM_CLIENTS": str(MAX_CLIENTS), "LM_RATE_LIMIT": "0"}
+    env = {
+        **os.environ,
+        "LM_MAX_STREAM_CLIENTS": str(MAX_CLIENTS),
+        "LM_RATE_LIMIT": "0",
+        "LM_STREAM_HEARTBEAT_S": str(HEARTBEAT_S),
+    }
     with (folder / "server.log").open("ab") as log:
         process = spawn(
             [sys.executable, "-m", "lokaalmeten", "server", "--store", url,
