@@ -236,9 +236,39 @@ class LatestAnswers:
     # gateway writing a log-keeping InfluxDB with changes=off.
     MAX_AGE = 30.0
 
+    # A store behind the network (InfluxDB) is asked for its change point at most this often:
+    # a look costs it about as much as the rest of a kept answer many times over, so an
+    # answer may be this much behind a write (the live stream itself polls every 0.5 s).
+    LOOK_S = 1.0
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kept: dict[tuple[str, ...], tuple[tuple[object, object], float, bytes]] = {}
+        self._looked: tuple[float, object] | None = None  # (monotonic time, store's point)
+
+    def points(self, store: Store, directory: DirectoryReader) -> tuple[object, object]:
+        """The store's and the directory's change points; may wait on the store's server."""
+        at_hand = self.points_at_hand(store, directory)
+        if at_hand is not None:
+            return at_hand
+        looked = time.monotonic()
+        point = store.change_point()
+        with self._lock:
+            self._looked = (looked, point)
+        return point, directory.change_point()
+
+    def points_at_hand(
+        self, store: Store, directory: DirectoryReader
+    ) -> tuple[object, object] | None:
+        """The change points if they can be had without waiting on a network (a local
+        store, or a remote store's point looked at less than LOOK_S ago), else None."""
+        if store.change_point_local:
+            return change_points(store, directory)
+        with self._lock:
+            looked = self._looked
+        if looked is not None and time.monotonic() - looked[0] < self.LOOK_S:
+            return looked[1], directory.change_point()
+        return None
 
     def answer(
         self,
@@ -253,7 +283,7 @@ class LatestAnswers:
         now = time.time() if now is None else now
         # The points before the answer is read: a write in between makes the answer newer
         # than its points, so the next request sees other points and makes it anew.
-        points = change_points(store, directory) if points is None else points
+        points = self.points(store, directory) if points is None else points
         kept = self.kept(chosen, points, now)
         if kept is not None:
             return kept
@@ -313,15 +343,14 @@ class KeptLatest:
     async def _kept(state: State, request: dict[str, Any]) -> bytes | None:
         store: Store = state.store
         directory: DirectoryReader = state.directory
+        answers: LatestAnswers = state.latest_answers
         try:
-            if store.change_point_local:
-                points = change_points(store, directory)
-            else:  # a request to the store's server: not on the event loop
-                points = await run_in_threadpool(change_points, store, directory)
+            points = answers.points_at_hand(store, directory)
+            if points is None:  # a request to the store's server: not on the event loop
+                points = await run_in_threadpool(answers.points, store, directory)
         except StoreError:
             return None
         request[_POINTS] = points  # for the route, on a miss: looked at once a request
-        answers: LatestAnswers = state.latest_answers
         return answers.kept((), points, time.time())
 
 

@@ -1,7 +1,9 @@
 """`/v1/latest` answered again from the bytes a worker kept while nothing changed: one look at
 the store's and the node directory's change points, never a stale answer. Each test writes
 through a store or directory of its own, as the gateway does, on SQLite and on InfluxDB, and
-then the very next request must show the change; with two worker processes too."""
+then the very next request must show the change; with two worker processes too. On
+InfluxDB the store's point is looked at once every LatestAnswers.LOOK_S at most, so there the
+next request after that shows it (the tests that check exactness set LOOK_S to 0)."""
 
 from __future__ import annotations
 
@@ -28,11 +30,17 @@ def _values(body: dict[str, Any], node: str) -> dict[str, Any]:
     return next(kit for kit in body["value"] if kit["node"] == node)
 
 
+def _exact(client: Any) -> None:
+    """Look at the store's change point on every request, also on InfluxDB."""
+    client.app.state.latest_answers.LOOK_S = 0.0
+
+
 def test_an_unchanged_network_is_answered_with_one_look_at_each_change_point(
     store_url: str,
 ) -> None:
     fill(store_url, READINGS, META)
     with serve(store_url) as client:
+        _exact(client)
         first = client.get("/v1/latest")
         trips = Trips(client)
         calls, requests = trips.of(client, "/v1/latest")
@@ -49,6 +57,7 @@ def test_each_write_shows_in_the_next_answer(store_url: str) -> None:
     writer = open_store(store_url)
     try:
         with serve(store_url) as client:
+            _exact(client)
             for step in range(1, 6):
                 client.get("/v1/latest")  # the answer is kept ...
                 writer.write([Reading("kit-2", "pm25", T0 + 3600 * step, 100.0 + step, "SPS30")])
@@ -63,6 +72,7 @@ def test_each_write_shows_in_the_next_answer(store_url: str) -> None:
 def test_a_directory_change_shows_in_the_next_answer(store_url: str) -> None:
     fill(store_url, READINGS, META)
     with serve(store_url) as client:
+        _exact(client)
         before = _values(client.get("/v1/latest").json(), "kit-2")["location"]
         assert before["latitude"] == pytest.approx(52.100049)
         directory = Directory(registry_for(store_url))
@@ -72,6 +82,36 @@ def test_a_directory_change_shows_in_the_next_answer(store_url: str) -> None:
             directory.close()
         after = _values(client.get("/v1/latest").json(), "kit-2")["location"]
     assert (after["latitude"], after["longitude"]) == (51.5, 4.4)
+
+
+def test_a_remote_store_is_looked_at_once_a_look_s_and_a_write_shows_after_it(
+    store_url: str,
+) -> None:
+    """Many requests within LOOK_S cost InfluxDB one look at its change point (SQLite, a local
+    file, is looked at each time); a write is served at the first request after LOOK_S."""
+    fill(store_url, READINGS, META)
+    writer = open_store(store_url)
+    remote = store_url.startswith("influxdb")
+    try:
+        with serve(store_url) as client:
+            answers: LatestAnswers = client.app.state.latest_answers  # type: ignore[attr-defined]
+            answers.LOOK_S = 0.5
+            client.get("/v1/latest")
+            trips = Trips(client)
+            # Each request of a kept answer asks the store for its change point only.
+            looks = sum(trips.of(client, "/v1/latest")[0] for _ in range(20))
+            writer.write([Reading("kit-2", "pm25", T0 + 7200, 77.0, "SPS30")])
+            if remote:
+                # Only the count of looks is asserted, not the time: a slow machine may
+                # let LOOK_S pass between two of the twenty requests.
+                assert looks < 20
+                time.sleep(answers.LOOK_S)
+            else:
+                assert looks == 20
+            pm25 = _values(client.get("/v1/latest").json(), "kit-2")["values"]["pm25"]
+            assert pm25["value"] == 77.0
+    finally:
+        writer.close()
 
 
 def _answer(answers: LatestAnswers, client: Any, now: float) -> dict[str, Any]:
@@ -119,7 +159,7 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def test_two_workers_both_show_a_write_at_once(store_url: str, tmp_path: Path) -> None:
+def test_two_workers_both_show_a_write_at_the_next_look(store_url: str, tmp_path: Path) -> None:
     fill(store_url, READINGS, META)
     server = Server(store_url, tmp_path, workers=2, rate_limit="0")
     writer = open_store(store_url)
@@ -128,6 +168,8 @@ def test_two_workers_both_show_a_write_at_once(store_url: str, tmp_path: Path) -
             for _ in range(12):  # both workers keep an answer
                 assert _get(server.port, "/v1/latest")[0] == 200
             writer.write([Reading("kit-1", "pm25", T0 + 3600 * step, 50.0 + step, "SDS011")])
+            if store_url.startswith("influxdb"):
+                time.sleep(LatestAnswers.LOOK_S)  # each worker looks again after it
             for _ in range(12):
                 status, body = _get(server.port, "/v1/latest")
                 assert status == 200
