@@ -320,6 +320,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{quantity} in {unit}, from {from} to {to}. {series}.",
     ),
     "compare_legend_label": ("Lijnen in de grafiek", "Lines in the chart"),
+    "compare_stations_error": (
+        "De referentiestations konden niet worden geladen: {message}",
+        "The reference stations could not be loaded: {message}",
+    ),
     "compare_error": (
         "De vergelijking kon niet worden geladen: {message}",
         "The comparison could not be loaded: {message}",

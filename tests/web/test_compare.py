@@ -310,6 +310,39 @@ def test_fewer_than_two_kits_no_data_and_an_api_error_are_said(browser: Any, sit
     assert "the store is down" in page.inner_text("#compare-chart .error")
     page.context.close()
 
+    # While the answer is on its way the chart area says it is loading.
+    page = new_page(browser)
+    held: list[Any] = []
+    page.route("**/v1/aggregates?**", lambda route: held.append(route))
+    page.goto(f"{site}{THREE}")
+    page.wait_for_selector('body[data-chart="loading"]')
+    assert page.inner_text("#compare-chart") == "Loading…"
+    assert page.get_attribute("#compare-chart", "aria-busy") == "true"
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_selector('body[data-chart="ready"]')
+    assert page.get_attribute("#compare-chart", "aria-busy") is None
+    page.context.close()
+
+    # A calibration book that cannot be read costs the reference line, not the comparison.
+    page = new_page(browser)
+    page.route(
+        "**/v1/reference/stations",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"status": 503, "error": {"status": 503, "message": "the book is locked"}}',
+        ),
+    )
+    page.goto(f"{site}{THREE}")
+    page.wait_for_selector("body[data-ready]")
+    assert page.get_attribute("body", "data-chart") == "ready"
+    assert list(_drawn(page)) == ["sim-1", "sim-2", "sim-3"]
+    assert "reference stations could not be loaded: the book is locked" in page.inner_text(
+        "#status"
+    )
+    page.context.close()
+
 
 def test_on_a_phone_nothing_scrolls_sideways_and_axis_text_stays_readable(
     browser: Any, reference_site: str

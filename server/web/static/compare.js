@@ -180,7 +180,7 @@
     for (const one of series) {
       const note = one.points.length ? (one.reference ? ` — ${t("compare_station_hourly")}` : "") : ` — ${t("compare_series_empty")}`;
       legend.append(el("li", { "data-key": one.key, class: one.points.length ? null : "missing" },
-        LMChart.legendSample(one.style), el("span", {}, one.name), note));
+        LMChart.legendSample(one.style), el("span", {}, one.name, note)));
     }
     figure.append(legend);
   }
@@ -264,7 +264,8 @@
         limitLine.textContent = t("compare_limit", { kit: kitName(target.value) });
         return;
       }
-      // In the order of the list, so a kit keeps its colour, dash and marker while others change.
+      // In the order of the list whatever the order of ticking: the address, the lines and
+      // the CSV link name the kits in one order.
       state.nodes = kits.map((k) => k.node).filter((n) => ticked.includes(n));
     } else if (target === quantitySelect) {
       state.quantity = target.value;
@@ -282,15 +283,20 @@
   form.addEventListener("submit", (event) => event.preventDefault());
 
   async function load() {
+    let stationsError = null;
     LM.syncLanguageSwitch();
     try {
       const [nodes, quantities, reference] = await Promise.all([
-        LM.getJSON("/v1/nodes"), LM.getJSON("/v1/quantities"), LM.getJSON("/v1/reference/stations"),
+        LM.getJSON("/v1/nodes"), LM.getJSON("/v1/quantities"),
+        // Kits can be compared without the stations: a book that cannot be read costs the
+        // reference line only, and the page says so.
+        LM.getJSON("/v1/reference/stations").catch((error) => ({ value: [], error })),
       ]);
       kits = nodes.value;
       units = Object.fromEntries(quantities.value.map((q) => [q.name, q.unit]));
       aggregations = Object.fromEntries(quantities.value.map((q) => [q.name, q.aggregation]));
       stations = reference.value;
+      stationsError = reference.error || null;
     } catch (error) {
       const text = t("error_api", { message: error.message });
       LM.status(text, true);
@@ -304,7 +310,7 @@
     kitList();
     quantityList();
     syncForm();
-    LM.status("");
+    LM.status(stationsError ? t("compare_stations_error", { message: stationsError.message }) : "", Boolean(stationsError));
     await drawChart();
     document.body.dataset.ready = "true";
   }
