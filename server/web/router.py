@@ -123,6 +123,7 @@ def page(
     scripts += (
         ["/static/web/chart.js"] if body in ("kit.html", "embed.html", "compare.html") else []
     )
+    scripts += ["/static/web/chart-series.js"] if body == "compare.html" else []
     scripts += [f"/static/web/{script}"] if script else []
     content = render(
         layout,

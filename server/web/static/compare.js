@@ -175,12 +175,12 @@
       el("figcaption", {}, `${LM.quantityName(state.quantity)} (${unit})`));
     box.replaceChildren(figure);
     const drawable = series.filter((s) => s.points.length);
-    figure.append(LMChart.drawSeries(state.quantity, drawable, p, t("compare_chart_label", words), LMChart.widthOf(figure)));
+    figure.append(LMSeriesChart.draw(state.quantity, drawable, p, t("compare_chart_label", words), LMChart.widthOf(figure)));
     const legend = el("ul", { class: "series-legend", "aria-label": t("compare_legend_label") });
     for (const one of series) {
       const note = one.points.length ? (one.reference ? ` — ${t("compare_station_hourly")}` : "") : ` — ${t("compare_series_empty")}`;
       legend.append(el("li", { "data-key": one.key, class: one.points.length ? null : "missing" },
-        LMChart.legendSample(one.style), el("span", {}, one.name, note)));
+        LMSeriesChart.legendSample(one.style), el("span", {}, one.name, note)));
     }
     figure.append(legend);
   }
@@ -231,12 +231,12 @@
       ]);
       if (mine !== asked) return;
       const series = state.nodes.map((node, i) => ({
-        key: node, name: kitName(node), style: LMChart.seriesStyle(i), step: p.step,
+        key: node, name: kitName(node), style: LMSeriesChart.style(i), step: p.step,
         points: points(aggregates.value.filter((a) => a.node === node), p.step),
       }));
       if (reference) {
         series.push({
-          key: `reference:${station.station}`, reference: true, step: 3600, style: LMChart.REFERENCE_STYLE,
+          key: `reference:${station.station}`, reference: true, step: 3600, style: LMSeriesChart.REFERENCE_STYLE,
           name: `${t("compare_station_label", { station: station.station })}${station.name ? ` (${station.name})` : ""}`,
           points: points(reference.value.map((h) => ({ ...h, unit: reference.unit })), 3600),
         });
