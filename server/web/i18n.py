@@ -319,6 +319,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{quantity} in {unit}, van {from} tot {to}. {series}.",
         "{quantity} in {unit}, from {from} to {to}. {series}.",
     ),
+    "compare_point": (
+        "{time}: {value}, dekking {coverage} %",
+        "{time}: {value}, coverage {coverage} %",
+    ),
     "compare_legend_label": ("Lijnen in de grafiek", "Lines in the chart"),
     "compare_stations_error": (
         "De referentiestations konden niet worden geladen: {message}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 import time
@@ -128,6 +129,8 @@ def test_three_kits_draw_three_lines_and_the_csv_holds_exactly_them(
         "(gs) => gs.map((g) => g.querySelector('.series-marker').tagName)",
     )
     assert len(set(dashes)) == 3 and len(set(shapes)) == 3, (dashes, shapes)
+    tip = page.locator('g.series[data-key="sim-2"] .series-marker title').first.text_content()
+    assert re.search(r": \d+(\.\d)? µg/m³, coverage \d+ %$", tip or ""), tip
     # The default range: the last seven UTC days, hourly.
     state = _query(page)
     start = datetime.fromisoformat(state["from"][0]).replace(tzinfo=UTC)

@@ -190,7 +190,10 @@
       const start = Date.parse(r.start) / 1000;
       return {
         t: start + step / 2, v: r.value,
-        title: `${LM.time(r.start)}: ${LM.number(r.value)} ${r.unit}`,
+        // A kit's window says how complete it is, as the CSV does; a station's hour has no count.
+        title: r.coverage === undefined
+          ? `${LM.time(r.start)}: ${LM.number(r.value)} ${r.unit}`
+          : t("compare_point", { time: LM.time(r.start), value: `${LM.number(r.value)} ${r.unit}`, coverage: Math.round(r.coverage * 100) }),
       };
     }).sort((a, b) => a.t - b.t);
   }
