@@ -252,6 +252,100 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Kastje met laatste waarden (GeoJSON)",
         "Kit with latest values (GeoJSON)",
     ),
+    # compare page (compare.html, compare.js): kits side by side, and a reference station
+    "nav_compare": ("Vergelijken", "Compare"),
+    "compare_title": ("Kastjes vergelijken", "Compare kits"),
+    "compare_intro": (
+        "Kies twee tot vijf kastjes, een grootheid en een periode: hun uur- of daggemiddelden "
+        "staan samen in één grafiek, en zo ook in de download.",
+        "Choose two to five kits, a quantity and a period: their hourly or daily means share "
+        "one chart, and the download holds the same.",
+    ),
+    "compare_kits_legend": ("Kastjes (twee tot vijf)", "Kits (two to five)"),
+    "compare_kits_hint": (
+        "Met Tab naar de lijst, met de spatiebalk aan- of uitvinken.",
+        "Tab to the list, Space ticks or unticks a kit.",
+    ),
+    "compare_limit": (
+        "Hoogstens vijf kastjes tegelijk: vink er eerst een uit om {kit} te kiezen.",
+        "At most five kits at once: untick one first to choose {kit}.",
+    ),
+    "compare_too_few": (
+        "Kies minstens twee kastjes om te vergelijken.",
+        "Choose at least two kits to compare.",
+    ),
+    "compare_no_kits": ("Nog geen kastjes met metingen.", "No kits with readings yet."),
+    "compare_quantity": ("Grootheid", "Quantity"),
+    "compare_from": ("Van", "From"),
+    "compare_to": ("Tot en met", "To (inclusive)"),
+    "compare_dates_note": (
+        "Datums in UTC. Tot 31 dagen: uurgemiddelden; langer: daggemiddelden.",
+        "Dates in UTC. Up to 31 days: hourly means; longer: daily means.",
+    ),
+    "compare_station": ("Referentiestation", "Reference station"),
+    "compare_station_none": ("geen", "none"),
+    "compare_station_label": ("Referentie {station}", "Reference {station}"),
+    "compare_station_hourly": (
+        "uurwaarden van het meetstation",
+        "the station's hourly values",
+    ),
+    "compare_bad_range": (
+        "De begindatum moet op of voor de einddatum liggen.",
+        "The start date must be on or before the end date.",
+    ),
+    "compare_too_long": (
+        "Hoogstens {days} dagen tegelijk: kies een kortere periode.",
+        "At most {days} days at once: choose a shorter period.",
+    ),
+    "compare_chart_title": ("Grafiek", "Chart"),
+    "compare_period_hourly": (
+        "Uurgemiddelden van {from} tot {to}.",
+        "Hourly means from {from} to {to}.",
+    ),
+    "compare_period_daily": (
+        "Daggemiddelden van {from} tot {to}.",
+        "Daily means from {from} to {to}.",
+    ),
+    "compare_empty": (
+        "Geen metingen van {quantity} van deze kastjes in deze periode.",
+        "No readings of {quantity} from these kits in this period.",
+    ),
+    "compare_series_empty": ("geen metingen in deze periode", "no readings in this period"),
+    "compare_series_summary": (
+        "{name}: {count} waarden, laagste {min}, hoogste {max}",
+        "{name}: {count} values, lowest {min}, highest {max}",
+    ),
+    "compare_chart_label": (
+        "{quantity} in {unit}, van {from} tot {to}. {series}.",
+        "{quantity} in {unit}, from {from} to {to}. {series}.",
+    ),
+    "compare_point": (
+        "{time}: {value}, dekking {coverage} %",
+        "{time}: {value}, coverage {coverage} %",
+    ),
+    "compare_legend_label": ("Lijnen in de grafiek", "Lines in the chart"),
+    "compare_stations_error": (
+        "De referentiestations konden niet worden geladen: {message}",
+        "The reference stations could not be loaded: {message}",
+    ),
+    "compare_error": (
+        "De vergelijking kon niet worden geladen: {message}",
+        "The comparison could not be loaded: {message}",
+    ),
+    "compare_download_csv": (
+        "Deze gemiddelden van deze kastjes (CSV)",
+        "These means of these kits (CSV)",
+    ),
+    "compare_download_csv_semicolon": (
+        "Hetzelfde voor Excel NL (CSV met ;)",
+        "The same for Dutch Excel (CSV with ;)",
+    ),
+    "compare_download_json": ("Dezelfde gemiddelden (JSON)", "The same means (JSON)"),
+    "compare_download_reference": (
+        "Uurwaarden van het referentiestation (CSV)",
+        "The reference station's hourly values (CSV)",
+    ),
+    # end of the compare page's texts
     # data page
     "data_title": ("Open data", "Open data"),
     "data_intro": (

@@ -7,6 +7,7 @@ other client with the JSON landing document of the API::
     GET /                      map of the kits and a list of them
     GET /kits/sim-1?range=day  one kit: latest values, charts, downloads
     GET /data                  licence, metadata, API entry points with examples
+    GET /compare?node=sim-1&node=sim-2  two to five kits (and a reference station) on one chart
     GET /embed/kits/sim-1      one kit's chart alone, for another site's iframe
 """
 
@@ -119,7 +120,10 @@ def page(
     # Leaflet only where there is a map: the other pages stay light.
     scripts = ["/static/leaflet/leaflet.js"] if body == "map.html" else []
     scripts += ["/static/web/common.js"]
-    scripts += ["/static/web/chart.js"] if body in ("kit.html", "embed.html") else []
+    scripts += (
+        ["/static/web/chart.js"] if body in ("kit.html", "embed.html", "compare.html") else []
+    )
+    scripts += ["/static/web/chart-series.js"] if body == "compare.html" else []
     scripts += [f"/static/web/{script}"] if script else []
     content = render(
         layout,
@@ -138,6 +142,7 @@ def page(
             "switch_href": html.escape(_switch_href(request, other)),
             "nav_map_current": 'aria-current="page"' if body == "map.html" else "",
             "nav_data_current": 'aria-current="page"' if body == "data.html" else "",
+            "nav_compare_current": 'aria-current="page"' if body == "compare.html" else "",
         },
     )
     response = HTMLResponse(
@@ -269,6 +274,27 @@ def data_page(
         body="data.html",
         title_key="data_title",
         script="data.js",
+    )
+
+
+@router.get("/compare")
+def compare_page(
+    request: Request,
+    settings: SettingsDep,
+    lang: LangQuery = None,
+    lm_lang: LangCookie = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """Kits side by side; the choice lives in the query (node, quantity, from, to, station),
+    which only the page's script reads, so a shared address shows the same comparison."""
+    return page(
+        request,
+        settings,
+        _language(lang, lm_lang, accept_language),
+        body="compare.html",
+        title_key="compare_title",
+        script="compare.js",
+        extra={"max_range_days": settings.max_range_days},
     )
 
 

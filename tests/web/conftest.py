@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,9 @@ def demo_readings(now: int) -> list[Reading]:
     return readings
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real `lokaalmeten server` over a store with the demo's kits, placed."""
-    folder = tmp_path_factory.mktemp("web")
+def build_site(folder: Path) -> tuple[str, Path]:
+    """A store with the demo's kits and a registry with their places in ``folder``: the store's
+    URL and the registry's path."""
     url = f"sqlite:///{folder / 'readings.db'}"
     store = open_store(url)
     try:
@@ -89,6 +89,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     book = AlertBook(registry, [])  # as the gateway keeps them: sim-2's PM10 sensor is dead
     book.raise_alert(AlertKey("dead_sensor", "sim-2", "pm10"), DEAD_PM10, int(time.time()) - 600)
     book.close()
+    return url, registry
+
+
+@contextmanager
+def serve(folder: Path, url: str, registry: Path) -> Iterator[str]:
+    """Base URL of a real `lokaalmeten server` process over the store and registry (its
+    calibration book, if any: calibration.db beside the registry)."""
     port = free_port()
     log = (folder / "server.log").open("w")
     server = subprocess.Popen(
@@ -120,6 +127,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real `lokaalmeten server` over a store with the demo's kits, placed."""
+    folder = tmp_path_factory.mktemp("web")
+    url, registry = build_site(folder)
+    with serve(folder, url, registry) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

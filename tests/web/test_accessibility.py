@@ -26,6 +26,8 @@ PAGES = {
     "data": ("/data", "body[data-ready]"),
     "docs": ("/docs", ".opblock"),
     "embed": ("/embed/kits/sim-1", "body[data-ready]"),
+    "compare": ("/compare?node=sim-1&node=sim-2&node=sim-3", "body[data-ready]"),
+    "compare-too-few": ("/compare?node=sim-1", "body[data-ready]"),
 }
 # Found on these pages once (markers, copy buttons, scrolled tables and code, the map's
 # panel): none of them at any impact.

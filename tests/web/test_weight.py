@@ -17,6 +17,7 @@ BUDGETS = {
     "/data": 40 * KIB,
     "/embed/kits/sim-1": 40 * KIB,
     "/kits/nobody": 32 * KIB,
+    "/compare?node=sim-1&node=sim-2&node=sim-3": 56 * KIB,
 }
 
 

@@ -114,5 +114,6 @@ const LMChart = (() => {
     });
   }
 
-  return { draw, widthOf, onResize };
+  // ticks, svgNode and timeTick: also for chart-series.js (the compare page's chart).
+  return { draw, widthOf, onResize, ticks, svgNode, timeTick };
 })();
