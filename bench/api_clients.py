@@ -29,11 +29,12 @@ from starlette.types import Receive, Scope, Send
 
 from bench.api_queries import INTERVAL, T0, build_store
 from bench.csv_export import NODES, QUANTITIES, Server, load_influxdb
-from lokaalmeten.readings import iso_utc
+from lokaalmeten.readings import Reading, iso_utc
 from lokaalmeten.server.buckets import LocalBuckets, SharedBuckets
 from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.services.ports import free_port, wait_listening
 from lokaalmeten.services.processes import spawn
+from lokaalmeten.store import open_store
 
 TITLE = "Open-data API: requests/s and p99 at 1, 10 and 50 clients, beside a bare endpoint"
 
@@ -105,6 +106,7 @@ class Cell:
     rate: float  # requests/s
     p50_ms: float
     p99_ms: float
+    failed: int = 0  # answers other than 2xx/3xx, and socket errors
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
@@ -125,12 +127,16 @@ def wrk(url: str, clients: int, seconds: float) -> Cell:
         check=True,
     )
     out = result.stdout
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise RuntimeError(f"{url}: refusals or errors under {clients} clients:\n{out}")
+    # Counted and shown, not fatal: a rare 503 of an overloaded store (its query time limit)
+    # is the server's answer under this load, and the table says how often it came.
+    failed = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if errors:
+        failed += sum(int(n) for n in errors.groups())
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    return Cell(rate, p50, p99)
+    return Cell(rate, p50, p99, failed)
 
 
 def measure(base: str, paths: dict[str, str], seconds: float) -> dict[tuple[str, int], Cell]:
@@ -168,6 +174,16 @@ def run(work: Path) -> str:
     results: dict[tuple[str, int], dict[tuple[str, int], Cell]] = {}
     try:
         load_influxdb(influx.url, PER_STREAM)
+        # The points went in by line protocol, as InfluxDB's own tools load them; a gateway
+        # writes through the store, which keeps the change log the server's kept answers
+        # look at. One batch through the store starts that log.
+        gateway_side = open_store(f"influxdb://127.0.0.1:{influx.port}/bench")
+        try:
+            gateway_side.write(
+                [Reading("kit-000", "pm25", T0 + PER_STREAM * INTERVAL, 7.5, "SDS011")]
+            )
+        finally:
+            gateway_side.close()
         for workers in worker_counts:
             bare = Hello(workers, work / "hello.log")
             try:
@@ -206,10 +222,11 @@ def report(
         f"({NODES * len(QUANTITIES) * PER_STREAM:,} readings), the same in SQLite and in "
         f"InfluxDB 1.x. Client: wrk, one thread, N keep-alive connections, {seconds:g} s per "
         "cell after a 1 s warm-up; all on this machine's cores (client included). `× bare`: "
-        "requests/s over the bare hello app's with the same workers and clients.",
+        "requests/s over the bare hello app's with the same workers and clients; `failed`: "
+        "answers other than 2xx/3xx and socket errors in the cell.",
         "",
-        "| workers | store | request | clients | requests/s | × bare | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workers | store | request | clients | requests/s | × bare | p50 ms | p99 ms | failed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for workers in worker_counts:
         bare = results[("hello", workers)]
@@ -217,7 +234,7 @@ def report(
             cell = bare[("hello", clients)]
             lines.append(
                 f"| {workers} | — | bare hello | {clients} | {cell.rate:,.0f} | 1.00 | "
-                f"{cell.p50_ms:.2f} | {cell.p99_ms:.2f} |"
+                f"{cell.p50_ms:.2f} | {cell.p99_ms:.2f} | {cell.failed} |"
             )
         for store in ("SQLite", "InfluxDB"):
             cells = results[(store, workers)]
@@ -227,7 +244,7 @@ def report(
                     ratio = cell.rate / bare[("hello", clients)].rate
                     lines.append(
                         f"| {workers} | {store} | {name} | {clients} | {cell.rate:,.0f} | "
-                        f"{ratio:.2f} | {cell.p50_ms:.2f} | {cell.p99_ms:.2f} |"
+                        f"{ratio:.2f} | {cell.p50_ms:.2f} | {cell.p99_ms:.2f} | {cell.failed} |"
                     )
     lines += [
         "",
