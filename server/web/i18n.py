@@ -59,6 +59,43 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{kits} kastjes, waarvan {located} op de kaart.",
         "{kits} kits, {located} of them on the map.",
     ),
+    "map_as_of": (
+        "{kits} kastjes, waarvan {located} op de kaart · stand van {time} · {how}",
+        "{kits} kits, {located} of them on the map · as of {time} · {how}",
+    ),
+    "live_stream": ("live bijgewerkt", "updated live"),
+    "live_poll": ("elke {seconds} s bijgewerkt", "updated every {seconds} s"),
+    "live_reconnecting": ("verbinding kwijt, opnieuw verbinden…", "connection lost, reconnecting…"),
+    "map_history_shown": (
+        "Uurgemiddelden van {from} tot {to} · {kits} kastjes met een waarde",
+        "Hourly means from {from} to {to} · {kits} kits with a value",
+    ),
+    "history_title": ("Terugkijken", "Look back"),
+    "history_hour": ("{from} tot {to}", "{from} to {to}"),
+    "history_label": ("Uur", "Hour"),
+    "history_now": ("nu (laatste metingen)", "now (latest readings)"),
+    "history_play": ("Afspelen", "Play"),
+    "history_pause": ("Pauze", "Pause"),
+    "history_live": ("Naar nu", "Back to now"),
+    "history_hint": (
+        "Schuif terug door de uurgemiddelden van de laatste {days} dagen; pijltjestoetsen "
+        "gaan een uur verder of terug.",
+        "Slide back through the hourly means of the last {days} days; the arrow keys move one "
+        "hour.",
+    ),
+    "history_none": (
+        "Er zijn nog geen uurgemiddelden om terug te kijken.",
+        "There are no hourly means to look back at yet.",
+    ),
+    "history_error": (
+        "De uurgemiddelden konden niet worden geladen: {message}",
+        "The hourly means could not be loaded: {message}",
+    ),
+    "marker_label_hour": (
+        "{name}: uurgemiddelde {value} ({band}) om {time}. Open de pagina van dit kastje.",
+        "{name}: hourly mean {value} ({band}) at {time}. Open this kit's page.",
+    ),
+    "bands_says_title": ("Wat de klassen betekenen", "What the bands mean"),
     "legend_title": ("Legenda", "Legend"),
     "legend_no_value": ("geen waarde", "no value"),
     "legend_offline": ("gestippelde rand: offline", "dashed border: offline"),
@@ -134,6 +171,101 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "guideline_who_noise": (
         "WHO 2018 voor wegverkeer: 53 dB Lden, 45 dB Lnacht (jaargemiddelden).",
         "WHO 2018 for road traffic: 53 dB Lden, 45 dB Lnight (annual averages).",
+    ),
+    # one plain sentence per band (bands.py), for a resident; {n}: see each
+    "says_pm25_0": (
+        "Onder de jaar-advieswaarde van de WHO (5 µg/m³): schone lucht (WHO 2021).",
+        "Below the WHO's annual guideline (5 µg/m³): clean air (WHO 2021).",
+    ),
+    "says_pm25_1": (
+        "Boven de jaar-advieswaarde van de WHO, maar onder die voor een dag (15 µg/m³); "
+        "geen reden om iets anders te doen (WHO 2021).",
+        "Above the WHO's annual guideline but below its 24-hour one (15 µg/m³); no reason to "
+        "change what you do (WHO 2021).",
+    ),
+    "says_pm25_2": (
+        "Boven de dag-advieswaarde van de WHO (15 µg/m³); wie gevoelig is en klachten krijgt, "
+        "kan inspanning buiten beperken (EEA).",
+        "Above the WHO's 24-hour guideline (15 µg/m³); sensitive people with symptoms may "
+        "take it easier outdoors (EEA).",
+    ),
+    "says_pm25_3": (
+        "Ruim boven de WHO-advieswaarden; iedereen met klachten als hoesten of branderige ogen "
+        "kan zware inspanning buiten beperken (EEA).",
+        "Well above the WHO guidelines; anyone with symptoms such as a cough or sore eyes may "
+        "cut down on hard exercise outdoors (EEA).",
+    ),
+    "says_pm25_4": (
+        "Zeer vervuilde lucht; beperk inspanning buiten, zeker wie gevoelig is (EEA).",
+        "Very polluted air; cut down on exercise outdoors, above all if you are sensitive "
+        "(EEA).",
+    ),
+    "says_pm25_5": (
+        "Extreem vervuilde lucht; vermijd inspanning buiten (EEA).",
+        "Extremely polluted air; avoid exercise outdoors (EEA).",
+    ),
+    "says_pm10_0": (
+        "Onder de jaar-advieswaarde van de WHO (15 µg/m³): schone lucht (WHO 2021).",
+        "Below the WHO's annual guideline (15 µg/m³): clean air (WHO 2021).",
+    ),
+    "says_pm10_1": (
+        "Boven de jaar-advieswaarde van de WHO, maar onder die voor een dag (45 µg/m³); "
+        "geen reden om iets anders te doen (WHO 2021).",
+        "Above the WHO's annual guideline but below its 24-hour one (45 µg/m³); no reason to "
+        "change what you do (WHO 2021).",
+    ),
+    "says_pm10_2": (
+        "Boven de dag-advieswaarde van de WHO (45 µg/m³); wie gevoelig is en klachten krijgt, "
+        "kan inspanning buiten beperken (EEA).",
+        "Above the WHO's 24-hour guideline (45 µg/m³); sensitive people with symptoms may "
+        "take it easier outdoors (EEA).",
+    ),
+    "says_pm10_3": (
+        "Ruim boven de WHO-advieswaarden; iedereen met klachten als hoesten of branderige ogen "
+        "kan zware inspanning buiten beperken (EEA).",
+        "Well above the WHO guidelines; anyone with symptoms such as a cough or sore eyes may "
+        "cut down on hard exercise outdoors (EEA).",
+    ),
+    "says_pm10_4": (
+        "Zeer vervuilde lucht; beperk inspanning buiten, zeker wie gevoelig is (EEA).",
+        "Very polluted air; cut down on exercise outdoors, above all if you are sensitive "
+        "(EEA).",
+    ),
+    "says_pm10_5": (
+        "Extreem vervuilde lucht; vermijd inspanning buiten (EEA).",
+        "Extremely polluted air; avoid exercise outdoors (EEA).",
+    ),
+    "says_noise_0": (
+        "Onder de laagste klasse van de Europese geluidskaarten; 's nachts adviseert de WHO "
+        "minder dan 40 dB buiten bij de slaapkamer (WHO 2009).",
+        "Below the lowest band of the EU noise maps; at night the WHO advises less than 40 dB "
+        "outside a bedroom (WHO 2009).",
+    ),
+    "says_noise_1": (
+        "Als een drukke straat; de hele dag zo luid is boven de WHO-advieswaarde voor "
+        "wegverkeer (53 dB Lden, WHO 2018).",
+        "Like a busy street; all day at this level is above the WHO's road-traffic guideline "
+        "(53 dB Lden, WHO 2018).",
+    ),
+    "says_noise_2": (
+        "Druk verkeer; wie hier lang in woont, heeft vaker last van hinder en slecht slapen "
+        "(WHO 2018).",
+        "Heavy traffic; living with this for long brings more annoyance and poorer sleep "
+        "(WHO 2018).",
+    ),
+    "says_noise_3": (
+        "Luid, als langs een hoofdweg; de EU telt wie hieraan wonen op haar geluidskaarten "
+        "(Richtlijn 2002/49/EG).",
+        "Loud, as beside a main road; the EU counts those living with it on its noise maps "
+        "(Directive 2002/49/EC).",
+    ),
+    "says_noise_4": (
+        "Zeer luid: buiten praten gaat moeilijk; ver boven alle WHO-advieswaarden (WHO 2018).",
+        "Very loud: hard to talk outdoors; far above every WHO guideline (WHO 2018).",
+    ),
+    "says_noise_5": (
+        "Extreem luid, de hoogste klasse van de Europese geluidskaarten (Richtlijn 2002/49/EG).",
+        "Extremely loud, the highest band of the EU noise maps (Directive 2002/49/EC).",
     ),
     # kit page
     "kit_title": ("Meetkastje", "Sensor kit"),

@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from lokaalmeten.server.deps import SettingsDep, StoreDep
 from lokaalmeten.server.errors import ApiError
 from lokaalmeten.server.routes import metadata
-from lokaalmeten.server.web.bands import scales_json
+from lokaalmeten.server.web.bands import SCALES, scale_keys, scales_json
 from lokaalmeten.server.web.i18n import COOKIE, LANGUAGES, TEXTS, choose_language
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import Store, StoreError
@@ -89,6 +89,31 @@ def _switch_href(request: Request, lang: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
+# A text key as a script names it: a quoted literal ("map_title"), the start of a built one
+# (`q_${quantity}`), or a property read (config.texts.switch_code).
+_KEY_IN_SCRIPT = re.compile(r"[\"'`]([a-z][a-z0-9_]*)(?=[\"'`]|(\$\{))|texts\.([a-z][a-z0-9_]*)")
+
+
+@cache
+def script_keys(scripts: tuple[str, ...]) -> frozenset[str]:
+    """The text keys the page's scripts can ask for: those they name, those they build from a
+    named start, and the bands' (which they read from the scales)."""
+    named: set[str] = set()
+    starts: set[str] = set()
+    for name in scripts:
+        for match in _KEY_IN_SCRIPT.finditer((STATIC / name).read_text(encoding="utf-8")):
+            literal, built, read = match.group(1), match.group(2), match.group(3)
+            if read:
+                named.add(read)
+            elif built:
+                starts.add(literal)
+            else:
+                named.add(literal)
+    named |= {key for scale in SCALES.values() for key in scale_keys(scale)}
+    known = TEXTS[LANGUAGES[0]]
+    return frozenset(k for k in known if k in named or any(k.startswith(s) for s in starts))
+
+
 def page(
     request: Request,
     settings: ServerSettings,
@@ -107,16 +132,6 @@ def page(
     (``fill``: more values for the body's placeholders, already safe HTML)."""
     texts = TEXTS[lang]
     safe = {f"t.{key}": html.escape(text) for key, text in texts.items()}
-    config = {
-        "lang": lang,
-        "texts": texts,
-        "scales": scales_json(),
-        "tile_url": settings.tile_url,
-        "tile_attribution": settings.tile_attribution,
-        "location_decimals": settings.location_decimals,
-        **(extra or {}),
-    }
-    other = texts["switch_code"]
     # Leaflet only where there is a map: the other pages stay light.
     scripts = ["/static/leaflet/leaflet.js"] if body == "map.html" else []
     scripts += ["/static/web/common.js"]
@@ -125,6 +140,19 @@ def page(
     )
     scripts += ["/static/web/chart-series.js"] if body == "compare.html" else []
     scripts += [f"/static/web/{script}"] if script else []
+    wanted = script_keys(tuple(s.rsplit("/", 1)[1] for s in scripts if "/web/" in s))
+    config = {
+        "lang": lang,
+        # Only the texts this page's scripts use: every page carrying every page's texts
+        # weighed some 15 KiB each.
+        "texts": {key: text for key, text in texts.items() if key in wanted},
+        "scales": scales_json(),
+        "tile_url": settings.tile_url,
+        "tile_attribution": settings.tile_attribution,
+        "location_decimals": settings.location_decimals,
+        **(extra or {}),
+    }
+    other = texts["switch_code"]
     content = render(
         layout,
         {
