@@ -313,6 +313,11 @@ class GatewaySettings(_Settings):
     write_batch: int = Field(
         5000, ge=1, le=100_000, description="Most readings written to a store in one request."
     )
+    writer_processes: bool = Field(
+        True,
+        description="Write each store from a process of its own, on another core than the "
+        "ingest (off: from threads of the gateway's process, one core for all).",
+    )
     stats_interval: float = Field(
         60, gt=0, description="Seconds between log lines with the gateway's counters."
     )
@@ -468,6 +473,12 @@ class ServerSettings(_Settings):
         gt=0,
         description="Seconds between the server's pings of its store; an unreachable store "
         "is warned about at once and every 30 s, and /health answers 503 meanwhile.",
+    )
+    max_series_points: int = Field(
+        500_000,
+        ge=1,
+        description="Most readings one /v1/series answer may hold (a month of one kit at a "
+        "reading a minute for ten quantities is 432,000).",
     )
     max_limit: int = Field(
         10_000, ge=1, description="Most readings one request may ask for (the limit parameter)."

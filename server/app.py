@@ -40,6 +40,7 @@ from lokaalmeten.server.routes import (
     noise,
     readings,
     reference,
+    series,
     stream,
 )
 from lokaalmeten.server.sensorthings import routes as sensorthings
@@ -140,6 +141,7 @@ def create_app(settings: ServerSettings, buckets: Buckets | None = None) -> Fast
         metadata.router,
         nodes.router,
         readings.router,
+        series.router,
         aggregates.router,
         noise.router,
         corrected.router,

@@ -26,6 +26,7 @@ from lokaalmeten.settings import ServerSettings
 # Paths whose work grows with the readings asked for; the rest read summaries only.
 HEAVY_PREFIXES = (
     "/v1/readings",
+    "/v1/series",
     "/v1/aggregates",
     "/v1/export/readings.csv",
     "/v1/export/aggregates.csv",

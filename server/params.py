@@ -30,6 +30,8 @@ EARTH_RADIUS_M = 6_371_008.8
 NodeFilter = Annotated[
     list[str] | None, Query(description="Node id(s); repeat or separate with commas.")
 ]
+# Routes about one kit (corrected PM, a chart's series) take exactly one node id.
+OneNodeParam = Annotated[str, Query(description="The kit's node id.", min_length=1)]
 QuantityFilter = Annotated[
     list[str] | None,
     Query(description="Quantities, e.g. pm25,pm10; repeat or separate with commas."),

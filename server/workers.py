@@ -38,7 +38,7 @@ from types import FrameType
 from starlette.types import ASGIApp
 
 from lokaalmeten.server.serve import STOP_GRACE_S, run, uvicorn_config
-from lokaalmeten.services.processes import _die_with_parent
+from lokaalmeten.services.processes import die_with_parent
 
 log = logging.getLogger("lokaalmeten.server")
 
@@ -123,7 +123,7 @@ class Supervisor:
             # signal ends this worker as it would any process.
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
-            _die_with_parent(parent)
+            die_with_parent(parent)
             app = self.make_app(index)
             run(uvicorn_config(app, self.host, self.port, self.trusted_proxies), [sock])
             code = 0

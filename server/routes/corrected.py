@@ -24,6 +24,7 @@ from lokaalmeten.server.csvfmt import BomParam, Delimiter, DelimiterParam, bom_b
 from lokaalmeten.server.deps import DirectoryDep, SettingsDep, StoreDep
 from lokaalmeten.server.errors import NOT_FOUND, ApiError
 from lokaalmeten.server.params import (
+    OneNodeParam,
     WindowFromParam,
     WindowToParam,
     time_range,
@@ -39,7 +40,6 @@ class PmQuantity(StrEnum):
     pm10 = "pm10"
 
 
-NodeParam = Annotated[str, Query(description="The kit's node id.")]
 QuantityParam = Annotated[PmQuantity, Query(description="pm25 or pm10.")]
 
 
@@ -59,7 +59,7 @@ def _selection(
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-    node: NodeParam,
+    node: OneNodeParam,
     quantity: QuantityParam = PmQuantity.pm25,
     from_: WindowFromParam = None,
     to: WindowToParam = None,

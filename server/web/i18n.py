@@ -65,6 +65,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "live_stream": ("live bijgewerkt", "updated live"),
     "live_poll": ("elke {seconds} s bijgewerkt", "updated every {seconds} s"),
+    "live_connecting": ("verbinden…", "connecting…"),
     "live_reconnecting": ("verbinding kwijt, opnieuw verbinden…", "connection lost, reconnecting…"),
     "map_history_shown": (
         "Uurgemiddelden van {from} tot {to} · {kits} kastjes met een waarde",
@@ -169,8 +170,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "for Lden; applied here to the LAeq of the latest interval.",
     ),
     "guideline_who_noise": (
-        "WHO 2018 voor wegverkeer: 53 dB Lden, 45 dB Lnacht (jaargemiddelden).",
-        "WHO 2018 for road traffic: 53 dB Lden, 45 dB Lnight (annual averages).",
+        "WHO 2018 voor wegverkeer: 53 dB Lden, 45 dB Lnacht (jaargemiddelden); WHO 2009 voor "
+        "de nacht: 40 dB Lnacht buiten bij de slaapkamer.",
+        "WHO 2018 for road traffic: 53 dB Lden, 45 dB Lnight (annual averages); WHO 2009 for "
+        "the night: 40 dB Lnight outside a bedroom.",
     ),
     # one plain sentence per band (bands.py), for a resident; {n}: see each
     "says_pm25_0": (
@@ -197,8 +200,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "says_pm25_4": (
         "Zeer vervuilde lucht; beperk inspanning buiten, zeker wie gevoelig is (EEA).",
-        "Very polluted air; cut down on exercise outdoors, above all if you are sensitive "
-        "(EEA).",
+        "Very polluted air; cut down on exercise outdoors, above all if you are sensitive (EEA).",
     ),
     "says_pm25_5": (
         "Extreem vervuilde lucht; vermijd inspanning buiten (EEA).",
@@ -228,18 +230,17 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "says_pm10_4": (
         "Zeer vervuilde lucht; beperk inspanning buiten, zeker wie gevoelig is (EEA).",
-        "Very polluted air; cut down on exercise outdoors, above all if you are sensitive "
-        "(EEA).",
+        "Very polluted air; cut down on exercise outdoors, above all if you are sensitive (EEA).",
     ),
     "says_pm10_5": (
         "Extreem vervuilde lucht; vermijd inspanning buiten (EEA).",
         "Extremely polluted air; avoid exercise outdoors (EEA).",
     ),
     "says_noise_0": (
-        "Onder de laagste klasse van de Europese geluidskaarten; 's nachts adviseert de WHO "
-        "minder dan 40 dB buiten bij de slaapkamer (WHO 2009).",
-        "Below the lowest band of the EU noise maps; at night the WHO advises less than 40 dB "
-        "outside a bedroom (WHO 2009).",
+        "Onder de laagste klasse van de Europese geluidskaarten, zoals een rustige woonstraat "
+        "(Richtlijn 2002/49/EG).",
+        "Below the lowest band of the EU noise maps, like a quiet residential street "
+        "(Directive 2002/49/EC).",
     ),
     "says_noise_1": (
         "Als een drukke straat; de hele dag zo luid is boven de WHO-advieswaarde voor "
@@ -334,15 +335,35 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "latest_value": ("Waarde", "Value"),
     "latest_time": ("Tijd", "Time"),
     "latest_sensor": ("Sensor", "Sensor"),
+    "latest_says": ("Wat het betekent", "What it means"),
+    "kit_as_of": ("Stand van {time} · {how}", "As of {time} · {how}"),
+    "kit_compare": ("Vergelijk dit kastje met andere", "Compare this kit with others"),
+    "says_night_below": (
+        "Onder de nachtnorm van de WHO: 40 dB buiten bij de slaapkamer (Lnacht, WHO 2009).",
+        "Below the WHO's night guideline: 40 dB outside a bedroom (Lnight, WHO 2009).",
+    ),
+    "says_night_above": (
+        "Boven de nachtnorm van de WHO, als het 's nachts zo is: 40 dB buiten bij de slaapkamer "
+        "(Lnacht, WHO 2009).",
+        "Above the WHO's night guideline, if it is like this at night: 40 dB outside a bedroom "
+        "(Lnight, WHO 2009).",
+    ),
     "charts_title": ("Verloop", "Over time"),
     "range_legend": ("Periode", "Period"),
     "range_hour": ("uur", "hour"),
     "range_day": ("dag", "day"),
     "range_week": ("week", "week"),
     "range_month": ("maand", "month"),
+    "range_year": ("jaar", "year"),
     "mode_legend": ("Weergave", "Show"),
+    "mode_auto": ("passend bij de periode", "to suit the period"),
     "mode_raw": ("ruwe metingen", "raw readings"),
     "mode_hourly": ("uurgemiddelden met dekking", "hourly means with coverage"),
+    "mode_daily": ("daggemiddelden met dekking", "daily means with coverage"),
+    "resolution_auto": (
+        "Voor een {range}: {shown}. Kies hierboven een andere weergave.",
+        "For a {range}: {shown}. Choose another view above.",
+    ),
     "period_shown": ("Getoond: {from} tot {to}.", "Shown: {from} to {to}."),
     "chart_empty": ("Geen metingen in deze periode.", "No readings in this period."),
     "chart_raw_label": (
@@ -355,11 +376,17 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{quantity}: {count} hourly means from {from} to {to}, {invalid} with too little "
         "coverage; lowest {min}, highest {max} {unit}.",
     ),
+    "chart_daily_label": (
+        "{quantity}: {count} daggemiddelden van {from} tot {to}, {invalid} met te weinig "
+        "dekking; laagste {min}, hoogste {max} {unit}.",
+        "{quantity}: {count} daily means from {from} to {to}, {invalid} with too little "
+        "coverage; lowest {min}, highest {max} {unit}.",
+    ),
     "chart_hourly_note": (
-        f"Open punten: uur met minder dan {VALID_PERCENT} van de verwachte metingen "
-        "(onvoldoende dekking).",
-        f"Open points: hours with less than {VALID_PERCENT} of the expected readings "
-        "(too little coverage).",
+        f"Open punten: uren met minder dan {VALID_PERCENT} van de verwachte metingen, dagen "
+        "met te weinig geldige uren (onvoldoende dekking).",
+        f"Open points: hours with less than {VALID_PERCENT} of the expected readings, days "
+        "with too few valid hours (too little coverage).",
     ),
     "point_hourly": (
         "{time}: gemiddeld {mean} (min {min}, max {max}), dekking {coverage} %",
@@ -375,7 +402,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "De metingen achter deze uurgemiddelden (CSV)",
         "The readings behind these hourly means (CSV)",
     ),
-    "download_json_raw": ("Metingen (JSON, per pagina)", "Readings (JSON, paged)"),
+    "download_json_raw": ("Metingen (JSON, in kolommen)", "Readings (JSON, as columns)"),
+    "download_means_hourly_csv": ("Deze uurgemiddelden (CSV)", "These hourly means (CSV)"),
+    "download_means_daily_csv": ("Deze daggemiddelden (CSV)", "These daily means (CSV)"),
+    "download_json_daily": (
+        "Daggemiddelden met dekking (JSON)",
+        "Daily means with coverage (JSON)",
+    ),
     "download_json_hourly": (
         "Uurgemiddelden met dekking (JSON)",
         "Hourly means with coverage (JSON)",

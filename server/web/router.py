@@ -255,6 +255,7 @@ def kit_page(
         title_key="kit_title",
         script="kit.js",
         extra={"node": node},
+        fill={"node_query": html.escape(quote(node, safe=""))},
     )
 
 

@@ -139,10 +139,12 @@ def test_the_routes_share_one_description_per_filter(client: TestClient) -> None
         "from": {_description(params.FromParam), _description(params.WindowFromParam)},
         "to": {_description(params.ToParam), _description(params.WindowToParam)},
     }
-    # /v1/corrected takes one kit and one of two PM quantities, and /v1/reference one of two
-    # PM quantities of a reference station: parameters of another kind.
+    # /v1/corrected takes one kit and one of two PM quantities, /v1/series one kit, and
+    # /v1/reference one of two PM quantities of a reference station: parameters of another
+    # kind (one kit: params.OneNodeParam).
     own = {
         "/v1/corrected",
+        "/v1/series",
         "/v1/export/corrected.csv",
         "/v1/reference",
         "/v1/export/reference.csv",

@@ -73,7 +73,7 @@ def test_a_failed_readings_call_leaves_a_message_in_the_chart_area(
     browser: Any, site: str, locale: str, words: str
 ) -> None:
     page = new_page(browser, locale)
-    failing(page, "**/v1/readings?**")
+    failing(page, "**/v1/series?**")
     page.goto(f"{site}/kits/sim-1")
     page.wait_for_selector("body[data-ready]")
     assert page.get_attribute("body", "data-charts") == "error"
@@ -125,7 +125,7 @@ def test_the_chart_area_says_it_is_loading_while_the_readings_are_on_their_way(
         else:
             route.continue_()
 
-    page.route("**/v1/readings?**", hold)
+    page.route("**/v1/series?**", hold)
     page.goto(f"{site}/kits/sim-1?range=hour")
     page.wait_for_selector("#charts .loading")
     assert page.get_attribute("body", "data-charts") == "loading"

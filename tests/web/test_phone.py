@@ -101,6 +101,13 @@ def test_the_legend_is_on_the_map_or_before_it_on_the_first_screen(
         assert map_box["y"] <= legend["y"] and bottom <= map_box["y"] + map_box["height"]
         assert map_box["x"] <= legend["x"]
         assert legend["x"] + legend["width"] <= map_box["x"] + map_box["width"]
+        # and no kit hides under it
+        box = page.locator(".map-box .legend").bounding_box()
+        assert box is not None
+        for marker in page.locator(".kit-marker").all():
+            at = marker.bounding_box()
+            assert at is not None
+            assert at["x"] + at["width"] <= box["x"] or at["y"] >= box["y"] + box["height"]
     else:
         # A phone's map is too small to cover: the legend comes first, seen before the map.
         assert bottom <= map_box["y"]

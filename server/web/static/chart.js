@@ -102,6 +102,18 @@ const LMChart = (() => {
     return svg;
   }
 
+  /** The points of one series of /v1/series (columns), as draw() takes them: a flagged
+   *  reading is an open point whose tooltip names its flags. */
+  function seriesPoints(series) {
+    const flagged = new Map(series.flagged);
+    return series.time.map((moment, i) => {
+      const when = LM.time(new Date(moment * 1000).toISOString());
+      const flags = flagged.get(i);
+      const text = `${when}: ${LM.number(series.value[i])} ${series.unit}`;
+      return { t: moment, v: series.value[i], valid: !flags, title: flags ? `${text} (${flags.join(", ")})` : text };
+    });
+  }
+
   /** Redraw (call ``redraw``) when the page's width changes, as when a phone turns. */
   function onResize(redraw) {
     let width = window.innerWidth;
@@ -115,5 +127,5 @@ const LMChart = (() => {
   }
 
   // ticks, svgNode and timeTick: also for chart-series.js (the compare page's chart).
-  return { draw, widthOf, onResize, ticks, svgNode, timeTick };
+  return { draw, widthOf, onResize, ticks, svgNode, timeTick, seriesPoints };
 })();

@@ -144,5 +144,44 @@ const LM = (() => {
     link.href = url.pathname + url.search;
   }
 
-  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, allPages, el, bandBadge, status, labelCells, copy, syncLanguageSwitch };
+  /**
+   * Keep a page up to date: ``onReading`` gets each reading of the live stream at ``url``.
+   * Where the stream is refused (a store without a change log answers 501, a full server
+   * 503) or the browser has no EventSource, ``poll`` is called every ``pollSeconds`` instead.
+   * ``onState`` hears "stream", "reconnecting" (an open stream lost; EventSource reconnects
+   * by itself, resuming after the last event) or "poll".
+   */
+  function live(url, { onReading, poll, pollSeconds, onState }) {
+    const fallBack = () => {
+      onState("poll");
+      setInterval(poll, pollSeconds * 1000);
+    };
+    if (typeof EventSource === "undefined") return fallBack();
+    const stream = new EventSource(url);
+    let opened = false;
+    stream.addEventListener("open", () => {
+      opened = true;
+      onState("stream");
+    });
+    stream.addEventListener("reading", (event) => onReading(JSON.parse(event.data)));
+    stream.addEventListener("error", () => {
+      if (stream.readyState === EventSource.CLOSED || !opened) {
+        stream.close();
+        fallBack();
+        return;
+      }
+      onState("reconnecting");
+    });
+    return undefined;
+  }
+
+  /** How a page is kept up to date, in words: "updated live", "updated every 30 s", ... */
+  function liveWords(state, pollSeconds) {
+    if (state === "stream") return t("live_stream");
+    if (state === "reconnecting") return t("live_reconnecting");
+    if (state === "connecting") return t("live_connecting");
+    return t("live_poll", { seconds: pollSeconds });
+  }
+
+  return { config, t, quantityName, number, time, scaleOf, bandOf, getJSON, allPages, el, bandBadge, status, labelCells, copy, syncLanguageSwitch, live, liveWords };
 })();

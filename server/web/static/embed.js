@@ -1,6 +1,6 @@
 // The embed widget: one kit's readings of one quantity over the last day (or ?range=hour,
 // week), drawn as on the kit page, for another site's iframe. Asks /v1/nodes/{node},
-// /v1/quantities and /v1/readings (following @nextLink) and nothing else.
+// /v1/quantities and /v1/series (one answer for the whole range) and nothing else.
 "use strict";
 
 (() => {
@@ -17,7 +17,8 @@
 
   async function readings(quantity, p) {
     const search = new URLSearchParams({ node, quantity, from: iso(p.from), to: iso(p.to) });
-    return LM.allPages(`/v1/readings?${search}`);
+    const answer = await LM.getJSON(`/v1/series?${search}`);
+    return answer.series.length ? LMChart.seriesPoints(answer.series[0]) : [];
   }
 
   function render() {
@@ -47,14 +48,10 @@
       const quantity = [asked, "pm25", ...info.quantities].find((q) => info.quantities.includes(q));
       if (!quantity) throw new Error(t("chart_empty"));
       const unit = quantities.value.find((q) => q.name === quantity).unit;
-      const rows = await readings(quantity, p);
-      if (rows.length === 0) {
+      const points = await readings(quantity, p);
+      if (points.length === 0) {
         document.getElementById("charts").replaceChildren(el("p", { class: "empty" }, t("chart_empty")));
       } else {
-        const points = rows.map((r) => ({
-          t: Date.parse(r.time) / 1000, v: r.value, valid: true,
-          title: `${LM.time(r.time)}: ${LM.number(r.value)} ${r.unit}`,
-        }));
         drawn = { quantity, unit, points, p };
         render();
       }

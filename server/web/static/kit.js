@@ -1,18 +1,25 @@
-// A kit's page: facts from /v1/nodes/{node}, latest values from /v1/latest, and a chart per
-// quantity from /v1/readings (raw) or /v1/aggregates (hourly means with coverage).
+// A kit's page: facts from /v1/nodes/{node}, latest values from /v1/latest (kept up to date by
+// the live stream, or a poll), and a chart per quantity from /v1/series (raw readings, one
+// answer whatever the range) or /v1/aggregates (hourly or daily means with coverage).
 "use strict";
 
 (() => {
   const { config, t, el } = LM;
   const node = config.node;
   const enc = encodeURIComponent(node);
-  const RANGES = { hour: 3600, day: 86400, week: 7 * 86400, month: 30 * 86400 };
+  const RANGES = { hour: 3600, day: 86400, week: 7 * 86400, month: 30 * 86400, year: 365 * 86400 };
+  // "auto": the resolution the range reads best at, and loads quickly at on a phone.
+  const AUTO = { hour: "raw", day: "raw", week: "raw", month: "hourly", year: "daily" };
+  const MODES = ["auto", "raw", "hourly", "daily"];
+  const WINDOWS = { hourly: "1h", daily: "1d" };
+  const POLL_S = 30;
   const form = document.getElementById("chart-options");
   const params = new URL(window.location.href).searchParams;
   const state = {
     range: params.get("range") in RANGES ? params.get("range") : "day",
-    mode: params.get("mode") === "hourly" ? "hourly" : "raw",
+    mode: MODES.includes(params.get("mode")) ? params.get("mode") : "auto",
   };
+  let latestValues = {};  // quantity -> {value, unit, time, sensor}
   let units = {};
   let drawn = null;  // {byQuantity, p}: what the charts show, kept to redraw at a new width
 
@@ -20,10 +27,15 @@
     return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
   }
 
-  /** The period shown: whole minutes for raw readings, whole hours for hourly means. */
+  /** The resolution drawn: the one asked for, or the range's own for "auto". */
+  function resolution() {
+    return state.mode === "auto" ? AUTO[state.range] : state.mode;
+  }
+
+  /** The period shown: whole minutes for raw readings, whole hours or days for means. */
   function period() {
     const now = Math.floor(Date.now() / 1000);
-    const step = state.mode === "hourly" ? 3600 : 60;
+    const step = { raw: 60, hourly: 3600, daily: 86400 }[resolution()];
     const to = now - (now % step);
     return { from: to - RANGES[state.range], to };
   }
@@ -33,8 +45,11 @@
     return search.toString();
   }
 
+  /** The raw readings of the period, every quantity, in one answer (/v1/series). */
   async function readings(p) {
-    return LM.allPages(`/v1/readings?${query(p)}`);
+    const answer = await LM.getJSON(`/v1/series?${query(p)}`);
+    for (const one of answer.series) units[one.quantity] = one.unit;
+    return new Map(answer.series.map((one) => [one.quantity, LMChart.seriesPoints(one)]));
   }
 
   /** What an open alert says, in the page's language (the gateway's message is English). */
@@ -89,16 +104,26 @@
     alerts(info);
   }
 
-  function latestTable(entries) {
+  /** One sentence for a resident on what a value means: its band's, relating it to the WHO
+   *  guideline or the EEA's advice; for noise, the WHO night guideline first. */
+  function plainWords(quantity, value) {
+    const scale = LM.scaleOf(quantity);
+    if (!scale) return "";
+    const band = t(LM.bandOf(scale, value).says);
+    if (quantity !== "noise_laeq") return band;
+    return `${t(value < 40 ? "says_night_below" : "says_night_above")} ${band}`;
+  }
+
+  function latestTable() {
     const tbody = document.querySelector("#latest tbody");
     tbody.replaceChildren();
-    const values = entries.length ? entries[0].values : {};
-    for (const [quantity, v] of Object.entries(values)) {
+    for (const [quantity, v] of Object.entries(latestValues)) {
       const scale = LM.scaleOf(quantity);
       tbody.append(el("tr", { "data-quantity": quantity },
         el("th", { scope: "row" }, LM.quantityName(quantity)),
         el("td", { class: "num" }, `${LM.number(v.value)} ${v.unit}`),
         el("td", {}, scale ? LM.bandBadge(LM.bandOf(scale, v.value)) : "–"),
+        el("td", { class: "says" }, plainWords(quantity, v.value) || "–"),
         el("td", {}, el("time", { datetime: v.time }, LM.time(v.time))),
         el("td", {}, v.sensor || "–"),
       ));
@@ -117,20 +142,7 @@
     return { min: LM.number(Math.min(...values)), max: LM.number(Math.max(...values)) };
   }
 
-  function rawCharts(rows, p) {
-    const byQuantity = new Map();
-    for (const r of rows) {
-      units[r.quantity] = r.unit;
-      if (!byQuantity.has(r.quantity)) byQuantity.set(r.quantity, []);
-      byQuantity.get(r.quantity).push({
-        t: Date.parse(r.time) / 1000, v: r.value, valid: true,
-        title: `${LM.time(r.time)}: ${LM.number(r.value)} ${r.unit}`,
-      });
-    }
-    return byQuantity;
-  }
-
-  function hourlyCharts(rows) {
+  function meanCharts(rows, seconds) {
     const byQuantity = new Map();
     for (const a of rows) {
       // No value: a percentile level (LAF10, LAF90 have no hourly value) or an hour whose
@@ -140,7 +152,7 @@
       if (!byQuantity.has(a.quantity)) byQuantity.set(a.quantity, []);
       const start = Date.parse(a.start) / 1000;
       byQuantity.get(a.quantity).push({
-        t: start + 1800, v: a.value, valid: a.valid,
+        t: start + seconds / 2, v: a.value, valid: a.valid,
         title: t("point_hourly", {
           time: LM.time(a.start), mean: `${LM.number(a.value)} ${a.unit}`, min: LM.number(a.min),
           max: LM.number(a.max), coverage: Math.round(a.coverage * 100),
@@ -155,14 +167,21 @@
   }
 
   function downloads(p) {
-    const hourly = state.mode === "hourly";
+    const means = resolution() !== "raw";
+    const window = WINDOWS[resolution()];
     setLink("download-csv", `/v1/export/readings.csv?${query(p)}`);
     // Excel reads a CSV as UTF-8 only after a byte-order mark: without it the units are garbled.
     setLink("download-csv-semicolon", `/v1/export/readings.csv?${query(p, { delimiter: "semicolon", bom: "true" })}`);
-    document.getElementById("download-csv").textContent = t(hourly ? "download_csv_hourly" : "download_csv");
+    document.getElementById("download-csv").textContent = t(means ? "download_csv_hourly" : "download_csv");
+    const meansCsv = document.getElementById("download-means-csv");
+    meansCsv.closest("li").hidden = !means;
+    if (means) {
+      meansCsv.href = `/v1/export/aggregates.csv?${query(p, { window })}`;
+      meansCsv.textContent = t(window === "1h" ? "download_means_hourly_csv" : "download_means_daily_csv");
+    }
     const json = document.getElementById("download-json");
-    json.href = hourly ? `/v1/aggregates?${query(p, { window: "1h" })}` : `/v1/readings?${query(p)}`;
-    json.textContent = t(hourly ? "download_json_hourly" : "download_json_raw");
+    json.href = means ? `/v1/aggregates?${query(p, { window })}` : `/v1/series?${query(p)}`;
+    json.textContent = t(means ? (window === "1h" ? "download_json_hourly" : "download_json_daily") : "download_json_raw");
     setLink("download-geojson", `/v1/export/nodes.geojson?node=${enc}`);
   }
 
@@ -178,19 +197,23 @@
 
   async function drawCharts() {
     const p = period();
+    const shown = resolution();
     const box = document.getElementById("charts");
     document.body.dataset.charts = "loading";
     box.setAttribute("aria-busy", "true");
     // Never a blank chart area: it says it is loading until the charts or a message replace it.
     box.replaceChildren(el("p", { class: "note loading" }, t("loading")));
     document.getElementById("period").textContent = t("period_shown", { from: LM.time(iso(p.from)), to: LM.time(iso(p.to)) });
-    document.getElementById("hourly-note").hidden = state.mode !== "hourly";
+    document.getElementById("resolution-note").textContent = state.mode === "auto"
+      ? t("resolution_auto", { shown: t(`mode_${shown}`), range: t(`range_${state.range}`) })
+      : "";
+    document.getElementById("hourly-note").hidden = shown === "raw";
     downloads(p);
     try {
-      const byQuantity = state.mode === "hourly"
-        ? hourlyCharts((await LM.getJSON(`/v1/aggregates?${query(p, { window: "1h" })}`)).value)
-        : rawCharts(await readings(p), p);
-      drawn = { byQuantity, p };
+      const byQuantity = shown === "raw"
+        ? await readings(p)
+        : meanCharts((await LM.getJSON(`/v1/aggregates?${query(p, { window: WINDOWS[shown] })}`)).value, shown === "hourly" ? 3600 : 86400);
+      drawn = { byQuantity, p, shown };
       render();
       document.body.dataset.charts = "ready";
     } catch (error) {
@@ -204,7 +227,7 @@
   /** The charts of what was fetched last, each as wide as its place on the page. */
   function render() {
     if (!drawn) return;
-    const { byQuantity, p } = drawn;
+    const { byQuantity, p, shown } = drawn;
     const box = document.getElementById("charts");
     box.replaceChildren();
     if (byQuantity.size === 0) box.append(el("p", { class: "empty" }, t("chart_empty")));
@@ -212,9 +235,10 @@
       points.sort((a, b) => a.t - b.t);
       const { min, max } = extremes(points);
       const words = { quantity: LM.quantityName(quantity), count: points.length, from: LM.time(iso(p.from)), to: LM.time(iso(p.to)), min, max, unit: units[quantity] };
-      const text = state.mode === "hourly"
-        ? t("chart_hourly_label", { ...words, invalid: points.filter((pt) => !pt.valid).length })
-        : t("chart_raw_label", words);
+      const invalid = points.filter((pt) => !pt.valid).length;
+      const text = shown === "raw"
+        ? t("chart_raw_label", words)
+        : t(shown === "hourly" ? "chart_hourly_label" : "chart_daily_label", { ...words, invalid });
       const place = figure(quantity);
       box.append(place);
       place.append(LMChart.draw(quantity, points, p, text, LMChart.widthOf(place)));
@@ -247,7 +271,9 @@
       ]);
       units = Object.fromEntries(quantities.value.map((q) => [q.name, q.unit]));
       facts(info);
-      latestTable(latest.value);
+      latestValues = latest.value.length ? latest.value[0].values : {};
+      latestTable();
+      asOf = Date.now();
       LM.status("");
     } catch (error) {
       const message = error.status === 404 ? t("kit_not_found", { node }) : t("error_api", { message: error.message });
@@ -262,6 +288,78 @@
     }
     await drawCharts();
     document.body.dataset.ready = "true";
+    startLive();
+  }
+
+  // --- live: the latest values (and a raw chart of the last hour or day) as readings arrive --
+
+  let asOf = null;
+  let liveState = "connecting";
+  let renderTimer = null;
+
+  function liveLine() {
+    const line = document.getElementById("kit-as-of");
+    line.textContent = t("kit_as_of", { time: asOf ? LM.time(new Date(asOf).toISOString()) : "–", how: LM.liveWords(liveState, POLL_S) });
+    document.body.dataset.live = liveState;
+  }
+
+  function take(reading) {
+    const known = latestValues[reading.quantity];
+    if (!known || Date.parse(known.time) <= Date.parse(reading.time)) {
+      latestValues[reading.quantity] = { value: reading.value, unit: reading.unit, time: reading.time, sensor: reading.sensor };
+    }
+    asOf = Date.now();
+    const online = document.getElementById("kit-online");
+    online.replaceChildren(el("span", { class: "online" }, t("online")));
+    document.getElementById("kit-last").replaceChildren(el("time", { datetime: reading.time }, LM.time(reading.time)));
+    // A chart of raw readings that ends now grows with them; means wait for their hour.
+    const moment = Date.parse(reading.time) / 1000;
+    if (drawn && drawn.shown === "raw" && moment >= drawn.p.to - 120) {
+      if (!drawn.byQuantity.has(reading.quantity)) drawn.byQuantity.set(reading.quantity, []);
+      drawn.byQuantity.get(reading.quantity).push(LMChart.seriesPoints({
+        time: [moment], value: [reading.value], unit: reading.unit, flagged: reading.flags.length ? [[0, reading.flags]] : [],
+      })[0]);
+      drawn.p = { ...drawn.p, to: Math.max(drawn.p.to, moment + 1) };
+    }
+    if (renderTimer) return;
+    renderTimer = setTimeout(() => {
+      renderTimer = null;
+      latestTable();
+      liveLine();
+      if (drawn && drawn.shown === "raw") render();
+    }, 1000);
+  }
+
+  function startLive() {
+    liveLine();
+    LM.live(`/v1/stream?node=${enc}`, {
+      onReading: take,
+      pollSeconds: POLL_S,
+      poll: async () => {
+        try {
+          const latest = await LM.getJSON(`/v1/latest?node=${enc}`);
+          if (latest.value.length) latestValues = latest.value[0].values;
+          asOf = Date.now();
+          latestTable();
+          liveLine();
+        } catch (ignored) {
+          // the "as of" time stays, and tells how old the values are
+        }
+      },
+      onState: (state) => {
+        liveState = state;
+        if (state === "stream") asOf = Date.now();
+        liveLine();
+      },
+    });
+    // Online or offline is the server's judgement (the kit's interval): asked once a minute.
+    setInterval(async () => {
+      try {
+        facts(await LM.getJSON(`/v1/nodes/${enc}`));
+      } catch (ignored) {
+        // asked again in a minute
+      }
+    }, 60000);
   }
 
   LMChart.onResize(render);

@@ -24,7 +24,7 @@
   let hours = [];  // hour starts (epoch s) of the history, oldest first
   let history = new Map();  // hour start -> Map(node -> {value, unit})
   let hour = null;  // the hour shown; null: the latest readings
-  let how = "";  // how the page is kept up to date (stream, poll, reconnecting)
+  let liveState = "connecting";  // how the page is kept up to date: stream, poll, ...
   let asOf = null;  // when the page last heard from the server (ms)
   let map = null;
   let markers = null;
@@ -147,7 +147,12 @@
     } else if (located.length === 1) {
       map.setView([located[0].location.latitude, located[0].location.longitude], 14);
     } else {
-      map.fitBounds(located.map((n) => [n.location.latitude, n.location.longitude]), { padding: [30, 30], maxZoom: 15 });
+      // Where the legend lies on the map, no kit is placed under it.
+      const legend = document.querySelector(".map-box .legend");
+      const over = getComputedStyle(legend).position === "absolute" ? legend.offsetWidth + 20 : 30;
+      map.fitBounds(located.map((n) => [n.location.latitude, n.location.longitude]), {
+        paddingTopLeft: [30, 30], paddingBottomRight: [over, 30], maxZoom: 15,
+      });
     }
   }
 
@@ -182,8 +187,8 @@
       return;
     }
     const time = asOf ? LM.time(new Date(asOf).toISOString()) : "–";
-    LM.status(t("map_as_of", { kits: nodes.length, located, time, how }));
-    document.body.dataset.live = how === t("live_stream") ? "stream" : how === t("live_reconnecting") ? "reconnecting" : "poll";
+    LM.status(t("map_as_of", { kits: nodes.length, located, time, how: LM.liveWords(liveState, POLL_S) }));
+    document.body.dataset.live = liveState;
   }
 
   function draw() {
@@ -254,40 +259,23 @@
     redrawSoon();
   }
 
-  function poll() {
-    how = t("live_poll", { seconds: POLL_S });
-    summary();
-    setInterval(async () => {
-      try {
-        await fetchLatest();
-        redrawSoon();
-      } catch (ignored) {
-        // shown as an older "as of" time until the next poll answers
-      }
-    }, POLL_S * 1000);
-  }
-
   function live() {
-    if (typeof EventSource === "undefined") return poll();
-    const stream = new EventSource("/v1/stream");
-    let opened = false;
-    stream.addEventListener("open", () => {
-      opened = true;
-      how = t("live_stream");
-      asOf = Date.now();
-      summary();
-    });
-    stream.addEventListener("reading", (event) => take(JSON.parse(event.data)));
-    stream.addEventListener("error", () => {
-      // Refused (the store keeps no change log: 501; too many subscribers: 503) or never
-      // opened: poll instead. A stream that was open reconnects by itself.
-      if (stream.readyState === EventSource.CLOSED || !opened) {
-        stream.close();
-        poll();
-        return;
-      }
-      how = t("live_reconnecting");
-      summary();
+    LM.live("/v1/stream", {
+      onReading: take,
+      pollSeconds: POLL_S,
+      poll: async () => {
+        try {
+          await fetchLatest();
+          redrawSoon();
+        } catch (ignored) {
+          // shown as an older "as of" time until the next poll answers
+        }
+      },
+      onState: (state) => {
+        liveState = state;
+        if (state === "stream") asOf = Date.now();
+        summary();
+      },
     });
     // The kits' online state is the server's to judge (their intervals differ).
     setInterval(async () => {
