@@ -210,10 +210,34 @@ def connected_at(log: Path) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of a process and all its descendants (the gateway's writer processes
+    count too)."""
+    total = 0.0
+    for one in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass  # ended meanwhile
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def outage_and_drain(broker: Mosquitto, folder: Path) -> dict[str, object]:
@@ -381,7 +405,8 @@ def run(work: Path) -> str:
         f"spool drained at {outage['drain_rate']:,.0f} readings/s = "
         f"{float(outage['drain_rate']) / STEADY_RATE / 4:.1f} × the ingest rate "  # type: ignore[arg-type]
         f"({outage['stored']:,} of {outage['sent_readings']:,} sent readings in InfluxDB). "
-        f"Gateway memory (RSS) during the outage: {min(memory):.0f} MB at least, "
+        "Gateway memory (RSS, with its writer processes) during the outage: "
+        f"{min(memory):.0f} MB at least, "
         f"{max(memory):.0f} MB at most, first {memory[0]:.0f} MB, last {memory[-1]:.0f} MB.",
     ]
     return "\n".join(lines)

@@ -50,6 +50,13 @@ class GatewayMetrics:
             self._latency_count += 1
             self._latency_max = max(self._latency_max, seconds)
 
+    def merge_latency(self, total: float, writes: int, slowest: float) -> None:
+        """Store writes another process made (a writer process's report)."""
+        with self._lock:
+            self._latency_sum += total
+            self._latency_count += writes
+            self._latency_max = max(self._latency_max, slowest)
+
     def count(self, name: str) -> int:
         with self._lock:
             return self._counts[name]

@@ -52,6 +52,7 @@ from lokaalmeten.gateway.registry import Registry
 from lokaalmeten.gateway.spool import Spool, SpoolFull
 from lokaalmeten.gateway.validate import Checked, RecordValidator
 from lokaalmeten.gateway.writer import Output, StoreWriter
+from lokaalmeten.gateway.writer_process import SpoolOptions, WriterProcess
 from lokaalmeten.protocol.topics import is_status
 from lokaalmeten.readings import Reading
 from lokaalmeten.settings import GatewaySettings
@@ -76,6 +77,7 @@ class Gateway:
         # Made first, so that a stop requested while the rest is opened is not lost.
         self.shutdown = shutdown or Shutdown()
         self.metrics = GatewayMetrics()
+        opened = stores is None
         if stores is None:
             stores = [open_output(url) for url in (settings.store, *settings.extra_stores)]
         self.stores = stores
@@ -103,9 +105,22 @@ class Gateway:
         self._adopt_legacy_meta()
         self._open_alerts()
         self.ingest = MqttIngest(settings, self.metrics)
-        self.writers = [
-            StoreWriter(store, self.spool, self.metrics, settings.write_batch) for store in stores
-        ]
+        self.writers: list[StoreWriter | WriterProcess] = []
+        if opened and settings.writer_processes:
+            # Each store's writer on a core of its own (writer_process.py); stores handed in
+            # as objects (tests) are written from threads of this process.
+            options = SpoolOptions.of(self.spool, settings.spool_synchronous)
+            for store in stores:
+                writer = WriterProcess(
+                    store.url, options, self.metrics, settings.write_batch, settings.log_format
+                )
+                self.spool.listeners.append(writer.wake)
+                self.writers.append(writer)
+        else:
+            self.writers = [
+                StoreWriter(store, self.spool, self.metrics, settings.write_batch)
+                for store in stores
+            ]
         self._threads: list[threading.Thread] = []
         self.ingest_port: int | None = None
         self._http_server: Any = None

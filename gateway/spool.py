@@ -22,7 +22,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -193,6 +193,8 @@ class Spool:
         self._synchronous = synchronous
         self._local = threading.local()
         self._arrived = threading.Condition()
+        # Told after each put of readings: writers in other processes (writer_process.py).
+        self.listeners: list[Callable[[], None]] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
@@ -240,6 +242,8 @@ class Spool:
         if readings:
             with self._arrived:
                 self._arrived.notify_all()
+            for listener in self.listeners:
+                listener()
 
     # -- writer side ---------------------------------------------------------------------
 

@@ -1,3 +1,5 @@
 from lokaalmeten.cli import main
 
-main()
+# Guarded: the gateway's writer processes start by importing the main module (spawn).
+if __name__ == "__main__":
+    main()

@@ -38,6 +38,8 @@ class Outage:
         self.clock = clock
         self.since: float | None = None  # the first failure of the outage going on
         self.last_error = ""
+        # Called when an outage starts and when it ends (a writer process tells its parent).
+        self.on_change: Callable[[], None] | None = None
         self._warned: float | None = None
 
     @property
@@ -51,12 +53,15 @@ class Outage:
         """Another failed attempt (``error``: what failed, if known; else the last error
         stays): a warning when the outage starts and every ``every`` s."""
         now = self.clock()
-        if self.since is None:
+        started = self.since is None
+        if started:
             self.since = now
         self.last_error = error or self.last_error
         if self._warned is None or now - self._warned >= self.every:
             self._warned = now
             self.log.warning("%s; retrying (%s)", self.describe(), meanwhile or self.meanwhile)
+        if started and self.on_change is not None:
+            self.on_change()
 
     def ended(self) -> None:
         """A success: the outage, if one was going on, is over (told once)."""
@@ -66,6 +71,8 @@ class Outage:
         self.since = None
         self._warned = None
         self.last_error = ""
+        if self.on_change is not None:
+            self.on_change()
 
     def describe(self) -> str:
         """E.g. 'store influxdb://…/lm unreachable for 35 s: connection refused'."""

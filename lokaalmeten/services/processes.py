@@ -22,7 +22,7 @@ from typing import IO, Any
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """In the child, before it runs the program: SIGTERM when the parent dies. A parent that
     died between the fork and this call is not watched any more: leave at once."""
     try:
@@ -51,7 +51,7 @@ def spawn(
         env=env,
         text=text,
         start_new_session=True,
-        preexec_fn=partial(_die_with_parent, os.getpid()) if sys.platform == "linux" else None,
+        preexec_fn=partial(die_with_parent, os.getpid()) if sys.platform == "linux" else None,
     )
 
 
