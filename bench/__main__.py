@@ -29,6 +29,7 @@ BENCHMARKS = [
     "live_stream",
     "api_clients",
     "archive",
+    "peer_nodered",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
