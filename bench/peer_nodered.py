@@ -51,7 +51,7 @@ from typing import Any
 
 import httpx
 
-from bench.gateway_ingest import NODES, create_session, gateway, payload
+from bench.gateway_ingest import NODES, create_session, payload
 from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.ports import free_port
@@ -308,7 +308,11 @@ class Consumer:
         return time.time()
 
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
+        """The last line of its log (a traceback's last line says what happened)."""
+        lines = (
+            self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
+        )
+        return lines[-1][-300:] if lines else "no output"
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -388,11 +392,11 @@ module.exports = {{
             "msg.payload = points;\n"
             "return msg;\n"
         )
-        after_json = "join" if self.tuned else "points"
+        after_json = "n-join" if self.tuned else "n-points"
         nodes: list[dict[str, Any]] = [
-            {"id": "peer", "type": "tab", "label": "peer", "disabled": False, "info": ""},
+            {"id": "n-tab", "type": "tab", "label": "peer", "disabled": False, "info": ""},
             {
-                "id": "broker",
+                "id": "n-broker",
                 "type": "mqtt-broker",
                 "name": "mosquitto",
                 "broker": "127.0.0.1",
@@ -410,7 +414,7 @@ module.exports = {{
                 "willTopic": "",
             },
             {
-                "id": "influx",
+                "id": "n-influx",
                 "type": "influxdb",
                 "hostname": "127.0.0.1",
                 "port": str(self.cell.influx.port),
@@ -422,24 +426,24 @@ module.exports = {{
                 "influxdbVersion": "1.x",
             },
             {
-                "id": "in",
+                "id": "n-in",
                 "type": "mqtt in",
-                "z": "peer",
+                "z": "n-tab",
                 "name": "readings",
                 "topic": TOPIC,
                 "qos": "1",
                 "datatype": "utf8",
-                "broker": "broker",
+                "broker": "n-broker",
                 "nl": False,
                 "rap": True,
                 "rh": 0,
                 "inputs": 0,
-                "wires": [["json"]],
+                "wires": [["n-json"]],
             },
             {
-                "id": "json",
+                "id": "n-json",
                 "type": "json",
-                "z": "peer",
+                "z": "n-tab",
                 "name": "",
                 "property": "payload",
                 "action": "obj",
@@ -447,9 +451,9 @@ module.exports = {{
                 "wires": [[after_json]],
             },
             {
-                "id": "points",
+                "id": "n-points",
                 "type": "function",
-                "z": "peer",
+                "z": "n-tab",
                 "name": "to points",
                 "func": to_points,
                 "outputs": 1,
@@ -458,14 +462,14 @@ module.exports = {{
                 "initialize": "",
                 "finalize": "",
                 "libs": [],
-                "wires": [["write"]],
+                "wires": [["n-write"]],
             },
             {
-                "id": "write",
+                "id": "n-write",
                 "type": "influxdb batch",
-                "z": "peer",
+                "z": "n-tab",
                 "name": "",
-                "influxdb": "influx",
+                "influxdb": "n-influx",
                 "precision": "s",
                 "retentionPolicy": "",
                 "database": "",
@@ -479,9 +483,9 @@ module.exports = {{
         if self.tuned:
             nodes.append(
                 {
-                    "id": "join",
+                    "id": "n-join",
                     "type": "join",
-                    "z": "peer",
+                    "z": "n-tab",
                     "name": "500 or 1 s",
                     "mode": "custom",
                     "build": "array",
@@ -495,7 +499,7 @@ module.exports = {{
                     "timeout": "1",
                     "count": "500",
                     "reduceRight": False,
-                    "wires": [["points"]],
+                    "wires": [["n-points"]],
                 }
             )
         return nodes
@@ -564,7 +568,6 @@ class Gateway(Consumer):
 
     def __init__(self, cell: Cell) -> None:
         super().__init__(cell)
-        self.client_id = f"gw-{self.folder.name}"  # as bench.gateway_ingest.gateway() sets it
         self.log = self.folder / "gateway.log"
         self.http_port = 0
         self.last_repeats: int | None = None
@@ -573,8 +576,20 @@ class Gateway(Consumer):
         raise NotImplementedError
 
     def command_start(self) -> subprocess.Popen[bytes]:
+        """As bench/gateway_ingest.py starts it, but with PYTHONSAFEPATH: the current folder
+        (a worktree's lokaalmeten/) must not shadow the installed package, or its modules
+        and the installed gateway's would come from two different trees."""
         self.http_port = free_port()
-        return gateway(self.cell.broker, self.folder, self.store_url(), self.http_port)
+        with self.log.open("ab") as out:
+            return spawn(
+                [sys.executable, "-m", "lokaalmeten", "gateway",
+                 "--broker", self.cell.broker.url, "--store", self.store_url(),
+                 "--spool", str(self.folder / "spool.db"),
+                 "--registry", str(self.folder / "registry.db"), "--open",
+                 "--ingest-host", "127.0.0.1", "--ingest-port", str(self.http_port),
+                 "--client-id", self.client_id, "--stats", "3600", "--log-format", "json"],
+                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONSAFEPATH": "1"},
+            )  # fmt: skip
 
     def metrics(self) -> dict[str, float]:
         try:
@@ -1000,7 +1015,8 @@ def attempt(measure: Callable[[], Any]) -> Any:
         return measure()
     except Exception as error:  # a failed cell is reported, not fatal
         print(f"   failed: {error!r}", file=sys.stderr, flush=True)
-        return Outcome(error=f"{type(error).__name__}: {str(error)[:200]}")
+        text = " ".join(str(error).split())[:300]
+        return Outcome(error=f"{type(error).__name__}: {text}")
 
 
 # -- report -------------------------------------------------------------------------------
