@@ -340,6 +340,10 @@ class Consumer:
         """Nothing kept that will still reach the store."""
         return True
 
+    def backlog(self) -> int | None:
+        """Readings it holds durably that are not stored yet; None: it keeps none."""
+        return None
+
     def repeats(self) -> int | None:
         """Redelivered readings the store absorbed; None: not observable."""
         return None
@@ -603,6 +607,10 @@ class Gateway(Consumer):
 
     def settled(self) -> bool:
         return self.metrics().get("spool_depth", 1) == 0
+
+    def backlog(self) -> int | None:
+        depth = self.metrics().get("spool_depth")
+        return None if depth is None else int(depth)
 
     def final_state(self) -> None:
         repeated = self.metrics().get("readings_repeated_total")
@@ -873,11 +881,26 @@ def outage(work: Path, key: str) -> Outcome:
         while time.monotonic() - began < OUTAGE_S * 0.25:
             time.sleep(0.05)
         cell.influx.stop()
+        peak = None
         while time.monotonic() - began < OUTAGE_S * 0.75:
-            time.sleep(0.05)
+            depth = cell.consumer.backlog()
+            if depth is not None:
+                peak = max(peak or 0, depth)
+            time.sleep(0.5)
         cell.influx.restart()
         back = time.time()
-        seen = watch(cell.consumer, count * 4, busy=publisher.running, timeout=1800)
+        # The backlog is worked off once the spool holds less than a second's readings.
+        drained: dict[str, float] = {}
+
+        def note_drained(_: int) -> None:
+            if "at" not in drained:
+                depth = cell.consumer.backlog()
+                if depth is not None and depth <= RATE * 4:
+                    drained["at"] = time.time() - back
+
+        seen = watch(
+            cell.consumer, count * 4, busy=publisher.running, timeout=1800, each=note_drained
+        )
         sent = publisher.wait()
         stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
@@ -885,7 +908,7 @@ def outage(work: Path, key: str) -> Outcome:
             published=int(sent["acked"]),
             stored=stored,
             repeats=cell.consumer.repeats(),
-            extra={"settled_after": max(0.0, seen.last - back), "timed_out": seen.timed_out},
+            extra={"peak": peak, "drained": drained.get("at"), "timed_out": seen.timed_out},
         )
     finally:
         cell.close()
@@ -901,13 +924,19 @@ def kill_steady(work: Path, key: str) -> Outcome:
         while time.monotonic() - began < KILL_S / 3:
             time.sleep(0.05)
         cell.consumer.kill()
+        killed_at = cell.consumer.count()
         time.sleep(2)
         cell.consumer.start()
         seen = watch(cell.consumer, count * 4, busy=publisher.running)
         sent = publisher.wait()
         stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
-        return Outcome(published=int(sent["acked"]), stored=stored, repeats=cell.consumer.repeats())
+        return Outcome(
+            published=int(sent["acked"]),
+            stored=stored,
+            repeats=cell.consumer.repeats(),
+            extra={"killed_at": killed_at},
+        )
     finally:
         cell.close()
 
@@ -935,7 +964,7 @@ def kill_drain(work: Path, key: str) -> Outcome:
             published=int(sent["acked"]),
             stored=stored,
             repeats=cell.consumer.repeats(),
-            extra={"killed_at": killed["at"]},
+            extra={"killed_at": killed["at"] or None},
         )
     finally:
         cell.close()
@@ -1172,7 +1201,8 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str]) -> str:
         say("")
         say(
             f"**InfluxDB outage**: {RATE:,} msg/s for {OUTAGE_S:g} s, InfluxDB stopped from "
-            f"{OUTAGE_S * 0.25:g} s to {OUTAGE_S * 0.75:g} s; counted once everything settled."
+            f"{OUTAGE_S * 0.25:g} s to {OUTAGE_S * 0.75:g} s; counted once everything settled. "
+            "The backlog is worked off once the spool holds less than a second's readings."
         )
         say("")
         head(
@@ -1181,17 +1211,20 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str]) -> str:
             "published msgs",
             "lost readings",
             "repeats absorbed",
-            "last stored, s after InfluxDB returned",
+            "most readings kept (spool)",
+            "backlog worked off, s after InfluxDB returned",
         )
         for key in contestants:
             if key in rows:
                 o = rows[key]
-                after = _num(o.extra.get("settled_after"), 1)
+                peak = o.extra.get("peak")
+                kept = "keeps none" if peak is None and not o.error else _num(peak)
+                after = _num(o.extra.get("drained"), 1) if peak is not None else "—"
                 if o.extra.get("timed_out"):
                     after += " (timed out)"
                 say(
                     f"| {label(key)} | {o.published:,} | {o.lost_text()} | {_repeats(o)} | "
-                    f"{after} |"
+                    f"{kept} | {after} |"
                 )
 
     for name, text in (
@@ -1212,12 +1245,21 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str]) -> str:
             say("")
             say(text)
             say("")
-            say("| consumer | published msgs | lost readings | repeats absorbed |")
-            say("|---|---|---|---|")
+            head(
+                say,
+                "consumer",
+                "published msgs",
+                "readings stored when killed",
+                "lost readings",
+                "repeats absorbed",
+            )
             for key in contestants:
                 if key in rows:
                     o = rows[key]
-                    say(f"| {label(key)} | {o.published:,} | {o.lost_text()} | {_repeats(o)} |")
+                    say(
+                        f"| {label(key)} | {o.published:,} | {_num(o.extra.get('killed_at'))} | "
+                        f"{o.lost_text()} | {_repeats(o)} |"
+                    )
 
     if "cpu" in results:
         rows = results["cpu"]
