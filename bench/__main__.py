@@ -30,6 +30,7 @@ BENCHMARKS = [
     "api_clients",
     "archive",
     "kit_ranges",
+    "peer_nodered",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
