@@ -123,10 +123,14 @@ class MqttIngest:
             self._arrived.notify_all()
 
     def ack(self, batch: list[Message]) -> None:
+        self.ack_ids([(message.mid, message.qos) for message in batch])
+
+    def ack_ids(self, ids: list[tuple[int, int]]) -> None:
+        """Acknowledge messages by (id, QoS), as another process names them."""
         # In arrival order: MQTT 3.1.1 (4.6) wants PUBACKs in the order of the PUBLISHes.
-        for message in batch:
-            if message.qos > 0:
-                self._client.ack(message.mid, message.qos)
+        for mid, qos in ids:
+            if qos > 0:
+                self._client.ack(mid, qos)
 
     # paho callbacks run on paho's network thread -----------------------------------------
 

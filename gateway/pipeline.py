@@ -46,6 +46,7 @@ from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
+from lokaalmeten.gateway.mqtt_process import MqttProcess
 from lokaalmeten.gateway.outputs import open_output
 from lokaalmeten.gateway.quality import quality_stage
 from lokaalmeten.gateway.registry import Registry
@@ -104,7 +105,13 @@ class Gateway:
         )
         self._adopt_legacy_meta()
         self._open_alerts()
-        self.ingest = MqttIngest(settings, self.metrics)
+        # The broker's messages arrive in a process of their own (mqtt_process.py), unless
+        # turned off: then paho's network thread shares this process's interpreter lock.
+        self.ingest: MqttIngest | MqttProcess = (
+            MqttProcess(settings, self.metrics)
+            if settings.mqtt_process
+            else MqttIngest(settings, self.metrics)
+        )
         self.writers: list[StoreWriter | WriterProcess] = []
         if opened and settings.writer_processes:
             # Each store's writer on a core of its own (writer_process.py); stores handed in

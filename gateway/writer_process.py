@@ -142,6 +142,7 @@ class WriterProcess:
         theirs.close()
         self.starts += 1
         self.pid = process.pid
+        log.info("writer process of %s started (pid %d)", self.consumer, process.pid)
         with self._lock:
             self._pipe = ours
         return process, ours

@@ -313,6 +313,12 @@ class GatewaySettings(_Settings):
     write_batch: int = Field(
         5000, ge=1, le=100_000, description="Most readings written to a store in one request."
     )
+    mqtt_process: bool = Field(
+        True,
+        description="Receive and acknowledge MQTT messages in a process of their own, on "
+        "another core than the validation and the spool (off: a thread of the gateway's "
+        "process).",
+    )
     writer_processes: bool = Field(
         True,
         description="Write each store from a process of its own, on another core than the "

@@ -79,6 +79,12 @@ def pipeline(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[str]:
     ]
     try:
         assert wait_listening("127.0.0.1", port, 20), (tmp_path / "services.log").read_text()
+        # The gateway's session is new: what a kit publishes before it subscribed is not kept.
+        wait_until(
+            lambda: "subscribed to" in (tmp_path / "services.log").read_text(),
+            20,
+            "the gateway to subscribe",
+        )
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_all(processes)

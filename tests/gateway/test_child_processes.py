@@ -1,15 +1,17 @@
-"""The gateway on more than one core: each store's writer in a process of its own.
+"""The gateway on more than one core: MQTT in a process of its own, each store's writer in
+another.
 
-A writer process killed alone loses nothing and is started again; one whose gateway was
-killed stops by itself; its counters and its store's outage reach the gateway's /metrics and
-/health; and whatever the processes, no MQTT message is acknowledged before its readings are
-committed to the spool.
+Either process killed alone loses nothing and is started again; one whose gateway was
+killed stops by itself; a writer's counters and its store's outage reach the gateway's
+/metrics and /health; and whatever the processes, no MQTT message is acknowledged before its
+readings are committed to the spool.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lokaalmeten.gateway.mqtt_process import MqttProcess
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.writer_process import WriterProcess
 from lokaalmeten.services.mosquitto import Mosquitto
@@ -37,21 +40,15 @@ from tests.helpers import wait_until
 pytestmark = pytest.mark.mosquitto
 
 
-def _children(pid: int) -> list[int]:
-    """The writer processes of a gateway process (multiprocessing's spawned children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return found
+def _started(log: Path, what: str) -> list[int]:
+    """The pids of the gateway's child processes of one kind ("writer process of", "MQTT
+    process"), in the order they were started, as its log tells them."""
+    text = log.read_text() if log.exists() else ""
+    return [int(pid) for pid in re.findall(rf"{what}.* started \(pid (\d+)\)", text)]
+
+
+def _wait_started(log: Path, what: str, count: int) -> None:
+    wait_until(lambda: len(_started(log, what)) == count, 20, f"{what}: start {count}")
 
 
 def _alive(pid: int) -> bool:
@@ -69,27 +66,21 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     stop_all(started)
 
 
-def test_a_writer_process_killed_alone_loses_nothing_and_is_started_again(
-    mosquitto: Mosquitto, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+@pytest.mark.parametrize("what", ["writer process of", "MQTT process"])
+def test_a_child_process_killed_alone_loses_nothing_and_is_started_again(
+    mosquitto: Mosquitto, tmp_path: Path, processes: list[subprocess.Popen[bytes]], what: str
 ) -> None:
     gateway = gateway_process(mosquitto, tmp_path)
     processes.append(gateway)
     log = tmp_path / "gateway.log"
     wait_until(lambda: log.exists() and "subscribed to" in log.read_text(), 20, "a subscription")
-    wait_until(lambda: len(_children(gateway.pid)) == 1, 20, "the writer process")
+    wait_until(lambda: len(_started(log, what)) == 1, 20, "the child process")
     stream = Stream(mosquitto, rate=400)
     stream.start()
-    killed = []
-    for _ in range(3):
+    for kill in range(1, 4):
         time.sleep(1.0)
-        (writer,) = _children(gateway.pid)
-        os.kill(writer, signal.SIGKILL)
-        killed.append(writer)
-        wait_until(
-            lambda: any(p not in killed for p in _children(gateway.pid)),
-            20,
-            "a new writer process",
-        )
+        os.kill(_started(log, what)[-1], signal.SIGKILL)
+        _wait_started(log, what, kill + 1)
     time.sleep(1)
     stream.stop()
     stream.wait_all_acked(60)
@@ -104,19 +95,21 @@ def test_a_writer_process_killed_alone_loses_nothing_and_is_started_again(
     assert len(found) == len(set(found))
     assert expected <= set(found) <= stream.published()
     assert gateway.poll() is None  # the gateway itself went on throughout
-    assert log.read_text().count("writer process of sqlite") >= 3  # each death was told
+    assert log.read_text().count("ended unexpectedly") == 3  # each death was told
 
 
-def test_the_writer_process_of_a_killed_gateway_stops_by_itself(
-    mosquitto: Mosquitto, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+@pytest.mark.parametrize("what", ["writer process of", "MQTT process"])
+def test_the_child_processes_of_a_killed_gateway_stop_by_themselves(
+    mosquitto: Mosquitto, tmp_path: Path, processes: list[subprocess.Popen[bytes]], what: str
 ) -> None:
     gateway = gateway_process(mosquitto, tmp_path)
     processes.append(gateway)
-    wait_until(lambda: len(_children(gateway.pid)) == 1, 20, "the writer process")
-    (writer,) = _children(gateway.pid)
+    log = tmp_path / "gateway.log"
+    wait_until(lambda: len(_started(log, what)) == 1, 20, "the child process")
+    (child,) = _started(log, what)
     gateway.send_signal(signal.SIGKILL)
     gateway.wait()
-    wait_until(lambda: not _alive(writer), 5, "the orphaned writer to stop")
+    wait_until(lambda: not _alive(child), 5, "the orphaned child to stop")
 
 
 def test_a_writer_process_reports_its_counters_and_its_store_outage(
@@ -158,6 +151,9 @@ def test_a_writer_process_reports_its_counters_and_its_store_outage(
     for writer in running.gateway.writers:
         assert isinstance(writer, WriterProcess) and writer.pid is not None
         assert not _alive(writer.pid)  # stopped with the gateway
+    ingest = running.gateway.ingest
+    assert isinstance(ingest, MqttProcess) and ingest.pid is not None
+    assert not _alive(ingest.pid)
 
 
 def test_no_message_is_acknowledged_before_its_readings_are_committed(
