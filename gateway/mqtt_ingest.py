@@ -12,10 +12,11 @@ Wills) come in through the same subscription order, for the node directory::
     ...  # store the batch
     ingest.ack(batch)
 
-Received messages wait in a deque behind a Condition, not in a ``queue.SimpleQueue``: on
-CPython 3.11 ``SimpleQueue.get(timeout=…)`` interrupted by a signal whose handler runs past
-the timeout recomputes a negative timeout and then blocks without one, until the next
-message arrives (a gateway sent SIGTERM once stayed up three minutes; tests/gateway/test_stop.py).
+Received messages wait in an :class:`Inbox` (a deque behind a Condition), not in a
+``queue.SimpleQueue``: on CPython 3.11 ``SimpleQueue.get(timeout=…)`` interrupted by a signal
+whose handler runs past the timeout recomputes a negative timeout and then blocks without
+one, until the next message arrives (a gateway sent SIGTERM once stayed up three minutes;
+tests/gateway/test_stop.py).
 """
 
 from __future__ import annotations
@@ -50,12 +51,44 @@ class Message:
     retained: bool = False  # a copy the broker kept, sent at subscription (a status)
 
 
+class Inbox:
+    """Messages waiting for the pipeline: put by one thread, taken in batches by another."""
+
+    def __init__(self) -> None:
+        self._messages: deque[Message] = deque()
+        self._arrived = threading.Condition()
+
+    def put(self, messages: list[Message]) -> None:
+        with self._arrived:
+            self._messages.extend(messages)
+            self._arrived.notify()
+
+    def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
+        batch: list[Message] = []
+        deadline = time.monotonic() + wait
+        messages = self._messages
+        with self._arrived:
+            while True:
+                while messages and len(batch) < max_messages:
+                    batch.append(messages.popleft())
+                remaining = deadline - time.monotonic()
+                if len(batch) >= max_messages or remaining <= 0:
+                    break
+                if stop is not None and stop.is_set():
+                    break
+                self._arrived.wait(min(remaining, _WAIT_SLICE))
+        return batch
+
+    def wake(self) -> None:
+        with self._arrived:
+            self._arrived.notify_all()
+
+
 class MqttIngest:
     def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self._inbox: deque[Message] = deque()
-        self._arrived = threading.Condition()
+        self._inbox = Inbox()
         address = settings.broker_address
         self._address = address
         client = mqtt.Client(
@@ -99,19 +132,7 @@ class MqttIngest:
     def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
         """Up to ``max_messages``, waiting at most ``wait`` seconds for the first and the rest;
         at once (perhaps with none) when ``stop`` is requested."""
-        batch: list[Message] = []
-        deadline = time.monotonic() + wait
-        inbox = self._inbox
-        with self._arrived:
-            while True:
-                while inbox and len(batch) < max_messages:
-                    batch.append(inbox.popleft())
-                remaining = deadline - time.monotonic()
-                if len(batch) >= max_messages or remaining <= 0:
-                    break
-                if stop is not None and stop.is_set():
-                    break
-                self._arrived.wait(min(remaining, _WAIT_SLICE))
+        batch = self._inbox.take(max_messages, wait, stop)
         if batch:
             # Counted here, once per batch, to keep paho's network thread lean.
             self.metrics.add("messages_received", len(batch))
@@ -119,8 +140,7 @@ class MqttIngest:
 
     def wake(self) -> None:
         """End a take() that is waiting (not from a signal handler: this takes a lock)."""
-        with self._arrived:
-            self._arrived.notify_all()
+        self._inbox.wake()
 
     def ack(self, batch: list[Message]) -> None:
         self.ack_ids([(message.mid, message.qos) for message in batch])
@@ -179,6 +199,4 @@ class MqttIngest:
         message = Message(
             msg.topic, bytes(msg.payload), msg.mid, msg.qos, int(time.time()), bool(msg.retain)
         )
-        with self._arrived:
-            self._inbox.append(message)
-            self._arrived.notify()
+        self._inbox.put([message])

@@ -33,12 +33,11 @@ import os
 import signal
 import threading
 import time
-from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
-from lokaalmeten.gateway.mqtt_ingest import Message
+from lokaalmeten.gateway.mqtt_ingest import Inbox, Message
 from lokaalmeten.gateway.writer_process import RemoteOutage
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
@@ -47,7 +46,6 @@ log = logging.getLogger("lokaalmeten.gateway")
 
 _CONTEXT = multiprocessing.get_context("spawn")
 RESTART_S = 1.0  # a child that died is started again after this pause
-_WAIT_SLICE = 0.1  # take() looks at its stop request at least this often
 _CHILD_BATCH_WAIT = 0.01  # the child hands on what arrived within this long
 
 
@@ -61,8 +59,7 @@ class MqttProcess:
         self.connected = False
         self.starts = 0
         self.pid: int | None = None
-        self._inbox: deque[Message] = deque()
-        self._arrived = threading.Condition()
+        self._inbox = Inbox()
         self._pipe: Connection | None = None
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -93,26 +90,13 @@ class MqttProcess:
 
     def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
         """As MqttIngest.take: up to ``max_messages``, waiting at most ``wait`` seconds."""
-        batch: list[Message] = []
-        deadline = time.monotonic() + wait
-        inbox = self._inbox
-        with self._arrived:
-            while True:
-                while inbox and len(batch) < max_messages:
-                    batch.append(inbox.popleft())
-                remaining = deadline - time.monotonic()
-                if len(batch) >= max_messages or remaining <= 0:
-                    break
-                if stop is not None and stop.is_set():
-                    break
-                self._arrived.wait(min(remaining, _WAIT_SLICE))
+        batch = self._inbox.take(max_messages, wait, stop)
         if batch:
             self.metrics.add("messages_received", len(batch))
         return batch
 
     def wake(self) -> None:
-        with self._arrived:
-            self._arrived.notify_all()
+        self._inbox.wake()
 
     def ack(self, batch: list[Message]) -> None:
         """Acknowledge these messages (committed), in their order."""
@@ -182,9 +166,7 @@ class MqttProcess:
     def _take(self, report: tuple[Any, ...]) -> None:
         kind = report[0]
         if kind == "messages":
-            with self._arrived:
-                self._inbox.extend(report[1])
-                self._arrived.notify()
+            self._inbox.put(report[1])
         elif kind == "state":
             self.connected, self.outage.going_on, self.outage.text = report[1:]
 

@@ -197,3 +197,19 @@ class Stream:
         """Readings of every message handed to paho; paho may deliver ones whose publish()
         reported 'not connected' after it reconnects, so these may be stored too."""
         return {(node, q, T0 + seq) for _, (node, seq) in self._infos for q in ("pm10", "pm25")}
+
+
+def assert_every_acked_reading_stored_once(stream: Stream, store: Path) -> None:
+    """After the stream stopped: each reading the broker acknowledged is in the SQLite store
+    at ``store`` once, and nothing there was never published."""
+    stream.wait_all_acked(60)
+    expected = stream.expected()
+    assert len(expected) > 2000
+    wait_until(
+        lambda: len(identities(store)) >= len(expected),
+        60,
+        "every acknowledged reading in the store",
+    )
+    found = identities(store)
+    assert len(found) == len(set(found))  # exactly once
+    assert expected <= set(found) <= stream.published()

@@ -31,8 +31,8 @@ from tests.gateway.harness import (
     T0,
     RunningGateway,
     Stream,
+    assert_every_acked_reading_stored_once,
     gateway_process,
-    identities,
     settings_for,
 )
 from tests.helpers import wait_until
@@ -83,17 +83,7 @@ def test_a_child_process_killed_alone_loses_nothing_and_is_started_again(
         _wait_started(log, what, kill + 1)
     time.sleep(1)
     stream.stop()
-    stream.wait_all_acked(60)
-    expected = stream.expected()
-    assert len(expected) > 2000
-    wait_until(
-        lambda: len(identities(tmp_path / "lm.db")) >= len(expected),
-        60,
-        "every acknowledged reading in the store",
-    )
-    found = identities(tmp_path / "lm.db")
-    assert len(found) == len(set(found))
-    assert expected <= set(found) <= stream.published()
+    assert_every_acked_reading_stored_once(stream, tmp_path / "lm.db")
     assert gateway.poll() is None  # the gateway itself went on throughout
     assert log.read_text().count("ended unexpectedly") == 3  # each death was told
 

@@ -19,7 +19,12 @@ from lokaalmeten.services.influxdb import InfluxDB
 from lokaalmeten.services.mosquitto import Mosquitto
 from lokaalmeten.services.processes import stop_all
 from lokaalmeten.store import ReadingQuery, open_store
-from tests.gateway.harness import Stream, gateway_process, identities
+from tests.gateway.harness import (
+    Stream,
+    assert_every_acked_reading_stored_once,
+    gateway_process,
+    identities,
+)
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.mosquitto
@@ -57,17 +62,7 @@ def test_gateway_killed_repeatedly_loses_nothing(
         wait_gateway_ready(tmp_path, kill + 1)
     time.sleep(1)
     stream.stop()
-    stream.wait_all_acked(60)
-    expected = stream.expected()
-    assert len(expected) > 2000
-    wait_until(
-        lambda: len(identities(tmp_path / "lm.db")) >= len(expected),
-        60,
-        "every acknowledged reading in the store",
-    )
-    found = identities(tmp_path / "lm.db")
-    assert len(found) == len(set(found))  # exactly once
-    assert expected <= set(found) <= stream.published()
+    assert_every_acked_reading_stored_once(stream, tmp_path / "lm.db")
 
 
 @pytest.mark.influxdb
