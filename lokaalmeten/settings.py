@@ -598,6 +598,13 @@ class ServerSettings(_Settings):
         "stream open through proxies that close a silent connection (often after 60 s) and "
         "tell a filtered subscriber the position reached.",
     )
+    live_poll_s: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="Seconds between the public pages' polls of /v1/latest where the live "
+        "stream is refused (a store without a change log, a full server).",
+    )
     licence: Literal["CC0-1.0", "CC-BY-4.0"] = Field(
         "CC0-1.0", description="Licence of the published data (SPDX id)."
     )

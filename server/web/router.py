@@ -150,6 +150,7 @@ def page(
         "tile_url": settings.tile_url,
         "tile_attribution": settings.tile_attribution,
         "location_decimals": settings.location_decimals,
+        "live_poll_s": settings.live_poll_s,
         **(extra or {}),
     }
     other = texts["switch_code"]

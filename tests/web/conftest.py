@@ -93,9 +93,11 @@ def build_site(folder: Path) -> tuple[str, Path]:
 
 
 @contextmanager
-def serve(folder: Path, url: str, registry: Path) -> Iterator[str]:
+def serve(
+    folder: Path, url: str, registry: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Base URL of a real `lokaalmeten server` process over the store and registry (its
-    calibration book, if any: calibration.db beside the registry)."""
+    calibration book, if any: calibration.db beside the registry); ``env``: more settings."""
     port = free_port()
     log = (folder / "server.log").open("w")
     server = subprocess.Popen(
@@ -115,6 +117,7 @@ def serve(folder: Path, url: str, registry: Path) -> Iterator[str]:
             **os.environ,
             "LM_RATE_LIMIT": "0",
             "LM_TILE_URL": "http://127.0.0.1:9/{z}/{x}/{y}.png",
+            **(env or {}),
         },
         stdout=log,
         stderr=subprocess.STDOUT,

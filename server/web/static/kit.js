@@ -12,7 +12,7 @@
   const AUTO = { hour: "raw", day: "raw", week: "raw", month: "hourly", year: "daily" };
   const MODES = ["auto", "raw", "hourly", "daily"];
   const WINDOWS = { hourly: "1h", daily: "1d" };
-  const POLL_S = 30;
+  const POLL_S = config.live_poll_s;  // a poll of /v1/latest when the stream is refused
   const form = document.getElementById("chart-options");
   const params = new URL(window.location.href).searchParams;
   const state = {

@@ -6,7 +6,7 @@
 (() => {
   const { config, t, el } = LM;
   const HISTORY_DAYS = 3;
-  const POLL_S = 30;  // a poll of /v1/latest when the stream cannot be had
+  const POLL_S = config.live_poll_s;  // a poll of /v1/latest when the stream cannot be had
   const NODES_S = 60;  // how often the kits' online state is fetched again
   const PLAY_MS = 700;  // one hour of history per step while playing
   const select = document.getElementById("quantity");
