@@ -12,6 +12,7 @@ publish-to-stored latency at 1,000 readings/s.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import statistics
@@ -44,16 +45,25 @@ T0 = (int(time.time()) // 86400 - 3) * 86400
 
 
 def payload(i: int) -> bytes:
+    """Message ``i``: a record of 4 readings from one of NODES kits. The values move as a
+    kit's do (a slow swing and a little noise): constant ones made every reading "stuck" and
+    raised an alert per kit and quantity, work no real network gives a gateway."""
     node = f"kit-{i % NODES}"
     seq = i // NODES + 1
     moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + seq))
+    swing = math.sin(seq / 60)
     return json.dumps(
         {
             "v": 1,
             "node": node,
             "seq": seq,
             "time": moment,
-            "values": {"pm25": 7.5, "pm10": 12.0, "temperature": 9.1, "humidity": 81.0},
+            "values": {
+                "pm25": round(7.5 + 3 * swing + seq % 7 / 10, 1),
+                "pm10": round(12.0 + 4 * swing + seq % 5 / 10, 1),
+                "temperature": round(9.1 + swing, 2),
+                "humidity": round(81.0 + 5 * swing, 1),
+            },
         }
     ).encode()
 
