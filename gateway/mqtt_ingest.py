@@ -63,13 +63,24 @@ class Inbox:
             self._messages.extend(messages)
             self._arrived.notify()
 
-    def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
+    def take(
+        self,
+        max_messages: int,
+        wait: float,
+        stop: Shutdown | None = None,
+        first_wait: float | None = None,
+    ) -> list[Message]:
+        """Up to ``max_messages`` within ``wait`` seconds; with ``first_wait``, the wait for
+        the first message may be longer (an idle loop wakes less often)."""
         batch: list[Message] = []
-        deadline = time.monotonic() + wait
+        started = time.monotonic()
+        deadline = started + (wait if first_wait is None else max(wait, first_wait))
         messages = self._messages
         with self._arrived:
             while True:
                 while messages and len(batch) < max_messages:
+                    if not batch and first_wait is not None:
+                        deadline = min(deadline, time.monotonic() + wait)
                     batch.append(messages.popleft())
                 remaining = deadline - time.monotonic()
                 if len(batch) >= max_messages or remaining <= 0:
@@ -129,10 +140,17 @@ class MqttIngest:
         if ender.is_alive():
             log.warning("the MQTT network thread did not end within %.1f s", timeout)
 
-    def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
-        """Up to ``max_messages``, waiting at most ``wait`` seconds for the first and the rest;
-        at once (perhaps with none) when ``stop`` is requested."""
-        batch = self._inbox.take(max_messages, wait, stop)
+    def take(
+        self,
+        max_messages: int,
+        wait: float,
+        stop: Shutdown | None = None,
+        first_wait: float | None = None,
+    ) -> list[Message]:
+        """Up to ``max_messages``, waiting at most ``wait`` seconds for the first and the rest
+        (``first_wait``: longer for the first); at once (perhaps with none) when ``stop`` is
+        requested."""
+        batch = self._inbox.take(max_messages, wait, stop, first_wait)
         if batch:
             # Counted here, once per batch, to keep paho's network thread lean.
             self.metrics.add("messages_received", len(batch))

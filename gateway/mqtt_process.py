@@ -46,7 +46,8 @@ log = logging.getLogger("lokaalmeten.gateway")
 
 _CONTEXT = multiprocessing.get_context("spawn")
 RESTART_S = 1.0  # a child that died is started again after this pause
-_CHILD_BATCH_WAIT = 0.01  # the child hands on what arrived within this long
+_CHILD_BATCH_WAIT = 0.04  # the child hands on what arrived within this long of the first
+_CHILD_IDLE_WAIT = 0.1  # and waits this long for a first message (its state goes out between)
 
 
 class MqttProcess:
@@ -228,7 +229,7 @@ def child_main(settings: GatewaySettings, pipe: Connection, parent: int, level: 
     next_state = 0.0
     try:
         while not stopping.is_set():
-            batch = ingest.take(5000, _CHILD_BATCH_WAIT, stopping)
+            batch = ingest.take(5000, _CHILD_BATCH_WAIT, stopping, first_wait=_CHILD_IDLE_WAIT)
             if batch:
                 send(("messages", batch))
             if time.monotonic() >= next_state:

@@ -210,11 +210,24 @@ class _Reporter:
         self.counts: dict[str, int] = {}
         self.refused: dict[str, int] = {}
         self.latency = (0.0, 0, 0.0)
+        self.state: tuple[bool, str] = (False, "")
 
-    def send(self) -> None:
+    def send(self, always: bool = False) -> None:
+        """What changed since the last report (nothing sent when nothing did, unless
+        ``always``)."""
         counts, refused = self.metrics.counts(), self.metrics.refusals()
         latency = self.metrics.latency()
         outage = self.writer.outage
+        state = (outage.going_on, outage.describe() if outage.going_on else "")
+        if (
+            not always
+            and counts == self.counts
+            and refused == self.refused
+            and latency == self.latency
+            and state == self.state
+        ):
+            return
+        self.state = state
         report = {
             "counts": _grown(self.counts, counts),
             "refused": _grown(self.refused, refused),
@@ -223,7 +236,7 @@ class _Reporter:
                 if latency[1] != self.latency[1]
                 else None
             ),
-            "outage": (outage.going_on, outage.describe() if outage.going_on else ""),
+            "outage": state,
         }
         self.counts, self.refused, self.latency = counts, refused, latency
         self.pipe.send(report)
