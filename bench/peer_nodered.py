@@ -43,6 +43,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ CPU_RATE = _env_int("LM_PEER_CPU_RATE", 100)
 CPU_S = _env_float("LM_PEER_CPU_S", 60)
 SETTLE_S = _env_float("LM_PEER_SETTLE_S", 5)
 POLL_S = 0.1  # how often the store is counted
+PUBLISH_WINDOW = 20_000  # messages the publisher has out without an acknowledgement
 TOPIC = "lokaalmeten/+/readings"
 DATABASE = "peer"
 QUANTITIES = ("pm25", "pm10", "temperature", "humidity")
@@ -140,12 +142,26 @@ def publisher_main(port: int, count: int, rate: float, offset: int, result: Path
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"peer-publisher-{offset}")
     client.max_inflight_messages_set(1000)
     client.on_publish = on_publish
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
     client.connect("127.0.0.1", port, keepalive=60)
     client.loop_start()
+    if not connected.wait(30):
+        raise SystemExit("the publisher could not connect")
+    refused = 0
     started = time.time()
     for i in range(count):
+        # At most PUBLISH_WINDOW messages not yet acknowledged: message ids are 16 bits, and
+        # paho refuses a publish whose id is still waiting (MQTT_ERR_QUEUE_SIZE), so a
+        # publisher far ahead of the broker would drop messages. The rate reached is then
+        # the one the broker accepts.
+        while i - acked >= PUBLISH_WINDOW:
+            time.sleep(0.0005)
         n = offset + i
-        client.publish(f"lokaalmeten/kit-{n % NODES}/readings", payload(n), qos=1)
+        topic = f"lokaalmeten/kit-{n % NODES}/readings"
+        while client.publish(topic, payload(n), qos=1).rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            refused += 1
+            time.sleep(0.01)
         if rate:
             pause = started + (i + 1) / rate - time.time()
             if pause > 0:
@@ -157,7 +173,13 @@ def publisher_main(port: int, count: int, rate: float, offset: int, result: Path
     finished = time.time()
     client.disconnect()
     client.loop_stop()
-    facts = {"sent": count, "acked": acked, "started": started, "handed": handed}
+    facts = {
+        "sent": count,
+        "acked": acked,
+        "refused": refused,
+        "started": started,
+        "handed": handed,
+    }
     result.write_text(json.dumps({**facts, "finished": finished}))
 
 
@@ -190,7 +212,7 @@ def bare_main(port: int, client_id: str, status: Path) -> None:
     while True:
         scratch.write_text(f"{received} {last}")
         scratch.replace(status)
-        time.sleep(0.02)
+        time.sleep(0.05)
 
 
 # -- the stores ---------------------------------------------------------------------------
