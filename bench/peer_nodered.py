@@ -29,7 +29,7 @@ Knobs for short runs (defaults in brackets):
 - LM_PEER_OUTAGE_S: length of the outage run; InfluxDB is down from 25 % to 75 % of it [120]
 - LM_PEER_KILL_S: length of the kill -9 run, the kill at a third of it [30]
 - LM_PEER_CPU_RATE, LM_PEER_CPU_S: rate and length of the CPU measurement [100, 60]
-- LM_PEER_SETTLE_S: no new readings for this long = settled [5]
+- LM_PEER_SETTLE_S: no new readings for this long = settled [10]
 - LM_PEER_CONTESTANTS, LM_PEER_SCENARIOS: comma lists to run only some (keys below)
 """
 
@@ -41,6 +41,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -82,7 +83,7 @@ OUTAGE_S = _env_float("LM_PEER_OUTAGE_S", 120)
 KILL_S = _env_float("LM_PEER_KILL_S", 30)
 CPU_RATE = _env_int("LM_PEER_CPU_RATE", 100)
 CPU_S = _env_float("LM_PEER_CPU_S", 60)
-SETTLE_S = _env_float("LM_PEER_SETTLE_S", 5)
+SETTLE_S = _env_float("LM_PEER_SETTLE_S", 10)
 POLL_S = 0.1  # how often the store is counted
 PUBLISH_WINDOW = 20_000  # messages the publisher has out without an acknowledgement
 TOPIC = "lokaalmeten/+/readings"
@@ -686,10 +687,14 @@ KINDS: dict[str, type[Consumer]] = {
 # -- cells --------------------------------------------------------------------------------
 
 
+LOADS: list[float] = []  # the 1-minute load average as each cell began
+
+
 class Cell:
     """A fresh broker (and InfluxDB) for one contestant in one scenario."""
 
     def __init__(self, work: Path, key: str, scenario: str) -> None:
+        LOADS.append(os.getloadavg()[0])
         self.folder = work / f"{scenario}-{key}"
         suffix = 1
         while self.folder.exists():
@@ -815,6 +820,8 @@ class Outcome:
 
 
 def final_count(consumer: Consumer, fallback: int) -> int:
+    """Readings in the store, counted exactly; taken once the consumer is stopped, so that
+    whatever it still wrote after it seemed settled counts too."""
     n = consumer.count(quick=False)
     return fallback if n is None else n
 
@@ -826,8 +833,8 @@ def flood(work: Path, key: str) -> Outcome:
         publisher = cell.publish(MESSAGES, 0)
         seen = watch(cell.consumer, MESSAGES * 4, busy=publisher.running)
         sent = publisher.wait()
-        stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
+        stored = final_count(cell.consumer, seen.stored)
         return Outcome(
             published=int(sent["acked"]),
             stored=stored,
@@ -843,13 +850,15 @@ def drain(work: Path, key: str, rounds: int = 2) -> list[Outcome]:
     cell = Cell(work, key, "drain")
     outcomes = []
     try:
-        before = 0
         for _ in range(rounds):
             sent = cell.publish(MESSAGES, 0).wait()
+            # Counted now, with the last round's consumer stopped: what it wrote late
+            # belongs to that round, not to this one.
+            before = final_count(cell.consumer, 0)
             connected = cell.consumer.start()
             seen = watch(cell.consumer, before + MESSAGES * 4)
-            stored = final_count(cell.consumer, seen.stored) - before
             cell.consumer.stop()
+            stored = final_count(cell.consumer, seen.stored) - before
             outcomes.append(
                 Outcome(
                     published=int(sent["acked"]),
@@ -858,7 +867,6 @@ def drain(work: Path, key: str, rounds: int = 2) -> list[Outcome]:
                     repeats=cell.consumer.repeats(),
                 )
             )
-            before += stored
         return outcomes
     finally:
         cell.close()
@@ -871,8 +879,8 @@ def steady(work: Path, key: str, rate: int) -> Outcome:
         publisher = cell.publish(int(rate * STEP_S), rate)
         seen = watch(cell.consumer, int(rate * STEP_S) * 4, busy=publisher.running)
         sent = publisher.wait()
-        stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
+        stored = final_count(cell.consumer, seen.stored)
         return Outcome(
             published=int(sent["acked"]),
             stored=stored,
@@ -929,8 +937,8 @@ def outage(work: Path, key: str) -> Outcome:
             cell.consumer, count * 4, busy=publisher.running, timeout=1800, each=note_drained
         )
         sent = publisher.wait()
-        stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
+        stored = final_count(cell.consumer, seen.stored)
         return Outcome(
             published=int(sent["acked"]),
             stored=stored,
@@ -956,8 +964,8 @@ def kill_steady(work: Path, key: str) -> Outcome:
         cell.consumer.start()
         seen = watch(cell.consumer, count * 4, busy=publisher.running)
         sent = publisher.wait()
-        stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
+        stored = final_count(cell.consumer, seen.stored)
         return Outcome(
             published=int(sent["acked"]),
             stored=stored,
@@ -971,8 +979,11 @@ def kill_steady(work: Path, key: str) -> Outcome:
 KILL_DRAIN_AFTER_S = 3.0  # at the latest, for a consumer that never stores a third
 
 
+KILL_DRAIN_SHARE = 0.1  # early: the fastest drain takes little more than a second
+
+
 def kill_drain(work: Path, key: str) -> Outcome:
-    """A backlog queued, the consumer started, killed once a third is stored (or after
+    """A backlog queued, the consumer started, killed once a tenth is stored (or after
     KILL_DRAIN_AFTER_S), restarted 2 s later and left to finish."""
     cell = Cell(work, key, "kill-drain")
     try:
@@ -980,18 +991,18 @@ def kill_drain(work: Path, key: str) -> Outcome:
         connected = cell.consumer.start()
         killed: dict[str, float] = {}
 
-        def kill_at_a_third(stored: int) -> None:
+        def kill_early(stored: int) -> None:
             late = time.time() - connected >= KILL_DRAIN_AFTER_S
-            if not killed and (stored >= MESSAGES * 4 / 3 or late):
+            if not killed and (stored >= MESSAGES * 4 * KILL_DRAIN_SHARE or late):
                 cell.consumer.kill()
                 killed["stored"] = cell.consumer.count() or stored
                 killed["after"] = time.time() - connected
                 time.sleep(2)
                 cell.consumer.start()
 
-        seen = watch(cell.consumer, MESSAGES * 4, each=kill_at_a_third)
-        stored = final_count(cell.consumer, seen.stored)
+        seen = watch(cell.consumer, MESSAGES * 4, each=kill_early)
         cell.consumer.stop()
+        stored = final_count(cell.consumer, seen.stored)
         return Outcome(
             published=int(sent["acked"]),
             stored=stored,
@@ -1060,8 +1071,8 @@ def cpu(work: Path, key: str) -> Outcome:
         share = {name: 100 * (after[name] - before[name]) / CLOCK_TICKS / elapsed for name in pids}
         seen = watch(cell.consumer, count * 4, busy=publisher.running)
         sent = publisher.wait()
-        stored = final_count(cell.consumer, seen.stored)
         cell.consumer.stop()
+        stored = final_count(cell.consumer, seen.stored)
         return Outcome(
             published=int(sent["acked"]), stored=stored, repeats=cell.consumer.repeats(),
             extra=share,
@@ -1123,6 +1134,14 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str], source: s
         "consumer's whole process group. The gateway is `python -m lokaalmeten gateway` "
         f"from {source}."
     )
+    if LOADS:
+        say("")
+        say(
+            f"Other work on the machine: the 1-minute load average was {min(LOADS):.2f} to "
+            f"{max(LOADS):.2f} as the cells began (median {statistics.median(LOADS):.2f}); "
+            "with 2 cores, a load well above the run's own shows other programs competing, "
+            "and the rates vary with it."
+        )
 
     def label(key: str) -> str:
         return CONTESTANTS[key]
@@ -1283,9 +1302,10 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str], source: s
         (
             "kill-drain",
             f"**kill -9 during a backlog drain**: {MESSAGES:,} messages queued, the consumer "
-            "started, killed (SIGKILL) once a third of the readings were stored or "
-            f"{KILL_DRAIN_AFTER_S:g} s after it connected, whichever came first, started "
-            "again 2 s later and left to finish.",
+            f"started, killed (SIGKILL) once {KILL_DRAIN_SHARE:.0%} of the readings were "
+            f"stored or {KILL_DRAIN_AFTER_S:g} s after it connected, whichever came first, "
+            "started again 2 s later and left to finish. 'Stored when killed' is counted "
+            "just after the kill.",
         ),
     ):
         if name in results:
