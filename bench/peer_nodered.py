@@ -299,6 +299,16 @@ def _log_has(log: Path, marker: str, offset: int) -> bool:
         return False
 
 
+def counted_in_influx(cell: Any, quick: bool) -> int | None:
+    """Readings in a cell's InfluxDB: quick, one quantity's points × 4 (each message carries
+    the four); else every quantity's."""
+    assert cell.influx is not None
+    if quick:
+        n = influx_counts(cell.influx.url, ("pm25",))
+        return None if n is None else n * 4
+    return influx_counts(cell.influx.url)
+
+
 class Consumer:
     """A contestant in one cell: started, killed, restarted, counted."""
 
@@ -543,11 +553,7 @@ module.exports = {{
             )  # fmt: skip
 
     def count(self, quick: bool = True) -> int | None:
-        assert self.cell.influx is not None
-        if quick:
-            n = influx_counts(self.cell.influx.url, ("pm25",))
-            return None if n is None else n * 4
-        return influx_counts(self.cell.influx.url)
+        return counted_in_influx(self.cell, quick)
 
 
 class NodeRedDirect(NodeRed):
@@ -658,11 +664,7 @@ class GatewayInflux(Gateway):
         return f"influxdb://127.0.0.1:{self.cell.influx.port}/{DATABASE}"
 
     def count(self, quick: bool = True) -> int | None:
-        assert self.cell.influx is not None
-        if quick:
-            n = influx_counts(self.cell.influx.url, ("pm25",))
-            return None if n is None else n * 4
-        return influx_counts(self.cell.influx.url)
+        return counted_in_influx(self.cell, quick)
 
 
 class GatewaySqlite(Gateway):
