@@ -52,11 +52,14 @@ class Message:
 
 
 class Inbox:
-    """Messages waiting for the pipeline: put by one thread, taken in batches by another."""
+    """Messages waiting for the pipeline: put by one thread, taken in batches by another;
+    each batch taken is counted (``messages_received``), once per batch, to keep the
+    receiving thread lean."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: GatewayMetrics) -> None:
         self._messages: deque[Message] = deque()
         self._arrived = threading.Condition()
+        self.metrics = metrics
 
     def put(self, messages: list[Message]) -> None:
         with self._arrived:
@@ -88,6 +91,8 @@ class Inbox:
                 if stop is not None and stop.is_set():
                     break
                 self._arrived.wait(min(remaining, _WAIT_SLICE))
+        if batch:
+            self.metrics.add("messages_received", len(batch))
         return batch
 
     def wake(self) -> None:
@@ -99,7 +104,7 @@ class MqttIngest:
     def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self._inbox = Inbox()
+        self._inbox = Inbox(metrics)
         address = settings.broker_address
         self._address = address
         client = mqtt.Client(
@@ -150,11 +155,7 @@ class MqttIngest:
         """Up to ``max_messages``, waiting at most ``wait`` seconds for the first and the rest
         (``first_wait``: longer for the first); at once (perhaps with none) when ``stop`` is
         requested."""
-        batch = self._inbox.take(max_messages, wait, stop, first_wait)
-        if batch:
-            # Counted here, once per batch, to keep paho's network thread lean.
-            self.metrics.add("messages_received", len(batch))
-        return batch
+        return self._inbox.take(max_messages, wait, stop, first_wait)
 
     def wake(self) -> None:
         """End a take() that is waiting (not from a signal handler: this takes a lock)."""

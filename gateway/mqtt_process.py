@@ -60,7 +60,7 @@ class MqttProcess:
         self.connected = False
         self.starts = 0
         self.pid: int | None = None
-        self._inbox = Inbox()
+        self._inbox = Inbox(metrics)
         self._pipe: Connection | None = None
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -91,10 +91,7 @@ class MqttProcess:
 
     def take(self, max_messages: int, wait: float, stop: Shutdown | None = None) -> list[Message]:
         """As MqttIngest.take: up to ``max_messages``, waiting at most ``wait`` seconds."""
-        batch = self._inbox.take(max_messages, wait, stop)
-        if batch:
-            self.metrics.add("messages_received", len(batch))
-        return batch
+        return self._inbox.take(max_messages, wait, stop)
 
     def wake(self) -> None:
         self._inbox.wake()

@@ -168,7 +168,7 @@
 
   function downloads(p) {
     const means = resolution() !== "raw";
-    const window = WINDOWS[resolution()];
+    const span = WINDOWS[resolution()];
     setLink("download-csv", `/v1/export/readings.csv?${query(p)}`);
     // Excel reads a CSV as UTF-8 only after a byte-order mark: without it the units are garbled.
     setLink("download-csv-semicolon", `/v1/export/readings.csv?${query(p, { delimiter: "semicolon", bom: "true" })}`);
@@ -176,12 +176,12 @@
     const meansCsv = document.getElementById("download-means-csv");
     meansCsv.closest("li").hidden = !means;
     if (means) {
-      meansCsv.href = `/v1/export/aggregates.csv?${query(p, { window })}`;
-      meansCsv.textContent = t(window === "1h" ? "download_means_hourly_csv" : "download_means_daily_csv");
+      meansCsv.href = `/v1/export/aggregates.csv?${query(p, { window: span })}`;
+      meansCsv.textContent = t(span === "1h" ? "download_means_hourly_csv" : "download_means_daily_csv");
     }
     const json = document.getElementById("download-json");
-    json.href = means ? `/v1/aggregates?${query(p, { window })}` : `/v1/series?${query(p)}`;
-    json.textContent = t(means ? (window === "1h" ? "download_json_hourly" : "download_json_daily") : "download_json_raw");
+    json.href = means ? `/v1/aggregates?${query(p, { window: span })}` : `/v1/series?${query(p)}`;
+    json.textContent = t(means ? (span === "1h" ? "download_json_hourly" : "download_json_daily") : "download_json_raw");
     setLink("download-geojson", `/v1/export/nodes.geojson?node=${enc}`);
   }
 
