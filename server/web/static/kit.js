@@ -281,7 +281,7 @@
       // Nothing below can be drawn: say so where the charts would be, and offer no links
       // that lead nowhere.
       document.getElementById("charts").replaceChildren(el("p", { class: "error" }, message));
-      document.querySelector("#latest tbody").replaceChildren(el("tr", {}, el("td", { colspan: 5 }, message)));
+      document.querySelector("#latest tbody").replaceChildren(el("tr", {}, el("td", { colspan: 6 }, message)));
       document.getElementById("downloads-heading").closest("section").hidden = true;
       document.body.dataset.ready = "error";
       return;
