@@ -3,7 +3,8 @@ and daily means of all nodes over a year, through the FastAPI app (in-process HT
 
 References in the same run: the same answers computed by scanning raw readings in SQLite
 (what the hourly roll-up saves). The store is built in two statements: one INSERT … SELECT
-over a recursive CTE for the readings (the roll-up triggers dropped meanwhile), then the
+over a recursive CTE for the readings (straight into the reading table, which keeps no
+roll-ups of its own), then the
 hourly roll-up in one INSERT … SELECT … GROUP BY and the daily one from it likewise.
 
 LM_BENCH_API_READINGS scales the store down (default 50,000,000).
@@ -24,7 +25,7 @@ from lokaalmeten.readings import iso_utc
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import SQLiteStore
-from lokaalmeten.store.sqlite import drop_rollup_triggers, rebuild_rollups
+from lokaalmeten.store.sqlite import rebuild_rollups
 
 NAME = "api_queries"
 TITLE = "Open-data API: aggregates on a 50-million-reading SQLite store"
@@ -44,7 +45,6 @@ def build_store(path: Path, nodes: int, quantities: tuple[str, ...], per_stream:
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-1000000")
     conn.execute("BEGIN")
-    drop_rollup_triggers(conn)
     conn.executemany("INSERT INTO node (id, name) VALUES (?, ?)",
                      [(n + 1, f"kit-{n:03d}") for n in range(nodes)])  # fmt: skip
     # By name: the store has made its energetic quantities' rows already.

@@ -3,7 +3,7 @@
 
 The store holds one LAeq reading per node and hour for a year (100 × 8,760 readings),
 loaded with executemany and its roll-ups built in one statement each (the store's own
-rebuild), as the gateway's triggers would have kept them.
+rebuild), as the gateway's writes would have kept them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lokaalmeten.noise_indicators import indicators
 from lokaalmeten.server.app import create_app
 from lokaalmeten.settings import ServerSettings
 from lokaalmeten.store import SQLiteStore
-from lokaalmeten.store.sqlite import drop_rollup_triggers, rebuild_rollups
+from lokaalmeten.store.sqlite import rebuild_rollups
 
 NAME = "noise_indicators"
 TITLE = "Noise indicators: a year of daily Lden for 100 nodes on SQLite"
@@ -42,7 +42,6 @@ def build_store(path: Path, nodes: int) -> float:
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("BEGIN")
-    drop_rollup_triggers(conn)
     conn.executemany("INSERT INTO node (id, name) VALUES (?, ?)",
                      [(n + 1, f"kit-{n:03d}") for n in range(nodes)])  # fmt: skip
     conn.execute("INSERT OR IGNORE INTO quantity (name) VALUES ('noise_laeq')")

@@ -651,6 +651,19 @@ class Gateway(Consumer):
     def repeats(self) -> int | None:
         return self.last_repeats
 
+    def roles(self) -> dict[str, set[int] | list[int]]:
+        """The gateway's processes by role, as its log names them (this start's)."""
+        assert self.process is not None
+        text = self.log.read_text(errors="replace")
+        found: dict[str, set[int] | list[int]] = {"gateway main": [self.process.pid]}
+        mqtt = re.findall(r"MQTT process started \(pid (\d+)\)", text)
+        writers = re.findall(r"writer process of \S+ started \(pid (\d+)\)", text)
+        if mqtt:
+            found["gateway MQTT"] = [int(mqtt[-1])]
+        if writers:
+            found["gateway writer"] = [int(writers[-1])]
+        return found
+
 
 class GatewayInflux(Gateway):
     key = "gw-influx"
@@ -848,6 +861,86 @@ def flood(work: Path, key: str) -> Outcome:
         cell.close()
 
 
+# -- CPU time of the processes in a cell ----------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from 3 (state) on
+
+
+def family(root: int) -> set[int]:
+    """``root`` and every live descendant."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])
+    members, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in members:
+                members.add(pid)
+                frontier.append(pid)
+    return members
+
+
+def tree_ticks(root: int) -> int:
+    """utime + stime of ``root`` and of every live descendant, plus what its waited-for
+    children used (cutime + cstime)."""
+    total = 0
+    for pid in family(root):
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if pid == root:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total
+
+
+def cpu_seconds(pids: set[int] | list[int]) -> float:
+    """utime + stime of these processes (those still alive), in seconds."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
+class CpuWatch:
+    """CPU seconds each process of a cell spends between :meth:`start` and :meth:`stop`, by
+    role: the broker, the store's server (InfluxDB), the consumer, and for the gateway its
+    main process, MQTT process and writer processes apart (their pids from its log)."""
+
+    def __init__(self, cell: Cell) -> None:
+        self.cell = cell
+        self.roles: dict[str, set[int] | list[int]] = {}
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        consumer = self.cell.consumer
+        assert consumer.process is not None
+        self.roles = {"broker": [self.cell.broker.process.pid]}
+        if self.cell.influx is not None:
+            self.roles["influxdb"] = [self.cell.influx.process.pid]
+        self.roles["consumer"] = family(consumer.process.pid)
+        if isinstance(consumer, Gateway):
+            self.roles.update(consumer.roles())
+        self.before = {role: cpu_seconds(pids) for role, pids in self.roles.items()}
+
+    def stop(self) -> dict[str, float]:
+        return {role: cpu_seconds(pids) - self.before[role] for role, pids in self.roles.items()}
+
+
 def drain(work: Path, key: str, rounds: int = 2) -> list[Outcome]:
     cell = Cell(work, key, "drain")
     outcomes = []
@@ -858,7 +951,10 @@ def drain(work: Path, key: str, rounds: int = 2) -> list[Outcome]:
             # belongs to that round, not to this one.
             before = final_count(cell.consumer, 0)
             connected = cell.consumer.start()
+            cpu = CpuWatch(cell)
+            cpu.start()
             seen = watch(cell.consumer, before + MESSAGES * 4)
+            spent = cpu.stop()
             cell.consumer.stop()
             stored = final_count(cell.consumer, seen.stored) - before
             outcomes.append(
@@ -867,6 +963,7 @@ def drain(work: Path, key: str, rounds: int = 2) -> list[Outcome]:
                     stored=stored,
                     rate=stored / 4 / (seen.last - connected),
                     repeats=cell.consumer.repeats(),
+                    extra={"cpu": spent, "seconds": seen.last - connected},
                 )
             )
         return outcomes
@@ -1013,44 +1110,6 @@ def kill_drain(work: Path, key: str) -> Outcome:
         )
     finally:
         cell.close()
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()  # fields from 3 (state) on
-
-
-def tree_ticks(root: int) -> int:
-    """utime + stime of ``root`` and of every live descendant, plus what its waited-for
-    children used (cutime + cstime)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None:
-                parents[int(entry.name)] = int(fields[1])
-    family, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in family:
-                family.add(pid)
-                frontier.append(pid)
-    total = 0
-    for pid in family:
-        fields = _stat(pid)
-        if fields is None:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-        if pid == root:
-            total += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return total
 
 
 def cpu(work: Path, key: str) -> Outcome:
@@ -1225,6 +1284,9 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str], source: s
                     f"{_repeats(o)} | {met} |"
                 )
 
+    if "drain" in results:
+        cpu_table(say, results["drain"], contestants, label)
+
     if "ladder" in results:
         rows = results["ladder"]
         say("")
@@ -1353,6 +1415,66 @@ def report(results: dict[str, dict[str, Any]], contestants: list[str], source: s
                     f"{_num(o.extra.get('influxd'), 1)} | {o.lost_text()} |"
                 )
     return "\n".join(out)
+
+
+def cpu_table(
+    say: Callable[[str], None],
+    rows: dict[str, Any],
+    contestants: list[str],
+    label: Callable[[str], str],
+) -> None:
+    """Where the CPU of a drain goes, per message, and what that allows on this machine."""
+    cores = os.cpu_count() or 1
+    first = {key: _round(rows.get(key), 0) for key in contestants}
+    measured = {k: o for k, o in first.items() if o is not None and o.extra.get("cpu")}
+    if not measured:
+        return
+    say("")
+    say(
+        "**CPU per message during the drain** (round 1): CPU seconds of each process from "
+        "the consumer's 'connected' until the last reading was stored, ÷ messages; the "
+        "consumer's whole process tree, and the gateway's three processes apart. All = "
+        "consumer + broker + InfluxDB. On "
+        f"{cores} cores nothing drains faster than {cores} cores ÷ all (the bound), however "
+        "well its work is spread; busy = all ÷ the drain's seconds."
+    )
+    say("")
+    head(
+        say, "consumer", "consumer µs", "gateway main · MQTT · writer µs", "broker µs",
+        "InfluxDB µs", "all µs", "cores busy", "bound msg/s", "measured ÷ bound",
+    )  # fmt: skip
+    per: dict[str, dict[str, float]] = {}
+    for key, o in measured.items():
+        assert o is not None
+        messages = o.stored / 4 or 1
+        us = {role: 1e6 * spent / messages for role, spent in o.extra["cpu"].items()}
+        per[key] = us
+        total = us["consumer"] + us["broker"] + us.get("influxdb", 0.0)
+        parts = " · ".join(
+            f"{us[role]:.0f}" for role in ("gateway main", "gateway MQTT", "gateway writer")
+            if role in us
+        )  # fmt: skip
+        busy = total * messages / 1e6 / o.extra["seconds"]
+        bound = cores * 1e6 / total
+        say(
+            f"| {label(key)} | {us['consumer']:.0f} | {parts or '—'} | {us['broker']:.1f} | "
+            f"{_num(us.get('influxdb'), 1) if 'influxdb' in us else '—'} | {total:.0f} | "
+            f"{busy:.2f} | {bound:,.0f} | {_ratio(o.rate, bound)} |"
+        )
+    bare, tuned = per.get("bare"), _rate(first.get("nr-tuned"))
+    if bare is not None and tuned is not None:
+        influx = max((us.get("influxdb", 0.0) for us in per.values()), default=0.0)
+        floor = bare["consumer"] + bare["broker"] + influx
+        say("")
+        say(
+            "What the targets ask of this machine: a gateway receives with paho as the bare "
+            f"subscriber does ({bare['consumer']:.0f} µs a message, the bare subscriber's "
+            f"own CPU), the broker spends {bare['broker']:.1f} µs and InfluxDB up to "
+            f"{influx:.0f} µs storing a message's readings, before the gateway decodes, "
+            f"validates, spools or writes anything: {floor:.0f} µs, so at most "
+            f"{cores * 1e6 / floor:,.0f} msg/s on {cores} cores, "
+            f"{cores * 1e6 / floor / tuned:.2f} × the tuned Node-RED flow (target 1.5 ×)."
+        )
 
 
 def head(say: Callable[[str], None], *columns: str) -> None:

@@ -2,7 +2,7 @@
 through InfluxDBStore.write with and without its change log.
 
 Reference in the same run: the same rows inserted with one executemany into the same
-table without the roll-up trigger, node_sensor bookkeeping or id lookups (bare SQLite); for
+table without the roll-ups, node_sensor bookkeeping or id lookups (bare SQLite); for
 InfluxDB, the same line protocol POSTed to /write with nothing else (bare InfluxDB).
 """
 
@@ -154,8 +154,9 @@ def run(work: Path) -> str:
     lines += [
         "",
         "The store does more than the bare insert: it resolves node, quantity and sensor ids, "
-        "keeps the hourly and daily roll-ups current through triggers, and records which sensors "
-        "each node has. The gateway's ingest target is 20,000 readings/s end to end.",
+        "keeps the hourly and daily roll-ups and the change log current (a statement each per "
+        "batch), and records which sensors each node has. The gateway's ingest target is "
+        "20,000 readings/s end to end.",
     ]
     lines += influx_rates(work, batches)
     return "\n".join(lines)

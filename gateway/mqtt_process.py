@@ -46,7 +46,7 @@ log = logging.getLogger("lokaalmeten.gateway")
 
 _CONTEXT = multiprocessing.get_context("spawn")
 RESTART_S = 1.0  # a child that died is started again after this pause
-_CHILD_BATCH_WAIT = 0.04  # the child hands on what arrived within this long of the first
+_CHILD_BATCH_WAIT = 0.1  # the child hands on what arrived within this long of the first
 _CHILD_IDLE_WAIT = 0.1  # and waits this long for a first message (its state goes out between)
 
 

@@ -119,13 +119,20 @@ class Gateway:
             options = SpoolOptions.of(self.spool, settings.spool_synchronous)
             for store in stores:
                 writer = WriterProcess(
-                    store.url, options, self.metrics, settings.write_batch, settings.log_format
+                    store.url,
+                    options,
+                    self.metrics,
+                    settings.write_batch,
+                    settings.log_format,
+                    settings.write_wait,
                 )
                 self.spool.listeners.append(writer.wake)
                 self.writers.append(writer)
         else:
             self.writers = [
-                StoreWriter(store, self.spool, self.metrics, settings.write_batch)
+                StoreWriter(
+                    store, self.spool, self.metrics, settings.write_batch, settings.write_wait
+                )
                 for store in stores
             ]
         self._threads: list[threading.Thread] = []

@@ -21,7 +21,7 @@ import math
 import threading
 import time as clock
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from lokaalmeten.calibration.humidity import MAX_HUMIDITY
@@ -97,7 +97,7 @@ class _Series:
         self.repeats = 1
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Iterable[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
@@ -190,7 +190,7 @@ class QualityStage:
             floor is not None
             and not implausible
             and len(recent) >= MIN_HISTORY
-            and self._spike(r, value, list(recent), floor, rule.spike_mads)
+            and self._spike(r, value, recent, floor, rule.spike_mads)
         ):
             bits |= FLAG_SPIKE
         if not implausible:
@@ -201,7 +201,7 @@ class QualityStage:
         return bits
 
     def _spike(
-        self, r: Reading, value: float, recent: list[float], floor: float, mads: float
+        self, r: Reading, value: float, recent: deque[float], floor: float, mads: float
     ) -> bool:
         median = _median(recent)
         if abs(value - median) <= floor:

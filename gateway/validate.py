@@ -119,6 +119,8 @@ class RecordValidator:
         if self.quality is not None and readings:
             readings = self._flagged(readings, uptime_s, self.quality)
         checked = Checked(readings=readings)
+        if not problems:
+            return checked
         by_reason: dict[str, list[str]] = {}
         for reason, description in problems:
             self.metrics.refuse(reason)
@@ -137,9 +139,11 @@ class RecordValidator:
         self, readings: list[Reading], uptime_s: float | None, quality: QualityStage
     ) -> list[Reading]:
         flagged = quality.flag(readings, uptime_s)
-        counts: Counter[str] = Counter()
+        counts: Counter[str] | None = None  # made only when needed: most records get no flag
         for before, after in zip(readings, flagged, strict=True):
             if after.flags != before.flags:  # only what the stage added is counted
+                if counts is None:
+                    counts = Counter()
                 counts.update(flag_names(after.flags & ~before.flags))
         if counts:
             self.metrics.flag(counts)

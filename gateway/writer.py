@@ -49,12 +49,18 @@ class Output(Protocol):
 
 class StoreWriter:
     def __init__(
-        self, store: Output, spool: Spool, metrics: GatewayMetrics, batch_size: int = 5000
+        self,
+        store: Output,
+        spool: Spool,
+        metrics: GatewayMetrics,
+        batch_size: int = 5000,
+        write_wait: float = 0.0,
     ) -> None:
         self.store = store
         self.spool = spool
         self.metrics = metrics
         self.batch_size = batch_size
+        self.write_wait = write_wait
         self.consumer = store.url
         self.outage = Outage(f"store {store.url}", "the readings wait in the spool", log=log)
 
@@ -66,8 +72,16 @@ class StoreWriter:
         delay = _BACKOFF_FIRST
         limit = self.batch_size
         probe = True  # at start, and while an outage goes on: it ends without traffic too
+        trickle = False
         while not stopping.is_set():
+            if trickle and self.write_wait and not self.outage.going_on:
+                # A trickle gathers for a moment and goes out in one write. A store's cost is
+                # mostly per write (a commit, an HTTP request): at 100 messages a second,
+                # a write per batch received cost the writer 3 × what one a second does. A
+                # backlog comes in large batches and is written without waiting.
+                stopping.wait(self.write_wait)
             batch = self.spool.take(self.consumer, limit)
+            trickle = len(batch) < limit // 10
             try:
                 if batch:
                     self._write(batch)

@@ -82,12 +82,14 @@ class WriterProcess:
         metrics: GatewayMetrics,
         batch_size: int,
         log_format: str = "text",
+        write_wait: float = 0.0,
     ) -> None:
         self.consumer = url
         self.spool = spool
         self.metrics = metrics
         self.batch_size = batch_size
         self.log_format = log_format
+        self.write_wait = write_wait
         self.outage = RemoteOutage()
         self.starts = 0  # children started so far: a restart after a crash counts one more
         self.pid: int | None = None
@@ -134,6 +136,7 @@ class WriterProcess:
                 os.getpid(),
                 self.log_format,
                 logging.getLogger().level,
+                self.write_wait,
             ),
             name=f"lokaalmeten writer {self.consumer}",
             daemon=True,
@@ -254,6 +257,7 @@ def child_main(
     parent: int,
     log_format: str,
     level: int,
+    write_wait: float = 0.0,
 ) -> None:
     """A writer process: the StoreWriter of one store, until the parent says stop or dies."""
     from lokaalmeten.gateway.outputs import open_output
@@ -278,7 +282,7 @@ def child_main(
         synchronous=options.synchronous,
     )
     store = open_output(url)
-    writer = StoreWriter(store, spool, metrics, batch_size)
+    writer = StoreWriter(store, spool, metrics, batch_size, write_wait)
     reporter = _Reporter(metrics, pipe, writer)
     sending = threading.Lock()
 

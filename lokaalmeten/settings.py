@@ -308,7 +308,15 @@ class GatewaySettings(_Settings):
         description="Most MQTT messages committed to the spool (and acknowledged) at once.",
     )
     batch_wait: float = Field(
-        0.05, gt=0, le=60, description="Seconds a batch of messages waits to fill."
+        0.1, gt=0, le=60, description="Seconds a batch of messages waits to fill."
+    )
+    write_wait: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="Seconds a store's writer lets readings gather after a small batch "
+        "(under a tenth of write_batch), so that a trickle goes out in one write, not one per "
+        "batch received; a backlog is written without waiting (0: never wait).",
     )
     write_batch: int = Field(
         5000, ge=1, le=100_000, description="Most readings written to a store in one request."

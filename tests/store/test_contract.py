@@ -306,8 +306,8 @@ def test_node_metadata_of_an_older_version_is_read_once_and_then_forgotten(store
     assert everything(store) == sorted(BATCH, key=lambda r: (r.node, r.quantity, r.time))
 
 
-def test_sqlite_rollups_from_triggers_equal_the_rebuild(tmp_path: Path) -> None:
-    """The triggers keep the roll-ups; a store from before schema 4 (or of another rule) has
+def test_sqlite_rollups_kept_by_the_writes_equal_the_rebuild(tmp_path: Path) -> None:
+    """Each write keeps the roll-ups; a store from before schema 4 (or of another rule) has
     them rebuilt from the raw readings when first opened: the same rows either way."""
     import sqlite3
 
@@ -325,12 +325,12 @@ def test_sqlite_rollups_from_triggers_equal_the_rebuild(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(path)
     tables = ("hourly", "daily", "daily_energy")
-    by_trigger = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in tables}
-    daily = by_trigger["daily"]
+    by_writes = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in tables}
+    daily = by_writes["daily"]
     assert sum(row[3] + row[8] for row in daily) == 9030
     assert sum(row[8] for row in daily) == 1286 + 1
     assert all(row[3] == sum(row[9:33]) for row in daily)
-    energies = {row[:3]: sum(row[3:]) for row in by_trigger["daily_energy"]}
+    energies = {row[:3]: sum(row[3:]) for row in by_writes["daily_energy"]}
     assert len(energies) == 5  # the five UTC days of noise; none for co2
     assert all(row[7] == pytest.approx(energies.get(row[:3], 0.0)) for row in daily)
     conn.execute("UPDATE rollup_rule SET mask = 0")  # as if made under another rule
@@ -338,8 +338,8 @@ def test_sqlite_rollups_from_triggers_equal_the_rebuild(tmp_path: Path) -> None:
     open_store(f"sqlite:///{path}").close()
     for table in tables:
         rebuilt = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-        assert len(rebuilt) == len(by_trigger[table])
-        for row, expected in zip(rebuilt, by_trigger[table], strict=True):
+        assert len(rebuilt) == len(by_writes[table])
+        for row, expected in zip(rebuilt, by_writes[table], strict=True):
             assert all(
                 math.isclose(a, b, rel_tol=1e-12) if isinstance(a, float) else a == b
                 for a, b in zip(row, expected, strict=True)

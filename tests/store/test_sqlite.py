@@ -249,13 +249,55 @@ def test_a_schema_3_store_is_migrated_with_its_rollups_rebuilt(tmp_path: Path) -
     assert (pm.readings, pm.excluded, pm.value, pm.maximum) == (5, 1, 2.0, 4.0)
     assert days[("kit-2", "temperature")].readings == 1  # a time flag does not exclude
     assert store.nodes()[0].readings == 19  # summaries count every stored reading
-    store.write([Reading("kit-1", "noise_laeq", T0 + 7200 + 60, 60.0)])  # triggers work
+    store.write([Reading("kit-1", "noise_laeq", T0 + 7200 + 60, 60.0)])  # and rolled up
     (hour,) = store.aggregates(AggregateQuery(T0 + 7200, T0 + 10800, 3600, ("kit-1",)))
     assert (hour.readings, hour.excluded) == (1, 1)
     assert hour.value == pytest.approx(60.0)
     store.close()
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.close()
+
+
+def test_a_schema_5_store_loses_its_row_triggers_so_nothing_is_counted_twice(
+    tmp_path: Path,
+) -> None:
+    """Schema 5 kept the roll-ups and the change log by per-row triggers. Opened now, with the
+    same roll-up rule (no rebuild), the triggers are dropped: the write path adds each new
+    reading once, and a repeat not at all."""
+    from lokaalmeten.store import AggregateQuery
+    from lokaalmeten.store.sqlite import SCHEMA_VERSION
+
+    path = tmp_path / "five.db"
+    SQLiteStore(path).close()
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TRIGGER reading_hourly AFTER INSERT ON reading BEGIN
+        INSERT INTO hourly VALUES (NEW.node_id, NEW.quantity_id, NEW.time - NEW.time % 3600,
+            1, NEW.value, NEW.value, NEW.value, 0.0, 0)
+        ON CONFLICT DO UPDATE SET n = n + 1, sum = sum + excluded.sum;
+        END;
+        CREATE TRIGGER reading_change_log AFTER INSERT ON reading BEGIN
+        INSERT INTO reading_change (node_id, quantity_id, time)
+        VALUES (NEW.node_id, NEW.quantity_id, NEW.time);
+        END;
+        PRAGMA user_version=5;
+        """
+    )
+    old.close()
+    store = SQLiteStore(path)
+    first = [Reading("kit-1", "pm25", T0 + 60 * i, 2.0 * i) for i in range(3)]
+    store.write(first)
+    store.write([*first[:2], Reading("kit-1", "pm25", T0 + 180, 6.0)])  # 2 repeats, 1 new
+    (hour,) = store.aggregates(AggregateQuery(T0, T0 + 3600, 3600, ("kit-1",)))
+    assert hour.readings == 4 and hour.value == pytest.approx(3.0)
+    assert store.change_head() == 4
+    store.close()
+    check = sqlite3.connect(path)
+    triggers = check.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    assert triggers == []
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     check.close()
 
 
