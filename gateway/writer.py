@@ -81,7 +81,7 @@ class StoreWriter:
                 # backlog comes in large batches and is written without waiting.
                 stopping.wait(self.write_wait)
             batch = self.spool.take(self.consumer, limit)
-            trickle = len(batch) < limit // 10
+            trickle = 0 < len(batch) < limit // 10  # (an empty take waits for a put)
             try:
                 if batch:
                     self._write(batch)
