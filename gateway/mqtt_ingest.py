@@ -81,19 +81,23 @@ class Inbox:
         first_wait: float | None = None,
     ) -> list[Message]:
         """Up to ``max_messages`` within ``wait`` seconds; with ``first_wait``, the wait for
-        the first message may be longer (an idle loop wakes less often)."""
+        the first message may be longer (an idle loop wakes less often). Messages already
+        waiting are taken at once, without waiting for more: a backlog is then batched by
+        how fast the taker gets through it, and never waits beside a batch that is ready
+        (which left the gateway's validating process idle 40 % of a backlog drain)."""
         batch: list[Message] = []
         started = time.monotonic()
         deadline = started + (wait if first_wait is None else max(wait, first_wait))
         messages = self._messages
         with self._arrived:
+            ready = bool(messages)
             while True:
                 while messages and len(batch) < max_messages:
                     if not batch and first_wait is not None:
                         deadline = min(deadline, time.monotonic() + wait)
                     batch.append(messages.popleft())
                 remaining = deadline - time.monotonic()
-                if len(batch) >= max_messages or remaining <= 0:
+                if ready or len(batch) >= max_messages or remaining <= 0:
                     break
                 if stop is not None and stop.is_set():
                     break
