@@ -1426,7 +1426,10 @@ def cpu_table(
     """Where the CPU of a drain goes, per message, and what that allows on this machine."""
     cores = os.cpu_count() or 1
     first = {key: _round(rows.get(key), 0) for key in contestants}
-    measured = {k: o for k, o in first.items() if o is not None and o.extra.get("cpu")}
+    # A lossy cell's CPU went partly into readings it then lost: not compared.
+    measured = {
+        k: o for k, o in first.items() if o is not None and o.extra.get("cpu") and o.lost == 0
+    }
     if not measured:
         return
     say("")
