@@ -96,14 +96,7 @@ _TABLES = [
     )""",
 ]
 
-# Roll-ups: n, sum, min and max of the readings that count (min and max NULL when none
-# does), energy = the sum of their 10^(L/10) for an energetic-mean quantity (0 otherwise),
-# flagged = the readings left out. The daily one adds the counted readings (h00 .. h23) and
-# energies (e00 .. e23) of each hour, so that a day's valid hours (against any threshold)
-# and its Lden periods read one row, not 24.
-_ROLLUPS = [
-    """CREATE TABLE hourly (
-        node_id INTEGER NOT NULL,
+_HOUR_COLUMNS = """node_id INTEGER NOT NULL,
         quantity_id INTEGER NOT NULL,
         hour INTEGER NOT NULL,
         n INTEGER NOT NULL,
@@ -111,7 +104,16 @@ _ROLLUPS = [
         min REAL,
         max REAL,
         energy REAL NOT NULL,
-        flagged INTEGER NOT NULL,
+        flagged INTEGER NOT NULL"""
+
+# Roll-ups: n, sum, min and max of the readings that count (min and max NULL when none
+# does), energy = the sum of their 10^(L/10) for an energetic-mean quantity (0 otherwise),
+# flagged = the readings left out. The daily one adds the counted readings (h00 .. h23) and
+# energies (e00 .. e23) of each hour, so that a day's valid hours (against any threshold)
+# and its Lden periods read one row, not 24.
+_ROLLUPS = [
+    f"""CREATE TABLE hourly (
+        {_HOUR_COLUMNS},
         PRIMARY KEY (node_id, quantity_id, hour)
     ) WITHOUT ROWID""",
     f"""CREATE TABLE daily (
@@ -155,6 +157,33 @@ _MERGE_MIN_MAX = (
     "max = coalesce(max(max, excluded.max), max, excluded.max)"
 )
 
+
+def _hour_sums(readings: str) -> str:
+    """The hourly roll-up rows of the readings in table ``readings``."""
+    return f"""SELECT node_id, quantity_id, time - time % 3600, sum(ok), total(ok * value),
+        min(CASE WHEN ok THEN value END), max(CASE WHEN ok THEN value END), total(en),
+        sum(1 - ok)
+    FROM ({_COUNTS}, node_id, quantity_id FROM {readings}) WHERE true
+    GROUP BY node_id, quantity_id, time - time % 3600"""
+
+
+def _day_sums(hours: str) -> str:
+    """The daily roll-up rows of the hourly rows in table ``hours``."""
+    return f"""SELECT node_id, quantity_id, hour - hour % 86400, sum(n), total(sum), min(min),
+        max(max), total(energy), sum(flagged),
+        {", ".join(f"sum(n * (hour % 86400 / 3600 = {h}))" for h in range(24))}
+    FROM {hours} WHERE true GROUP BY node_id, quantity_id, hour - hour % 86400"""
+
+
+def _day_energies(hours: str) -> str:
+    """Each hour's energy, per day of an energetic-mean quantity with a reading that counts,
+    from the hourly rows in table ``hours``."""
+    return f"""SELECT node_id, quantity_id, hour - hour % 86400,
+        {", ".join(f"total(energy * (hour % 86400 / 3600 = {h}))" for h in range(24))}
+    FROM {hours} WHERE quantity_id IN ({_ENERGETIC_IDS})
+    GROUP BY node_id, quantity_id, hour - hour % 86400 HAVING sum(n) > 0"""
+
+
 # What a write adds to the roll-ups, for the whole batch at once: SQLite runs a trigger's
 # program once per row, which took 8 µs a reading, twice the insert itself. The readings
 # really inserted (not repeats) are in temp.fresh; their hours are summed into
@@ -174,17 +203,7 @@ _FRESH_TABLES = [
         flags INTEGER NOT NULL,
         UNIQUE (node_id, quantity_id, time)
     )""",
-    """CREATE TEMP TABLE IF NOT EXISTS fresh_hour (
-        node_id INTEGER NOT NULL,
-        quantity_id INTEGER NOT NULL,
-        hour INTEGER NOT NULL,
-        n INTEGER NOT NULL,
-        sum REAL NOT NULL,
-        min REAL,
-        max REAL,
-        energy REAL NOT NULL,
-        flagged INTEGER NOT NULL
-    )""",
+    f"CREATE TEMP TABLE IF NOT EXISTS fresh_hour ({_HOUR_COLUMNS})",
 ]
 _ADD_BATCH = [
     # Only what is new: a repeat of a stored identity (or of one earlier in the batch) is
@@ -194,28 +213,15 @@ _ADD_BATCH = [
         AND r.time = fresh.time)""",
     "INSERT INTO reading SELECT node_id, quantity_id, time, value, sensor_id, flags "
     "FROM temp.fresh ORDER BY rowid",
-    f"""INSERT INTO temp.fresh_hour
-    SELECT node_id, quantity_id, time - time % 3600, sum(ok), total(ok * value),
-        min(CASE WHEN ok THEN value END), max(CASE WHEN ok THEN value END), total(en),
-        sum(1 - ok)
-    FROM ({_COUNTS}, node_id, quantity_id FROM temp.fresh)
-    GROUP BY node_id, quantity_id, time - time % 3600""",
+    f"INSERT INTO temp.fresh_hour {_hour_sums('temp.fresh')}",
     f"""INSERT INTO hourly SELECT * FROM temp.fresh_hour WHERE true
     ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, {_MERGE_MIN_MAX},
         energy = energy + excluded.energy, flagged = flagged + excluded.flagged""",
-    f"""INSERT INTO daily
-    SELECT node_id, quantity_id, hour - hour % 86400, sum(n), total(sum), min(min), max(max),
-        total(energy), sum(flagged),
-        {", ".join(f"sum(n * (hour % 86400 / 3600 = {h}))" for h in range(24))}
-    FROM temp.fresh_hour WHERE true GROUP BY node_id, quantity_id, hour - hour % 86400
+    f"""INSERT INTO daily {_day_sums("temp.fresh_hour")}
     ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, {_MERGE_MIN_MAX},
         energy = energy + excluded.energy, flagged = flagged + excluded.flagged,
         {", ".join(f"{c} = {c} + excluded.{c}" for c in _HOURS)}""",
-    f"""INSERT INTO daily_energy
-    SELECT node_id, quantity_id, hour - hour % 86400,
-        {", ".join(f"total(energy * (hour % 86400 / 3600 = {h}))" for h in range(24))}
-    FROM temp.fresh_hour WHERE quantity_id IN ({_ENERGETIC_IDS}) AND n > 0
-    GROUP BY node_id, quantity_id, hour - hour % 86400
+    f"""INSERT INTO daily_energy {_day_energies("temp.fresh_hour")}
     ON CONFLICT DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in _ENERGIES)}""",
     "INSERT INTO reading_change (node_id, quantity_id, time) "
     "SELECT node_id, quantity_id, time FROM temp.fresh ORDER BY rowid",
@@ -237,22 +243,9 @@ _REBUILD = [
     "DROP TABLE IF EXISTS daily",
     "DROP TABLE IF EXISTS daily_energy",
     *_ROLLUPS,
-    f"""INSERT INTO hourly
-    SELECT node_id, quantity_id, time - time % 3600, sum(ok), total(ok * value),
-        min(CASE WHEN ok THEN value END), max(CASE WHEN ok THEN value END), total(en),
-        sum(1 - ok)
-    FROM ({_COUNTS}, node_id, quantity_id FROM reading)
-    GROUP BY node_id, quantity_id, time - time % 3600""",
-    f"""INSERT INTO daily
-    SELECT node_id, quantity_id, hour - hour % 86400, sum(n), total(sum), min(min), max(max),
-        total(energy), sum(flagged),
-        {", ".join(f"sum(n * (hour % 86400 / 3600 = {h}))" for h in range(24))}
-    FROM hourly GROUP BY node_id, quantity_id, hour - hour % 86400""",
-    f"""INSERT INTO daily_energy
-    SELECT node_id, quantity_id, hour - hour % 86400,
-        {", ".join(f"total(energy * (hour % 86400 / 3600 = {h}))" for h in range(24))}
-    FROM hourly WHERE quantity_id IN ({_ENERGETIC_IDS})
-    GROUP BY node_id, quantity_id, hour - hour % 86400 HAVING sum(n) > 0""",
+    f"INSERT INTO hourly {_hour_sums('reading')}",
+    f"INSERT INTO daily {_day_sums('hourly')}",
+    f"INSERT INTO daily_energy {_day_energies('hourly')}",
     "DELETE FROM rollup_rule",
     f"INSERT INTO rollup_rule VALUES ({_MASK}, '{_ENERGETIC}')",
 ]
