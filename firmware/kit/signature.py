@@ -1,13 +1,14 @@
-# Ed25519 signature verification (RFC 8032, 5.1.7) for update manifests.
-#
-# The stock MicroPython image offers hashlib.sha256 but no SHA-512, no HMAC and no signature
-# check from Python (its mbedTLS verifies certificates only inside a TLS handshake), so both
-# are here, on MicroPython's big integers. A kit verifies one small manifest per update;
-# the manifest's SHA-256 of each file does the rest. Public inputs only: no secret is
-# handled, so nothing needs to run in constant time.
-#
-#     from kit.signature import verify
-#     ok = verify(release_public_key, manifest_bytes, signature)  # True or False
+"""Ed25519 signature verification (RFC 8032, 5.1.7) for update manifests.
+
+The stock MicroPython image offers hashlib.sha256 but no SHA-512, no HMAC and no signature
+check from Python (its mbedTLS verifies certificates only inside a TLS handshake), so both
+are here, on MicroPython's big integers. A kit verifies one small manifest per update; the
+manifest's SHA-256 of each file does the rest (release_check.py). Only public inputs: no
+secret is handled, so nothing needs to run in constant time::
+
+    from kit.signature import verify
+    ok = verify(release_public_key, manifest_bytes, signature)  # True or False
+"""
 
 _P = 2**255 - 19
 _L = 2**252 + 27742317777372353535851937790883648493

@@ -32,7 +32,7 @@ from lokaalmeten.simulate import firmware_dir
 MIP_PACKAGES: tuple[str, ...] = ()
 # What the firmware may import from the ESP32 firmware itself (built in or frozen).
 DEVICE_MODULES = frozenset(
-    {"array", "binascii", "gc", "json", "machine", "math", "micropython", "network"}
+    {"array", "binascii", "gc", "hashlib", "json", "machine", "math", "micropython", "network"}
     | {"ntptime", "os", "socket", "struct", "sys", "time", "uctypes"}
 )
 SOURCE_FILES = ("main.py", "boot.py")
