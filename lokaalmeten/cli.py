@@ -43,9 +43,11 @@ def _register_groups() -> None:
     from lokaalmeten.gateway.places_cli import places_app
     from lokaalmeten.gateway.quarantine_cli import quarantine_app
     from lokaalmeten.kit_tools.cli import deploy, flash
+    from lokaalmeten.kit_tools.fleet_cli import fleet_app
     from lokaalmeten.noise import noise_app
 
     app.add_typer(calibrate_app, name="calibrate")
+    app.add_typer(fleet_app, name="fleet")
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")
     app.add_typer(places_app, name="places")

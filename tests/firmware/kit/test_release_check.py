@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from lokaalmeten.simulate import micropython_env
+from tests.firmware.mpy import kit_release_check
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 FILES = {"kit/runtime.mpy": bytes(range(256)) * 9, "main.py": b"import kit.runtime\n"}
-
-CHECK = """
-import binascii
-from kit.release_check import check
-folder = {folder!r}
-with open(folder + "/manifest.json", "rb") as f:
-    manifest = f.read()
-with open(folder + "/manifest.sig", "rb") as f:
-    signature = f.read()
-print("RESULT", check(manifest, signature, binascii.unhexlify({key!r}), folder, {march!r}))
-"""
-
 
 def release(folder: Path, *, key: Ed25519PrivateKey = KEY, march: str = "xtensawin",
             names: dict[str, str] | None = None) -> Path:  # fmt: skip
@@ -50,18 +37,8 @@ def release(folder: Path, *, key: Ed25519PrivateKey = KEY, march: str = "xtensaw
 
 
 def kit_check(micropython: str, folder: Path, march: str = "xtensawin") -> str:
-    public = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    script = CHECK.format(folder=str(folder), key=public, march=march)
-    done = subprocess.run(
-        [micropython, "-X", "heapsize=48k", "-c", script],
-        env=micropython_env(fakes=True),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, done.stdout + done.stderr
-    return lines[-1].removeprefix("RESULT ")
+    public = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return kit_release_check(micropython, folder, public, march)
 
 
 def test_a_whole_signed_release_passes(micropython: str, tmp_path: Path) -> None:

@@ -55,3 +55,16 @@ def test_what_cryptography_signs_verifies_and_nothing_else(seed: int) -> None:
         assert not verify(public, bytes(changed), signature)
     other = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)).public_key()
     assert not verify(other.public_bytes(Encoding.Raw, PublicFormat.Raw), message, signature)
+
+
+def test_the_curve_constants_written_out_are_their_definitions() -> None:
+    s = _SIGNATURE
+    p = 2**255 - 19
+    assert -121665 * pow(121666, p - 2, p) % p == s._D
+    assert 2 * s._D % p == s._D2
+    assert pow(2, (p - 1) // 4, p) == s._SQRT_M1
+    assert 4 * pow(5, p - 2, p) % p == s._BY
+    x, y = s._BX, s._BY
+    assert (-x * x + y * y - 1 - s._D * x * x * y * y) % p == 0  # on the curve
+    assert x % 2 == 0  # the base point's x is the even root (RFC 8032, 5.1)
+    assert (x, y, 1, x * y % p) == s._BASE
