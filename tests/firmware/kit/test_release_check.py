@@ -18,6 +18,7 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 FILES = {"kit/runtime.mpy": bytes(range(256)) * 9, "main.py": b"import kit.runtime\n"}
 
+
 def release(folder: Path, *, key: Ed25519PrivateKey = KEY, march: str = "xtensawin",
             names: dict[str, str] | None = None) -> Path:  # fmt: skip
     for path, data in FILES.items():
