@@ -308,7 +308,11 @@ class GatewaySettings(_Settings):
         description="Most MQTT messages committed to the spool (and acknowledged) at once.",
     )
     batch_wait: float = Field(
-        0.1, gt=0, le=60, description="Seconds a batch of messages waits to fill."
+        0.1,
+        gt=0,
+        le=60,
+        description="Seconds a batch waits for more messages after its first, when none were "
+        "waiting (messages already waiting are committed at once).",
     )
     write_wait: float = Field(
         0.5,
