@@ -46,6 +46,7 @@ FIELDS = {
     "sensors": ([], list, 0, 12),
     "calibration": ({}, dict, 0, 16),
     "board": ("", str, 0, 24),
+    "release_key": ("", str, 0, 64),
 }
 
 _NODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -170,6 +171,11 @@ def validate(doc):
         raise KitError(
             "'node' must be 2 to 32 characters from a-z, 0-9, - and _, starting with a letter"
             " or digit, got %r" % clean["node"]
+        )
+    key = clean["release_key"]
+    if key and (len(key) != 64 or key.strip("0123456789abcdef")):
+        raise KitError(
+            "'release_key' must be the 64 hex digits 'lokaalmeten fleet release' prints, or empty"
         )
     if clean["wifi_password"] and len(clean["wifi_password"]) < 8:
         raise KitError("'wifi_password' must be empty (open network) or 8 to 63 characters")

@@ -126,6 +126,7 @@ def kit_config(
     latitude: float | None = None,
     longitude: float | None = None,
     interval_s: float | None = None,
+    release_key: str = "",
 ) -> dict[str, Any]:
     """The kit's config.json: only what differs from the firmware's defaults.
 
@@ -139,6 +140,11 @@ def kit_config(
         raise BuildError("the Wi-Fi password must be 8 to 63 characters (or empty: open network)")
     if (latitude is None) != (longitude is None):
         raise BuildError("give both --lat and --lon, or neither")
+    release_key = release_key.strip().lower()
+    if release_key and (len(release_key) != 64 or release_key.strip("0123456789abcdef")):
+        raise BuildError(
+            "--release-key must be the 64 hex digits 'lokaalmeten fleet release' prints"
+        )
     config: dict[str, Any] = {
         "node": node,
         "gateway_host": gateway_host,
@@ -154,6 +160,8 @@ def kit_config(
         config["longitude"] = longitude
     if interval_s is not None:
         config["interval_s"] = interval_s
+    if release_key:
+        config["release_key"] = release_key
     return config
 
 

@@ -6,6 +6,7 @@ lokaalmeten deploy --port /dev/ttyUSB0 --node esp32-0a1b2c --gateway 192.168.1.1
 
 from __future__ import annotations
 
+import os
 import shlex
 import tempfile
 from pathlib import Path
@@ -168,6 +169,14 @@ def deploy(
             "esp32c3. Sets the default pins and the memory the sensors must fit."
         ),
     ] = "",
+    release_key: Annotated[
+        str,
+        typer.Option(
+            help="The public key of the gateway's firmware releases (the 64 hex digits "
+            "'lokaalmeten fleet release' prints), so that the kit can check releases; "
+            "default: the gateway's own, when this machine is the gateway."
+        ),
+    ] = "",
     build_dir: Annotated[
         Path | None,
         typer.Option(help="Keep the compiled files here (default: a temporary folder)."),
@@ -200,6 +209,7 @@ def deploy(
         port=port, node=node or "", gateway_host=host, gateway_port=gateway_port,
         sensors=kinds, wifi_ssid=wifi_ssid, wifi_password=wifi_password,
         latitude=lat, longitude=lon, keep_config=keep_config, board=board,
+        release_key=release_key or _local_release_key(),
     )  # fmt: skip
     try:
         plan.config()  # refuse bad options before touching anything
@@ -287,6 +297,22 @@ def _dry_run(
 def shown(command: list[str]) -> str:
     """A command as a person would type it (``python -m esptool …``)."""
     return shlex.join(["python", *command[1:]])
+
+
+def _local_release_key() -> str:
+    """The public key of this machine's release key, when deploy runs on the gateway and may
+    read it; empty otherwise."""
+    from lokaalmeten.settings import STATE_DIR
+
+    path = STATE_DIR / "release.key"
+    if not path.is_file() or not os.access(path, os.R_OK):
+        return ""
+    from lokaalmeten.kit_tools.release import ReleaseError, public_key, release_key
+
+    try:
+        return public_key(release_key(path)).hex()
+    except (ReleaseError, OSError):
+        return ""
 
 
 def _node_from_kit(port: str) -> str:

@@ -72,6 +72,7 @@ class DeployPlan:
     keep_config: bool = False
     portal_password: str = ""  # the set-up network's: the kit's own, or new (label.py)
     board: str = ""  # a profile in boards.py; empty: the one the kit's chip asks for
+    release_key: str = ""  # hex; the public key of the gateway's firmware releases
 
     def config(self) -> dict[str, Any]:
         config = kit_config(
@@ -84,6 +85,7 @@ class DeployPlan:
             wifi_password=self.wifi_password,
             latitude=self.latitude,
             longitude=self.longitude,
+            release_key=self.release_key,
         )
         return with_board(config, board_by_name(self.board)) if self.board else config
 

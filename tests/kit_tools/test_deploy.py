@@ -130,8 +130,11 @@ def test_config_is_what_the_kit_expects(tmp_path: Path, micropython: str) -> Non
     config = kit_config(
         node="esp32-0a1b2c", gateway_host="192.168.1.10", gateway_port=1884, token="s3cret-token",
         sensors=["sds011", "bme280", "scd4x"], wifi_ssid="Thuis", wifi_password="geheim123",
-        latitude=52.09, longitude=5.12,
+        latitude=52.09, longitude=5.12, release_key=" " + "6D" * 32,
     )  # fmt: skip
+    assert config["release_key"] == "6d" * 32  # as fleet release prints it
+    with pytest.raises(BuildError, match="64 hex digits"):
+        kit_config(node="esp32-0a1b2c", gateway_host="gw", release_key="6d" * 31)
     write_config(tmp_path / "config.json", config)
     assert oct((tmp_path / "config.json").stat().st_mode & 0o777) == "0o600"
     script = tmp_path / "check.py"
@@ -148,6 +151,7 @@ def test_config_is_what_the_kit_expects(tmp_path: Path, micropython: str) -> Non
     assert answer["problem"] is None, answer
     settings = answer["settings"]
     assert settings["node"] == "esp32-0a1b2c" and settings["gateway_port"] == 1884
+    assert settings["release_key"] == "6d" * 32
     assert settings["mqtt_password"] == "s3cret-token" and settings["mqtt_user"] == ""
     assert settings["wifi_ssid"] == "Thuis"
     assert [s["type"] for s in settings["sensors"]] == ["sds011", "bme280", "scd4x"]

@@ -36,6 +36,15 @@ def test_errors_name_the_bad_key():
     _refused({"latitude": 52.1}, "latitude", "longitude")
     _refused({"location_exact": "yes"}, "location_exact")
     _refused({"calibration": {"pm2.5": 1}}, "calibration", "pm2.5")
+    _refused({"release_key": "ab" * 31}, "release_key", "64 hex")
+    _refused({"release_key": "AB" * 32}, "release_key", "64 hex")  # deploy writes lower case
+    _refused({"release_key": "g" * 64}, "release_key", "64 hex")
+
+
+def test_the_release_key_deploy_writes_is_kept():
+    key = "6d64e764d7740611d17b6a3506bda07ccef5adea06f2eed552c11b54c4d835a2"
+    assert config.validate({"release_key": key})["release_key"] == key
+    assert config.validate({})["release_key"] == ""
 
 
 def test_sensor_table_is_checked_with_defaults_for_pins():
