@@ -49,7 +49,7 @@ def write_rate(path: Path, change_log: bool) -> float:
     store = SQLiteStore(path)
     if not change_log:  # the write path without its change-log statement
         store._write_conn()
-        store._add_batch = [s for s in store._add_batch if "reading_change" not in s]
+        store._after_insert = [s for s in store._after_insert if "reading_change" not in s]
     batches = _batches(WRITE_BATCHES, 1000)
     started = time.perf_counter()
     for batch in batches:

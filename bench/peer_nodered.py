@@ -892,28 +892,29 @@ def family(root: int) -> set[int]:
     return members
 
 
-def tree_ticks(root: int) -> int:
-    """utime + stime of ``root`` and of every live descendant, plus what its waited-for
-    children used (cutime + cstime)."""
+def _ticks(pids: set[int] | list[int], waited_for: int | None = None) -> int:
+    """utime + stime of these processes (those still alive), plus what the waited-for
+    children of ``waited_for`` used (cutime + cstime)."""
     total = 0
-    for pid in family(root):
+    for pid in pids:
         fields = _stat(pid)
         if fields is None:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
-        if pid == root:
+        if pid == waited_for:
             total += int(fields[13]) + int(fields[14])  # cutime, cstime
     return total
 
 
+def tree_ticks(root: int) -> int:
+    """utime + stime of ``root`` and of every live descendant, plus what its waited-for
+    children used (cutime + cstime)."""
+    return _ticks(family(root), waited_for=root)
+
+
 def cpu_seconds(pids: set[int] | list[int]) -> float:
     """utime + stime of these processes (those still alive), in seconds."""
-    ticks = 0
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is not None:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLOCK_TICKS
+    return _ticks(pids) / CLOCK_TICKS
 
 
 class CpuWatch:

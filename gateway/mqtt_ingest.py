@@ -135,6 +135,11 @@ class MqttIngest:
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         self._client = client
+        # What the gateway subscribes to (QoS 1), in the order the SUBACK answers.
+        self._topics = (
+            readings_subscription(settings.topic_prefix),
+            status_subscription(settings.topic_prefix),
+        )
         self.connected = False
         self._stopping = False
         # No broker: said at once, then every 30 s while it lasts.
@@ -199,9 +204,7 @@ class MqttIngest:
             log.error("broker %s refused the connection: %s", self.settings.broker, reason)
             return
         self.outage.ended()
-        readings = readings_subscription(self.settings.topic_prefix)
-        statuses = status_subscription(self.settings.topic_prefix)
-        client.subscribe([(readings, 1), (statuses, 1)])
+        client.subscribe([(topic, 1) for topic in self._topics])
         resumed = "resumed session" if flags.session_present else "new session"
         log.info("connected to %s (%s)", self.settings.broker, resumed)
 
@@ -215,11 +218,7 @@ class MqttIngest:
     ) -> None:
         # Connected means receiving: only once the broker has the subscription (SUBACK) does
         # a message published now reach the gateway. Until then a first session has none.
-        topics = (
-            readings_subscription(self.settings.topic_prefix),
-            status_subscription(self.settings.topic_prefix),
-        )
-        refused = [topic for topic, code in zip(topics, reasons, strict=False) if code.is_failure]
+        refused = [t for t, code in zip(self._topics, reasons, strict=False) if code.is_failure]
         if refused:
             log.error(
                 "broker %s refused the subscription to %s (its ACL?); nothing arrives from "
@@ -228,7 +227,7 @@ class MqttIngest:
                 " and ".join(refused),
             )
         self.connected = True
-        log.info("subscribed to %s and %s", *topics)
+        log.info("subscribed to %s and %s", *self._topics)
 
     def _on_disconnect(
         self,

@@ -17,6 +17,7 @@ running firmware or the outbox::
         ...  # switch to it
 """
 
+import binascii
 import hashlib
 import json
 import os
@@ -55,8 +56,9 @@ def _check_file(folder, entry):
         return "a file entry of the manifest is incomplete"
     if not isinstance(path, str) or path.startswith("/") or ".." in path.split("/"):
         return "the manifest names a file outside the release: %r" % (path,)
+    where = folder + "/" + path
     try:
-        found = os.stat(folder + "/" + path)[6]
+        found = os.stat(where)[6]
     except OSError:
         return "%s is missing" % path
     if found != size:
@@ -64,16 +66,12 @@ def _check_file(folder, entry):
     hasher = hashlib.sha256()
     piece = bytearray(_PIECE)
     view = memoryview(piece)
-    with open(folder + "/" + path, "rb") as f:
+    with open(where, "rb") as f:
         while True:
             n = f.readinto(piece)
             if not n:
                 break
             hasher.update(view[:n])
-    if _hex(hasher.digest()) != digest:
+    if binascii.hexlify(hasher.digest()).decode() != digest:
         return "%s is not the file the release was made with" % path
     return None
-
-
-def _hex(data):
-    return "".join("%02x" % b for b in data)

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lokaalmeten.kit_tools.boards import BOARDS
 from lokaalmeten.kit_tools.budget import heap_needed_kib
-from lokaalmeten.kit_tools.build import BuildError, build_firmware
+from lokaalmeten.kit_tools.build import BuildError, KitFile, build_firmware
 from lokaalmeten.kit_tools.chips import CHIPS
 
 MANIFEST_FORMAT = 1  # firmware/kit/release_check.py accepts this one
@@ -93,15 +93,16 @@ def make_release(source: Path, version: str, releases: Path, key: Ed25519Private
         )
     partial = releases / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # what an interrupted run left
+    marches = sorted({chip.march for chip in CHIPS})
     try:
         size, count = 0, 0
-        for march in sorted({chip.march for chip in CHIPS}):
+        for march in marches:
             folder = partial / march
             try:
                 files = build_firmware(folder, march, root=source)
             except BuildError as exc:
                 raise ReleaseError(str(exc)) from None
-            manifest = _manifest(version, march, folder, [f.device_path for f in files])
+            manifest = _manifest(version, march, files)
             (folder / "manifest.json").write_bytes(manifest)
             (folder / "manifest.sig").write_bytes(key.sign(manifest))
             size, count = max(size, sum(f.size for f in files)), len(files)
@@ -109,11 +110,10 @@ def make_release(source: Path, version: str, releases: Path, key: Ed25519Private
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    marches = sorted({chip.march for chip in CHIPS})
     return Release(version, {m: final / m for m in marches}, count, size)
 
 
-def _manifest(version: str, march: str, folder: Path, paths: list[str]) -> bytes:
+def _manifest(version: str, march: str, files: list[KitFile]) -> bytes:
     chips = {chip.name for chip in CHIPS if chip.march == march}
     doc = {
         "v": MANIFEST_FORMAT,
@@ -125,11 +125,11 @@ def _manifest(version: str, march: str, folder: Path, paths: list[str]) -> bytes
         "min_free_heap_kib": round(heap_needed_kib(()), 1),
         "files": [
             {
-                "path": path,
-                "size": (folder / path).stat().st_size,
-                "sha256": hashlib.sha256((folder / path).read_bytes()).hexdigest(),
+                "path": f.device_path,
+                "size": f.size,
+                "sha256": hashlib.sha256(f.local.read_bytes()).hexdigest(),
             }
-            for path in sorted(paths)
+            for f in sorted(files, key=lambda f: f.device_path)
         ],
     }
     return json.dumps(doc, indent=1).encode()

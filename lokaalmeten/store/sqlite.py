@@ -205,14 +205,17 @@ _FRESH_TABLES = [
     )""",
     f"CREATE TEMP TABLE IF NOT EXISTS fresh_hour ({_HOUR_COLUMNS})",
 ]
-_ADD_BATCH = [
-    # Only what is new: a repeat of a stored identity (or of one earlier in the batch) is
-    # no change, to the roll-ups nor to the log.
-    """DELETE FROM temp.fresh WHERE EXISTS (SELECT 1 FROM reading r
-        WHERE r.node_id = fresh.node_id AND r.quantity_id = fresh.quantity_id
-        AND r.time = fresh.time)""",
+# Only what is new: a repeat of a stored identity (or of one earlier in the batch, which the
+# insert into temp.fresh skipped) is no change, to the roll-ups nor to the log.
+_DROP_REPEATS = """DELETE FROM temp.fresh WHERE EXISTS (SELECT 1 FROM reading r
+    WHERE r.node_id = fresh.node_id AND r.quantity_id = fresh.quantity_id
+    AND r.time = fresh.time)"""
+_INSERT_NEW = (
     "INSERT INTO reading SELECT node_id, quantity_id, time, value, sensor_id, flags "
-    "FROM temp.fresh ORDER BY rowid",
+    "FROM temp.fresh ORDER BY rowid"
+)
+# Then, when anything was new: the roll-ups and the change log.
+_AFTER_INSERT = [
     f"INSERT INTO temp.fresh_hour {_hour_sums('temp.fresh')}",
     f"""INSERT INTO hourly SELECT * FROM temp.fresh_hour WHERE true
     ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, {_MERGE_MIN_MAX},
@@ -302,7 +305,7 @@ class SQLiteStore(Store):
         self._write_lock = threading.Lock()
         self._ids: dict[tuple[str, str], int] = {}
         self._writer: sqlite3.Connection | None = None
-        self._add_batch: list[str] = []  # _ADD_BATCH with this store's energetic ids
+        self._after_insert: list[str] = []  # _AFTER_INSERT with this store's energetic ids
         self._point_lock = threading.Lock()
         self._point_conn: sqlite3.Connection | None = None
         # Readers need the file and its WAL set up; creating them is harmless in a reader
@@ -366,7 +369,7 @@ class SQLiteStore(Store):
                 conn.execute(statement)
             with immediate_transaction(conn):
                 ids = ",".join(map(str, energetic_ids(conn))) or "NULL"
-            self._add_batch = [q.replace(_ENERGETIC_IDS, ids) for q in _ADD_BATCH]
+            self._after_insert = [q.replace(_ENERGETIC_IDS, ids) for q in _AFTER_INSERT]
             self._writer = conn
         return self._writer
 
@@ -418,17 +421,17 @@ class SQLiteStore(Store):
                     ]
                     # The batch first into temp.fresh (a repeat within it is skipped; OR
                     # IGNORE would also skip a NULL value silently), then what is new into
-                    # the readings, roll-ups and change log, a statement each (_ADD_BATCH).
+                    # the readings, roll-ups and change log, a statement each.
                     for statement in _CLEAR_BATCH:
                         conn.execute(statement)
                     conn.executemany(
                         "INSERT INTO temp.fresh VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         rows,
                     )
-                    conn.execute(self._add_batch[0])
-                    stored = conn.execute(self._add_batch[1]).rowcount
+                    conn.execute(_DROP_REPEATS)
+                    stored = conn.execute(_INSERT_NEW).rowcount
                     if stored:
-                        for statement in self._add_batch[2:]:
+                        for statement in self._after_insert:
                             conn.execute(statement)
                         conn.execute(
                             "DELETE FROM reading_change WHERE seq <= "
