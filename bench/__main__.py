@@ -31,6 +31,7 @@ BENCHMARKS = [
     "archive",
     "kit_ranges",
     "peer_nodered",
+    "fleet_update",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -77,6 +77,7 @@ class Link:
     mqtt_up = False
     last_publish = None
     reconnects = 0
+    takes_updates = False
     last_error = "Wi-Fi: no connection to 'Thuis'"
     class sta:
         def isconnected():

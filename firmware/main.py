@@ -8,6 +8,11 @@ boots (firmware/kit/runtime.py). Ctrl-C on the serial console stops the kit at t
 for a developer (or mpremote); it is noted as a stop by a person, which the guard does not
 count.
 
+Firmware releases (docs/fleet.md): ``slots.boot()`` first puts the release the kit runs in
+front of the path (and counts a trial's boots); a release that waits in ``offer.json`` is
+downloaded before the kit starts (kit/update.py). A release on trial that cannot be imported
+or runs out of memory is rolled back at once.
+
 Maintenance mode (``lokaalmeten deploy``; docs/kit.md): when ``maint.txt`` exists, this file
 removes it and stays at the REPL without starting the kit, so that nothing measures and no
 watchdog of a measuring loop can reset the board in the middle of a copy. Only a watchdog
@@ -16,6 +21,7 @@ measuring by itself. Nothing from ``kit`` is imported on that path.
 """
 
 import os
+import sys
 
 import machine
 
@@ -38,18 +44,51 @@ def _maintenance_s():
         return 900
 
 
-_seconds = _maintenance_s()
-if _seconds:
-    machine.WDT(timeout=_seconds * 1000)  # never fed: the way back if deploy vanished
-    print("lokaalmeten: maintenance mode for %d s, not measuring" % _seconds)
-else:
-    from kit.runtime import Kit, note_stop, record_crash
+def _measure():
+    import slots
 
+    running = slots.boot()  # before anything of kit is imported: the slot's kit, if any
+    if slots.OFFER in os.listdir():
+        try:
+            from kit import update
+
+            offer = update.pending(running)
+            if offer is not None:
+                update.run(offer, running)  # download, check, switch, or say why not
+                machine.reset()
+            sys.modules.pop("kit.update", None)
+        except Exception as exc:  # the offer is dropped; the gateway's stays, and is retried
+            try:
+                os.remove(slots.OFFER)
+            except OSError:
+                pass
+            sys.print_exception(exc)
+            machine.reset()
+    try:
+        from kit.runtime import Kit, note_stop, record_crash
+    except Exception as exc:  # a slot that does not even import: back to the one before
+        slots.rollback("%s: %s" % (type(exc).__name__, exc))
+        sys.print_exception(exc)
+        machine.reset()
+    sys.modules.pop("slots", None)  # loaded again only for the slot's commit or rollback
     try:
         Kit().run()
     except KeyboardInterrupt:
         note_stop()
         raise
+    except MemoryError as exc:
+        record_crash(exc)
+        import slots
+
+        slots.rollback("MemoryError: %s" % exc)  # only when on trial
     except Exception as exc:  # anything: note it, then start afresh
         record_crash(exc)
     machine.reset()
+
+
+_seconds = _maintenance_s()
+if _seconds:
+    machine.WDT(timeout=_seconds * 1000)  # never fed: the way back if deploy vanished
+    print("lokaalmeten: maintenance mode for %d s, not measuring" % _seconds)
+else:
+    _measure()

@@ -5,6 +5,8 @@
 - ``POST /airrohr`` and ``POST /data.php``: an airRohr kit's "send to own API" JSON;
   HTTP basic auth with the node id and its token (gateway/http_airrohr.py).
 - ``POST /write``: an airRohr kit's InfluxDB line protocol; basic auth as above.
+- ``GET /fleet/{version}/{march}/{path}``: a firmware release's files for the kits a rollout
+  offers it to; basic auth as above (gateway/http_fleet.py, docs/fleet.md).
 - ``GET /health``: 200 when MQTT is connected and every store writes, else 503.
 - ``GET /metrics``: the gateway's counters in Prometheus text format.
 
@@ -17,6 +19,7 @@ Each format is a route module over the shared sign-in and commit path of
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -24,7 +27,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from lokaalmeten.gateway import http_airrohr, http_records
+from lokaalmeten.gateway import http_airrohr, http_fleet, http_records
 from lokaalmeten.gateway.decode import WrongSender
 from lokaalmeten.gateway.http_intake import MAX_BODY, Intake, Refused, error
 from lokaalmeten.gateway.metrics import PrometheusCollector
@@ -43,6 +46,7 @@ def create_ingest_app(gateway: Gateway) -> FastAPI:
     intake = Intake(gateway)
     for routes in FORMATS:
         app.include_router(routes(intake))
+    app.include_router(http_fleet.routes(intake, gateway.rollout, Path(gateway.settings.releases)))
     prometheus = CollectorRegistry()
     prometheus.register(PrometheusCollector(gateway.metrics, gateway.gauges))
 

@@ -2,12 +2,14 @@
 retained status and Last Will (online/offline, firmware, counters, configured location) and
 the sensor models their readings name::
 
-    facts = KitFacts(directory, metrics, "lokaalmeten", known=registry.known)
+    facts = KitFacts(directory, metrics, "lokaalmeten", known=registry.known, rollout=watch)
     facts.status(message)        # a message on lokaalmeten/<node>/status
     facts.readings(readings)     # spooled readings: new sensor models reach the directory
 
 When registration is required only registered kits' statuses count; the broker's ACL lets a
-kit publish only its own status (gateway/registry.py).
+kit publish only its own status (gateway/registry.py). The status of a kit a firmware rollout
+is offered to is what the rollout's health gate judges (gateway/fleet_gate.py): it is applied
+once the status is kept, so that the rollout pauses as soon as too many kits fail.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from lokaalmeten.gateway.directory import Directory, DirectoryError
+from lokaalmeten.gateway.fleet import RolloutError
+from lokaalmeten.gateway.fleet_gate import RolloutWatch
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message
 from lokaalmeten.protocol.status import StatusError, parse_status
@@ -35,12 +39,15 @@ class KitFacts:
         metrics: GatewayMetrics,
         topic_prefix: str,
         known: Callable[[str], bool] | None = None,
+        rollout: RolloutWatch | None = None,
     ) -> None:
-        """``known`` says whether a node is registered; None counts every node's status."""
+        """``known`` says whether a node is registered; None counts every node's status.
+        ``rollout``: the firmware rollout whose gate a kept status may close."""
         self.directory = directory
         self.metrics = metrics
         self.topic_prefix = topic_prefix
         self.known = known
+        self.rollout = rollout
         self._sensors = {node: set(e.sensors) for node, e in directory.entries().items()}
         self._last_logged = -_LOG_EVERY
 
@@ -67,6 +74,14 @@ class KitFacts:
             return
         self.metrics.add("statuses_received")
         log.debug("%s is %s (%s)", node, report.state, "retained" if message.retained else "live")
+        if self.rollout is not None:
+            try:
+                self.rollout.status_kept(node)
+            except (RolloutError, DirectoryError) as exc:
+                # The status is kept; the gate is applied again at the next one or download.
+                log.error(
+                    "the rollout's health gate was not applied after %s's status: %s", node, exc
+                )
 
     def readings(self, readings: Sequence[Reading]) -> None:
         """Note the sensor models of spooled readings; the directory is written only when a

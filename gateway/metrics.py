@@ -95,6 +95,8 @@ _COUNTERS = (
     ("spool_full_waits", "Times ingest waited because the spool was full"),
     ("statuses_received", "Kit status messages (and Last Wills) kept in the node directory"),
     ("statuses_ignored", "Kit status messages left out: unregistered node or not a status"),
+    ("fleet_files_served", "Firmware release files (whole, or a range) sent to kits"),
+    ("fleet_downloads_refused", "Release downloads refused: not offered, or the rollout paused"),
 )
 
 # The label of a gauge by key (a gauge not named here is one per store).

@@ -6,7 +6,8 @@
     spool ─> one writer per store (batches, back-off) ─> store(s)
 
 The kits' retained statuses (and Last Wills) update the node directory (gateway/kit_facts.py)
-in the same order, as do the sensor models of spooled readings.
+in the same order, as do the sensor models of spooled readings; a status of a kit offered a
+firmware release is judged by the rollout's health gate (gateway/fleet_gate.py).
 
 An MQTT message is acknowledged, and an HTTP request answered 2xx, only after its readings
 (or its refusal) are committed to the spool. A reading leaves the spool only after every store
@@ -43,6 +44,8 @@ from lokaalmeten.gateway.alert_delivery import (
 )
 from lokaalmeten.gateway.alerts import AlertEngine, AlertRules
 from lokaalmeten.gateway.directory import Directory, DirectoryError
+from lokaalmeten.gateway.fleet import RolloutFile
+from lokaalmeten.gateway.fleet_gate import RolloutWatch
 from lokaalmeten.gateway.kit_facts import KitFacts
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message, MqttIngest
@@ -97,11 +100,15 @@ class Gateway:
             known=self.registry.known if self.registry is not None else None,
             quality=quality_stage(settings, self.directory),
         )
+        # The firmware rollout (docs/fleet.md): its gate judged as statuses arrive, its
+        # release served to the kits it admits (gateway/http_fleet.py).
+        self.rollout = RolloutWatch(RolloutFile(Path(settings.rollout)), self.directory.entries)
         self.kit_facts = KitFacts(
             self.directory,
             self.metrics,
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
+            rollout=self.rollout,
         )
         self._adopt_legacy_meta()
         self._open_alerts()

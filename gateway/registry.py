@@ -199,7 +199,7 @@ class Registry:
         acl = [
             "# Written by lokaalmeten from its kit registry; edits are overwritten.",
             "# A kit's user name is its node id: it may publish only its own readings and",
-            "# status, and read only its own commands.",
+            "# status, and read only its own commands and firmware offers.",
         ]
         for name, role, _ in rows:
             if role == "gateway":
@@ -213,12 +213,15 @@ class Registry:
                     f"topic write {prefix}/+/alerts",
                     # ... and read them: an operator's dashboard uses a gateway account.
                     f"topic read {prefix}/+/alerts",
+                    # Firmware offers (lokaalmeten fleet rollout, docs/fleet.md), retained.
+                    f"topic write {prefix}/+/update",
                 ]
         acl += [
             "",
             f"pattern write {prefix}/%u/readings",
             f"pattern write {prefix}/%u/status",
             f"pattern read {prefix}/%u/command",
+            f"pattern read {prefix}/%u/update",
         ]
         passwd_path, acl_path = folder / "passwd", folder / "acl"
         # Group-readable: Mosquitto reads it through its group (see docs/gateway-install.md).

@@ -390,6 +390,17 @@ class GatewaySettings(_Settings):
         True,
         description="Also publish alert events to `<topic_prefix>/<node>/alerts` (QoS 1).",
     )
+    # Firmware updates of the kits (docs/fleet.md).
+    releases: str = Field(
+        str(STATE_DIR / "releases"),
+        description="Folder of the firmware releases (`lokaalmeten fleet release`) that the "
+        "HTTP ingest serves at /fleet/ to the kits a rollout offers them to.",
+    )
+    rollout: str = Field(
+        str(STATE_DIR / "fleet" / "rollout.json"),
+        description="The rollout's state (the release offered, to which kits, paused or not), "
+        "written by `lokaalmeten fleet rollout/pause/resume` and by the gateway's health gate.",
+    )
 
     @field_validator("extra_stores", mode="before")
     @classmethod

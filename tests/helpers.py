@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +112,22 @@ def reachable_by_others(paths: list[Path], staging: Path) -> str:
     for i, path in enumerate(wanted):
         lines += [f"mkdir -p {path}", f"mount --move {staging}/{i} {path}"]
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def served_in_thread(app: Any, port: int) -> Iterator[None]:
+    """An ASGI app served by uvicorn on 127.0.0.1:``port`` in a thread, for the block."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)

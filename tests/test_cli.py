@@ -16,7 +16,8 @@ from lokaalmeten.services.ports import free_port, wait_listening
 COMMANDS = [
     "gateway", "gateway install", "server", "simulate", "demo", "version", "noise analyse",
     "flash", "deploy", "quarantine list", "quarantine show", "quarantine replay",
-    "calibrate import", "calibrate fit", "calibrate list", "archive",
+    "calibrate import", "calibrate fit", "calibrate list", "archive", "fleet release",
+    "fleet rollout", "fleet status", "fleet pause", "fleet resume",
 ]  # fmt: skip
 
 

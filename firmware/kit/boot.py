@@ -53,6 +53,17 @@ def start(kit, make_bus):
             kit.last_crash = f.read()
     except OSError:
         kit.last_crash = None
+    # The firmware release that runs, and whether it is on trial: slots.py's pointer, read
+    # here without loading slots.py, whose bytecode would fragment the heap the sensors need.
+    kit.trial = False
+    try:
+        with open("slot.txt") as f:
+            pointer = f.read().split()  # "v1 <current> <previous> <trial|ok> <boots>"
+        if pointer[1] != "-":
+            kit.fw = pointer[1]
+        kit.trial = pointer[3] == "trial"
+    except (OSError, IndexError):
+        pass
     from kit import config
 
     kit.conf, kit.config_problem = config.load()

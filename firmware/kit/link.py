@@ -17,6 +17,8 @@ a small protocol that ``kit.runtime.Kit`` implements (and a test may too):
 - ``host.backdate(payload)``: an undated record with its time, as far as it is known;
 - ``host.status_record()``: the retained online status (bytes);
 - ``host.open_portal(address, port, dns_port)``: the set-up portal on the access point.
+- ``host.update_offered(version)``: a firmware release offered is to be fetched (taken by
+  kit/updates.py, loaded only with a release key configured), which needs a restart.
 
 So this module imports neither the runtime nor the portal: it counts what it published
 (``published``) and leaves the rest to ``host``.
@@ -106,6 +108,11 @@ class Link:
         self.last_publish = None  # UTC seconds of the last PUBACK
         self._readings_topic = topics.readings(node, conf["topic_prefix"])
         self._status_topic = topics.status(node, conf["topic_prefix"])
+        self.updates = None  # firmware offers: only a kit that can check them (docs/fleet.md)
+        if conf["release_key"]:
+            from kit.updates import Updates
+
+            self.updates = Updates(self)
 
     # -- Wi-Fi and the portal ----------------------------------------------------------
 
@@ -245,6 +252,8 @@ class Link:
             self.last_publish = self.tb.unix()
             host.event("published", {"seq": item[0], "payload": payload})
         try:
+            if self.updates:
+                self.updates.poll(client, now)
             if now >= self.next_status or box.dropped != self.status_dropped:
                 self._publish_status(now)
             elif now - self.last_activity > _KEEPALIVE_S * 500:
@@ -256,7 +265,7 @@ class Link:
     def _connect(self, now):
         conf = self.conf
         if self.client is None:
-            self.client = MQTTClient(
+            self.client = (self.updates.client if self.updates else MQTTClient)(
                 self.node,
                 conf["gateway_host"],
                 conf["gateway_port"],
@@ -271,6 +280,8 @@ class Link:
             self.client.connect()
             self.mqtt_up = True
             self._publish_status(now)
+            if self.updates:
+                self.updates.connected(self.client)
         except (KitError, OSError) as exc:
             self.client.close()
             self.mqtt_up = False

@@ -118,6 +118,7 @@ class Kit:
     crashes: int  # faults in a row before this boot
     last_crash: str | None
     safe_mode: bool
+    trial: bool  # the firmware release runs on trial (slots.py)
     offsets: dict | None  # boot number: Unix ms at its uptime 0 (kit.backdate)
     undated: int  # records made before NTP answered
     conf: dict
@@ -261,6 +262,11 @@ class Kit:
             due = min(due, self.sampler.next_due(end), self.link.next_due(now))
             tb.sleep_ms(max(0, min(due - now, self.max_sleep)))
 
+    def update_offered(self, version):
+        """The link took a firmware release offered (kit/updates.py): restart to fetch it."""
+        self.event("update_offered", {"version": version})
+        self.restart = True
+
     def _leave(self, reason):
         self.link.close()
         _write_boot(0, "ok", self.boot)
@@ -280,6 +286,8 @@ class Kit:
         if self.records == _HEALTHY_RECORDS and not self.safe_mode:
             _write_boot(0, "ok", self.boot)
             self.crashes = 0
+        if self.trial and self.link.updates:
+            self.link.updates.judge_trial(self)
         if values:
             self.seq += 1
             when = self.tb.unix() if self.tb.synced else None

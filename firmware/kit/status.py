@@ -16,7 +16,7 @@ from kit import record
 
 def counters(kit):
     box = kit.outbox
-    return {
+    found = {
         "seq": kit.seq,
         "queued": box.count,
         "published": kit.published,
@@ -29,6 +29,9 @@ def counters(kit):
         "safe_mode": kit.safe_mode,
         "heap_min": kit.mem_min if kit.mem_max else None,  # None before a cycle
     }
+    if kit.link.updates:
+        found.update(kit.link.updates.counters())
+    return found
 
 
 def location(kit):

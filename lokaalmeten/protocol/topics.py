@@ -15,6 +15,7 @@ DEFAULT_PREFIX = "lokaalmeten"
 READINGS = "readings"  # QoS 1, not retained: one record per message
 STATUS = "status"  # QoS 1, retained; the Last Will sets it to offline
 COMMAND = "command"  # optional, gateway to kit
+UPDATE = "update"  # QoS 1, retained, gateway to kit: a firmware release offered (docs/fleet.md)
 
 
 def readings_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -27,6 +28,10 @@ def status_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
 
 def command_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}/{node}/{COMMAND}"
+
+
+def update_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/{node}/{UPDATE}"
 
 
 def readings_subscription(prefix: str = DEFAULT_PREFIX) -> str:

@@ -57,7 +57,9 @@ if "config.json" in os.listdir() and "kit" in os.listdir():
     from sim import devices_bus
 
     devices_bus.prepare(config.load()[0]["sensors"])
-    del sys.modules["kit.config"]  # as the kit itself frees it
+    # Nothing of the kit stays loaded: main.py may take it from a release's slot (slots.py).
+    for name in [name for name in sys.modules if name == "kit" or name.startswith("kit.")]:
+        del sys.modules[name]
 
 
 def _run(name):
@@ -201,6 +203,10 @@ class FakeKit:
                     self._hard_reset("reset", HARD_RESET)
                 else:
                     self._reboot()  # the program ended (machine.reset): the board starts again
+
+    def power_cut(self) -> None:
+        """Pull the plug and put it back: the interpreter is killed wherever it was."""
+        self._hard_reset("power-on", PWRON_RESET)
 
     def _reboot(self) -> None:
         self._stop()

@@ -54,7 +54,9 @@ def test_each_chip_gets_a_build_whose_manifest_lists_exactly_its_files(
             if p.is_file() and p.name not in ("manifest.json", "manifest.sig")
         }
         assert {f["path"] for f in doc["files"]} == on_disk
-        assert "kit/runtime.mpy" in on_disk and "main.py" in on_disk
+        assert "kit/runtime.mpy" in on_disk and "kit/update.mpy" in on_disk
+        # How a kit boots and goes back stays what it was deployed with (firmware/slots.py).
+        assert not on_disk & {"main.py", "boot.py", "slots.mpy", "slots.py"}
         for entry in doc["files"]:
             data = (folder / entry["path"]).read_bytes()
             assert entry["size"] == len(data)
@@ -104,3 +106,19 @@ def test_a_release_is_never_changed_nor_left_half_made(
     with pytest.raises(ReleaseError, match="does not compile"):
         make_release(broken, "0.3.0", releases, key)
     assert sorted(p.name for p in releases.iterdir()) == ["0.2.0"]  # nothing half-made
+
+
+def test_a_release_for_simulated_kits_only_and_an_unknown_chip(tmp_path: Path) -> None:
+    args = ["fleet", "release", str(firmware_dir()), "--version", "0.2.1", "--march", "x64",
+            "--releases", str(tmp_path / "releases"), "--key", str(tmp_path / "k")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "releases" / "0.2.1").iterdir()] == ["x64"]
+    doc = json.loads((tmp_path / "releases" / "0.2.1" / "x64" / "manifest.json").read_bytes())
+    assert doc["march"] == "x64"
+    args[args.index("x64")] = "z80"
+    args[args.index("0.2.1")] = "0.2.2"
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "--march z80: known are" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "releases" / "0.2.2").exists()

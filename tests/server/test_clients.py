@@ -3,8 +3,6 @@ schemathesis generating requests from /openapi.json (no input may give a 5xx).""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +10,13 @@ from typing import Any
 import frost_sta_client as fsc
 import pytest
 import schemathesis
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
 from lokaalmeten.server.app import create_app
 from lokaalmeten.services.ports import free_port
 from lokaalmeten.settings import ServerSettings
+from tests.helpers import served_in_thread
 from tests.server.conftest import META, READINGS, fill, registry_for
 
 
@@ -32,16 +30,8 @@ def served(store_url: str) -> Iterator[str]:
         store=store_url, registry=registry, rate_limit=0, max_limit=50, default_limit=50
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1.1"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(app, port):
+        yield f"http://127.0.0.1:{port}/v1.1"
 
 
 # frost-sta-client calls furl's deprecated pathstr; not ours to fix.
