@@ -17,8 +17,8 @@ fetches ``manifest.json``, ``manifest.sig`` and each file of its chip's build fr
   anybody may download); 404 for a version, chip or file that is not there, and for a path
   that leaves the build's folder; 403 when no rollout offers this release to this kit; 503
   with ``Retry-After`` and the reason while the rollout is paused — so that kits that have not
-  started stay on their version. Every download applies the rollout's health gate
-  (gateway/fleet_gate.py) first.
+  started stay on their version. A request for ``manifest.json``, with which every download
+  starts, applies the rollout's health gate (gateway/fleet_gate.py) first.
 
 The handler runs in the server's thread pool and the file is read in pieces off the event
 loop, so a slow SD card holds no other request up.
@@ -135,13 +135,15 @@ def _release_file(
     return found, info
 
 
-def _admit(watch: RolloutWatch, version: str, node: str | None) -> None:
+def _admit(watch: RolloutWatch, version: str, node: str | None, judge: bool) -> None:
     """Refuse (403, 503) unless the rollout of ``version`` admits ``node`` and is not paused;
-    ``node`` None: no registry, anybody may download what a rollout offers."""
+    ``node`` None: no registry, anybody may download what a rollout offers. ``judge``: apply
+    the health gate first (a kit's download starts with the manifest: once per download, not
+    once per file, as it reads every kit's directory entry)."""
     kit = node or "this kit"
     try:
         rollout = watch.state.current()
-        if rollout is not None and rollout.paused is None and rollout.version == version:
+        if judge and rollout is not None and rollout.paused is None and rollout.version == version:
             rollout, _ = watch.check()
     except (RolloutError, DirectoryError) as exc:
         log.error("fleet download refused: %s", exc)
@@ -170,7 +172,7 @@ def routes(intake: Intake, watch: RolloutWatch, releases: Path) -> APIRouter:
         node = intake.basic_node(request)
         found, info = _release_file(releases, version, march, path)
         try:
-            _admit(watch, version, node)
+            _admit(watch, version, node, judge=path == "manifest.json")
         except Refused:
             intake.metrics.add("fleet_downloads_refused")
             raise
@@ -195,11 +197,12 @@ def routes(intake: Intake, watch: RolloutWatch, releases: Path) -> APIRouter:
             answer.headers.update({"ETag": tag, "Accept-Ranges": "bytes"})
             return answer
         head = request.method == "HEAD"
+        first, last = (0, info.st_size - 1) if part is None else part
         if not head:
             intake.metrics.add("fleet_files_served")
+            intake.metrics.add("fleet_bytes_served", last - first + 1)
         if part is None:
             return FilePart(found, 0, info.st_size, 200, headers, head)
-        first, last = part
         headers["Content-Range"] = f"bytes {first}-{last}/{info.st_size}"
         return FilePart(found, first, last - first + 1, 206, headers, head)
 

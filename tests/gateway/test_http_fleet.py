@@ -248,6 +248,8 @@ def test_a_paused_rollout_is_503_with_retry_after_and_the_reason(served: Served)
 
 
 def test_a_download_applies_the_health_gate_first(served: Served) -> None:
+    """At its manifest, with which every kit's download starts; the files after it are
+    served on the rollout's state as it stands (one stat, no directory read)."""
     served.offer("kit-1", "kit-2", "kit-3")
     failed = b'{"v": 1, "state": "online", "fw": "0.2.0", "counters": {"update": ' \
         b'"rolled_back", "update_version": "0.3.0", "update_reason": "MemoryError"}}'  # fmt: skip
@@ -270,9 +272,10 @@ def test_a_download_applies_the_health_gate_first(served: Served) -> None:
 def test_the_counters_count_files_sent_and_downloads_refused(served: Served) -> None:
     metrics = served.gateway.metrics
     before = metrics.count("fleet_files_served"), metrics.count("fleet_downloads_refused")
+    sent = metrics.count("fleet_bytes_served")
     served.offer("kit-1")
-    served.ask(f"{BASE}/manifest.json")
-    served.ask(f"{BASE}/kit/runtime.mpy", Range="bytes=10-")
+    _, _, manifest = served.ask(f"{BASE}/manifest.json")
+    _, _, part = served.ask(f"{BASE}/kit/runtime.mpy", Range="bytes=10-")
     served.ask(f"{BASE}/kit/runtime.mpy", method="HEAD")  # nothing sent
     served.ask(f"{BASE}/manifest.json", node="kit-2")  # 403
     served.ask(f"{BASE}/kit/nothing.mpy")  # 404: not a refused download
@@ -280,6 +283,7 @@ def test_the_counters_count_files_sent_and_downloads_refused(served: Served) -> 
     served.ask(f"{BASE}/manifest.json")  # 503
     after = metrics.count("fleet_files_served"), metrics.count("fleet_downloads_refused")
     assert (after[0] - before[0], after[1] - before[1]) == (2, 2)
+    assert metrics.count("fleet_bytes_served") - sent == len(manifest) + len(part)
     _, _, text = served.ask("/metrics", node=None)
     assert f"lokaalmeten_gateway_fleet_files_served_total {float(after[0])}".encode() in text
     refused = f"lokaalmeten_gateway_fleet_downloads_refused_total {float(after[1])}"
