@@ -18,7 +18,8 @@ a small protocol that ``kit.runtime.Kit`` implements (and a test may too):
 - ``host.status_record()``: the retained online status (bytes);
 - ``host.open_portal(address, port, dns_port)``: the set-up portal on the access point.
 - ``host.update_offered(version)``: a firmware release offered is to be fetched (taken by
-  kit/updates.py, loaded only with a release key configured), which needs a restart.
+  kit/updates.py, loaded only with a release key configured), which needs a restart;
+  ``host.trial``: the release that runs is on trial (an offer waits until it is judged).
 
 So this module imports neither the runtime nor the portal: it counts what it published
 (``published``) and leaves the rest to ``host``.

@@ -49,7 +49,8 @@ class Updates:
 
     def poll(self, client, now):
         client.check_msg()
-        if self.offer is not None and now >= self.offer_at:
+        # A release on trial is judged first: the way back must be a release that was healthy.
+        if self.offer is not None and now >= self.offer_at and not self.link.host.trial:
             self._take()
 
     def _message(self, topic, payload):

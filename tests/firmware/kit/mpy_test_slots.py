@@ -154,3 +154,52 @@ def test_refused_rolled_back_and_waiting_offers_by_their_history():
         assert offer.judge(OFFER, "0.2.0") is None
     finally:
         drop_flash(flash)
+
+
+class _Host:
+    def __init__(self):
+        self.trial = True
+        self.offered = []
+
+    def update_offered(self, version):
+        self.offered.append(version)
+
+
+class _Clock:
+    def now_ms(self):
+        return 1000
+
+
+class _Link:
+    def __init__(self):
+        self.conf = {"topic_prefix": "lokaalmeten"}
+        self.node = "kit-1"
+        self.fw = "0.3.0"  # on trial
+        self.tb = _Clock()
+        self.host = _Host()
+        self.last_error = None
+
+
+class _Client:
+    def check_msg(self):
+        pass
+
+
+def test_an_offer_waits_while_the_release_that_runs_is_on_trial():
+    from kit.updates import Updates
+
+    flash = fresh_flash()
+    try:
+        link = _Link()
+        updates = Updates(link)
+        updates._message("lokaalmeten/kit-2/update", OFFER)  # not its topic
+        assert updates.offer is None
+        updates._message("lokaalmeten/kit-1/update", OFFER.replace(b"0.3.0", b"0.3.1"))
+        updates.poll(_Client(), 5000)
+        assert link.host.offered == [] and "offer.json" not in os.listdir()
+        link.host.trial = False  # committed
+        updates.poll(_Client(), 5000)
+        assert link.host.offered == ["0.3.1"] and "offer.json" in os.listdir()
+        assert updates.counters() == {"update": "offered", "update_version": "0.3.1"}
+    finally:
+        drop_flash(flash)
