@@ -83,6 +83,17 @@ def ogrinfo() -> str:
     return found
 
 
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Path of Node.js (Debian nodejs), which runs the LoRaWAN payload formatter's JavaScript
+    as The Things Stack would."""
+    found = shutil.which("node")
+    if found is None:
+        _unavailable("node", "apt-get install nodejs")
+        raise AssertionError("unreachable")
+    return found
+
+
 def micropython_binary() -> str:
     """Path of the unix MicroPython interpreter; skips (or fails, in CI) when missing."""
     try:
