@@ -20,13 +20,15 @@ from functools import partial
 from typing import Any
 
 from lokaalmeten.gateway.airrohr import AirRohrError, parse_airrohr_json, parse_line_protocol
+from lokaalmeten.gateway.ttn import TtnError, parse_uplink
 from lokaalmeten.gateway.validate import Checked, RecordValidator
 from lokaalmeten.protocol.record import RecordError
 
 RECORDS = "http:/v1/records"
 AIRROHR_JSON = ("http:/airrohr", "http:/data.php")
 LINE_PROTOCOL = "http:/write"
-HTTP_SOURCES = (RECORDS, *AIRROHR_JSON, LINE_PROTOCOL)
+TTN_UPLINK = "http:/lorawan/ttn"
+HTTP_SOURCES = (RECORDS, *AIRROHR_JSON, LINE_PROTOCOL, TTN_UPLINK)
 
 
 class WrongSender(Exception):
@@ -118,3 +120,26 @@ def line_protocol(
         total.readings.extend(checked.readings)
         total.refusals.extend(checked.refusals)
     return _with_context(total, context), None
+
+
+def ttn_uplink(
+    validator: RecordValidator, body: bytes, application: str | None, now: int
+) -> Checked:
+    """``POST /lorawan/ttn``: an uplink of The Things Stack's webhook (gateway/ttn.py).
+
+    ``application``: the application the request's secret belongs to; an uplink of another
+    application is refused (WrongSender). The readings are the device's (its id is the node
+    id) at the time the network received the uplink, less the frame's ``age``; the same
+    uplink twice gives the same readings, which the stores keep once.
+    """
+    try:
+        uplink = parse_uplink(body)
+    except TtnError as exc:
+        return validator.refuse(TTN_UPLINK, exc.reason, exc.detail, body, now)
+    if uplink is None:
+        return Checked()
+    if application is not None and uplink.application != application:
+        raise WrongSender(f"this secret is {application}'s, the uplink {uplink.application}'s")
+    return validator.readings(
+        TTN_UPLINK, uplink.device, uplink.readings, uplink.problems, body, now
+    )

@@ -5,6 +5,8 @@
 - ``POST /airrohr`` and ``POST /data.php``: an airRohr kit's "send to own API" JSON;
   HTTP basic auth with the node id and its token (gateway/http_airrohr.py).
 - ``POST /write``: an airRohr kit's InfluxDB line protocol; basic auth as above.
+- ``POST /lorawan/ttn``: The Things Stack's webhook uplinks of LoRaWAN kits; the header
+  ``X-Lokaalmeten-Secret`` with the application's secret (gateway/http_lorawan.py).
 - ``GET /fleet/{version}/{march}/{path}``: a firmware release's files for the kits a rollout
   offers it to; basic auth as above (gateway/http_fleet.py, docs/fleet.md).
 - ``GET /health``: 200 when MQTT is connected and every store writes, else 503.
@@ -27,7 +29,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from lokaalmeten.gateway import http_airrohr, http_fleet, http_records
+from lokaalmeten.gateway import http_airrohr, http_fleet, http_lorawan, http_records
 from lokaalmeten.gateway.decode import WrongSender
 from lokaalmeten.gateway.http_intake import MAX_BODY, Intake, Refused, error
 from lokaalmeten.gateway.metrics import PrometheusCollector
@@ -38,7 +40,11 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "MAX_BODY", "create_ingest_app"]
 
 # The ingest formats, each a module whose routes() gives its endpoints.
-FORMATS: tuple[Callable[[Intake], APIRouter], ...] = (http_records.routes, http_airrohr.routes)
+FORMATS: tuple[Callable[[Intake], APIRouter], ...] = (
+    http_records.routes,
+    http_airrohr.routes,
+    http_lorawan.routes,
+)
 
 
 def create_ingest_app(gateway: Gateway) -> FastAPI:

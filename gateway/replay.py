@@ -89,6 +89,8 @@ def decode_again(validator: RecordValidator, entry: Entry) -> Checked:
     if entry.source in decode.AIRROHR_JSON:
         hint = entry.context.get("node_hint")
         return decode.airrohr_json(validator, entry.source, entry.payload, hint, None, now)
+    if entry.source == decode.TTN_UPLINK:
+        return decode.ttn_uplink(validator, entry.payload, None, now)
     precision = str(entry.context.get("precision", "ns"))
     return decode.line_protocol(validator, entry.payload, precision, None, now)[0]
 

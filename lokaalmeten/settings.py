@@ -390,6 +390,14 @@ class GatewaySettings(_Settings):
         True,
         description="Also publish alert events to `<topic_prefix>/<node>/alerts` (QoS 1).",
     )
+    # LoRaWAN kits through The Things Stack (docs/gateway.md, "LoRaWAN").
+    lorawan_applications: Annotated[dict[str, str], NoDecode] = Field(
+        {},
+        description="The Things Stack applications whose webhook may POST uplinks to "
+        "/lorawan/ttn, each with the secret its webhook sends in the header "
+        "`X-Lokaalmeten-Secret`: `application-id=secret`, comma-separated. Empty: the "
+        "endpoint is off.",
+    )
     # Firmware updates of the kits (docs/fleet.md).
     releases: str = Field(
         str(STATE_DIR / "releases"),
@@ -408,6 +416,24 @@ class GatewaySettings(_Settings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("lorawan_applications", mode="before")
+    @classmethod
+    def _applications(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        found: dict[str, str] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            application, sep, secret = part.partition("=")
+            if not sep or not application.strip() or len(secret.strip()) < 16:
+                raise ValueError(
+                    "give application-id=secret pairs, comma-separated, each secret of at "
+                    f"least 16 characters (got {application.strip() or part!r})"
+                )
+            found[application.strip()] = secret.strip()
+        return found
 
     @field_validator("alert_flags", mode="before")
     @classmethod

@@ -19,15 +19,17 @@ NOW = 1795824000
 
 
 def test_every_format_module_brings_its_endpoints(tmp_path: Path) -> None:
-    assert len(FORMATS) == 2
-    with TestClient(create_ingest_app(make_gateway(tmp_path))) as client:
-        for path in ("/v1/records", "/airrohr", "/data.php", "/write"):
+    assert len(FORMATS) == 3
+    gateway = make_gateway(tmp_path, lorawan_applications="app=a-secret-of-16-chars")
+    with TestClient(create_ingest_app(gateway)) as client:
+        for path in ("/v1/records", "/airrohr", "/data.php", "/write", "/lorawan/ttn"):
             # Found, and behind the shared sign-in (no credentials: 401, not 404).
             assert client.post(path, content=b"{}").status_code == 401, path
         assert client.post("/v2/other", content=b"{}").status_code == 404
     # The app itself keeps no format's endpoint: each lives in its own route module.
     source = Path(http_ingest.__file__).read_text()
     assert '"/v1/records"' not in source and '"/write"' not in source
+    assert '"/lorawan/ttn"' not in source
 
 
 def test_a_record_of_a_list_is_encoded_only_when_refused() -> None:
