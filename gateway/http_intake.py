@@ -112,12 +112,10 @@ class Intake:
     def commit(self, checked: Checked) -> None:
         """Readings and refusals durable in the spool; 503 (send again later) when it is full."""
         try:
-            self.gateway.spool.put(checked.readings, checked.refusals)
+            self.gateway.commit_checked(checked)
         except SpoolFull as exc:
             self.metrics.add("spool_full_waits")
             raise Refused(error(503, str(exc))) from None
-        self.metrics.add("readings_spooled", len(checked.readings))
-        self.gateway.spooled(checked.readings)
 
     @staticmethod
     def answer(checked: Checked) -> JSONResponse:

@@ -54,6 +54,7 @@ from lokaalmeten.gateway.outputs import open_output
 from lokaalmeten.gateway.quality import quality_stage
 from lokaalmeten.gateway.registry import Registry
 from lokaalmeten.gateway.spool import Spool, SpoolFull
+from lokaalmeten.gateway.ttn_backfill import Backfill, Cursors
 from lokaalmeten.gateway.validate import Checked, RecordValidator
 from lokaalmeten.gateway.writer import Output, StoreWriter
 from lokaalmeten.gateway.writer_process import SpoolOptions, WriterProcess
@@ -261,7 +262,25 @@ class Gateway:
         for writer in self.writers:
             self._start_thread(writer.run, f"writer {writer.consumer}", self.shutdown)
         self._start_alert_delivery()
+        self._start_backfill()
         self.ingest.start()
+
+    def _start_backfill(self) -> None:
+        """The LoRaWAN webhook's gaps, filled from the Storage Integration (ttn_backfill)."""
+        settings = self.settings
+        if not settings.lorawan_storage:
+            return
+        backfill = Backfill(
+            settings.lorawan_storage_url,
+            settings.lorawan_storage,
+            self.validator,
+            self.commit_checked,
+            Cursors(Path(settings.spool).with_name("lorawan-backfill.json")),
+            settings.lorawan_backfill_window,
+        )
+        self._start_thread(
+            backfill.run, "lorawan back-fill", settings.lorawan_backfill_interval, self.shutdown
+        )
 
     def serves(self) -> str:
         """One line: broker, stores, spool, registry, HTTP ingest and where alerts go."""
@@ -413,6 +432,13 @@ class Gateway:
                 if is_status(message.topic, prefix):
                     self.kit_facts.status(message)
             self.ingest.ack([message for message, _ in taken])
+
+    def commit_checked(self, checked: Checked) -> None:
+        """Readings and refusals of one request (HTTP, a LoRaWAN back-fill) durable in the
+        spool, then noted; raises SpoolFull when there is no room."""
+        self.spool.put(checked.readings, checked.refusals)
+        self.metrics.add("readings_spooled", len(checked.readings))
+        self.spooled(checked.readings)
 
     def spooled(self, readings: list[Reading]) -> None:
         """Readings committed to the spool (MQTT or HTTP): their sensor models are noted,

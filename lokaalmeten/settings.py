@@ -398,6 +398,26 @@ class GatewaySettings(_Settings):
         "`X-Lokaalmeten-Secret`: `application-id=secret`, comma-separated. Empty: the "
         "endpoint is off.",
     )
+    lorawan_storage: Annotated[dict[str, str], NoDecode] = Field(
+        {},
+        description="Applications whose uplinks the gateway also fetches from The Things "
+        "Stack's Storage Integration, to fill what the webhook missed: `application-id=API "
+        "key` (a key with the right to read the application's traffic), comma-separated. "
+        "Empty: no back-fill.",
+    )
+    lorawan_storage_url: str = Field(
+        "https://eu1.cloud.thethings.network",
+        description="The Things Stack's address for the Storage Integration (its cluster).",
+    )
+    lorawan_backfill_interval: float = Field(
+        900, gt=0, description="Seconds between back-fills (one runs at start)."
+    )
+    lorawan_backfill_window: int = Field(
+        86400,
+        gt=0,
+        description="How far back, in seconds, a first back-fill reaches (the Storage "
+        "Integration keeps 24 hours on The Things Network's community tier).",
+    )
     # Firmware updates of the kits (docs/fleet.md).
     releases: str = Field(
         str(STATE_DIR / "releases"),
@@ -417,7 +437,7 @@ class GatewaySettings(_Settings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("lorawan_applications", mode="before")
+    @field_validator("lorawan_applications", "lorawan_storage", mode="before")
     @classmethod
     def _applications(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -429,8 +449,8 @@ class GatewaySettings(_Settings):
             application, sep, secret = part.partition("=")
             if not sep or not application.strip() or len(secret.strip()) < 16:
                 raise ValueError(
-                    "give application-id=secret pairs, comma-separated, each secret of at "
-                    f"least 16 characters (got {application.strip() or part!r})"
+                    "give application-id=secret pairs, comma-separated, each secret (or API "
+                    f"key) of at least 16 characters (got {application.strip() or part!r})"
                 )
             found[application.strip()] = secret.strip()
         return found
