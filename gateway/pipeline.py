@@ -292,6 +292,11 @@ class Gateway:
         if self.ingest_port is not None:
             where = f"{self.settings.ingest_host}:{self.ingest_port}"
             http = f"HTTP ingest, /health and /metrics on {where}"
+            lorawan = sorted(self.settings.lorawan_applications)
+            if lorawan:
+                http += f"; LoRaWAN webhook /lorawan/ttn for {', '.join(lorawan)}"
+            if self.settings.lorawan_storage:
+                http += f", back-fill from {self.settings.lorawan_storage_url}"
         else:
             http = "HTTP ingest off"
         stores = ", ".join(store.url for store in self.stores)

@@ -183,3 +183,17 @@ def test_it_fills_at_start_and_stops_when_the_gateway_stops(
     runner.join(5)
     assert not runner.is_alive()
     assert len(storage.requests) == 1 and len(spooled(gateway)) == 30
+
+
+def test_the_gateway_says_what_it_serves_for_lorawan(tmp_path: Path) -> None:
+    gateway = make_gateway(
+        tmp_path,
+        require_registration=False,
+        lorawan_applications=APPLICATIONS,
+        lorawan_storage=f"{APP}={KEY}",
+    )
+    gateway.ingest_port = 8081
+    line = gateway.serves()
+    assert "LoRaWAN webhook /lorawan/ttn for elders, lokaalmeten-utrecht" in line
+    assert "back-fill from https://eu1.cloud.thethings.network" in line
+    assert KEY not in line and SECRET not in line
