@@ -56,7 +56,6 @@ def _measure():
             if offer is not None:
                 update.run(offer, running)  # download, check, switch, or say why not
                 machine.reset()
-            sys.modules.pop("kit.update", None)
         except Exception as exc:  # the offer is dropped; the gateway's stays, and is retried
             try:
                 os.remove(slots.OFFER)
@@ -65,12 +64,13 @@ def _measure():
             sys.print_exception(exc)
             machine.reset()
     try:
-        from kit.runtime import Kit, note_stop, record_crash
+        from kit.runtime import Kit, forget, note_stop, record_crash
     except Exception as exc:  # a slot that does not even import: back to the one before
         slots.rollback("%s: %s" % (type(exc).__name__, exc))
         sys.print_exception(exc)
         machine.reset()
-    sys.modules.pop("slots", None)  # loaded again only for the slot's commit or rollback
+    forget("kit.update")  # a stale offer's check: its bytecode is not needed while measuring
+    forget("slots")  # loaded again only for the slot's commit or rollback
     try:
         Kit().run()
     except KeyboardInterrupt:

@@ -12,8 +12,8 @@ leaves either the old pointer or the new::
 imported: it puts the current slot in front of ``sys.path``, and while the slot is on trial
 counts its boots; a slot that did not become healthy within ``TRIAL_BOOTS`` boots is rolled
 back by itself (a crash loop, a hang the watchdog ended, power cut over and over). The
-runtime commits the slot once it is healthy, or rolls it back when it never publishes
-(kit/runtime.py); ``main.py`` rolls back on a MemoryError or a slot that does not import.
+running kit commits the slot once it is healthy, or rolls it back when it never publishes
+(kit/updates.py); ``main.py`` rolls back on a MemoryError or a slot that does not import.
 
 ``update.txt`` tells the gateway how the latest update went (the status counters ``update``,
 ``update_version``, ``update_reason``)::
@@ -94,6 +94,12 @@ def noted():
         return None
 
 
+def _serial(version):
+    """The serial of the offer ``update.txt`` notes for ``version`` (0: none)."""
+    last = noted()
+    return last[2] if last is not None and last[1] == version else 0
+
+
 def boot():
     """Run at every start, before ``kit`` is imported: the version that runs ('' deployed)."""
     current, previous, trial, boots = read()
@@ -123,9 +129,7 @@ def commit():
     current, previous, trial, _ = read()
     if trial:
         write(current, previous, False, 0)
-        last = noted()
-        serial = last[2] if last is not None and last[1] == current else 0
-        note("healthy", current, serial)
+        note("healthy", current, _serial(current))
 
 
 def rollback(reason):
@@ -145,9 +149,7 @@ def rollback(reason):
     except OSError:
         pass
     remove_tree(folder(current))  # a power cut before this: the next update removes it
-    last = noted()
-    serial = last[2] if last is not None and last[1] == current else 0
-    note("rolled_back", current, serial, 0, reason)
+    note("rolled_back", current, _serial(current), 0, reason)
     return True
 
 

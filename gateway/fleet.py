@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from lokaalmeten.archive.files import write_text
+
 FORMAT = 1  # the "v" of rollout.json
 OFFER_FORMAT = 1  # the "v" of an offer message; the kit accepts this one
 DEFAULT_MAX_FAILED = 0.2
@@ -249,18 +251,8 @@ class RolloutFile:
             if rollout is None:
                 self.path.unlink(missing_ok=True)
                 return
-            temporary = self.path.with_name(self.path.name + ".new")
-            with temporary.open("w") as out:
-                json.dump(_doc(rollout), out, indent=1)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
-            # The rename itself survives a power cut only once the folder is on disk too.
-            folder = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            # Flushed, renamed over the old file, and the folder synced: a power cut leaves
+            # the old state or the new one.
+            write_text(self.path, json.dumps(_doc(rollout), indent=1) + "\n")
         except OSError as exc:
             raise RolloutError(f"cannot write the rollout state {self.path}: {exc}") from exc

@@ -50,22 +50,18 @@ class Uplink:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _seconds(text: object) -> int:
-    """Epoch seconds of an RFC 3339 time with up to nanoseconds (Python takes microseconds)."""
+def rfc3339(text: object) -> float:
+    """Epoch seconds of The Things Stack's RFC 3339 times (nanoseconds, ``Z``; Python 3.11
+    reads them, keeping microseconds); TtnError for anything else."""
     if not isinstance(text, str) or not text:
         raise TtnError("schema", f"received_at {text!r} is not a time")
-    stamp = text.replace("Z", "+00:00")
-    head, dot, rest = stamp.partition(".")
-    if dot:  # drop the fraction: a reading's time is whole seconds
-        zone = rest.lstrip("0123456789")
-        stamp = head + zone
     try:
-        moment = datetime.fromisoformat(stamp)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise TtnError("schema", f"received_at {text!r} is not an RFC 3339 time") from None
     if moment.tzinfo is None:
         raise TtnError("schema", f"received_at {text!r} has no time zone")
-    return int(moment.timestamp())
+    return moment.timestamp()
 
 
 def parse_uplink(body: bytes) -> Uplink | None:
@@ -103,7 +99,8 @@ def parse_uplink(body: bytes) -> Uplink | None:
         decoded = decode(frame)
     except FrameError as exc:
         raise TtnError("bad_frame", str(exc)) from None
-    received = _seconds(message.get("received_at") or doc.get("received_at"))
+    # A reading's time is whole seconds.
+    received = int(rfc3339(message.get("received_at") or doc.get("received_at")))
     f_cnt = message.get("f_cnt", 0)
     uplink = Uplink(application, ids["device_id"], f_cnt if isinstance(f_cnt, int) else 0, received)
     when = received - (decoded.age or 0)

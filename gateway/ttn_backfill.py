@@ -23,19 +23,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from lokaalmeten.archive.files import write_text
 from lokaalmeten.gateway import decode
 from lokaalmeten.gateway.spool import SpoolFull
+from lokaalmeten.gateway.ttn import rfc3339
 from lokaalmeten.gateway.validate import Checked, RecordValidator
+from lokaalmeten.readings import iso_utc
 
 log = logging.getLogger("lokaalmeten.gateway")
 
@@ -56,10 +57,6 @@ class Filled:
     refused: int
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Cursors:
     """The latest ``received_at`` taken per application (RFC 3339 text), in one JSON file
     written to a temporary name and renamed."""
@@ -78,18 +75,7 @@ class Cursors:
         return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
 
     def write(self, cursors: dict[str, str]) -> None:
-        temporary = self.path.with_name(self.path.name + ".new")
-        with temporary.open("w") as out:
-            json.dump(cursors, out, indent=1, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, self.path)
-
-
-def _epoch(text: str) -> float:
-    head, dot, rest = text.replace("Z", "+00:00").partition(".")
-    stamp = head + rest.lstrip("0123456789") if dot else head
-    return datetime.fromisoformat(stamp).timestamp()
+        write_text(self.path, json.dumps(cursors, indent=1, sort_keys=True))
 
 
 class Backfill:
@@ -142,10 +128,10 @@ class Backfill:
         earliest = now - self.window_s
         start = earliest
         if application in cursors:
-            start = max(earliest, _epoch(cursors[application]) - OVERLAP_S)
+            start = max(earliest, rfc3339(cursors[application]) - OVERLAP_S)
         uplinks = readings = refused = 0
         latest = cursors.get(application)
-        after = _iso(start)
+        after = iso_utc(int(start))
         while True:
             page = self._page(application, after)
             for body, received in page:
@@ -154,7 +140,7 @@ class Backfill:
                 uplinks += 1
                 readings += len(checked.readings)
                 refused += len(checked.refusals)
-                if received and (latest is None or _epoch(received) > _epoch(latest)):
+                if received and (latest is None or rfc3339(received) > rfc3339(latest)):
                     latest = received
             if len(page) < PAGE or not page[-1][1]:
                 break

@@ -4,7 +4,8 @@
 the download has the heap to itself; it resets again when done, whatever the outcome::
 
     from kit import update
-    update.run()        # then machine.reset()
+    offer = update.pending(running)      # offer.json, unless it is the running version's
+    update.run(offer, running)           # then machine.reset()
 
 Steps, each safe to cut the power in (the next boot finds the offer and goes on):
 
@@ -206,7 +207,8 @@ def _read(path):
 
 
 def fetch(offer, conf, node, key, wdt):
-    """Download and check the offered release; returns its folder. Raises Wait, Refuse."""
+    """Download and check the offered release into its folder; returns the body bytes
+    fetched. Raises Wait, Refuse."""
     from kit.signature import verify
 
     version = offer["version"]

@@ -27,7 +27,8 @@ _TRIAL_RECORDS = const(10)
 
 
 def _unload(name):
-    """Give an occasional module's bytecode back (as kit.runtime.forget)."""
+    """Give an occasional module's bytecode back, as kit.runtime.forget does: the link's side
+    of the kit does not import the runtime (kit/link.py)."""
     module = sys.modules.pop(name, None)
     package, _, short = name.rpartition(".")
     if module is not None and hasattr(sys.modules.get(package), short):
