@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from urllib.parse import urlsplit
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from lokaalmeten.gateway.alert_book import AlertBook, AlertBookError
+from lokaalmeten.mqtt_client import end_network, new_client
 from lokaalmeten.outage import Outage
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
@@ -152,10 +151,7 @@ class MqttAlertSender(_Sender):
         where = f"alert topic on broker {address.host}:{address.port}"
         super().__init__(book, shutdown, settings.alert_retry_max, where)
         self.prefix = settings.topic_prefix
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-alerts")
-        if address.username is not None:
-            client.username_pw_set(address.username, address.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = new_client(f"{settings.client_id}-alerts", address)
         client.connect_async(address.host, address.port, keepalive=30)
         client.loop_start()
         self._client = client
@@ -175,9 +171,4 @@ class MqttAlertSender(_Sender):
         return None if info.is_published() else "no PUBACK from the broker"
 
     def close(self) -> None:
-        # paho's loop_stop can wait for ever: given a second, then left (a daemon thread).
-        self._client.disconnect()
-        ender = threading.Thread(target=self._client.loop_stop, name="alerts mqtt stop")
-        ender.daemon = True
-        ender.start()
-        ender.join(1.0)
+        end_network(self._client, 1.0, "alerts mqtt stop")

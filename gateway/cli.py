@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from lokaalmeten.cli_errors import fail
+from lokaalmeten.gateway.directory import Directory, DirectoryError
 from lokaalmeten.gateway.registry import Registry, RegistryError
 from lokaalmeten.settings import (
     GatewaySettings,
@@ -142,25 +145,42 @@ def add(
     gateway: Annotated[
         bool, typer.Option("--gateway", help="A gateway's broker account, not a kit.")
     ] = False,
+    relay: Annotated[
+        bool,
+        typer.Option(
+            "--relay",
+            help="A neighbourhood gateway that forwards its readings into this one "
+            "(its upstream+mqtt:// output signs in with this name and token).",
+        ),
+    ] = False,
     note: Annotated[str, typer.Option(help="Free text, e.g. the owner's street.")] = "",
     registry_path: RegistryOption = None,
     mosquitto_dir: MosquittoDirOption = None,
     reload_pid_file: ReloadOption = None,
 ) -> None:
     """Register a kit; prints its token, which is shown only this once."""
+    if gateway and relay:
+        fail("a node is a gateway's own account (--gateway) or a relay (--relay), not both")
     where, folder = registry_locations(registry_path, mosquitto_dir)
     guard_broker(where, folder)
     registry = _registry(where, create=True)
     try:
-        token = registry.add(node, "gateway" if gateway else "kit", note)
+        token = registry.add(node, "gateway" if gateway else "relay" if relay else "kit", note)
     except RegistryError as exc:
         fail(str(exc))
     typer.echo(f"registered {node}")
     typer.echo(f"token: {token}")
-    typer.echo(
-        "Put the token in the kit's configuration (MQTT user = node id, password = "
-        "token); it is not shown again."
-    )
+    if relay:
+        typer.echo(
+            "On the neighbourhood gateway: --extra-store "
+            f"'upstream+mqtt://{node}:<token>@<this broker>:1883/'; the token is not "
+            "shown again."
+        )
+    else:
+        typer.echo(
+            "Put the token in the kit's configuration (MQTT user = node id, password = "
+            "token); it is not shown again."
+        )
     _update_broker(registry, folder, reload_pid_file)
 
 
@@ -198,8 +218,6 @@ def remove(
         registry.remove(node)
     except RegistryError as exc:
         fail(str(exc))
-    from lokaalmeten.gateway.directory import Directory, DirectoryError
-
     try:
         # Its last status no longer counts; its name and place stay with its readings.
         directory = Directory(registry.path)
@@ -237,12 +255,61 @@ def list_nodes(registry_path: RegistryOption = None) -> None:
         typer.echo("no nodes registered; 'lokaalmeten nodes add NODE' registers one")
         return
     for entry in entries:
-        role = " (gateway)" if entry.role == "gateway" else ""
+        role = "" if entry.role == "kit" else f" ({entry.role})"
         note = f"  {entry.note}" if entry.note else ""
         typer.echo(
             f"{entry.name}{role}  registered {iso_utc(entry.created)}  "
             f"token from {iso_utc(entry.rotated)}{note}"
         )
+
+
+@contextmanager
+def directory_at(registry: Path | None) -> Iterator[Directory]:
+    """The node directory in the registry's file (``--registry``, else the installation's);
+    a registry that does not exist is never made here. A DirectoryError is a clear exit."""
+    where, _ = registry_locations(registry, None)
+    if not where.exists():
+        fail(
+            f"no registry at {where.absolute()}; the node directory lives in it and the "
+            "gateway makes it when it starts (LM_REGISTRY in /etc/lokaalmeten/lokaalmeten.env, "
+            "or --registry PATH)"
+        )
+    try:
+        directory = Directory(where)
+    except DirectoryError as exc:
+        fail(str(exc))
+    try:
+        yield directory
+    except DirectoryError as exc:
+        fail(str(exc))
+    finally:
+        directory.close()
+
+
+@nodes_app.command("relayed")
+def list_relayed(registry_path: RegistryOption = None) -> None:
+    """List the kits that neighbourhood gateways relay into this one, by relay."""
+    from lokaalmeten.readings import iso_utc
+
+    with directory_at(registry_path) as directory:
+        claims = directory.claims()
+    if not claims:
+        typer.echo("no kits relayed; 'lokaalmeten nodes add NAME --relay' registers a relay")
+        return
+    for node, (relay, since) in claims.items():
+        typer.echo(f"{node}  relayed by {relay} since {iso_utc(since)}")
+
+
+@nodes_app.command("release")
+def release(
+    node: Annotated[str, typer.Argument(help="Node id of a relayed kit.")],
+    registry_path: RegistryOption = None,
+) -> None:
+    """Let another relay speak for a kit (it moved to another neighbourhood): the next
+    relay to send its readings owns it."""
+    with directory_at(registry_path) as directory:
+        relay = directory.release(node)
+    typer.echo(f"released {node} from {relay}; the next relay to send it owns it")
 
 
 def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
@@ -251,7 +318,6 @@ def run_gateway(overrides: dict[str, Any], verbose: bool) -> None:
     The handlers only set a flag and wake the waits (lokaalmeten/shutdown.py), from before
     the gateway opens anything, so that a signal during the start is a stop too."""
     from lokaalmeten.gateway.alert_book import AlertBookError
-    from lokaalmeten.gateway.directory import DirectoryError
     from lokaalmeten.gateway.pipeline import Gateway
     from lokaalmeten.logs import setup_logging
     from lokaalmeten.shutdown import Shutdown

@@ -25,17 +25,23 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lokaalmeten.node_meta import NodeMeta
 from lokaalmeten.protocol.status import CounterValue, State, StatusReport
 from lokaalmeten.store.sqlite import connect_file, immediate_transaction
 
-SCHEMA_VERSION = 1  # PRAGMA user_version of the registry file; 0: a registry without directory
+if TYPE_CHECKING:
+    from lokaalmeten.gateway.registry import Registry
+
+# PRAGMA user_version of the registry file; 0: a registry without directory. 2 added the
+# relays' claims and the owners' forwarding choices; a file of version 1 is migrated by
+# creating those tables.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kit (
@@ -72,9 +78,27 @@ CREATE TABLE IF NOT EXISTS place (
     until INTEGER                       -- NULL: where the kit is now
 );
 CREATE INDEX IF NOT EXISTS place_node ON place (node, since);
+CREATE TABLE IF NOT EXISTS relay_claim (
+    node TEXT PRIMARY KEY,              -- a kit whose readings a neighbourhood gateway relays
+    relay TEXT NOT NULL,                -- that gateway: the first to relay the kit owns it
+    since INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forward (
+    node TEXT NOT NULL,
+    target TEXT NOT NULL,               -- a platform the owner chose: 'opensensemap', …
+    options TEXT NOT NULL DEFAULT '{}', -- JSON: what that platform needs (ids, a token)
+    since INTEGER NOT NULL,
+    PRIMARY KEY (node, target)
+);
 """
+# Where an owner may choose to have their kit's readings sent, besides this gateway's store
+# (docs/gateway.md, "Forwarding"); each is an output that reads the choices made for it.
+TARGETS = ("opensensemap", "sensorcommunity", "homeassistant")
 
 Source = Literal["operator", "kit"]
+# How long the gateway trusts the relays' claims it has read: a claim released by the
+# operator's command (another process) counts within this time.
+_CLAIMS_TRUSTED = 5.0
 
 
 class DirectoryError(ValueError):
@@ -219,6 +243,18 @@ class _Reading:
             found.setdefault(row[0], []).append(_place(row))
         return found
 
+    def forwarding(self, target: str) -> dict[str, dict[str, Any]]:
+        """The kits whose owners chose ``target``, with its options, by node id."""
+        rows = self._rows(
+            "SELECT node, options FROM forward WHERE target = ? ORDER BY node", (target,)
+        )
+        return {node: json.loads(options) for node, options in rows}
+
+    def forwards(self) -> list[tuple[str, str, dict[str, Any], int]]:
+        """Every choice: (node, target, options, since), by node."""
+        rows = self._rows("SELECT node, target, options, since FROM forward ORDER BY node, target")
+        return [(node, target, json.loads(options), since) for node, target, options, since in rows]
+
 
 class Directory(_Reading):
     """The directory for writing (the gateway, the operator's commands); makes or migrates
@@ -243,6 +279,8 @@ class Directory(_Reading):
             raise DirectoryError(f"cannot open the node directory in {path}: {exc}") from exc
         self._conn = conn
         self._lock = threading.Lock()
+        self._claims: dict[str, str] = {}  # node -> its relay, as read or written here
+        self._claims_read = time.monotonic()
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -409,9 +447,88 @@ class Directory(_Reading):
             taken.append(meta.node)
         return taken
 
+    # -- forwarding ------------------------------------------------------------------------
+
+    def forward(
+        self, node: str, target: str, options: Mapping[str, Any], now: int | None = None
+    ) -> None:
+        """The owner of ``node`` chose to have its readings sent to ``target`` (replacing an
+        earlier choice of the same target)."""
+        if target not in TARGETS:
+            raise DirectoryError(f"no forwarding to {target!r}; choose from {', '.join(TARGETS)}")
+        when = int(time.time()) if now is None else now
+        with self._lock, immediate_transaction(self._conn):
+            self._conn.execute(
+                "INSERT OR REPLACE INTO forward (node, target, options, since) VALUES (?, ?, ?, ?)",
+                (node, target, json.dumps(dict(options), sort_keys=True), when),
+            )
+
+    def stop_forwarding(self, node: str, target: str) -> None:
+        with self._lock, immediate_transaction(self._conn):
+            gone = self._conn.execute(
+                "DELETE FROM forward WHERE node = ? AND target = ?", (node, target)
+            ).rowcount
+        if not gone:
+            raise DirectoryError(f"{node} is not forwarded to {target}")
+
+    # -- relays' claims --------------------------------------------------------------------
+
+    def claim(self, relay: str, nodes: Iterable[str], now: int | None = None) -> dict[str, str]:
+        """The first relay to send a kit's readings owns the kit here, so that two
+        neighbourhood gateways cannot both speak for one node id. Claims the unclaimed
+        ``nodes`` for ``relay``; returns those another relay owns, with their owner."""
+        if time.monotonic() - self._claims_read > _CLAIMS_TRUSTED:
+            self._claims, self._claims_read = {}, time.monotonic()  # a release elsewhere
+        wanted = [node for node in nodes if self._claims.get(node) != relay]
+        if wanted:
+            when = int(time.time()) if now is None else now
+            with self._lock, immediate_transaction(self._conn):
+                conn = self._conn
+                conn.executemany(
+                    "INSERT OR IGNORE INTO relay_claim (node, relay, since) VALUES (?, ?, ?)",
+                    [(node, relay, when) for node in wanted],
+                )
+                marks = ",".join("?" * len(wanted))
+                self._claims.update(
+                    conn.execute(
+                        f"SELECT node, relay FROM relay_claim WHERE node IN ({marks})", wanted
+                    ).fetchall()
+                )
+        return {node: self._claims[node] for node in wanted if self._claims[node] != relay}
+
+    def claims(self) -> dict[str, tuple[str, int]]:
+        """Every relayed kit: node -> (its relay, claimed since)."""
+        rows = self._rows("SELECT node, relay, since FROM relay_claim ORDER BY relay, node")
+        return {node: (relay, since) for node, relay, since in rows}
+
+    def release(self, node: str) -> str:
+        """Drop a kit's claim (it moved to another neighbourhood); returns its old relay.
+        The next relay to send the kit owns it."""
+        with self._lock, immediate_transaction(self._conn):
+            conn = self._conn
+            row = conn.execute("SELECT relay FROM relay_claim WHERE node = ?", (node,)).fetchone()
+            if row is None:
+                raise DirectoryError(f"no relay speaks for {node}")
+            conn.execute("DELETE FROM relay_claim WHERE node = ?", (node,))
+        self._claims.pop(node, None)
+        return str(row[0])
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def relay_claims(
+    directory: Directory, registry: Registry | None
+) -> Callable[[str, set[str], int], dict[str, str]]:
+    """The nodes of a relay's batch it may not speak for, with who does: a kit registered
+    here (in ``registry``, when the gateway checks kits), or one another relay sent first."""
+
+    def claim(relay: str, nodes: set[str], now: int) -> dict[str, str]:
+        here = {n: "a kit registered here" for n in nodes if registry and registry.known(n)}
+        return here | directory.claim(relay, nodes - here.keys(), now)
+
+    return claim
 
 
 class DirectoryReader(_Reading):

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from lokaalmeten.mqtt_client import end_network, new_client
 from lokaalmeten.protocol.topics import update_topic
 from lokaalmeten.settings import GatewaySettings
 
@@ -52,9 +52,7 @@ def publish_retained(
         answer.append(reason)
         connected.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-fleet")
-    if address.username is not None:
-        client.username_pw_set(address.username, address.password)
+    client = new_client(f"{settings.client_id}-fleet", address)
     client.on_connect = on_connect
     try:
         client.connect(address.host, address.port, keepalive=30)
@@ -84,8 +82,7 @@ def publish_retained(
                 )
             time.sleep(0.02)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        end_network(client, 3.0, "fleet mqtt stop")
 
 
 def acl_problem(settings: GatewaySettings) -> str | None:

@@ -28,12 +28,16 @@ from collections import deque
 from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from lokaalmeten.gateway.metrics import GatewayMetrics
+from lokaalmeten.mqtt_client import end_network, new_client
 from lokaalmeten.outage import Outage
-from lokaalmeten.protocol.topics import readings_subscription, status_subscription
+from lokaalmeten.protocol.topics import (
+    readings_subscription,
+    relay_subscription,
+    status_subscription,
+)
 from lokaalmeten.settings import GatewaySettings
 from lokaalmeten.shutdown import Shutdown
 
@@ -120,15 +124,7 @@ class MqttIngest:
         self._inbox = Inbox(metrics)
         address = settings.broker_address
         self._address = address
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            clean_session=False,
-            manual_ack=True,
-        )
-        if address.username is not None:
-            client.username_pw_set(address.username, address.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = new_client(settings.client_id, address, clean_session=False, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
@@ -139,6 +135,7 @@ class MqttIngest:
         self._topics = (
             readings_subscription(settings.topic_prefix),
             status_subscription(settings.topic_prefix),
+            relay_subscription(settings.topic_prefix),
         )
         self.connected = False
         self._stopping = False
@@ -157,11 +154,7 @@ class MqttIngest:
         network thread, waiting ``timeout`` seconds at most: paho's own ``loop_stop`` waits
         for ever, and its thread is a daemon."""
         self._stopping = True
-        self._client.disconnect()
-        ender = threading.Thread(target=self._client.loop_stop, name="mqtt stop", daemon=True)
-        ender.start()
-        ender.join(timeout)
-        if ender.is_alive():
+        if not end_network(self._client, timeout, "mqtt stop"):
             log.warning("the MQTT network thread did not end within %.1f s", timeout)
 
     def take(
@@ -227,7 +220,7 @@ class MqttIngest:
                 " and ".join(refused),
             )
         self.connected = True
-        log.info("subscribed to %s and %s", *self._topics)
+        log.info("subscribed to %s", ", ".join(self._topics))
 
     def _on_disconnect(
         self,

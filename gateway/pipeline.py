@@ -43,7 +43,7 @@ from lokaalmeten.gateway.alert_delivery import (
     webhook_origin,
 )
 from lokaalmeten.gateway.alerts import AlertEngine, AlertRules
-from lokaalmeten.gateway.directory import Directory, DirectoryError
+from lokaalmeten.gateway.directory import Directory, DirectoryError, relay_claims
 from lokaalmeten.gateway.fleet import RolloutFile
 from lokaalmeten.gateway.fleet_gate import RolloutWatch
 from lokaalmeten.gateway.kit_facts import KitFacts
@@ -83,8 +83,9 @@ class Gateway:
         self.shutdown = shutdown or Shutdown()
         self.metrics = GatewayMetrics()
         opened = stores is None
+        configured = (settings.store, *settings.extra_stores)
         if stores is None:
-            stores = [open_output(url) for url in (settings.store, *settings.extra_stores)]
+            stores = [open_output(url, Path(settings.registry)) for url in configured]
         self.stores = stores
         self.spool = Spool(
             Path(settings.spool),
@@ -100,6 +101,7 @@ class Gateway:
             settings.topic_prefix,
             known=self.registry.known if self.registry is not None else None,
             quality=quality_stage(settings, self.directory),
+            claim=relay_claims(self.directory, self.registry),
         )
         # The firmware rollout (docs/fleet.md): its gate judged as statuses arrive, its
         # release served to the kits it admits (gateway/http_fleet.py).
@@ -125,7 +127,7 @@ class Gateway:
             # Each store's writer on a core of its own (writer_process.py); stores handed in
             # as objects (tests) are written from threads of this process.
             options = SpoolOptions.of(self.spool, settings.spool_synchronous)
-            for store in stores:
+            for store, url in zip(stores, configured, strict=True):
                 writer = WriterProcess(
                     store.url,
                     options,
@@ -133,6 +135,9 @@ class Gateway:
                     settings.write_batch,
                     settings.log_format,
                     settings.write_wait,
+                    # The configured URL: a store's name leaves out its password.
+                    opens=url,
+                    registry=Path(settings.registry),
                 )
                 self.spool.listeners.append(writer.wake)
                 self.writers.append(writer)
@@ -437,6 +442,14 @@ class Gateway:
                 if is_status(message.topic, prefix):
                     self.kit_facts.status(message)
             self.ingest.ack([message for message, _ in taken])
+
+    def claim(self, relay: str, nodes: set[str], now: int) -> dict[str, str]:
+        """The nodes of a relay's batch it may not speak for, with who does: a kit
+        registered here, or one another relay sent first (gateway/directory.py)."""
+        here = {
+            n: "a kit registered here" for n in nodes if self.registry and self.registry.known(n)
+        }
+        return here | self.directory.claim(relay, nodes - here.keys(), now)
 
     def commit_checked(self, checked: Checked) -> None:
         """Readings and refusals of one request (HTTP, a LoRaWAN back-fill) durable in the

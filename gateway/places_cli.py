@@ -15,43 +15,19 @@ registry that does not exist is never made here.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lokaalmeten.cli_errors import fail
-from lokaalmeten.gateway.cli import RegistryOption, registry_locations
-from lokaalmeten.gateway.directory import Directory, DirectoryError, Edit, KitEntry, Place
+from lokaalmeten.gateway.cli import RegistryOption, directory_at
+from lokaalmeten.gateway.directory import Edit, KitEntry, Place
 
 places_app = typer.Typer(
     help="Where each kit stands and what the open-data server says about it (the node "
     "directory; locations are published rounded unless the owner chose exact).",
     no_args_is_help=True,
 )
-
-
-@contextmanager
-def _directory(registry: Path | None) -> Iterator[Directory]:
-    where, _ = registry_locations(registry, None)
-    if not where.exists():
-        fail(
-            f"no registry at {where.absolute()}; the node directory lives in it and the "
-            "gateway makes it when it starts (LM_REGISTRY in /etc/lokaalmeten/lokaalmeten.env, "
-            "or --registry PATH)"
-        )
-    try:
-        directory = Directory(where)
-    except DirectoryError as exc:
-        fail(str(exc))
-    try:
-        yield directory
-    except DirectoryError as exc:
-        fail(str(exc))
-    finally:
-        directory.close()
 
 
 @places_app.command("set")
@@ -109,7 +85,7 @@ def set_place(
     )
     if edit == Edit():
         fail("nothing to change: give --lat/--lon, --name, --exact … (see --help)")
-    with _directory(registry) as directory:
+    with directory_at(registry) as directory:
         entry = directory.edit(node, edit)
     typer.echo(f"{node}: saved; {_where(entry)}")
 
@@ -117,7 +93,7 @@ def set_place(
 @places_app.command("list")
 def list_places(registry: RegistryOption = None) -> None:
     """Every kit in the directory, with its exact location (for the operator only)."""
-    with _directory(registry) as directory:
+    with directory_at(registry) as directory:
         entries = directory.entries()
     if not entries:
         typer.echo("no kits in the node directory yet")
@@ -139,7 +115,7 @@ def history(
     node: Annotated[str, typer.Argument(help="Node id.")], registry: RegistryOption = None
 ) -> None:
     """Where a kit has stood, oldest first (exact, for the operator only)."""
-    with _directory(registry) as directory:
+    with directory_at(registry) as directory:
         places = directory.history(node)
     if not places:
         fail(f"{node} has no location in the node directory")

@@ -203,11 +203,12 @@ def _show(entry: Entry) -> None:
 
 def _validator(settings: GatewaySettings, registry_path: Path) -> Any:
     """The live ingest's validator, with the registry as it is now."""
+    from lokaalmeten.gateway.directory import Directory, DirectoryError, relay_claims
     from lokaalmeten.gateway.metrics import GatewayMetrics
     from lokaalmeten.gateway.registry import Registry
     from lokaalmeten.gateway.validate import RecordValidator
 
-    known = None
+    registry = None
     if settings.require_registration:
         if not registry_path.is_file():
             fail(
@@ -215,16 +216,27 @@ def _validator(settings: GatewaySettings, registry_path: Path) -> Any:
                 "against its registry (--registry PATH, or LM_REGISTRY)"
             )
         try:
-            known = Registry(registry_path).known
+            registry = Registry(registry_path)
         except sqlite3.Error as exc:
             fail(f"cannot read the registry {registry_path.absolute()}: {exc}")
+    try:
+        # A relayed batch replayed is sent again by its relay: the same claims hold.
+        claim = relay_claims(Directory(registry_path), registry)
+    except DirectoryError as exc:
+        fail(str(exc))
     from lokaalmeten.gateway.quality import quality_stage
 
     # The live ingest's quality rules; neighbours are left out (the replay has no history of
     # theirs), so a replayed reading is compared only with what it brings along.
     quality = quality_stage(settings, None)
+    known = registry.known if registry is not None else None
     return RecordValidator(
-        GatewayMetrics(), settings.topic_prefix, known, log_refusals=False, quality=quality
+        GatewayMetrics(),
+        settings.topic_prefix,
+        known,
+        log_refusals=False,
+        quality=quality,
+        claim=claim,
     )
 
 

@@ -31,7 +31,9 @@ from lokaalmeten.protocol.schema import NODE_ID_PATTERN
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX
 from lokaalmeten.store.sqlite import immediate_transaction
 
-Role = Literal["kit", "gateway"]
+# A kit; a gateway's own broker account; a relay: a neighbourhood gateway that forwards its
+# stored readings into this one (docs/gateway.md, "Several gateways, one city store").
+Role = Literal["kit", "gateway", "relay"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS node (
@@ -215,7 +217,18 @@ class Registry:
                     f"topic read {prefix}/+/alerts",
                     # Firmware offers (lokaalmeten fleet rollout, docs/fleet.md), retained.
                     f"topic write {prefix}/+/update",
+                    # Neighbourhood gateways' relayed readings (lokaalmeten/protocol/relay.py).
+                    f"topic read {prefix}/+/relay",
+                    # Home Assistant's discovery and the kits' latest values, for the kits
+                    # whose owners chose it (gateway/home_assistant.py); Home Assistant
+                    # signs in with a gateway account too and reads them.
+                    "topic readwrite homeassistant/#",
+                    f"topic readwrite {prefix}/+/latest/+",
                 ]
+            elif role == "relay":
+                # A relay may write only under its own name; the topic tells the city
+                # gateway which relay sent a batch, and so which kits it may speak for.
+                acl += [f"user {name}", f"topic write {prefix}/{name}/relay"]
         acl += [
             "",
             f"pattern write {prefix}/%u/readings",

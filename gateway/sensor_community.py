@@ -1,7 +1,8 @@
 """Optional output: forward chosen kits' readings to the Sensor.Community API.
 
-Off unless configured as an extra store, and only for the kits named in it (Sensor.Community
-publishes the location registered there, so forwarding is the kit owner's choice)::
+Off unless configured as an extra store, and only for the kits whose owners chose it
+(Sensor.Community publishes the location registered there): those named in the URL, and
+those chosen in the node directory (``lokaalmeten forward add NODE sensorcommunity``)::
 
     lokaalmeten gateway --extra-store \\
         "sensorcommunity+https://api.sensor.community/v1/push-sensor-data/?nodes=esp32-0a1b2c"
@@ -23,10 +24,12 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from lokaalmeten.gateway.opt_ins import OptIns
 from lokaalmeten.gateway.writer import Output
 from lokaalmeten.protocol.sensor_community import VALUE_TYPES as SC_VALUE_TYPES
 from lokaalmeten.readings import Reading
@@ -62,6 +65,7 @@ VALUE_TYPES: dict[str, tuple[str, float]] = {
     if mapping.sensor is None
 }
 SOFTWARE_VERSION = "lokaalmeten-gateway"
+TARGET = "sensorcommunity"  # its name in the node directory's forwarding choices
 
 
 def requests_for(readings: Sequence[Reading]) -> list[tuple[dict[str, str], bytes]]:
@@ -89,17 +93,24 @@ class SensorCommunityForwarder:
     """A write-only output of the gateway that posts to the Sensor.Community API."""
 
     def __init__(
-        self, endpoint: str, nodes: Sequence[str], max_age: float = 600.0, timeout: float = 20.0
+        self,
+        endpoint: str,
+        nodes: Sequence[str],
+        max_age: float = 600.0,
+        timeout: float = 20.0,
+        chosen: OptIns | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.kits = frozenset(nodes)  # the kits whose owners chose to forward
+        self.kits = frozenset(nodes)  # the kits whose owners chose to forward, in the URL
+        self.chosen = chosen  # ... and in the node directory
         self.max_age = max_age
         self.url = "sensorcommunity+" + endpoint
         self._client = httpx.Client(timeout=timeout)
 
     def write(self, readings: Sequence[Reading]) -> WriteResult:
         oldest = time.time() - self.max_age
-        chosen = [r for r in readings if r.node in self.kits and r.time >= oldest]
+        kits = self.kits | self.chosen.current().keys() if self.chosen else self.kits
+        chosen = [r for r in readings if r.node in kits and r.time >= oldest]
         sent = 0
         for headers, body in requests_for(chosen):
             try:
@@ -122,10 +133,13 @@ class SensorCommunityForwarder:
 
     def close(self) -> None:
         self._client.close()
+        if self.chosen is not None:
+            self.chosen.close()
 
 
-def open_forwarder(url: str) -> SensorCommunityForwarder:
-    """``sensorcommunity+https://host/path?nodes=a,b[&max_age=600]``."""
+def open_forwarder(url: str, registry: Path | None = None) -> SensorCommunityForwarder:
+    """``sensorcommunity+https://host/path[?nodes=a,b][&max_age=600]``; with ``registry``,
+    the kits chosen in its node directory are forwarded too."""
     parts = urlsplit(url)
     scheme = parts.scheme.removeprefix("sensorcommunity+")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -135,15 +149,17 @@ def open_forwarder(url: str) -> SensorCommunityForwarder:
             f"{url!r}: write sensorcommunity+https://api.sensor.community"
             "/v1/push-sensor-data/?nodes=esp32-…"
         )
-    if not nodes:
+    if not nodes and registry is None:
         raise StoreError(f"{url!r}: name the kits to forward, ?nodes=esp32-0a1b2c,esp32-…")
     try:
         max_age = float(options.get("max_age", "600"))
     except ValueError:
         raise StoreError(f"{url!r}: max_age must be a number of seconds") from None
-    return SensorCommunityForwarder(f"{scheme}://{parts.netloc}{parts.path or '/'}", nodes, max_age)
+    endpoint = f"{scheme}://{parts.netloc}{parts.path or '/'}"
+    chosen = OptIns(registry, TARGET) if registry is not None else None
+    return SensorCommunityForwarder(endpoint, nodes, max_age, chosen=chosen)
 
 
-def open_output(url: str) -> Output:
+def open_output(url: str, registry: Path | None = None) -> Output:
     """The forwarder as one of the gateway's outputs (registered in gateway/outputs.py)."""
-    return open_forwarder(url)
+    return open_forwarder(url, registry)

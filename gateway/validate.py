@@ -22,13 +22,20 @@ from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal
 from lokaalmeten.protocol.record import RecordError, decode_json, parse_document
-from lokaalmeten.protocol.topics import node_of
+from lokaalmeten.protocol.relay import RelayError, parse_batch
+from lokaalmeten.protocol.topics import is_relay, node_of
 from lokaalmeten.readings import Reading, flag_names
 
 log = logging.getLogger("lokaalmeten.gateway")
 
 # One log line per reason per this many seconds; the counters keep the exact totals.
 _LOG_EVERY = 10.0
+
+# A refusal's detail names this many of the values it left out (a relay's batch may
+# leave out hundreds); the quarantined payload has them all.
+_NAMED = 20
+# (relay, its batch's nodes, now) -> the nodes another gateway speaks for, with their owner.
+Claim = Callable[[str, set[str], int], dict[str, str]]
 
 # What a refusal quarantines: the bytes received, or a function making them when the input
 # was decoded already (so that only a refused record is encoded again).
@@ -54,11 +61,14 @@ class RecordValidator:
         *,
         log_refusals: bool = True,
         quality: QualityStage | None = None,
+        claim: Claim | None = None,
     ) -> None:
         """``known`` says whether a node is registered; None accepts every node.
         ``log_refusals``: off where the caller reports refusals itself (a replay).
-        ``quality``: sets the quality flags of every reading accepted; None sets none."""
+        ``quality``: sets the quality flags of every reading accepted; None sets none.
+        ``claim``: which relay may speak for which relayed kit; None lets any relay."""
         self.metrics = metrics
+        self.claim = claim
         self.quality = quality
         self.topic_prefix = topic_prefix
         self.known = known
@@ -66,12 +76,36 @@ class RecordValidator:
         self._last_logged: dict[str, float] = {}
 
     def mqtt(self, topic: str, payload: bytes, received_at: int) -> Checked:
-        """One MQTT message on ``<prefix>/<node>/readings``."""
+        """One MQTT message on ``<prefix>/<node>/readings`` (or a relay's batch)."""
         node = node_of(topic, self.topic_prefix)
         if node is None:
             detail = f"topic {topic!r} is not {self.topic_prefix}/<node>/readings"
             return self._refused(topic, "bad_topic", detail, payload, received_at)
+        if is_relay(topic, self.topic_prefix):
+            return self.relayed(topic, node, payload, received_at)
         return self.record(topic, node, payload, received_at)
+
+    def relayed(self, source: str, relay: str, payload: bytes, received_at: int) -> Checked:
+        """A neighbourhood gateway's batch on ``<prefix>/<relay>/relay``: its readings were
+        checked and flagged there, so they are kept as they are, except those of kits
+        another relay speaks for (or registered here) and those the batch got wrong."""
+        try:
+            batch = parse_batch(payload, received_at)
+        except RelayError as exc:
+            return self._refused(source, exc.reason, exc.detail, payload, received_at)
+        if batch.relay != relay:
+            detail = f"a batch of {batch.relay!r} on the topic of {relay!r}"
+            return self._refused(source, "node_mismatch", detail, payload, received_at)
+        readings, problems = batch.readings, list(batch.problems)
+        if self.claim is not None and readings:
+            others = self.claim(relay, {r.node for r in readings}, received_at)
+            if others:
+                readings = [r for r in readings if r.node not in others]
+                problems += [
+                    ("relay_conflict", f"{node} (spoken for by {owner})")
+                    for node, owner in sorted(others.items())
+                ]
+        return self._with_problems(source, relay, Checked(readings), problems, payload, received_at)
 
     def record(self, source: str, node: str, payload: bytes, received_at: int) -> Checked:
         """One record of our protocol, sent by ``node`` (from its topic or credentials)."""
@@ -118,9 +152,22 @@ class RecordValidator:
             return self._refused(source, "unknown_node", detail, payload, received_at)
         if self.quality is not None and readings:
             readings = self._flagged(readings, uptime_s, self.quality)
-        checked = Checked(readings=readings)
+        return self._with_problems(
+            source, node, Checked(readings=readings), problems, payload, received_at
+        )
+
+    def _with_problems(
+        self,
+        source: str,
+        node: str,
+        checked: Checked,
+        problems: Sequence[tuple[str, str]],
+        payload: Payload,
+        received_at: int,
+    ) -> Checked:
         if not problems:
             return checked
+        readings = checked.readings
         by_reason: dict[str, list[str]] = {}
         for reason, description in problems:
             self.metrics.refuse(reason)
@@ -128,7 +175,9 @@ class RecordValidator:
         # The readings kept go with each refusal, so that a replay does not send them again.
         spooled = tuple(reading.identity for reading in readings)
         for reason, descriptions in by_reason.items():
-            detail = f"{node}: left out {', '.join(descriptions)}"
+            named = ", ".join(descriptions[:_NAMED])
+            more = f" and {len(descriptions) - _NAMED} more" if len(descriptions) > _NAMED else ""
+            detail = f"{node}: left out {named}{more}"
             self._log(reason, f"{source}: {detail}")
             checked.refusals.append(
                 Refusal(source, reason, detail, _bytes(payload), received_at, spooled=spooled)

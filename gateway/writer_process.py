@@ -83,8 +83,15 @@ class WriterProcess:
         batch_size: int,
         log_format: str = "text",
         write_wait: float = 0.0,
+        opens: str | None = None,
+        registry: Path | None = None,
     ) -> None:
+        """``url``: the store's name (its ``url``, the spool's consumer); ``opens``: the URL
+        as configured, which the child opens, when it carries more (a password, a
+        forwarder's options) than the name says."""
         self.consumer = url
+        self.opens = opens or url
+        self.registry = registry  # where forwarders read the owners' choices
         self.spool = spool
         self.metrics = metrics
         self.batch_size = batch_size
@@ -129,7 +136,7 @@ class WriterProcess:
         process = _CONTEXT.Process(
             target=child_main,
             args=(
-                self.consumer,
+                self.opens,
                 self.spool,
                 self.batch_size,
                 theirs,
@@ -137,6 +144,7 @@ class WriterProcess:
                 self.log_format,
                 logging.getLogger().level,
                 self.write_wait,
+                self.registry,
             ),
             name=f"lokaalmeten writer {self.consumer}",
             daemon=True,
@@ -258,8 +266,10 @@ def child_main(
     log_format: str,
     level: int,
     write_wait: float = 0.0,
+    registry: Path | None = None,
 ) -> None:
-    """A writer process: the StoreWriter of one store, until the parent says stop or dies."""
+    """A writer process: the StoreWriter of the store ``url`` opens (as configured), until
+    the parent says stop or dies."""
     from lokaalmeten.gateway.outputs import open_output
     from lokaalmeten.gateway.writer import StoreWriter
     from lokaalmeten.logs import setup_logging
@@ -281,7 +291,7 @@ def child_main(
         full_policy=options.full_policy,
         synchronous=options.synchronous,
     )
-    store = open_output(url)
+    store = open_output(url, registry)
     writer = StoreWriter(store, spool, metrics, batch_size, write_wait)
     reporter = _Reporter(metrics, pipe, writer)
     sending = threading.Lock()

@@ -40,6 +40,7 @@ def _register_groups() -> None:
     from lokaalmeten.archive.cli import archive_command
     from lokaalmeten.calibration.cli import calibrate_app
     from lokaalmeten.gateway.cli import nodes_app
+    from lokaalmeten.gateway.forward_cli import forward_app
     from lokaalmeten.gateway.lorawan_cli import lorawan_app
     from lokaalmeten.gateway.places_cli import places_app
     from lokaalmeten.gateway.quarantine_cli import quarantine_app
@@ -49,6 +50,7 @@ def _register_groups() -> None:
 
     app.add_typer(calibrate_app, name="calibrate")
     app.add_typer(fleet_app, name="fleet")
+    app.add_typer(forward_app, name="forward")
     app.add_typer(lorawan_app, name="lorawan")
     app.add_typer(nodes_app, name="nodes")
     app.add_typer(noise_app, name="noise")

@@ -16,6 +16,9 @@ READINGS = "readings"  # QoS 1, not retained: one record per message
 STATUS = "status"  # QoS 1, retained; the Last Will sets it to offline
 COMMAND = "command"  # optional, gateway to kit
 UPDATE = "update"  # QoS 1, retained, gateway to kit: a firmware release offered (docs/fleet.md)
+# QoS 1, a neighbourhood gateway to a city gateway: a batch of its stored readings
+# (lokaalmeten/protocol/relay.py); the level before it is the relay's name, not a node.
+RELAY = "relay"
 
 
 def readings_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -34,12 +37,25 @@ def update_topic(node: str, prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}/{node}/{UPDATE}"
 
 
+def relay_topic(relay: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/{relay}/{RELAY}"
+
+
 def readings_subscription(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}/+/{READINGS}"
 
 
 def status_subscription(prefix: str = DEFAULT_PREFIX) -> str:
     return f"{prefix}/+/{STATUS}"
+
+
+def relay_subscription(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}/+/{RELAY}"
+
+
+def is_relay(topic: str, prefix: str = DEFAULT_PREFIX) -> bool:
+    """Is this a relay's topic, ``<prefix>/<relay>/relay``?"""
+    return node_of(topic, prefix) is not None and topic.endswith(f"/{RELAY}")
 
 
 def is_status(topic: str, prefix: str = DEFAULT_PREFIX) -> bool:

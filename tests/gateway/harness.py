@@ -129,8 +129,13 @@ class Stream:
     """
 
     def __init__(
-        self, broker: Mosquitto, rate: float, client_id: str = "durability-publisher"
+        self,
+        broker: Mosquitto,
+        rate: float,
+        client_id: str = "durability-publisher",
+        nodes: str = "kit",
     ) -> None:
+        self.nodes = nodes  # the kits are <nodes>-1 … <nodes>-5
         self._infos: list[tuple[mqtt.MQTTMessageInfo, tuple[str, int]]] = []
         self.rate = rate
         self.count = 0
@@ -146,7 +151,7 @@ class Stream:
     def _run(self) -> None:
         started = time.monotonic()
         while not self._stop.is_set():
-            node = f"kit-{self.count % NODES + 1}"
+            node = f"{self.nodes}-{self.count % NODES + 1}"
             seq = self.count // NODES + 1
             moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + seq))
             payload = json.dumps(

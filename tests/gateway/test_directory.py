@@ -242,3 +242,22 @@ def test_the_gateway_moves_an_old_stores_node_metadata_into_the_directory_once(
     assert entries["kit-2"].name == "Named here since"
     with open_store(url) as store:
         assert store.legacy_node_meta() == {}  # the store carries none any more
+
+
+def test_a_directory_of_schema_1_gains_the_relay_and_forwarding_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "registry.db"
+    Directory(path).edit("esp32-0a1b2c", Edit(name="Balkon"))
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE relay_claim; DROP TABLE forward; PRAGMA user_version=1;")
+    conn.close()
+    directory = Directory(path)
+    assert directory.entries()["esp32-0a1b2c"].name == "Balkon"
+    assert directory.claim("lombok", {"esp32-0a1b2c"}, 1) == {}
+    directory.forward("esp32-0a1b2c", "homeassistant", {})
+    assert directory.forwarding("homeassistant") == {"esp32-0a1b2c": {}}
+    directory.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
