@@ -128,9 +128,10 @@ def ttn_uplink(
     """``POST /lorawan/ttn``: an uplink of The Things Stack's webhook (gateway/ttn.py).
 
     ``application``: the application the request's secret belongs to; an uplink of another
-    application is refused (WrongSender). The readings are the device's (its id is the node
-    id) at the time the network received the uplink, less the frame's ``age``; the same
-    uplink twice gives the same readings, which the stores keep once.
+    application is refused (WrongSender). The readings are those of the device's node (the
+    one the node directory maps it to, else its device id) at the time the network received
+    the uplink, less the frame's ``age``; the same uplink twice gives the same readings,
+    which the stores keep once.
     """
     try:
         uplink = parse_uplink(body)
@@ -140,6 +141,8 @@ def ttn_uplink(
         return Checked()
     if application is not None and uplink.application != application:
         raise WrongSender(f"this secret is {application}'s, the uplink {uplink.application}'s")
-    return validator.readings(
-        TTN_UPLINK, uplink.device, uplink.readings, uplink.problems, body, now
-    )
+    node, readings = uplink.device, uplink.readings
+    if validator.device_node is not None:
+        node = validator.device_node(uplink.application, uplink.device)
+        readings = [reading._replace(node=node) for reading in readings]
+    return validator.readings(TTN_UPLINK, node, readings, uplink.problems, body, now)

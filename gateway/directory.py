@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from lokaalmeten.gateway.registry import Registry
 
 # PRAGMA user_version of the registry file; 0: a registry without directory. 2 added the
-# relays' claims and the owners' forwarding choices; a file of version 1 is migrated by
-# creating those tables.
+# relays' claims, the owners' forwarding choices and the LoRaWAN devices' nodes; a file of
+# version 1 is migrated by creating those tables.
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -90,15 +90,22 @@ CREATE TABLE IF NOT EXISTS forward (
     since INTEGER NOT NULL,
     PRIMARY KEY (node, target)
 );
+CREATE TABLE IF NOT EXISTS lorawan_device (
+    application TEXT NOT NULL,          -- The Things Stack's application id
+    device TEXT NOT NULL,               -- its end device id
+    node TEXT NOT NULL UNIQUE,          -- the node its uplinks are readings of
+    since INTEGER NOT NULL,
+    PRIMARY KEY (application, device)
+);
 """
 # Where an owner may choose to have their kit's readings sent, besides this gateway's store
 # (docs/gateway.md, "Forwarding"); each is an output that reads the choices made for it.
 TARGETS = ("opensensemap", "sensorcommunity", "homeassistant")
 
 Source = Literal["operator", "kit"]
-# How long the gateway trusts the relays' claims it has read: a claim released by the
-# operator's command (another process) counts within this time.
-_CLAIMS_TRUSTED = 5.0
+# How long the gateway trusts the relays' claims and the devices' nodes it has read: a
+# change by the operator's command (another process) counts within this time.
+CACHE_S = 5.0
 
 
 class DirectoryError(ValueError):
@@ -250,6 +257,14 @@ class _Reading:
         )
         return {node: json.loads(options) for node, options in rows}
 
+    def devices(self) -> list[tuple[str, str, str, int]]:
+        """Every LoRaWAN device with a node of its own: (application, device, node, since)."""
+        rows = self._rows(
+            "SELECT application, device, node, since FROM lorawan_device "
+            "ORDER BY application, device"
+        )
+        return [(app, dev, node, since) for app, dev, node, since in rows]
+
     def forwards(self) -> list[tuple[str, str, dict[str, Any], int]]:
         """Every choice: (node, target, options, since), by node."""
         rows = self._rows("SELECT node, target, options, since FROM forward ORDER BY node, target")
@@ -281,6 +296,9 @@ class Directory(_Reading):
         self._lock = threading.Lock()
         self._claims: dict[str, str] = {}  # node -> its relay, as read or written here
         self._claims_read = time.monotonic()
+        self._devices: dict[tuple[str, str], str] = {}  # (application, device) -> node
+        self._devices_read = -CACHE_S
+        self.cache_s = CACHE_S
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -471,13 +489,60 @@ class Directory(_Reading):
         if not gone:
             raise DirectoryError(f"{node} is not forwarded to {target}")
 
+    # -- LoRaWAN devices ---------------------------------------------------------------------
+
+    def map_device(self, application: str, device: str, node: str, now: int | None = None) -> None:
+        """The uplinks of The Things Stack's ``application``/``device`` are readings of
+        ``node`` from now on (a kit that kept its id when it got a LoRa radio; two
+        applications with a device of the same id). One device per node."""
+        when = int(time.time()) if now is None else now
+        try:
+            with self._lock, immediate_transaction(self._conn):
+                self._conn.execute(
+                    # A node that is another device's fails on its UNIQUE, never replaced.
+                    "INSERT INTO lorawan_device (application, device, node, since) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (application, device) "
+                    "DO UPDATE SET node = excluded.node, since = excluded.since",
+                    (application, device, node, when),
+                )
+        except sqlite3.IntegrityError:
+            (other,) = self._rows(
+                "SELECT application || '/' || device FROM lorawan_device WHERE node = ?", (node,)
+            )[0]
+            raise DirectoryError(f"{node} is the node of {other} already") from None
+        self._devices.clear()
+
+    def unmap_device(self, application: str, device: str) -> str:
+        """Forget a device's node (its uplinks are the device id's again); returns it."""
+        with self._lock, immediate_transaction(self._conn):
+            row = self._conn.execute(
+                "SELECT node FROM lorawan_device WHERE application = ? AND device = ?",
+                (application, device),
+            ).fetchone()
+            if row is None:
+                raise DirectoryError(f"{application}/{device} has no node of its own")
+            self._conn.execute(
+                "DELETE FROM lorawan_device WHERE application = ? AND device = ?",
+                (application, device),
+            )
+        self._devices.clear()
+        return str(row[0])
+
+    def device_node(self, application: str, device: str) -> str:
+        """The node of a device's uplinks: the one mapped to it, else its device id."""
+        if time.monotonic() - self._devices_read > self.cache_s:
+            rows = self._rows("SELECT application, device, node FROM lorawan_device")
+            self._devices = {(app, dev): node for app, dev, node in rows}
+            self._devices_read = time.monotonic()
+        return self._devices.get((application, device), device)
+
     # -- relays' claims --------------------------------------------------------------------
 
     def claim(self, relay: str, nodes: Iterable[str], now: int | None = None) -> dict[str, str]:
         """The first relay to send a kit's readings owns the kit here, so that two
         neighbourhood gateways cannot both speak for one node id. Claims the unclaimed
         ``nodes`` for ``relay``; returns those another relay owns, with their owner."""
-        if time.monotonic() - self._claims_read > _CLAIMS_TRUSTED:
+        if time.monotonic() - self._claims_read > self.cache_s:
             self._claims, self._claims_read = {}, time.monotonic()  # a release elsewhere
         wanted = [node for node in nodes if self._claims.get(node) != relay]
         if wanted:

@@ -102,6 +102,7 @@ class Gateway:
             known=self.registry.known if self.registry is not None else None,
             quality=quality_stage(settings, self.directory),
             claim=relay_claims(self.directory, self.registry),
+            device_node=self.directory.device_node,
         )
         # The firmware rollout (docs/fleet.md): its gate judged as statuses arrive, its
         # release served to the kits it admits (gateway/http_fleet.py).

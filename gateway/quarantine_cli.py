@@ -220,10 +220,12 @@ def _validator(settings: GatewaySettings, registry_path: Path) -> Any:
         except sqlite3.Error as exc:
             fail(f"cannot read the registry {registry_path.absolute()}: {exc}")
     try:
-        # A relayed batch replayed is sent again by its relay: the same claims hold.
-        claim = relay_claims(Directory(registry_path), registry)
+        directory = Directory(registry_path)
     except DirectoryError as exc:
         fail(str(exc))
+    # A relayed batch replayed is sent again by its relay: the same claims hold; a LoRaWAN
+    # uplink is its device's node's, as at the webhook.
+    claim = relay_claims(directory, registry)
     from lokaalmeten.gateway.quality import quality_stage
 
     # The live ingest's quality rules; neighbours are left out (the replay has no history of
@@ -237,6 +239,7 @@ def _validator(settings: GatewaySettings, registry_path: Path) -> Any:
         log_refusals=False,
         quality=quality,
         claim=claim,
+        device_node=directory.device_node,
     )
 
 

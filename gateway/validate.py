@@ -62,13 +62,16 @@ class RecordValidator:
         log_refusals: bool = True,
         quality: QualityStage | None = None,
         claim: Claim | None = None,
+        device_node: Callable[[str, str], str] | None = None,
     ) -> None:
         """``known`` says whether a node is registered; None accepts every node.
         ``log_refusals``: off where the caller reports refusals itself (a replay).
         ``quality``: sets the quality flags of every reading accepted; None sets none.
-        ``claim``: which relay may speak for which relayed kit; None lets any relay."""
+        ``claim``: which relay may speak for which relayed kit; None lets any relay.
+        ``device_node``: the node of a LoRaWAN (application, device); None: the device id."""
         self.metrics = metrics
         self.claim = claim
+        self.device_node = device_node
         self.quality = quality
         self.topic_prefix = topic_prefix
         self.known = known

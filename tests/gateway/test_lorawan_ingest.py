@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from lokaalmeten.cli import app
 from lokaalmeten.gateway.http_ingest import create_ingest_app
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.quarantine import Quarantine
@@ -211,3 +213,38 @@ def test_an_unregistered_device_is_refused_where_registration_is_required(
     assert gateway.registry is not None
     gateway.registry.add("lm-utrecht-007")
     assert post(client, uplink(frame(CLIMATE))).json()["stored"] == 5
+
+
+def test_a_device_mapped_in_the_node_directory_is_its_nodes_readings(
+    tmp_path: Path,
+) -> None:
+    """A kit that got a LoRa radio keeps its node id (and its history): the operator maps
+    the device to it; one node has one device."""
+    gateway = make_gateway(tmp_path, lorawan_applications=APPLICATIONS)
+    assert gateway.registry is not None
+    gateway.registry.add("esp32-0a1b2c")  # registered as the kit it was; the device is not
+    client = TestClient(create_ingest_app(gateway))
+    gateway.directory.cache_s = 0  # a change made by the command counts at once, not in 5 s
+    registry = ["--registry", str(tmp_path / "registry.db")]
+    runner = CliRunner()
+    mapped = runner.invoke(
+        app, ["lorawan", "map", "lokaalmeten-utrecht", "lm-utrecht-007", "esp32-0a1b2c", *registry]
+    )
+    assert mapped.exit_code == 0, mapped.output
+    listed = runner.invoke(app, ["lorawan", "devices", *registry]).output
+    assert "lokaalmeten-utrecht/lm-utrecht-007  ->  esp32-0a1b2c" in listed
+    taken = runner.invoke(
+        app, ["lorawan", "map", "lokaalmeten-utrecht", "lm-utrecht-008", "esp32-0a1b2c", *registry]
+    )
+    assert (
+        taken.exit_code == 2
+        and "esp32-0a1b2c is the node of lokaalmeten-utrecht/lm-utrecht-007" in taken.output
+    )
+    assert post(client, uplink(frame(CLIMATE))).json()["stored"] == 5
+    assert {r.node for r in spooled(gateway)} == {"esp32-0a1b2c"}
+    gone = runner.invoke(
+        app, ["lorawan", "unmap", "lokaalmeten-utrecht", "lm-utrecht-007", *registry]
+    )
+    assert gone.exit_code == 0 and "no longer esp32-0a1b2c" in gone.output
+    answer = post(client, uplink(frame(CLIMATE)))
+    assert answer.status_code == 422 and answer.json()["error"]["reason"] == "unknown_node"
