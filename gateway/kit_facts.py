@@ -5,6 +5,7 @@ the sensor models their readings name::
     facts = KitFacts(directory, metrics, "lokaalmeten", known=registry.known, rollout=watch)
     facts.status(message)        # a message on lokaalmeten/<node>/status
     facts.readings(readings)     # spooled readings: new sensor models reach the directory
+    facts.relayed(batch.kits)    # what a relay's directory publishes of its kits
 
 When registration is required only registered kits' statuses count; the broker's ACL lets a
 kit publish only its own status (gateway/registry.py). The status of a kit a firmware rollout
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from lokaalmeten.gateway.directory import Directory, DirectoryError
+from lokaalmeten.gateway.directory import Directory, DirectoryError, Edit
 from lokaalmeten.gateway.fleet import RolloutError
 from lokaalmeten.gateway.fleet_gate import RolloutWatch
 from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.mqtt_ingest import Message
+from lokaalmeten.protocol.relay import RelayedKit
 from lokaalmeten.protocol.status import StatusError, parse_status
 from lokaalmeten.protocol.topics import node_of
 from lokaalmeten.readings import Reading
@@ -97,6 +99,34 @@ class KitFacts:
                 log.error("sensor models of %s not kept: %s", node, exc)
                 continue
             self._sensors.setdefault(node, set()).update(models)
+
+    def relayed(self, kits: Mapping[str, RelayedKit]) -> None:
+        """What a neighbourhood gateway publishes of kits it relays here (and owns here:
+        the validator has left out the others) becomes their entry in this directory; the
+        relay's directory is theirs to keep."""
+        for node, kit in kits.items():
+            place = (
+                None
+                if kit.latitude is None or kit.longitude is None
+                else (
+                    kit.latitude,
+                    kit.longitude,
+                )
+            )
+            edit = Edit(
+                name=kit.name,
+                description=kit.description,
+                interval=kit.interval or 0,
+                location=place,
+                clear_location=place is None,
+                exact=kit.exact,
+                indoor=kit.indoor,
+                height_m=kit.height_m,
+            )
+            try:
+                self.directory.edit(node, edit)
+            except DirectoryError as exc:
+                log.error("the relayed entry of %s not kept: %s", node, exc)
 
     def _ignore(self, detail: str) -> None:
         self.metrics.add("statuses_ignored")

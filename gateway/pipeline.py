@@ -439,9 +439,11 @@ class Gateway:
                 continue
             self.metrics.add("readings_spooled", len(readings))
             self.spooled(readings)
-            for message, _ in taken:
+            for message, checked in taken:
                 if is_status(message.topic, prefix):
                     self.kit_facts.status(message)
+                elif checked.kits:
+                    self.kit_facts.relayed(checked.kits)
             self.ingest.ack([message for message, _ in taken])
 
     def claim(self, relay: str, nodes: set[str], now: int) -> dict[str, str]:

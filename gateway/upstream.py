@@ -14,24 +14,31 @@ of the batch (QoS 1 PUBACK); the broker keeps them in the city gateway's persist
 until that gateway has them in its own spool. A batch not acknowledged within ``timeout``
 seconds, or a broker out of reach, is an outage: the readings wait in this spool and are
 sent again, and the city gateway stores a reading sent twice once (its identity). The
-readings go as they were stored here, quality flags included (lokaalmeten/protocol/relay.py).
+readings go as they were stored here, quality flags included (lokaalmeten/protocol/relay.py),
+and with them what this gateway's public page says of their kits (name, description,
+interval, siting, the place rounded to ``decimals`` unless the owner chose exact), when that
+changed and once an hour: the city's directory keeps it as the kits' entry.
 
 Options: ``relay`` (the relay's name; default the user name), ``prefix`` (the upstream's topic
-prefix, default ``lokaalmeten``), ``timeout`` (seconds, default 30); ``upstream+mqtts://``
-checks the broker's TLS certificate (port 8883 by default).
+prefix, default ``lokaalmeten``), ``timeout`` (seconds, default 30), ``decimals`` (default 3,
+as the server's ``location_decimals``); ``upstream+mqtts://`` checks the broker's TLS
+certificate (port 8883 by default).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.gateway.writer import Output
 from lokaalmeten.mqtt_client import Publisher
-from lokaalmeten.protocol.relay import BATCH_READINGS, encode_batch
+from lokaalmeten.node_meta import NodeMeta, public_place
+from lokaalmeten.protocol.relay import BATCH_READINGS, RelayedKit, encode_batch
 from lokaalmeten.protocol.schema import NODE_ID_PATTERN
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX, relay_topic
 from lokaalmeten.readings import Reading
@@ -39,6 +46,8 @@ from lokaalmeten.settings import BrokerAddress
 from lokaalmeten.store import StoreError, WriteResult
 
 log = logging.getLogger("lokaalmeten.gateway")
+_METAS_REFRESH_S = 10.0  # how often the directory is read for the kits' public entries
+_RETELL_S = 3600.0  # an entry told is told again after this, changed or not
 _USAGE = "write upstream+mqtt://<relay>:<token>@<city broker>[:1883]/[?relay=…&prefix=…]"
 
 
@@ -53,7 +62,11 @@ class UpstreamForwarder:
         prefix: str = DEFAULT_PREFIX,
         tls: bool = False,
         timeout: float = 30.0,
+        directory: DirectoryReader | None = None,
+        decimals: int = 3,
     ) -> None:
+        """``directory``: this gateway's node directory, whose public entries of the kits
+        relayed go along (places rounded to ``decimals`` unless the owner chose exact)."""
         self.relay = relay
         self.topic = relay_topic(relay, prefix)
         self.timeout = timeout
@@ -62,6 +75,11 @@ class UpstreamForwarder:
         self.url = f"{scheme}://{address.host}:{address.port}/{self.topic}"
         where = f"the upstream broker {address.host}:{address.port}"
         self._broker = Publisher(f"lokaalmeten-relay-{relay}", address, where, tls=tls)
+        self.directory = directory
+        self.decimals = decimals
+        self._metas: dict[str, NodeMeta] = {}
+        self._metas_read = -_METAS_REFRESH_S
+        self._told: dict[str, tuple[RelayedKit, float]] = {}  # what the city was told, when
 
     def ping(self) -> None:
         """Raises StoreError while the upstream is out of reach (the writer asks during an
@@ -78,19 +96,66 @@ class UpstreamForwarder:
 
     def write(self, readings: Sequence[Reading]) -> WriteResult:
         self.ping()
+        kits = self._news({reading.node for reading in readings})
         batches = [
-            (self.topic, encode_batch(self.relay, readings[start : start + BATCH_READINGS]), False)
+            (
+                self.topic,
+                encode_batch(
+                    self.relay,
+                    readings[start : start + BATCH_READINGS],
+                    kits if start == 0 else None,
+                ),
+                False,
+            )
             for start in range(0, len(readings), BATCH_READINGS)
         ]
         self._broker.publish_all(batches, self.timeout)
+        now = time.monotonic()
+        self._told.update({node: (kit, now) for node, kit in kits.items()})
         return WriteResult(received=len(readings), stored=len(readings))
+
+    def _news(self, nodes: set[str]) -> dict[str, RelayedKit]:
+        """The public entries of these kits the city has not been told (or not for an
+        hour: it may have lost them)."""
+        if self.directory is None:
+            return {}
+        now = time.monotonic()
+        if now - self._metas_read >= _METAS_REFRESH_S:
+            self._metas, self._metas_read = self.directory.metas(), now
+        news = {}
+        for node in sorted(nodes):
+            meta = self._metas.get(node)
+            if meta is None:
+                continue
+            kit = relayed_kit(meta, self.decimals)
+            told = self._told.get(node)
+            if told is None or told[0] != kit or now - told[1] >= _RETELL_S:
+                news[node] = kit
+        return news
 
     def close(self) -> None:
         if not self._broker.close("upstream mqtt stop"):
             log.warning("the upstream MQTT network thread did not end within 2 s")
+        if self.directory is not None:
+            self.directory.close()
 
 
-def open_forwarder(url: str) -> UpstreamForwarder:
+def relayed_kit(meta: NodeMeta, decimals: int) -> RelayedKit:
+    """What the neighbourhood's public page says of a kit, for the city's."""
+    place = public_place(meta, decimals)
+    return RelayedKit(
+        name=meta.name,
+        description=meta.description,
+        interval=meta.interval,
+        latitude=None if place is None else place.latitude,
+        longitude=None if place is None else place.longitude,
+        exact=place is not None and meta.exact,
+        indoor=meta.indoor,
+        height_m=meta.height_m,
+    )
+
+
+def open_forwarder(url: str, registry: Path | None = None) -> UpstreamForwarder:
     """``upstream+mqtt[s]://relay:token@host[:port]/[?relay=…&prefix=…&timeout=…]``."""
     parts = urlsplit(url)
     transport = parts.scheme.removeprefix("upstream+")
@@ -106,8 +171,9 @@ def open_forwarder(url: str) -> UpstreamForwarder:
     try:
         port = parts.port or (8883 if transport == "mqtts" else 1883)
         timeout = float(options.get("timeout", "30"))
+        decimals = int(options.get("decimals", "3"))
     except ValueError:
-        raise StoreError(f"{url!r}: the port and timeout must be numbers") from None
+        raise StoreError(f"{url!r}: the port, timeout and decimals must be numbers") from None
     password = unquote(parts.password) if parts.password else None
     address = BrokerAddress(parts.hostname, port, user, password)
     return UpstreamForwarder(
@@ -116,10 +182,12 @@ def open_forwarder(url: str) -> UpstreamForwarder:
         prefix=options.get("prefix", DEFAULT_PREFIX),
         tls=transport == "mqtts",
         timeout=timeout,
+        directory=DirectoryReader(registry) if registry is not None else None,
+        decimals=decimals,
     )
 
 
 def open_output(url: str, registry: Path | None = None) -> Output:
-    """The relay as one of the gateway's outputs (registered in gateway/outputs.py); it
-    relays every kit, so the owners' choices in ``registry`` are not read."""
-    return open_forwarder(url)
+    """The relay as one of the gateway's outputs (registered in gateway/outputs.py): every
+    kit, with its public entry from ``registry``'s node directory."""
+    return open_forwarder(url, registry)

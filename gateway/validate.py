@@ -22,7 +22,7 @@ from lokaalmeten.gateway.metrics import GatewayMetrics
 from lokaalmeten.gateway.quality import QualityStage
 from lokaalmeten.gateway.spool import Refusal
 from lokaalmeten.protocol.record import RecordError, decode_json, parse_document
-from lokaalmeten.protocol.relay import RelayError, parse_batch
+from lokaalmeten.protocol.relay import RelayedKit, RelayError, parse_batch
 from lokaalmeten.protocol.topics import is_relay, node_of
 from lokaalmeten.readings import Reading, flag_names
 
@@ -50,6 +50,8 @@ def _bytes(payload: Payload) -> bytes:
 class Checked:
     readings: list[Reading] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    # A relay's description of the kits it owns here, for the node directory.
+    kits: dict[str, RelayedKit] = field(default_factory=dict)
 
 
 class RecordValidator:
@@ -108,7 +110,10 @@ class RecordValidator:
                     ("relay_conflict", f"{node} (spoken for by {owner})")
                     for node, owner in sorted(others.items())
                 ]
-        return self._with_problems(source, relay, Checked(readings), problems, payload, received_at)
+        owned = {r.node for r in readings}
+        kits = {node: kit for node, kit in batch.kits.items() if node in owned}
+        checked = Checked(readings, kits=kits)
+        return self._with_problems(source, relay, checked, problems, payload, received_at)
 
     def record(self, source: str, node: str, payload: bytes, received_at: int) -> Checked:
         """One record of our protocol, sent by ``node`` (from its topic or credentials)."""

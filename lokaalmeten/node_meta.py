@@ -30,3 +30,26 @@ class NodeMeta:
     firmware: str = ""
     state: State | None = None  # from its status (and Last Will); None: never heard
     state_since: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicPlace:
+    latitude: float
+    longitude: float
+    exactness: str  # "exact" or "rounded-<n>dp"
+    precision_m: float  # about half the rounding step, north-south
+
+
+def public_place(meta: NodeMeta, decimals: int) -> PublicPlace | None:
+    """Where a node may be said to be: rounded to ``decimals`` unless its owner chose
+    ``exact`` (the server's outputs, and what a relay tells its city gateway)."""
+    if meta.latitude is None or meta.longitude is None:
+        return None
+    if meta.exact:
+        return PublicPlace(meta.latitude, meta.longitude, "exact", 0.0)
+    return PublicPlace(
+        round(meta.latitude, decimals),
+        round(meta.longitude, decimals),
+        f"rounded-{decimals}dp",
+        round(111_320 * 10.0**-decimals / 2, 1),
+    )

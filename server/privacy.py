@@ -9,32 +9,11 @@ in every output; only a node whose owner chose ``exact`` is published as recorde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from lokaalmeten.gateway.directory import DirectoryReader
-from lokaalmeten.node_meta import NodeMeta
+from lokaalmeten.node_meta import PublicPlace, public_place
 from lokaalmeten.settings import ServerSettings
 
-
-@dataclass(frozen=True, slots=True)
-class PublicPlace:
-    latitude: float
-    longitude: float
-    exactness: str  # "exact" or "rounded-<n>dp"
-    precision_m: float  # about half the rounding step, north-south
-
-
-def public_place(meta: NodeMeta, decimals: int) -> PublicPlace | None:
-    if meta.latitude is None or meta.longitude is None:
-        return None
-    if meta.exact:
-        return PublicPlace(meta.latitude, meta.longitude, "exact", 0.0)
-    return PublicPlace(
-        round(meta.latitude, decimals),
-        round(meta.longitude, decimals),
-        f"rounded-{decimals}dp",
-        round(111_320 * 10.0**-decimals / 2, 1),
-    )
+__all__ = ["PublicPlace", "public_place", "public_places"]
 
 
 def public_places(directory: DirectoryReader, settings: ServerSettings) -> dict[str, PublicPlace]:

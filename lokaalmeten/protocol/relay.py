@@ -8,7 +8,10 @@ write only there, so the topic says which gateway sent it::
      "readings": [["esp32-0a1b2c", "pm25", 1764324000, 7.5, "SDS011", 0], ...]}
 
 Each reading is ``[node, quantity, time, value, sensor or null, flags]``, the fields of
-:class:`~lokaalmeten.readings.Reading` in order. The batch is a compact list rather than
+:class:`~lokaalmeten.readings.Reading` in order. A batch may also say, under ``kits``, what
+the neighbourhood's directory publishes of its kits (name, description, interval, siting,
+and the place rounded as its public page rounds it unless the owner chose exact), so that
+the city's page shows them as the neighbourhood's does. The batch is a compact list rather than
 records of the kits' protocol because the readings have been checked already, and because a
 record holds one node at one time while a batch holds a thousand readings of many::
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,19 +48,51 @@ class RelayError(RecordError):
     """A relay message that cannot be read at all; ``reason`` is a short counter key."""
 
 
+@dataclass(frozen=True, slots=True)
+class RelayedKit:
+    """What a neighbourhood gateway publishes of one of its kits."""
+
+    name: str = ""
+    description: str = ""
+    interval: float | None = None  # seconds between readings; None: the network's default
+    latitude: float | None = None  # rounded unless ``exact``
+    longitude: float | None = None
+    exact: bool = False
+    indoor: bool | None = None
+    height_m: float | None = None
+
+
+_KIT_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "interval": "interval",
+    "lat": "latitude",
+    "lon": "longitude",
+    "exact": "exact",
+    "indoor": "indoor",
+    "height_m": "height_m",
+}
+
+
 @dataclass(slots=True)
 class RelayBatch:
     relay: str
     readings: list[Reading]
     # (reason, description) of the readings left out, each a reading the batch got wrong.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    kits: dict[str, RelayedKit] = field(default_factory=dict)
 
 
-def encode_batch(relay: str, readings: Sequence[Reading]) -> bytes:
-    rows = [list(reading) for reading in readings]
-    return json.dumps(
-        {"v": VERSION, "relay": relay, "readings": rows}, separators=(",", ":"), allow_nan=False
-    ).encode()
+def encode_batch(
+    relay: str, readings: Sequence[Reading], kits: Mapping[str, RelayedKit] | None = None
+) -> bytes:
+    doc: dict[str, Any] = {"v": VERSION, "relay": relay, "readings": [list(r) for r in readings]}
+    if kits:
+        doc["kits"] = {
+            node: {key: getattr(kit, name) for key, name in _KIT_FIELDS.items()}
+            for node, kit in kits.items()
+        }
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
 def parse_batch(payload: bytes, now: int) -> RelayBatch:
@@ -82,7 +117,48 @@ def parse_batch(payload: bytes, now: int) -> RelayBatch:
             batch.readings.append(reading)
         else:
             batch.problems.append(problem)
+    kits = doc.get("kits", {})
+    if not isinstance(kits, dict):
+        raise RelayError("schema", "'kits' is not an object")
+    for node, fields in kits.items():
+        kit = _kit(node, fields)
+        if isinstance(kit, RelayedKit):
+            batch.kits[node] = kit
+        else:
+            batch.problems.append(("schema", f"kit {str(node)[:40]!r}: {kit}"))
     return batch
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _kit(node: Any, fields: Any) -> RelayedKit | str:
+    """The kit a batch describes, or what is wrong with it."""
+    if not isinstance(node, str) or not _NODE_ID.match(node):
+        return "not a node id"
+    if not isinstance(fields, dict) or not set(fields) <= set(_KIT_FIELDS):
+        return f"fields are {', '.join(_KIT_FIELDS)}"
+    values = {_KIT_FIELDS[key]: value for key, value in fields.items()}
+    kit = RelayedKit(**values)
+    lat, lon = kit.latitude, kit.longitude
+    if not (isinstance(kit.name, str) and len(kit.name) <= 200):
+        return "name is not a text of at most 200 characters"
+    if not (isinstance(kit.description, str) and len(kit.description) <= 2000):
+        return "description is not a text of at most 2000 characters"
+    if kit.interval is not None and not (_number(kit.interval) and kit.interval > 0):
+        return "interval is not a number of seconds"
+    if (lat is None) != (lon is None):
+        return "a place has both lat and lon"
+    if lat is not None and not (_number(lat) and _number(lon) and -90 <= lat <= 90):
+        return "lat and lon are not a place"
+    if lon is not None and not -180 <= lon <= 180:
+        return "lat and lon are not a place"
+    if not isinstance(kit.exact, bool) or kit.indoor not in (None, True, False):
+        return "exact and indoor are true or false"
+    if kit.height_m is not None and not (_number(kit.height_m) and 0 <= kit.height_m <= 1000):
+        return "height_m is not a height in metres"
+    return kit
 
 
 def _reading(row: Any, now: int) -> tuple[Reading | None, tuple[str, str]]:

@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from lokaalmeten.gateway.directory import Directory, DirectoryError
+from lokaalmeten.gateway.directory import Directory, DirectoryError, Edit
 from lokaalmeten.gateway.pipeline import Gateway
 from lokaalmeten.gateway.quarantine import Quarantine
 from lokaalmeten.gateway.registry import Registry
@@ -288,3 +288,57 @@ def _pings(forwarder: UpstreamForwarder) -> bool:
     except StoreError:
         return False
     return True
+
+
+def test_the_city_knows_relayed_kits_as_the_neighbourhood_publishes_them(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    neighbourhood = tmp_path / "lombok"
+    neighbourhood.mkdir()
+    here = Directory(neighbourhood / "registry.db")
+    here.edit("esp32-aaaaaa", Edit(name="Balkon Lombok", location=(52.091234, 5.121987)))
+    here.edit("esp32-bbbbbb", Edit(name="School", location=(52.1, 5.2), exact=True, height_m=4))
+    here.edit("esp32-bbbbbb", Edit(indoor=False, notes="the caretaker has the key"))
+    city_folder = tmp_path / "city"
+    city_folder.mkdir()
+    city = RunningGateway(Gateway(settings_for(mosquitto, city_folder)))
+    # noord relays esp32-cccccc first; lombok's word on it is not taken.
+    city.gateway.directory.claim("noord", {"esp32-cccccc"}, NOW)
+    here.edit("esp32-cccccc", Edit(name="Not lombok's"))
+    url = f"upstream+mqtt://127.0.0.1:{mosquitto.port}/?relay=lombok"
+    forwarder = open_forwarder(url, neighbourhood / "registry.db")
+    try:
+        wait_until(lambda: _pings(forwarder), 10, "the relay to connect")
+        forwarder.write(
+            [
+                Reading(node, "pm25", NOW - 60, 5.0, "SDS011")
+                for node in ("esp32-aaaaaa", "esp32-bbbbbb", "esp32-cccccc", "esp32-dddddd")
+            ]
+        )
+        entries = city.gateway.directory.entries
+        wait_until(
+            lambda: "esp32-bbbbbb" in entries() and entries()["esp32-bbbbbb"].name,
+            10,
+            "the entries",
+        )
+        a, b = entries()["esp32-aaaaaa"], entries()["esp32-bbbbbb"]
+        assert a.name == "Balkon Lombok"
+        # Not exact: the city hears the place as the neighbourhood's page shows it, rounded.
+        assert a.place is not None and (a.place.latitude, a.place.longitude) == (52.091, 5.122)
+        assert not a.place.exact
+        assert b.place is not None and (b.place.latitude, b.place.longitude, b.place.exact) == (
+            52.1,
+            5.2,
+            True,
+        )
+        assert (b.siting.indoor, b.siting.height_m, b.siting.notes) == (False, 4.0, "")
+        assert "esp32-cccccc" not in entries()  # its readings and entry were refused
+        # Told once: a second batch of the same kits carries no entries.
+        before = len(city.gateway.directory.history("esp32-aaaaaa"))
+        forwarder.write([Reading("esp32-aaaaaa", "pm25", NOW - 30, 6.0, "SDS011")])
+        assert forwarder._news({"esp32-aaaaaa"}) == {}
+        assert len(city.gateway.directory.history("esp32-aaaaaa")) == before
+    finally:
+        forwarder.close()
+        city.stop()
+        here.close()

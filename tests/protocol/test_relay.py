@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lokaalmeten.protocol.relay import RelayError, encode_batch, parse_batch
+from lokaalmeten.protocol.relay import RelayedKit, RelayError, encode_batch, parse_batch
 from lokaalmeten.readings import FLAG_STUCK, Reading
 
 NOW = 1795737600
@@ -78,3 +78,26 @@ def test_a_batch_that_is_not_one_is_refused_whole(payload: bytes, reason: str) -
     with pytest.raises(RelayError) as caught:
         parse_batch(payload, NOW)
     assert caught.value.reason == reason
+
+
+def test_a_batch_may_say_what_the_neighbourhood_publishes_of_its_kits() -> None:
+    kit = RelayedKit("Balkon Lombok", "", 300.0, 52.091, 5.122, False, False, 4.0)
+    payload = encode_batch(
+        "lombok", [Reading("esp32-0a1b2c", "pm25", NOW, 7.5)], {"esp32-0a1b2c": kit}
+    )
+    assert json.loads(payload)["kits"]["esp32-0a1b2c"]["lat"] == 52.091
+    assert parse_batch(payload, NOW).kits == {"esp32-0a1b2c": kit}
+    bad = {
+        "esp32-aaaaaa": {"name": 7},
+        "esp32-bbbbbb": {"lat": 52.1},
+        "esp32-cccccc": {"lat": 95.0, "lon": 5.0},
+        "esp32-dddddd": {"colour": "red"},
+        "esp32-eeeeee": {"exact": "yes"},
+        "esp32-ffffff": {"interval": -5},
+        "Not A Node": {},
+    }
+    doc = {"v": 1, "relay": "lombok", "readings": [], "kits": bad}
+    batch = parse_batch(json.dumps(doc).encode(), NOW)
+    assert batch.kits == {}
+    assert len(batch.problems) == len(bad)
+    assert all(reason == "schema" for reason, _ in batch.problems)
