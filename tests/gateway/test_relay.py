@@ -317,7 +317,7 @@ def test_the_city_knows_relayed_kits_as_the_neighbourhood_publishes_them(
         )
         entries = city.gateway.directory.entries
         wait_until(
-            lambda: "esp32-bbbbbb" in entries() and entries()["esp32-bbbbbb"].name,
+            lambda: "esp32-bbbbbb" in entries() and entries()["esp32-bbbbbb"].name != "",
             10,
             "the entries",
         )
