@@ -32,6 +32,7 @@ BENCHMARKS = [
     "kit_ranges",
     "peer_nodered",
     "fleet_update",
+    "relay",
 ]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -125,7 +125,9 @@ def bare_drain(broker: Mosquitto, count: int) -> float:
     return count / elapsed
 
 
-def gateway(broker: Mosquitto, folder: Path, store: str, http_port: int) -> subprocess.Popen[bytes]:
+def gateway(
+    broker: Mosquitto, folder: Path, store: str, http_port: int, *extra: str
+) -> subprocess.Popen[bytes]:
     log = (folder / "gateway.log").open("ab")
     return spawn(
         [
@@ -152,6 +154,7 @@ def gateway(broker: Mosquitto, folder: Path, store: str, http_port: int) -> subp
             "3600",
             "--log-format",
             "json",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

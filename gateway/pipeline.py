@@ -201,24 +201,31 @@ class Gateway:
 
     def _check_acl(self) -> None:
         """Mosquitto drops a publish its ACL forbids without a word: an ACL written before
-        the alerts would swallow every alert event the broker acknowledges."""
+        the alerts (or Home Assistant's discovery) would swallow every message of theirs
+        the broker acknowledges."""
         settings = self.settings
-        if not (settings.alert_mqtt and settings.mosquitto_dir):
+        needed = []
+        if settings.alert_mqtt:
+            needed.append((f"topic write {alerts_topic('+', settings.topic_prefix)}", "alerts"))
+        if any(url.startswith("homeassistant+") for url in settings.extra_stores):
+            needed.append(("topic readwrite homeassistant/#", "Home Assistant's discovery"))
+        if not (needed and settings.mosquitto_dir):
             return
         acl = Path(settings.mosquitto_dir) / "acl"
         try:
             text = acl.read_text()
         except OSError:
             return  # not written by us (or not readable here): nothing to say
-        line = f"topic write {alerts_topic('+', settings.topic_prefix)}"
-        if "user " in text and line not in text:
-            log.warning(
-                "the broker's ACL %s does not let the gateway publish its alerts (%s): "
-                "Mosquitto drops them. Write it again: lokaalmeten nodes acl, then "
-                "systemctl reload mosquitto",
-                acl,
-                line,
-            )
+        for line, what in needed:
+            if "user " in text and line not in text:
+                log.warning(
+                    "the broker's ACL %s does not let the gateway publish its %s (%s): "
+                    "Mosquitto drops them. Write it again: lokaalmeten nodes acl, then "
+                    "systemctl reload mosquitto",
+                    acl,
+                    what,
+                    line,
+                )
 
     def _watch_alerts(self) -> None:
         """Judge the alert rules every LM_ALERT_CHECK_INTERVAL s, and soon after readings

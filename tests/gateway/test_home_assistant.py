@@ -302,3 +302,33 @@ def test_home_assistant_urls() -> None:
         open_output("homeassistant+http://127.0.0.1/", Path("registry.db"))
     with pytest.raises(StoreError, match="chosen in the registry"):
         open_output("homeassistant+mqtt://127.0.0.1/")
+
+
+def test_an_acl_from_before_home_assistant_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lokaalmeten.settings import GatewaySettings
+
+    registry = Registry(tmp_path / "registry.db")
+    registry.add("gateway", role="gateway")
+    _, acl = registry.write_mosquitto_files(tmp_path / "broker")
+    registry.close()
+    older = "".join(
+        line for line in acl.read_text().splitlines(True) if "homeassistant" not in line
+    )
+    acl.write_text(older)  # as a lokaalmeten before Home Assistant's discovery wrote it
+    settings = GatewaySettings(
+        registry=str(tmp_path / "registry.db"),
+        spool=str(tmp_path / "spool.db"),
+        store=f"sqlite:///{tmp_path / 'lm.db'}",
+        extra_stores=["homeassistant+mqtt://127.0.0.1:1/"],
+        mosquitto_dir=str(tmp_path / "broker"),
+    )
+    gateway = Gateway(settings)
+    for store in gateway.stores:
+        store.close()
+    gateway.spool.close()
+    gateway.alert_book.close()
+    gateway.directory.close()
+    (warning,) = [r.getMessage() for r in caplog.records if "ACL" in r.getMessage()]
+    assert "Home Assistant's discovery" in warning and "lokaalmeten nodes acl" in warning
