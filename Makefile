@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml tools/bootstrap-venv
 run: $(STAMP)
 	$(VENV)/bin/lokaalmeten demo
 
+# One pytest worker per core (TEST_WORKERS=0: all in this process); each test file stays
+# on one worker, with its own brokers and folders on free ports.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
 	$(PY) tools/ensure-services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check lokaalmeten gateway server firmware tests bench tools

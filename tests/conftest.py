@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,19 +26,27 @@ REQUIRED = os.environ.get("LM_REQUIRE_SERVICES") == "1"
 # The tests never read this machine's installation (/etc/lokaalmeten/lokaalmeten.env); the
 # ones about the configuration file name their own.
 os.environ["LM_CONFIG"] = "none"
-_missing: dict[str, int] = {}
+_NOT_AVAILABLE = "not available:"
 
 
 def _unavailable(what: str, how: str) -> None:
     if REQUIRED:
         pytest.fail(f"{what} is required (LM_REQUIRE_SERVICES=1) but missing: {how}")
-    _missing[what] = _missing.get(what, 0) + 1
-    pytest.skip(f"{what} not available: {how}")
+    pytest.skip(f"{what} {_NOT_AVAILABLE} {how}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _missing:
-        parts = ", ".join(f"{what} ({n} tests)" for what, n in sorted(_missing.items()))
+    # Counted from the skip reports, which reach this process from every worker under
+    # pytest-xdist (a module-level tally would stay in the workers).
+    missing: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        found = re.search(rf"Skipped: (\S+) {_NOT_AVAILABLE}", str(text))
+        if found:
+            missing[found[1]] = missing.get(found[1], 0) + 1
+    if missing:
+        parts = ", ".join(f"{what} ({n} tests)" for what, n in sorted(missing.items()))
         terminalreporter.write_sep("!", f"SKIPPED FOR MISSING PROGRAMS: {parts}", red=True)
 
 

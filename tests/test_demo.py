@@ -97,7 +97,12 @@ def test_demo_serves_readings_and_ctrl_c_stops_every_process(
                 return False
             return {n["node"] for n in nodes} == {"sim-1", "sim-2", "sim-3"}
 
-        wait_until(three_kits_stored, 40, "the demo's three kits in the API")
+        try:
+            wait_until(three_kits_stored, 40, "the demo's three kits in the API")
+        except AssertionError as exc:
+            demo.kill()
+            said = demo.communicate(timeout=10)[0]
+            raise AssertionError(f"{exc}; the demo said:\n{said[-4000:]}") from None
         # On the map: placed, and (home locations being private) rounded to 3 decimals.
         places = [n["location"] for n in httpx.get(f"{base}/v1/nodes").json()["value"]]
         assert all(p is not None and p["exactness"] == "rounded-3dp" for p in places), places

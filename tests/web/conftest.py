@@ -141,9 +141,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, driven by Playwright (never a downloaded browser)."""
+    """Debian's chromium, headless, driven by Playwright (never a downloaded browser).
+
+    For this package's tests only: Playwright's sync API keeps an asyncio loop running in
+    the main thread while it is open, and a test elsewhere that runs a loop of its own
+    (tests/server/test_workers.py) would find it there, as it did on a parallel worker that
+    had run a web test first."""
     if shutil.which(CHROMIUM) is None:
         _unavailable("chromium", "apt-get install chromium")
     try:
