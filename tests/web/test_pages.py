@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -27,6 +28,18 @@ def open_map(browser: Any, site: str, locale: str = "en-GB", **options: Any) -> 
     return page
 
 
+def background(dot: Any) -> str:
+    """The marker dot's colour. A live update may draw the markers again between finding a
+    dot and reading it; a dot no longer on the page has no computed style (''), so it is
+    found again, for at most 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
+        colour: str = dot.evaluate("e => getComputedStyle(e).backgroundColor")
+        if colour or time.monotonic() > deadline:
+            return colour
+        time.sleep(0.05)
+
+
 def rgb(colour: str) -> str:
     r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
@@ -44,7 +57,7 @@ def test_map_shows_the_kits_as_markers_coloured_by_their_latest_pm25(
     for node in LOCATED:
         dot = page.locator(f'.kit-marker[data-node="{node}"] .dot')
         band = band_of(SCALES["pm25"], pm25[node])
-        assert dot.evaluate("e => getComputedStyle(e).backgroundColor") == rgb(band.colour)
+        assert background(dot) == rgb(band.colour)
         assert dot.inner_text() == str(round(pm25[node]))
     # Tiles cannot load here: the page says so and everything else still works.
     assert page.locator("#no-tiles").is_visible()
@@ -68,7 +81,7 @@ def test_choosing_noise_recolours_the_markers_and_the_legend(browser: Any, site:
     laeq = httpx.get(f"{site}/v1/latest?node=sim-3", timeout=10).json()["value"][0]["values"]
     dot = page.locator('.kit-marker[data-node="sim-3"] .dot')
     band = band_of(SCALES["noise_laeq"], laeq["noise_laeq"]["value"])
-    assert dot.evaluate("e => getComputedStyle(e).backgroundColor") == rgb(band.colour)
+    assert background(dot) == rgb(band.colour)
     # The choice is remembered.
     page.reload()
     page.wait_for_selector("body[data-ready]")
