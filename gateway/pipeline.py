@@ -453,14 +453,6 @@ class Gateway:
                     self.kit_facts.relayed(checked.kits)
             self.ingest.ack([message for message, _ in taken])
 
-    def claim(self, relay: str, nodes: set[str], now: int) -> dict[str, str]:
-        """The nodes of a relay's batch it may not speak for, with who does: a kit
-        registered here, or one another relay sent first (gateway/directory.py)."""
-        here = {
-            n: "a kit registered here" for n in nodes if self.registry and self.registry.known(n)
-        }
-        return here | self.directory.claim(relay, nodes - here.keys(), now)
-
     def commit_checked(self, checked: Checked) -> None:
         """Readings and refusals of one request (HTTP, a LoRaWAN back-fill) durable in the
         spool, then noted; raises SpoolFull when there is no room."""
