@@ -34,18 +34,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as mqtt
 
 from lokaalmeten import __version__
-from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.gateway.opt_ins import REFRESH_S, OptIns
 from lokaalmeten.gateway.writer import Output
 from lokaalmeten.mqtt_client import Message, Publisher
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX, status_topic
 from lokaalmeten.readings import EXCLUDED_FROM_AGGREGATES, Reading
-from lokaalmeten.settings import BrokerAddress
+from lokaalmeten.settings import BrokerAddress, parse_broker_url
 from lokaalmeten.store import StoreError, WriteResult
 
 log = logging.getLogger("lokaalmeten.gateway")
@@ -135,13 +134,11 @@ class HomeAssistantPublisher:
         self,
         address: BrokerAddress,
         chosen: OptIns,
-        directory: DirectoryReader | None,
         *,
         discovery_prefix: str = "homeassistant",
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
-        self.chosen = chosen
-        self.directory = directory
+        self.chosen = chosen  # ... and, from the same directory, the kits' names
         self.discovery_prefix = discovery_prefix
         self.prefix = prefix
         self.url = f"homeassistant+mqtt://{address.host}:{address.port}/{discovery_prefix}"
@@ -216,7 +213,8 @@ class HomeAssistantPublisher:
     def _announce(self, newest: dict[tuple[str, str], Reading]) -> list[Message]:
         with self._lock:
             due = sorted(set(newest) - self._announced)
-        entries = self.directory.entries() if self.directory is not None and due else {}
+        reader = self.chosen.reader
+        entries = reader.entries() if reader is not None and due else {}
         messages: list[Message] = []
         for node, quantity in due:
             entry = entries.get(node)
@@ -249,8 +247,6 @@ class HomeAssistantPublisher:
         if not self._broker.close("homeassistant mqtt stop"):
             log.warning("the Home Assistant MQTT network thread did not end within 2 s")
         self.chosen.close()
-        if self.directory is not None:
-            self.directory.close()
 
 
 def open_output(url: str, registry: Path | None = None) -> Output:
@@ -262,20 +258,13 @@ def open_output(url: str, registry: Path | None = None) -> Output:
         raise StoreError(f"{url!r}: the kits to show are chosen in the registry's directory")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     try:
-        port = parts.port or 1883
+        address = parse_broker_url(f"mqtt://{parts.netloc}")
         refresh = float(options.get("refresh", REFRESH_S))
     except ValueError:
         raise StoreError(f"{url!r}: the port and refresh must be numbers") from None
-    address = BrokerAddress(
-        parts.hostname,
-        port,
-        unquote(parts.username) if parts.username else None,
-        unquote(parts.password) if parts.password else None,
-    )
     return HomeAssistantPublisher(
         address,
         OptIns(registry, TARGET, refresh),
-        DirectoryReader(registry),
         discovery_prefix=options.get("discovery", "homeassistant"),
         prefix=options.get("prefix", DEFAULT_PREFIX),
     )

@@ -24,16 +24,17 @@ class OptIns:
     def __init__(self, registry: Path | None, target: str, refresh: float = REFRESH_S) -> None:
         self.target = target
         self.refresh = refresh
-        self._reader = DirectoryReader(registry) if registry is not None else None
+        # Public: an output that needs more of the directory (the kits' names) reads it here.
+        self.reader = DirectoryReader(registry) if registry is not None else None
         self._choices: dict[str, dict[str, Any]] = {}
         self._read_at = -refresh
 
     def current(self) -> dict[str, dict[str, Any]]:
-        if self._reader is not None and time.monotonic() - self._read_at >= self.refresh:
-            self._choices = self._reader.forwarding(self.target)
+        if self.reader is not None and time.monotonic() - self._read_at >= self.refresh:
+            self._choices = self.reader.forwarding(self.target)
             self._read_at = time.monotonic()
         return self._choices
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
+        if self.reader is not None:
+            self.reader.close()

@@ -31,8 +31,9 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from lokaalmeten.gateway.directory import DirectoryReader
 from lokaalmeten.gateway.writer import Output
@@ -42,7 +43,7 @@ from lokaalmeten.protocol.relay import BATCH_READINGS, RelayedKit, encode_batch
 from lokaalmeten.protocol.schema import NODE_ID_PATTERN
 from lokaalmeten.protocol.topics import DEFAULT_PREFIX, relay_topic
 from lokaalmeten.readings import Reading
-from lokaalmeten.settings import BrokerAddress
+from lokaalmeten.settings import BrokerAddress, parse_broker_url
 from lokaalmeten.store import StoreError, WriteResult
 
 log = logging.getLogger("lokaalmeten.gateway")
@@ -162,20 +163,19 @@ def open_forwarder(url: str, registry: Path | None = None) -> UpstreamForwarder:
     if transport not in ("mqtt", "mqtts") or not parts.hostname:
         raise StoreError(f"{url!r}: {_USAGE}")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    user = unquote(parts.username) if parts.username else None
-    relay = options.get("relay", user or "")
-    if not relay:
-        raise StoreError(f"{url!r}: name the relay (the user name, or ?relay=…); {_USAGE}")
-    if not re.match(NODE_ID_PATTERN, relay):
-        raise StoreError(f"{url!r}: {relay!r} is not a relay name (a-z, 0-9, '-', '_')")
     try:
-        port = parts.port or (8883 if transport == "mqtts" else 1883)
+        address = parse_broker_url(f"mqtt://{parts.netloc}")
         timeout = float(options.get("timeout", "30"))
         decimals = int(options.get("decimals", "3"))
     except ValueError:
         raise StoreError(f"{url!r}: the port, timeout and decimals must be numbers") from None
-    password = unquote(parts.password) if parts.password else None
-    address = BrokerAddress(parts.hostname, port, user, password)
+    if transport == "mqtts" and parts.port is None:
+        address = replace(address, port=8883)
+    relay = options.get("relay", address.username or "")
+    if not relay:
+        raise StoreError(f"{url!r}: name the relay (the user name, or ?relay=…); {_USAGE}")
+    if not re.match(NODE_ID_PATTERN, relay):
+        raise StoreError(f"{url!r}: {relay!r} is not a relay name (a-z, 0-9, '-', '_')")
     return UpstreamForwarder(
         address,
         relay,
