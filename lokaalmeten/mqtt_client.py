@@ -61,9 +61,12 @@ Message = tuple[str, bytes | str, bool]  # topic, payload, retained
 
 class Publisher:
     """A client that publishes with QoS 1 and waits for the broker's PUBACKs, for the
-    gateway's MQTT outputs (the upstream relay, Home Assistant). Connects in the background
-    and again after a loss; ``after_connect(client)`` runs at each connection (to
-    subscribe). ``where`` names the broker in errors, never its account."""
+    gateway's MQTT outputs (the upstream relay, Home Assistant). Connects at its first use,
+    in the background, and again after a loss: the gateway opens every output in its own
+    process too (for its name), and a connection made there as well took the client id
+    from the writer process's, each closing the other's every second.
+    ``after_connect(client)`` runs at each connection (to subscribe). ``where`` names the
+    broker in errors, never its account."""
 
     def __init__(
         self,
@@ -81,8 +84,16 @@ class Publisher:
         self.client = new_client(client_id, address, tls=tls)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_: self._connected.clear()
-        self.client.connect_async(address.host, address.port, keepalive=30)
-        self.client.loop_start()
+        self._address = address
+        self._started = False
+        self._starting = threading.Lock()
+
+    def _start(self) -> None:
+        with self._starting:
+            if not self._started:
+                self.client.connect_async(self._address.host, self._address.port, keepalive=30)
+                self.client.loop_start()
+                self._started = True
 
     def _on_connect(
         self, client: mqtt.Client, userdata: object, flags: object, code: ReasonCode, props: object
@@ -97,6 +108,7 @@ class Publisher:
 
     def ping(self, wait: float = 1.0) -> None:
         """Raises StoreError unless connected (within ``wait`` seconds)."""
+        self._start()
         if not self._connected.wait(wait):
             refused = f" (it refused the account: {self.refused})" if self.refused else ""
             raise StoreError(f"cannot reach {self.where}{refused}")
@@ -127,4 +139,7 @@ class Publisher:
                 )
 
     def close(self, name: str) -> bool:
-        return end_network(self.client, 2.0, name)
+        """End the connection, if one was started; False: paho's thread did not end."""
+        with self._starting:
+            started, self._started = self._started, True  # never started after this
+        return end_network(self.client, 2.0, name) if started else True

@@ -34,11 +34,12 @@ from tests.gateway.harness import (
     gateway_process,
     identities,
     publish,
+    publisher,
     settings_for,
     stored,
 )
 from tests.gateway.test_durability import wait_gateway_ready
-from tests.helpers import wait_until
+from tests.helpers import record, wait_until
 from tests.link import Link
 
 pytestmark = pytest.mark.mosquitto
@@ -342,3 +343,28 @@ def test_the_city_knows_relayed_kits_as_the_neighbourhood_publishes_them(
         forwarder.close()
         city.stop()
         here.close()
+
+
+def test_only_the_writer_process_holds_the_relays_connection(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The gateway opens each output in its own process too (for its name); a relay that
+    connected there as well fought its writer process for the one client id, the broker
+    closing one connection for the other every second."""
+    city_broker = Mosquitto.start(tmp_path / "city-broker")
+    local = Mosquitto.start(tmp_path / "local-broker")
+    try:
+        upstream = f"upstream+mqtt://127.0.0.1:{city_broker.port}/?relay=lombok"
+        processes.append(gateway_process(local, tmp_path, "--extra-store", upstream))
+        wait_gateway_ready(tmp_path)
+        kit = publisher(local, "kit-1")
+        publish(kit, "lokaalmeten/kit-1/readings", record("kit-1", 1, pm25=4.0))
+        kit.disconnect()
+        time.sleep(4)  # a takeover happened within a second or two
+    finally:
+        stop_all(processes)
+        local.stop()
+        city_broker.stop()  # and its log is written out
+    log = (tmp_path / "city-broker" / "mosquitto.log").read_text()
+    assert "lokaalmeten-relay-lombok" in log
+    assert "already connected" not in log
