@@ -200,19 +200,33 @@ class HomeAssistantPublisher:
                 and (key not in newest or reading.time >= newest[key].time)
             ):
                 newest[key] = reading
-        messages = self._withdraw(chosen) + self._announce(newest)
+        with self._lock:
+            gone = sorted(key for key in self._seen if key[0] not in chosen)
+            due = sorted(set(newest) - self._announced)
+        messages: list[Message] = [
+            (config_topic(n, q, self.discovery_prefix), b"", True) for n, q in gone
+        ]
+        messages += self._announcements(due)
         messages += [
             (latest_topic(node, quantity, self.prefix), f"{reading.value:g}", True)
             for (node, quantity), reading in sorted(newest.items())
         ]
         self._broker.publish_all(messages, _PUBACK_WAIT_S)
+        # Only what the broker acknowledged counts as done; a batch that failed is sent again.
+        with self._lock:
+            self._seen.difference_update(gone)
+            self._announced.difference_update(gone)
+            self._announced.update(due)
+            self._seen.update(due)
+        for node, quantity in gone:
+            self._latest.pop((node, quantity), None)
+            log.info("Home Assistant: %s's %s sensor removed (its owner's choice)", node, quantity)
         for key, reading in newest.items():
             self._latest[key] = reading.time
         return WriteResult(received=len(readings), stored=len(newest))
 
-    def _announce(self, newest: dict[tuple[str, str], Reading]) -> list[Message]:
-        with self._lock:
-            due = sorted(set(newest) - self._announced)
+    def _announcements(self, due: list[tuple[str, str]]) -> list[Message]:
+        """The discovery configs of these (node, quantity) sensors, named from the directory."""
         reader = self.chosen.reader
         entries = reader.entries() if reader is not None and due else {}
         messages: list[Message] = []
@@ -225,23 +239,10 @@ class HomeAssistantPublisher:
                 entry.firmware if entry else "",
                 self.prefix,
             )
-            topic = config_topic(node, quantity, self.discovery_prefix)
-            messages.append((topic, json.dumps(config), True))
-        with self._lock:
-            self._announced.update(due)
-            self._seen.update(due)
+            messages.append(
+                (config_topic(node, quantity, self.discovery_prefix), json.dumps(config), True)
+            )
         return messages
-
-    def _withdraw(self, chosen: dict[str, Any]) -> list[Message]:
-        """Empty retained configs for the sensors of kits no longer chosen."""
-        with self._lock:
-            gone = sorted(key for key in self._seen if key[0] not in chosen)
-            self._seen.difference_update(gone)
-            self._announced.difference_update(gone)
-        for node, quantity in gone:
-            self._latest.pop((node, quantity), None)
-            log.info("Home Assistant: %s's %s sensor removed (its owner's choice)", node, quantity)
-        return [(config_topic(n, q, self.discovery_prefix), b"", True) for n, q in gone]
 
     def close(self) -> None:
         if not self._broker.close("homeassistant mqtt stop"):

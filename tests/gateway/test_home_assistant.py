@@ -332,3 +332,48 @@ def test_an_acl_from_before_home_assistant_is_warned_about(
     gateway.directory.close()
     (warning,) = [r.getMessage() for r in caplog.records if "ACL" in r.getMessage()]
     assert "Home Assistant's discovery" in warning and "lokaalmeten nodes acl" in warning
+
+
+def test_a_discovery_the_broker_did_not_acknowledge_is_sent_again(
+    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose PUBACKs did not all come (a timeout, a link lost mid-way) is an outage
+    the writer retries: its discovery configs must go again with it, not count as sent."""
+    from lokaalmeten.gateway.home_assistant import open_output
+    from lokaalmeten.mqtt_client import Publisher
+    from lokaalmeten.readings import Reading
+
+    directory = Directory(tmp_path / "registry.db")
+    directory.forward(NODE, "homeassistant", {})
+    directory.close()
+    output = open_output(
+        f"homeassistant+mqtt://127.0.0.1:{mosquitto.port}/", tmp_path / "registry.db"
+    )
+    sent: list[list[str]] = []
+    real = Publisher.publish_all
+
+    def once_unacknowledged(self: Publisher, messages: Any, timeout: float) -> None:
+        sent.append([topic for topic, _, _ in messages])
+        if len(sent) == 1:
+            raise StoreError("the broker acknowledged 0 of 2 messages within 30 s")
+        real(self, messages, timeout)
+
+    monkeypatch.setattr(Publisher, "publish_all", once_unacknowledged)
+    reading = Reading(NODE, "pm25", int(time.time()) - 60, 7.5, "SDS011")
+    try:
+        wait_until(lambda: _pings(output), 10, "the broker")
+        with pytest.raises(StoreError):
+            output.write([reading])
+        output.write([reading])  # the writer's retry of the same batch
+    finally:
+        output.close()
+    config = f"homeassistant/sensor/{NODE}/pm25/config"
+    assert config in sent[0] and config in sent[1]
+
+
+def _pings(output: Any) -> bool:
+    try:
+        output.ping()
+    except StoreError:
+        return False
+    return True
